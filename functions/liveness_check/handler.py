@@ -1,0 +1,11 @@
+"""Lambda behind `GET /liveness-check`: answers without touching DynamoDB."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventstore import api, http
+
+
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    return http.handle(event, api.liveness_check)

@@ -1,0 +1,14 @@
+"""Lambda behind the reads: `GET .../{streamId}/events` and `GET .../{streamId}/details`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventstore import api
+from eventstore.service import ApiService, dynamodb_store
+
+SERVICE = ApiService(dynamodb_store())
+
+
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    return SERVICE.handle(event, api.read_events)

@@ -1,0 +1,37 @@
+"""Writes the request/response schemas of openapi.yaml to shared/eventstore/contract.json.
+
+The Lambdas validate against these schemas without shipping a YAML parser; tests/test_contract_sync.py
+fails when the two files disagree, so openapi.yaml stays the one place the contract is written.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "openapi.yaml"
+CONTRACT = ROOT / "shared" / "eventstore" / "contract.json"
+
+
+def render() -> str:
+    spec: dict[str, Any] = yaml.safe_load(SPEC.read_text())
+    contract = {
+        "description": "Generated from openapi.yaml by scripts/export_contract.py; do not edit.",
+        "components": {"schemas": spec["components"]["schemas"]},
+    }
+    return json.dumps(contract, indent=1, sort_keys=True) + "\n"
+
+
+def main() -> int:
+    CONTRACT.write_text(render())
+    sys.stdout.write(f"wrote {CONTRACT.relative_to(ROOT)}\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

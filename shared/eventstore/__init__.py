@@ -1,0 +1,1 @@
+"""The event store's Lambda layer: domain, storage, validation and the HTTP mapping."""

@@ -1,0 +1,236 @@
+"""The API's operations: parse a Request, call the store, render a Response. One function per route."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Final, Protocol
+
+from eventstore import timefmt, validation
+from eventstore.domain import (
+    ANY_REVISION,
+    AppendResult,
+    EventIdConflict,
+    ExpectedRevision,
+    InvalidRequest,
+    NewEvent,
+    RecordedEvent,
+    StreamState,
+    WrongExpectedRevision,
+)
+from eventstore.http import Request, Response, json_body
+from eventstore.storage import EventStore
+
+# Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
+# retried request maps to the same stream and events.
+_ID_NAMESPACE: Final = uuid.UUID("9b3d4f0e-5c2a-4c4e-9f39-6f1c2b7a8e11")
+DEFAULT_PAGE_LIMIT: Final = 100
+MAX_PAGE_LIMIT: Final = 1000
+
+
+class Telemetry(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...
+
+
+# Path and query parameters ------------------------------------------------------------------------
+
+
+def _path_param(request: Request, name: str, schema: str) -> str:
+    value = request.path_params.get(name)
+    if value is None:
+        raise InvalidRequest.single(f"/path/{name}", "is required")
+    validation.validate(schema, value, f"/path/{name}")
+    return value
+
+
+def _stream_type(request: Request) -> str:
+    return _path_param(request, "streamType", "TypeName")
+
+
+def _stream_id(request: Request) -> str:
+    return _path_param(request, "streamId", "StreamId").lower()
+
+
+def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+    if text is None:
+        return default
+    if not text.isdigit() or not text.isascii():
+        raise InvalidRequest.single(name, f"must be a whole number >= {minimum}, got {text!r}")
+    value = int(text)
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
+        raise InvalidRequest.single(name, f"must be {bound}, got {value}")
+    return value
+
+
+def _limit(request: Request) -> int:
+    return _integer(
+        request.query.get("limit"),
+        "/query/limit",
+        default=DEFAULT_PAGE_LIMIT,
+        minimum=1,
+        maximum=MAX_PAGE_LIMIT,
+    )
+
+
+# Events in ----------------------------------------------------------------------------------------
+
+
+def _new_events(raw: Sequence[Mapping[str, Any]], derive_id: str | None) -> list[NewEvent]:
+    """Resolve event ids: the client's, else derived from the Idempotency-Key, else random."""
+    events = []
+    for index, event in enumerate(raw):
+        event_id = event.get("eventId")
+        if event_id is None:
+            event_id = str(uuid.uuid5(_ID_NAMESPACE, f"{derive_id}\n{index}") if derive_id else uuid.uuid4())
+        events.append(
+            NewEvent(
+                event_id=event_id.lower(),
+                event_type=event["eventType"],
+                payload=event.get("payload"),
+                metadata=dict(event.get("metadata") or {}),
+            )
+        )
+    seen: set[str] = set()
+    for index, new_event in enumerate(events):
+        if new_event.event_id in seen:
+            raise InvalidRequest.single(
+                f"/body/events/{index}/eventId", "is used by an earlier event of this request"
+            )
+        seen.add(new_event.event_id)
+    return events
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 256:  # noqa: PLR2004 - documented in openapi.yaml
+        raise InvalidRequest.single("/header/Idempotency-Key", "must be 1 to 256 characters")
+    return key
+
+
+# Out ----------------------------------------------------------------------------------------------
+
+
+def stream_json(stream: StreamState) -> dict[str, Any]:
+    return {
+        "streamId": stream.stream_id,
+        "streamType": stream.stream_type,
+        "revision": stream.revision,
+        "updatedAt": stream.updated_at,
+    }
+
+
+def event_json(event: RecordedEvent) -> dict[str, Any]:
+    return {
+        "streamId": event.stream_id,
+        "revision": event.revision,
+        "eventType": event.event_type,
+        "payload": event.payload,
+        "createdAt": event.created_at,
+        "eventId": event.event_id,
+        "metadata": event.metadata,
+    }
+
+
+def _written(request: Request, result: AppendResult, telemetry: Telemetry, events: int) -> Response:
+    stream = result.stream
+    headers = {"Location": f"{request.base_path}/streams/{stream.stream_type}/{stream.stream_id}/details"}
+    if result.replayed:
+        headers["Idempotent-Replay"] = "true"
+        telemetry.count("IdempotentReplays")
+    else:
+        telemetry.count("AppendsAccepted")
+        telemetry.count("EventsAppended", events)
+    return Response(201, {"stream": stream_json(stream)}, headers)
+
+
+# Operations ---------------------------------------------------------------------------------------
+
+
+def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
+    stream_type = _stream_type(request)
+    body = json_body(request)
+    validation.validate("CreateStreamRequest", body, "/body")
+    if ("initialEvent" in body) == ("events" in body):
+        raise InvalidRequest.single("/body", "send exactly one of initialEvent and events")
+    raw_events = body["events"] if "events" in body else [body["initialEvent"]]
+    key = _idempotency_key(request)
+    first_event_id = raw_events[0].get("eventId")
+    if "streamId" in body:
+        stream_id = body["streamId"].lower()
+    elif first_event_id is not None:
+        stream_id = str(uuid.uuid5(_ID_NAMESPACE, f"{stream_type}\n{first_event_id.lower()}"))
+    elif key is not None:
+        stream_id = str(uuid.uuid5(_ID_NAMESPACE, f"{stream_type}\nkey\n{key}"))
+    else:
+        stream_id = str(uuid.uuid4())
+    events = _new_events(raw_events, f"{stream_id}\n{key}" if key else None)
+    result = store.create(stream_type, stream_id, events, request.caller)
+    if not result.replayed:
+        telemetry.count("StreamsCreated")
+    return _written(request, result, telemetry, len(events))
+
+
+def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
+    """PUT .../events/{revision} (one event at current + 1) or POST .../events (a batch)."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    body = json_body(request)
+    expected: ExpectedRevision
+    if request.method == "PUT":
+        revision = _integer(request.path_params.get("revision"), "/path/revision", default=0, minimum=1)
+        validation.validate("AppendEventRequest", body, "/body")
+        raw_events, expected = [body["event"]], revision - 1
+    else:
+        validation.validate("AppendEventsRequest", body, "/body")
+        raw_events, expected = body["events"], body["expectedRevision"]
+    key = _idempotency_key(request)
+    events = _new_events(raw_events, f"{stream_id}\n{expected}\n{key}" if key else None)
+    try:
+        result = store.append(stream_type, stream_id, expected, events, request.caller)
+    except (WrongExpectedRevision, EventIdConflict):
+        telemetry.count("AppendConflicts")
+        raise
+    return _written(request, result, telemetry, len(events))
+
+
+def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    """GET .../events (a page of events) or GET .../details (the stream)."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    if request.resource.endswith("/details"):
+        return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
+    after = _integer(request.query.get("after-revision"), "/query/after-revision", default=0, minimum=0)
+    page = store.read(stream_type, stream_id, after, _limit(request))
+    return Response(
+        200,
+        {
+            "eventPage": {
+                "events": [event_json(e) for e in page.events],
+                "hasMore": page.has_more,
+                "lastEvaluatedRevision": page.last_evaluated_revision,
+            }
+        },
+    )
+
+
+def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    stream_type = _stream_type(request)
+    updated_after = None
+    if (text := request.query.get("updated-after")) is not None:
+        try:
+            updated_after = timefmt.parse(text)
+        except ValueError as exc:
+            raise InvalidRequest.single("/query/updated-after", str(exc)) from exc
+    page_key = request.query.get("stream-next-page-key") or None
+    page = store.list_streams(stream_type, updated_after, _limit(request), page_key)
+    body: dict[str, Any] = {"streams": [stream_json(s) for s in page.streams], "hasMore": page.has_more}
+    if page.next_page_key is not None:
+        body["nextPageKey"] = page.next_page_key
+    return Response(200, {"streamPage": body})
+
+
+def liveness_check(_request: Request) -> Response:
+    return Response(200, {"status": "ok", "at": timefmt.format_instant(datetime.now(UTC))})
+
+
+__all__ = ["ANY_REVISION", "append_event", "create_stream", "list_streams", "liveness_check", "read_events"]

@@ -1,0 +1,73 @@
+"""Configuration, read once at the edge (module scope of each handler); fails fast naming what is missing."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _required(environ: Mapping[str, str], name: str) -> str:
+    value = environ.get(name, "").strip()
+    if not value:
+        raise ConfigurationError(f"environment variable {name} is required and not set")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class StoreSettings:
+    table_name: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StoreSettings:
+        return cls(table_name=_required(environ, "EVENTSTORE_TABLE_NAME"))
+
+
+@dataclass(frozen=True, slots=True)
+class PageKeySettings:
+    """Where the page-key signing secret comes from: a KMS HMAC key (AWS) or the secret itself (local)."""
+
+    kms_key_id: str | None
+    secret: bytes | None
+    settle_seconds: float
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PageKeySettings:
+        kms_key_id = environ.get("EVENTSTORE_PAGE_KEY_KMS_KEY_ID", "").strip() or None
+        secret = environ.get("EVENTSTORE_PAGE_KEY_SECRET", "").strip() or None
+        if (kms_key_id is None) == (secret is None):
+            raise ConfigurationError(
+                "set exactly one of EVENTSTORE_PAGE_KEY_KMS_KEY_ID (AWS) and "
+                "EVENTSTORE_PAGE_KEY_SECRET (local runtime and tests)"
+            )
+        settle = environ.get("EVENTSTORE_LISTING_SETTLE_SECONDS", "1")
+        try:
+            settle_seconds = float(settle)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"EVENTSTORE_LISTING_SETTLE_SECONDS is not a number: {settle!r}"
+            ) from exc
+        if settle_seconds < 0:
+            raise ConfigurationError("EVENTSTORE_LISTING_SETTLE_SECONDS must not be negative")
+        return cls(
+            kms_key_id=kms_key_id,
+            secret=secret.encode() if secret else None,
+            settle_seconds=settle_seconds,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    topic_arn: str
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.topic_arn.endswith(".fifo")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TopicSettings:
+        return cls(topic_arn=_required(environ, "EVENTSTORE_TOPIC_ARN"))

@@ -1,0 +1,146 @@
+"""Domain values and errors of the event store. Nothing here knows about HTTP or DynamoDB."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any, Final, Literal
+
+type JsonValue = Any
+"""Any JSON value (object, array, string, number, boolean or null), exactly as the client sent it."""
+
+ANY_REVISION: Final = "any"
+type ExpectedRevision = int | Literal["any"]
+"""The stream's revision the caller expects before its events (0: the stream must not exist yet)."""
+
+MAX_EVENTS_PER_APPEND: Final = 100
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append, as the client described it (ids already resolved)."""
+
+    event_id: str
+    event_type: str
+    payload: JsonValue
+    metadata: dict[str, JsonValue] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who made the request, recorded in each event's metadata."""
+
+    principal: str | None
+    request_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    stream_id: str
+    revision: int
+    event_id: str
+    event_type: str
+    payload: JsonValue
+    metadata: dict[str, JsonValue]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    stream_id: str
+    stream_type: str
+    revision: int
+    updated_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    stream: StreamState
+    replayed: bool
+    """True when the append had already been carried out by an earlier identical request."""
+
+    first_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class EventPage:
+    events: tuple[RecordedEvent, ...]
+    has_more: bool
+    last_evaluated_revision: int
+
+
+@dataclass(frozen=True, slots=True)
+class StreamPage:
+    streams: tuple[StreamState, ...]
+    has_more: bool
+    next_page_key: str | None
+
+
+class SummaryAdvance(enum.Enum):
+    """What happened when the listing summary was moved forward to a commit (see notify_stream)."""
+
+    ADVANCED = "advanced"
+    ALREADY_RECORDED = "already-recorded"
+    PREDECESSOR_PENDING = "predecessor-pending"
+
+
+# Errors ---------------------------------------------------------------------------------------
+
+
+class EventStoreError(Exception):
+    """Base of the domain errors; each maps to one HTTP problem type in eventstore.http."""
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidParam:
+    name: str
+    """A JSON pointer into the request: /body/..., /query/..., /path/..., /header/..."""
+
+    reason: str
+
+
+class InvalidRequest(EventStoreError):
+    def __init__(self, params: list[InvalidParam]) -> None:
+        self.params = tuple(params)
+        super().__init__("; ".join(f"{p.name}: {p.reason}" for p in params))
+
+    @classmethod
+    def single(cls, name: str, reason: str) -> InvalidRequest:
+        return cls([InvalidParam(name, reason)])
+
+
+class StreamNotFound(EventStoreError):
+    def __init__(self, stream_type: str, stream_id: str) -> None:
+        super().__init__(f"stream {stream_type}/{stream_id} does not exist")
+
+
+class WrongExpectedRevision(EventStoreError):
+    def __init__(self, expected: ExpectedRevision, current: int) -> None:
+        self.expected = expected
+        self.current = current
+        super().__init__(f"expected revision {expected}, but the stream is at revision {current}")
+
+
+class StreamAlreadyExists(EventStoreError):
+    def __init__(self, stream_id: str, current: int) -> None:
+        self.current = current
+        super().__init__(f"stream {stream_id} already exists (revision {current}) with other events")
+
+
+class EventIdConflict(EventStoreError):
+    def __init__(self, revision: int) -> None:
+        self.revision = revision
+        super().__init__(
+            f"the events at revision {revision} have the same event ids as this request "
+            "but different content; event ids must identify one event"
+        )
+
+
+class PayloadTooLarge(EventStoreError):
+    pass
+
+
+class ServiceUnavailable(EventStoreError):
+    def __init__(self, reason: str, retry_after_seconds: int = 1) -> None:
+        self.retry_after_seconds = retry_after_seconds
+        super().__init__(reason)

@@ -1,0 +1,168 @@
+"""API Gateway REST proxy events in, proxy responses out; domain errors → RFC 9457 problem+json."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from eventstore.domain import (
+    Caller,
+    EventIdConflict,
+    EventStoreError,
+    InvalidParam,
+    InvalidRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    StreamAlreadyExists,
+    StreamNotFound,
+    WrongExpectedRevision,
+)
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
+PROBLEM_TYPE_PREFIX: Final = "urn:eventstore:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    method: str
+    resource: str
+    path: str
+    path_params: Mapping[str, str]
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    """Lower-cased names."""
+
+    body: str | None
+    caller: Caller
+    base_path: str
+    """The stage prefix API Gateway adds in front of the resource path ("" when none)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    status: int
+    body: Any
+    headers: Mapping[str, str] = field(default_factory=dict)
+    content_type: str = "application/json"
+
+
+def parse_request(event: Mapping[str, Any]) -> Request:
+    context = event.get("requestContext") or {}
+    identity = context.get("identity") or {}
+    body = event.get("body")
+    if body is not None and event.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body).decode()
+        except (binascii.Error, UnicodeDecodeError) as exc:
+            raise InvalidRequest.single("/body", "the body is not UTF-8 text") from exc
+    path = event.get("path") or ""
+    full_path = context.get("path") or path
+    base_path = full_path[: -len(path)] if path and full_path.endswith(path) else ""
+    return Request(
+        method=event.get("httpMethod", ""),
+        resource=event.get("resource", ""),
+        path=path,
+        path_params=event.get("pathParameters") or {},
+        query=event.get("queryStringParameters") or {},
+        headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
+        body=body,
+        caller=Caller(
+            principal=identity.get("userArn") or identity.get("caller"),
+            request_id=context.get("requestId"),
+        ),
+        base_path=base_path,
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def json_body(request: Request) -> Any:
+    if request.body is None or not request.body.strip():
+        raise InvalidRequest.single("/body", "a JSON body is required")
+    try:
+        return json.loads(request.body, parse_constant=_reject_constant)
+    except ValueError as exc:
+        raise InvalidRequest.single("/body", f"the body is not valid JSON: {exc}") from exc
+
+
+# One table maps each domain error to its HTTP status, problem type and title.
+_PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
+    InvalidRequest: (400, "invalid-request", "The request is invalid"),
+    StreamNotFound: (404, "stream-not-found", "No such stream"),
+    WrongExpectedRevision: (409, "wrong-expected-revision", "The stream is not at the expected revision"),
+    StreamAlreadyExists: (409, "stream-already-exists", "The stream already exists"),
+    PayloadTooLarge: (413, "payload-too-large", "The events are too large for one append"),
+    EventIdConflict: (422, "event-id-conflict", "The event ids were used for other events"),
+    ServiceUnavailable: (503, "service-unavailable", "The store is temporarily unavailable"),
+}
+
+
+def problem(error: EventStoreError, request: Request | None = None) -> Response:
+    status, slug, title = next(v for kind, v in _PROBLEMS.items() if isinstance(error, kind))
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + slug,
+        "title": title,
+        "status": status,
+        "detail": str(error),
+    }
+    if request is not None:
+        body["instance"] = request.base_path + request.path
+    headers: dict[str, str] = {}
+    match error:
+        case InvalidRequest(params=params):
+            body["invalid-params"] = [_param(p) for p in params]
+        case WrongExpectedRevision(current=current) | StreamAlreadyExists(current=current):
+            body["currentRevision"] = current
+        case ServiceUnavailable(retry_after_seconds=seconds):
+            headers["Retry-After"] = str(seconds)
+        case _:
+            pass
+    return Response(status, body, headers, PROBLEM_CONTENT_TYPE)
+
+
+def _param(param: InvalidParam) -> dict[str, str]:
+    return {"name": param.name, "reason": param.reason}
+
+
+def internal_error(request: Request | None) -> Response:
+    body = {
+        "type": PROBLEM_TYPE_PREFIX + "internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "the request failed unexpectedly; nothing partial was written",
+    }
+    if request is not None:
+        body["instance"] = request.base_path + request.path
+    return Response(500, body, {}, PROBLEM_CONTENT_TYPE)
+
+
+def to_proxy(response: Response) -> dict[str, Any]:
+    return {
+        "statusCode": response.status,
+        "headers": {"Content-Type": response.content_type, **response.headers},
+        "body": json.dumps(response.body, separators=(",", ":"), ensure_ascii=False),
+        "isBase64Encoded": False,
+    }
+
+
+def handle(event: Mapping[str, Any], operation: Callable[[Request], Response]) -> dict[str, Any]:
+    """Parse → operate → render, with every failure rendered as problem+json."""
+    request: Request | None = None
+    try:
+        request = parse_request(event)
+        response = operation(request)
+    except EventStoreError as error:
+        response = problem(error, request)
+    except Exception:
+        logger.exception("unhandled error")
+        response = internal_error(request)
+    return to_proxy(response)

@@ -1,0 +1,56 @@
+"""Structured logs, EMF metrics (aws-lambda-powertools) and X-Ray instrumentation of AWS SDK calls."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "eventstore"))
+
+
+class Telemetry:
+    """Counts the project's own metrics for one invocation and writes them as one EMF log line."""
+
+    def __init__(self, namespace: str | None = None) -> None:
+        self._metrics = Metrics(
+            namespace=namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EventStore")
+        )
+
+    def count(self, name: str, value: int = 1) -> None:
+        self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    def milliseconds(self, name: str, value: float) -> None:
+        self._metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+
+    def flush(self) -> None:
+        self._metrics.flush_metrics(raise_on_empty_metrics=False)
+
+
+def tracing_enabled() -> bool:
+    """True inside a Lambda function with active tracing (the runtime then runs an X-Ray daemon)."""
+    return "AWS_XRAY_DAEMON_ADDRESS" in os.environ and "AWS_LAMBDA_FUNCTION_NAME" in os.environ
+
+
+_instrumented = False
+
+
+def instrument_aws_sdk() -> None:
+    """Record every boto3 call as an X-Ray subsegment.
+
+    Called on the first invocation rather than at import: aws-xray-sdk costs ~140 ms to import, which
+    would otherwise be added to every cold start's init phase before the function can answer.
+    """
+    global _instrumented  # noqa: PLW0603 - once per container
+    if _instrumented or not tracing_enabled():
+        return
+    from aws_xray_sdk.core import patch  # noqa: PLC0415 - deferred on purpose, see above
+
+    patch(["botocore"])
+    _instrumented = True
+
+
+def log_request(**fields: Any) -> None:
+    logger.info("request", extra=fields)

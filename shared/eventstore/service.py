@@ -1,0 +1,67 @@
+"""Builds what a handler needs once per container (clients, store, telemetry) and runs one invocation."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import boto3
+from botocore.config import Config
+
+from eventstore import http, observability
+from eventstore.config import PageKeySettings, StoreSettings
+from eventstore.pagekeys import PageKeySigner, secret_from_kms
+from eventstore.storage import DynamoEventStore, EventStore
+
+if TYPE_CHECKING:
+    from eventstore.api import Telemetry
+
+# Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
+# inside API Gateway's 29 s integration timeout.
+SDK_CONFIG: Final = Config(
+    retries={"mode": "standard", "max_attempts": 4},
+    connect_timeout=2,
+    read_timeout=5,
+    tcp_keepalive=True,
+)
+
+type Operation = Callable[[EventStore, http.Request, Telemetry], http.Response]
+
+
+def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
+    settings = StoreSettings.from_environment()
+    client = boto3.client("dynamodb", config=SDK_CONFIG)
+    if not listing:
+        return DynamoEventStore(client, settings.table_name)
+    page_settings = PageKeySettings.from_environment()
+    if page_settings.kms_key_id is not None:
+        secret = secret_from_kms(boto3.client("kms", config=SDK_CONFIG), page_settings.kms_key_id)
+    else:
+        assert page_settings.secret is not None
+        secret = page_settings.secret
+    return DynamoEventStore(
+        client,
+        settings.table_name,
+        page_keys=PageKeySigner(secret),
+        listing_settle=timedelta(seconds=page_settings.settle_seconds),
+    )
+
+
+class ApiService:
+    """One route's Lambda: the store and telemetry live for the container, a request for an invocation."""
+
+    def __init__(self, store: EventStore, telemetry: observability.Telemetry | None = None) -> None:
+        self.store = store
+        self.telemetry = telemetry or observability.Telemetry()
+
+    def handle(self, event: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
+        observability.instrument_aws_sdk()
+        try:
+            response = http.handle(event, lambda request: operation(self.store, request, self.telemetry))
+        finally:
+            self.telemetry.flush()
+        observability.log_request(
+            method=event.get("httpMethod"), resource=event.get("resource"), status=response["statusCode"]
+        )
+        return response

@@ -1,0 +1,534 @@
+"""All DynamoDB access. One narrow interface (EventStore) and its DynamoDB implementation.
+
+Layout and the reasoning behind it: docs/design.md. In short, each append is one immutable "commit" item
+keyed by the revision of its first event, written with one conditional PutItem after one consistent Query
+of the newest commit. A stream's listing summary (revision 0) is advanced by notify_stream.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventstore import timefmt
+from eventstore.domain import (
+    ANY_REVISION,
+    AppendResult,
+    Caller,
+    EventIdConflict,
+    EventPage,
+    ExpectedRevision,
+    InvalidRequest,
+    NewEvent,
+    PayloadTooLarge,
+    RecordedEvent,
+    ServiceUnavailable,
+    StreamAlreadyExists,
+    StreamNotFound,
+    StreamPage,
+    StreamState,
+    SummaryAdvance,
+    WrongExpectedRevision,
+)
+from eventstore.pagekeys import InvalidPageKey, PageKeySigner
+from eventstore.table import SUMMARY_REVISION, layout
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+
+MAX_ITEM_BYTES: Final = 400 * 1024
+MAX_QUERY_PAGE_EVENTS: Final = 1000
+
+# DynamoDB error codes that mean "try again later"; botocore has already retried them.
+_TRANSIENT_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+
+type Item = dict[str, AttributeValueTypeDef]
+
+
+class EventStore(Protocol):
+    """The storage interface every handler uses; tests/contract runs one suite against each fixture."""
+
+    def create(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult: ...
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        events: Sequence[NewEvent],
+        caller: Caller,
+    ) -> AppendResult: ...
+
+    def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage: ...
+
+    def describe(self, stream_type: str, stream_id: str) -> StreamState: ...
+
+    def list_streams(
+        self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
+    ) -> StreamPage: ...
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Commit:
+    """One append: the item as stored, decoded."""
+
+    stream_id: str
+    stream_type: str
+    first_revision: int
+    last_revision: int
+    committed_at: str
+    digest: str
+    events: tuple[RecordedEvent, ...]
+
+    @property
+    def event_ids(self) -> frozenset[str]:
+        return frozenset(e.event_id for e in self.events)
+
+    def state(self) -> StreamState:
+        return StreamState(self.stream_id, self.stream_type, self.last_revision, self.committed_at)
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def content_digest(events: Sequence[NewEvent]) -> str:
+    """What identifies a request's events for idempotent retries: ids, types, payloads, client metadata."""
+    canonical = json.dumps(
+        [[e.event_id, e.event_type, e.payload, e.metadata] for e in events],
+        separators=(",", ":"),
+        sort_keys=True,
+        ensure_ascii=False,
+        allow_nan=False,
+    )
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
+
+
+def item_size(item: Item) -> int:
+    """An upper bound of DynamoDB's size of an item (names + values; numbers and containers rounded up)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+def _value_size(value: AttributeValueTypeDef) -> int:
+    if "S" in value:
+        return len(value["S"].encode())
+    if "N" in value:
+        return len(value["N"]) // 2 + 2
+    if "L" in value:
+        return 3 + sum(1 + _value_size(v) for v in value["L"])
+    if "M" in value:
+        return 3 + sum(1 + len(k.encode()) + _value_size(v) for k, v in value["M"].items())
+    return 1
+
+
+def decode_commit(item: Any) -> Commit:
+    """Decode a commit item (from a Query, a GetItem, ALL_OLD or a stream record's NewImage)."""
+    stream_id = item["streamId"]["S"]
+    first = int(item["revision"]["N"])
+    committed_at = item["committedAt"]["S"]
+    events = tuple(
+        RecordedEvent(
+            stream_id=stream_id,
+            revision=first + offset,
+            event_id=entry["M"]["id"]["S"],
+            event_type=entry["M"]["type"]["S"],
+            payload=json.loads(entry["M"]["data"]["S"]),
+            metadata=json.loads(entry["M"]["meta"]["S"]),
+            created_at=committed_at,
+        )
+        for offset, entry in enumerate(item["events"]["L"])
+    )
+    return Commit(
+        stream_id=stream_id,
+        stream_type=item["streamType"]["S"],
+        first_revision=first,
+        last_revision=int(item["lastRevision"]["N"]),
+        committed_at=committed_at,
+        digest=item["digest"]["S"],
+        events=events,
+    )
+
+
+def is_commit_key(keys: Any) -> bool:
+    return int(keys["revision"]["N"]) != SUMMARY_REVISION
+
+
+class DynamoEventStore:
+    """EventStore on one DynamoDB table (names and keys from table.json)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        page_keys: PageKeySigner | None = None,
+        listing_settle: timedelta = timedelta(seconds=1),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = client
+        self._table = table_name
+        self._page_keys = page_keys
+        self._settle = listing_settle
+        self._clock = clock
+        self._layout = layout()
+
+    # Writes -------------------------------------------------------------------------------------
+
+    def create(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult:
+        commit = self._commit_item(stream_type, stream_id, 1, events, caller=caller, after=None)
+        existing = self._put_commit(commit)
+        if existing is None:
+            return self._written(commit)
+        digest = commit["digest"]["S"]
+        if existing.digest == digest and existing.stream_type == stream_type:
+            return AppendResult(existing.state(), replayed=True, first_revision=1)
+        if existing.stream_type == stream_type and existing.event_ids & {e.event_id for e in events}:
+            raise EventIdConflict(1)
+        raise StreamAlreadyExists(
+            stream_id, self._newest_or_raise(existing.stream_type, stream_id).last_revision
+        )
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        events: Sequence[NewEvent],
+        caller: Caller,
+    ) -> AppendResult:
+        newest = self._newest_or_raise(stream_type, stream_id)
+        target = newest.last_revision if expected == ANY_REVISION else expected
+        digest = content_digest(events)
+        if target > newest.last_revision:
+            raise WrongExpectedRevision(expected, newest.last_revision)
+        if target < newest.last_revision:
+            # Either a retry of an append that already happened, or a stale writer.
+            earlier = self._get_commit(stream_id, target + 1)
+            return self._resolve_collision(stream_type, stream_id, expected, earlier, digest, events=events)
+        commit = self._commit_item(stream_type, stream_id, target + 1, events, caller=caller, after=newest)
+        existing = self._put_commit(commit)
+        if existing is None:
+            return self._written(commit)
+        return self._resolve_collision(stream_type, stream_id, expected, existing, digest, events=events)
+
+    def _resolve_collision(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        existing: Commit | None,
+        digest: str,
+        *,
+        events: Sequence[NewEvent],
+    ) -> AppendResult:
+        if existing is not None and existing.stream_type == stream_type:
+            if existing.digest == digest:
+                return AppendResult(existing.state(), replayed=True, first_revision=existing.first_revision)
+            if existing.event_ids & {e.event_id for e in events}:
+                raise EventIdConflict(existing.first_revision)
+        raise WrongExpectedRevision(expected, self._newest_or_raise(stream_type, stream_id).last_revision)
+
+    def _commit_item(
+        self,
+        stream_type: str,
+        stream_id: str,
+        first_revision: int,
+        events: Sequence[NewEvent],
+        *,
+        caller: Caller,
+        after: Commit | None,
+    ) -> Item:
+        now = self._clock()
+        if after is not None:
+            # committedAt is monotonic per stream even if Lambda clocks disagree by a little.
+            now = max(now, timefmt.parse(after.committed_at) + timedelta(microseconds=1))
+        recorded_by = {
+            key: value
+            for key, value in (("principal", caller.principal), ("requestId", caller.request_id))
+            if value is not None
+        }
+        entries: list[AttributeValueTypeDef] = [
+            {
+                "M": {
+                    "id": {"S": e.event_id},
+                    "type": {"S": e.event_type},
+                    "data": {"S": _json_text(e.payload)},
+                    "meta": {"S": _json_text({**e.metadata, **recorded_by})},
+                }
+            }
+            for e in events
+        ]
+        item: Item = {
+            self._layout.hash_key: {"S": stream_id},
+            self._layout.range_key: {"N": str(first_revision)},
+            "streamType": {"S": stream_type},
+            "lastRevision": {"N": str(first_revision + len(events) - 1)},
+            "committedAt": {"S": timefmt.format_instant(now)},
+            "digest": {"S": content_digest(events)},
+            "events": {"L": entries},
+        }
+        size = item_size(item)
+        if size > MAX_ITEM_BYTES:
+            raise PayloadTooLarge(
+                f"the events take {size} bytes once stored; one append holds at most {MAX_ITEM_BYTES} bytes"
+            )
+        return item
+
+    def _put_commit(self, item: Item) -> Commit | None:
+        """Write a commit unless its key exists; return the existing commit when it does."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=item,
+                ConditionExpression="attribute_not_exists(#rev)",
+                ExpressionAttributeNames={"#rev": self._layout.range_key},
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                old = exc.response.get("Item")
+                # Emulators that do not return ALL_OLD: read the winner instead.
+                return (
+                    decode_commit(old)
+                    if old
+                    else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
+                )
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return None
+
+    @staticmethod
+    def _written(item: Item) -> AppendResult:
+        commit = decode_commit(item)
+        return AppendResult(commit.state(), replayed=False, first_revision=commit.first_revision)
+
+    # Reads --------------------------------------------------------------------------------------
+
+    def _query(self, request: QueryInputTypeDef) -> tuple[list[Any], bool]:
+        try:
+            response = self._db.query(**request)
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        return response.get("Items", []), "LastEvaluatedKey" in response
+
+    def _commits(
+        self, stream_id: str, condition: str, bound: int, *, newest_first: bool, limit: int
+    ) -> tuple[list[Commit], bool]:
+        items, more = self._query(
+            {
+                "TableName": self._table,
+                "KeyConditionExpression": f"#id = :id AND #rev {condition} :bound",
+                "ExpressionAttributeNames": {"#id": self._layout.hash_key, "#rev": self._layout.range_key},
+                "ExpressionAttributeValues": {":id": {"S": stream_id}, ":bound": {"N": str(bound)}},
+                "ScanIndexForward": not newest_first,
+                "ConsistentRead": True,
+                "Limit": limit,
+            }
+        )
+        return [decode_commit(item) for item in items], more
+
+    def _newest(self, stream_id: str) -> Commit | None:
+        commits, _ = self._commits(stream_id, ">=", 1, newest_first=True, limit=1)
+        return commits[0] if commits else None
+
+    def _newest_or_raise(self, stream_type: str, stream_id: str) -> Commit:
+        newest = self._newest(stream_id)
+        if newest is None or newest.stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        return newest
+
+    def _get_commit(self, stream_id: str, first_revision: int) -> Commit | None:
+        try:
+            response = self._db.get_item(
+                TableName=self._table,
+                Key={
+                    self._layout.hash_key: {"S": stream_id},
+                    self._layout.range_key: {"N": str(first_revision)},
+                },
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        item = response.get("Item")
+        return decode_commit(item) if item else None
+
+    def describe(self, stream_type: str, stream_id: str) -> StreamState:
+        return self._newest_or_raise(stream_type, stream_id).state()
+
+    def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
+        limit = min(limit, MAX_QUERY_PAGE_EVENTS)
+        commits, more = self._commits(stream_id, ">=", after_revision + 1, newest_first=False, limit=limit)
+        if not commits or commits[0].first_revision != after_revision + 1:
+            # after_revision is inside a commit (a page cut by `limit`), past the end, or the stream is
+            # unknown: the commit holding after_revision tells which.
+            if after_revision == 0:
+                raise StreamNotFound(stream_type, stream_id)
+            holding, _ = self._commits(stream_id, "<=", after_revision, newest_first=True, limit=1)
+            if not holding:
+                raise StreamNotFound(stream_type, stream_id)
+            commits = holding + commits
+        if commits[0].stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        events = [e for c in commits for e in c.events if e.revision > after_revision]
+        truncated = len(events) > limit
+        events = events[:limit]
+        last = events[-1].revision if events else after_revision
+        return EventPage(tuple(events), has_more=truncated or more, last_evaluated_revision=last)
+
+    # Listing ------------------------------------------------------------------------------------
+
+    def list_streams(
+        self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
+    ) -> StreamPage:
+        if self._page_keys is None:
+            raise RuntimeError("this store was built without a page-key signer; listing needs one")
+        lower = timefmt.format_instant(
+            (updated_after or datetime(1970, 1, 1, tzinfo=UTC)) + timedelta(microseconds=1)
+        )
+        # Entries younger than the settle window may not be in the (eventually consistent) index yet;
+        # leaving them for the next poll means a cursor never moves past an update it has not seen.
+        upper = timefmt.format_instant(self._clock() - self._settle)
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": self._layout.listing_index,
+            "KeyConditionExpression": "#type = :type AND #updated BETWEEN :lower AND :upper",
+            "ExpressionAttributeNames": {
+                "#type": self._layout.listing_hash_key,
+                "#updated": self._layout.listing_range_key,
+            },
+            "ExpressionAttributeValues": {
+                ":type": {"S": stream_type},
+                ":lower": {"S": lower},
+                ":upper": {"S": upper},
+            },
+            "Limit": limit,
+        }
+        if page_key is not None:
+            request["ExclusiveStartKey"] = self._decode_page_key(page_key, stream_type)
+        try:
+            response = self._db.query(**request)
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        streams = tuple(
+            StreamState(
+                stream_id=item["streamId"]["S"],
+                stream_type=item["streamType"]["S"],
+                revision=int(item["lastRevision"]["N"]),
+                updated_at=item["updatedAt"]["S"],
+            )
+            for item in response.get("Items", [])
+        )
+        last_key = response.get("LastEvaluatedKey")
+        next_key = None
+        if last_key is not None:
+            next_key = self._page_keys.encode({"type": stream_type, "key": last_key})
+        return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
+
+    def _decode_page_key(self, token: str, stream_type: str) -> Any:
+        assert self._page_keys is not None
+        name = "/query/stream-next-page-key"
+        try:
+            content = self._page_keys.decode(token)
+        except InvalidPageKey as exc:
+            raise InvalidRequest.single(name, str(exc)) from exc
+        if content.get("type") != stream_type:
+            raise InvalidRequest.single(name, "the page key belongs to a listing of another stream type")
+        return content["key"]
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance:
+        """Move the stream's summary to last_revision if it stands right before first_revision.
+
+        The condition makes the summary the per-stream notification cursor (docs/design.md).
+        """
+        expected_previous = first_revision - 1
+        for _ in range(2):
+            try:
+                self._update_summary(stream_id, stream_type, expected_previous, last_revision)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise _translate(exc) from exc
+                old: Any = exc.response.get("Item")
+                recorded = int(old["lastRevision"]["N"]) if old else 0
+                if recorded >= last_revision:
+                    return SummaryAdvance.ALREADY_RECORDED
+                if recorded < first_revision - 1:
+                    return SummaryAdvance.PREDECESSOR_PENDING
+                # An earlier attempt recorded part of this range (a commit boundary inside it).
+                expected_previous = recorded
+            except BotoCoreError as exc:
+                raise _unavailable(exc) from exc
+            else:
+                return SummaryAdvance.ADVANCED
+        return SummaryAdvance.PREDECESSOR_PENDING
+
+    def _update_summary(
+        self, stream_id: str, stream_type: str, expected_previous: int, last_revision: int
+    ) -> None:
+        if expected_previous == 0:
+            condition = "attribute_not_exists(lastRevision)"
+            values: dict[str, AttributeValueTypeDef] = {}
+        else:
+            condition = "lastRevision = :previous"
+            values = {":previous": {"N": str(expected_previous)}}
+        self._db.update_item(
+            TableName=self._table,
+            Key={
+                self._layout.hash_key: {"S": stream_id},
+                self._layout.range_key: {"N": str(SUMMARY_REVISION)},
+            },
+            UpdateExpression="SET streamType = :type, lastRevision = :last, updatedAt = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeValues={
+                ":type": {"S": stream_type},
+                ":last": {"N": str(last_revision)},
+                ":now": {"S": timefmt.format_instant(self._clock())},
+                **values,
+            },
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+
+
+def _translate(exc: ClientError) -> Exception:
+    code = exc.response["Error"]["Code"]
+    if code in _TRANSIENT_CODES:
+        return ServiceUnavailable(f"DynamoDB is unavailable or throttling ({code}); nothing was written")
+    return exc
+
+
+def _unavailable(exc: BotoCoreError) -> ServiceUnavailable:
+    return ServiceUnavailable(f"DynamoDB could not be reached ({type(exc).__name__})")

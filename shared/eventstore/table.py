@@ -1,0 +1,71 @@
+"""The table's layout, from table.json: the one definition shared with Terraform and the local runtime."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+SUMMARY_REVISION: Final = 0
+"""Sort key of a stream's listing summary; commits start at revision 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableLayout:
+    hash_key: str
+    range_key: str
+    listing_index: str
+    listing_hash_key: str
+    listing_range_key: str
+    definition: dict[str, Any]
+
+
+@cache
+def layout() -> TableLayout:
+    definition: dict[str, Any] = json.loads(resources.files(__package__).joinpath("table.json").read_text())
+    (index,) = definition["global_secondary_indexes"]
+    return TableLayout(
+        hash_key=definition["hash_key"],
+        range_key=definition["range_key"],
+        listing_index=index["name"],
+        listing_hash_key=index["hash_key"],
+        listing_range_key=index["range_key"],
+        definition=definition,
+    )
+
+
+def create_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the table on an emulator (tests, local runtime), exactly as terraform/table.tf does."""
+    definition = layout().definition
+    (index,) = definition["global_secondary_indexes"]
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in definition["attributes"]
+        ],
+        KeySchema=[
+            {"AttributeName": definition["hash_key"], "KeyType": "HASH"},
+            {"AttributeName": definition["range_key"], "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": index["name"],
+                "KeySchema": [
+                    {"AttributeName": index["hash_key"], "KeyType": "HASH"},
+                    {"AttributeName": index["range_key"], "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": index["projection_type"],
+                    "NonKeyAttributes": index["non_key_attributes"],
+                },
+            }
+        ],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": definition["stream_view_type"]},
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name)

@@ -1,0 +1,82 @@
+"""Fixtures for the core: the same EventStore contract runs against each emulator fixture."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import boto3
+import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from eventstore.pagekeys import PageKeySigner
+from eventstore.storage import DynamoEventStore
+from eventstore.table import create_table
+
+REGION = "us-east-1"
+PAGE_KEY_SECRET = b"contract-tests-page-key-secret!!"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def moto_server_url() -> Iterator[str]:
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def _store(client: object, table: str) -> DynamoEventStore:
+    return DynamoEventStore(
+        client,  # type: ignore[arg-type]
+        table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(0),
+    )
+
+
+@pytest.fixture
+def moto_store() -> Iterator[DynamoEventStore]:
+    """moto in-process (mock_aws)."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name=REGION)
+        create_table(client, "events")
+        yield _store(client, "events")
+
+
+@pytest.fixture
+def server_store(moto_server_url: str) -> DynamoEventStore:
+    """moto in server mode, over HTTP, as the local runtime and Terraform tests use it."""
+    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_server_url)
+    table = f"events-{uuid.uuid4().hex[:8]}"
+    create_table(client, table)
+    return _store(client, table)
+
+
+@pytest.fixture(params=["moto_store", "server_store"])
+def store(request: pytest.FixtureRequest) -> DynamoEventStore:
+    """Every backend fixture the storage contract must hold on."""
+    fixture: DynamoEventStore = request.getfixturevalue(request.param)
+    return fixture

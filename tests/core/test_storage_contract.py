@@ -1,0 +1,255 @@
+"""The EventStore contract: one suite, run against every backend fixture (see conftest.store)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from eventstore.domain import (
+    ANY_REVISION,
+    Caller,
+    EventIdConflict,
+    InvalidRequest,
+    NewEvent,
+    PayloadTooLarge,
+    StreamAlreadyExists,
+    StreamNotFound,
+    SummaryAdvance,
+    WrongExpectedRevision,
+)
+from eventstore.storage import DynamoEventStore
+
+CALLER = Caller(principal="arn:aws:iam::123456789012:user/tester", request_id="req-1")
+PAYLOADS: list[Any] = [
+    '{"orderId":42}',
+    {"orderId": 42, "lines": [{"sku": "A", "qty": 2}], "note": "zürich ✓"},
+    [1, 2.5, None, True],
+    3.25,
+    None,
+    "",
+]
+
+
+def events(*types: str, payload: Any = None) -> list[NewEvent]:
+    return [NewEvent(str(uuid.uuid4()), t, payload if payload is not None else {"n": i}) for i, t in enumerate(types)]
+
+
+def new_stream(store: DynamoEventStore, stream_type: str = "order", count: int = 1) -> str:
+    stream_id = str(uuid.uuid4())
+    store.create(stream_type, stream_id, events(*["Created"] * count), CALLER)
+    return stream_id
+
+
+def all_events(store: DynamoEventStore, stream_type: str, stream_id: str, limit: int = 100) -> list[Any]:
+    found, after = [], 0
+    while True:
+        page = store.read(stream_type, stream_id, after, limit)
+        found.extend(page.events)
+        after = page.last_evaluated_revision
+        if not page.has_more:
+            return found
+
+
+def test_create_then_read_returns_payloads_as_sent(store: DynamoEventStore) -> None:
+    stream_id = str(uuid.uuid4())
+    sent = [NewEvent(str(uuid.uuid4()), "Happened", payload) for payload in PAYLOADS]
+    result = store.create("order", stream_id, sent, CALLER)
+    assert result.stream.revision == len(PAYLOADS)
+    assert not result.replayed
+    read = all_events(store, "order", stream_id)
+    assert [e.payload for e in read] == PAYLOADS
+    assert [e.revision for e in read] == list(range(1, len(PAYLOADS) + 1))
+    assert [e.event_id for e in read] == [e.event_id for e in sent]
+    assert read[0].metadata == {"principal": CALLER.principal, "requestId": CALLER.request_id}
+
+
+def test_appends_continue_gapless_from_the_expected_revision(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    assert store.append("order", stream_id, 1, events("A"), CALLER).stream.revision == 2
+    assert store.append("order", stream_id, 2, events("B", "C", "D"), CALLER).stream.revision == 5
+    assert store.append("order", stream_id, ANY_REVISION, events("E"), CALLER).stream.revision == 6
+    read = all_events(store, "order", stream_id)
+    assert [e.revision for e in read] == [1, 2, 3, 4, 5, 6]
+    assert [e.event_type for e in read] == ["Created", "A", "B", "C", "D", "E"]
+    assert store.describe("order", stream_id).revision == 6
+
+
+def test_stale_or_future_expected_revision_is_rejected_and_writes_nothing(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store, count=3)
+    for expected in (0, 1, 2, 4, 99):
+        with pytest.raises(WrongExpectedRevision) as raised:
+            store.append("order", stream_id, expected, events("Late"), CALLER)
+        assert raised.value.current == 3
+    assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created"] * 3
+
+
+def test_retry_of_a_successful_append_is_replayed_not_duplicated(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A", "B")
+    first = store.append("order", stream_id, 1, batch, CALLER)
+    again = store.append("order", stream_id, 1, batch, Caller(CALLER.principal, "req-retry"))
+    assert again.replayed
+    assert again.stream == first.stream
+    store.append("order", stream_id, 3, events("C"), CALLER)
+    late_retry = store.append("order", stream_id, 1, batch, CALLER)
+    assert late_retry.replayed
+    assert late_retry.stream.revision == 3
+    assert len(all_events(store, "order", stream_id)) == 4
+
+
+def test_same_event_ids_with_other_content_conflict(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, 1, batch, CALLER)
+    altered = [NewEvent(batch[0].event_id, "A", {"different": True})]
+    with pytest.raises(EventIdConflict):
+        store.append("order", stream_id, 1, altered, CALLER)
+    store.append("order", stream_id, 2, events("B"), CALLER)
+    with pytest.raises(EventIdConflict):
+        store.append("order", stream_id, 1, altered, CALLER)
+
+
+def test_create_is_idempotent_and_refuses_an_existing_stream(store: DynamoEventStore) -> None:
+    stream_id = str(uuid.uuid4())
+    initial = events("Created")
+    store.create("order", stream_id, initial, CALLER)
+    assert store.create("order", stream_id, initial, CALLER).replayed
+    store.append("order", stream_id, 1, events("A"), CALLER)
+    with pytest.raises(StreamAlreadyExists) as raised:
+        store.create("order", stream_id, events("Created"), CALLER)
+    assert raised.value.current == 2
+    with pytest.raises(StreamAlreadyExists):
+        store.create("invoice", stream_id, initial, CALLER)
+
+
+def test_a_stream_is_invisible_under_another_type(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store, "order")
+    with pytest.raises(StreamNotFound):
+        store.describe("invoice", stream_id)
+    with pytest.raises(StreamNotFound):
+        store.read("invoice", stream_id, 0, 10)
+    with pytest.raises(StreamNotFound):
+        store.append("invoice", stream_id, 1, events("A"), CALLER)
+
+
+def test_unknown_streams_are_not_found(store: DynamoEventStore) -> None:
+    unknown = str(uuid.uuid4())
+    with pytest.raises(StreamNotFound):
+        store.describe("order", unknown)
+    with pytest.raises(StreamNotFound):
+        store.read("order", unknown, 0, 10)
+    with pytest.raises(StreamNotFound):
+        store.read("order", unknown, 5, 10)
+    with pytest.raises(StreamNotFound):
+        store.append("order", unknown, 0, events("A"), CALLER)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 100])
+def test_pages_cut_inside_commits_return_every_event_once(store: DynamoEventStore, limit: int) -> None:
+    stream_id = new_stream(store)
+    for size in (5, 1, 2, 4):
+        current = store.describe("order", stream_id).revision
+        store.append("order", stream_id, current, events(*["X"] * size), CALLER)
+    read = all_events(store, "order", stream_id, limit)
+    assert [e.revision for e in read] == list(range(1, 14))
+
+
+def test_reading_past_the_end_is_an_empty_page_at_the_same_position(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store, count=2)
+    page = store.read("order", stream_id, 2, 10)
+    assert page.events == ()
+    assert not page.has_more
+    assert page.last_evaluated_revision == 2
+    beyond = store.read("order", stream_id, 50, 10)
+    assert beyond.events == ()
+    assert beyond.last_evaluated_revision == 50
+
+
+def test_an_append_that_does_not_fit_one_item_is_refused_whole(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    big = events(*["Big"] * 100, payload="x" * 5000)
+    with pytest.raises(PayloadTooLarge):
+        store.append("order", stream_id, 1, big, CALLER)
+    assert store.describe("order", stream_id).revision == 1
+
+
+def test_commit_times_never_go_backwards(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    for revision in range(1, 6):
+        store.append("order", stream_id, revision, events("A"), CALLER)
+    times = [e.created_at for e in all_events(store, "order", stream_id)]
+    assert times == sorted(times)
+    assert len(set(times)) == len(times)
+
+
+# Listing summary (advanced by notify_stream) -------------------------------------------------------
+
+
+def test_summary_advances_only_in_revision_order(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.PREDECESSOR_PENDING
+    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ADVANCED
+    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ALREADY_RECORDED
+    assert store.advance_summary(stream_id, "order", 4, 4) is SummaryAdvance.PREDECESSOR_PENDING
+    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.ADVANCED
+    # A retried batch that covers an already recorded commit and a new one.
+    assert store.advance_summary(stream_id, "order", 2, 5) is SummaryAdvance.ADVANCED
+    page = store.list_streams("order", None, 10, None)
+    assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 5)]
+
+
+def _listed(store: DynamoEventStore, stream_type: str, after: datetime | None, limit: int) -> list[str]:
+    found: list[str] = []
+    key = None
+    while True:
+        page = store.list_streams(stream_type, after, limit, key)
+        found.extend(s.stream_id for s in page.streams)
+        if not page.has_more:
+            return found
+        key = page.next_page_key
+
+
+def test_listing_pages_by_update_time_and_filters_by_type(store: DynamoEventStore) -> None:
+    ids = [new_stream(store, "cart") for _ in range(5)]
+    other = new_stream(store, "invoice")
+    for stream_id in [*ids, other]:
+        store.advance_summary(stream_id, "cart" if stream_id != other else "invoice", 1, 1)
+    assert _listed(store, "cart", None, 2) == ids
+    assert _listed(store, "invoice", None, 2) == [other]
+    assert _listed(store, "cart", datetime.now(UTC) + timedelta(seconds=5), 2) == []
+
+
+def test_a_stream_updated_while_paging_is_listed_again_not_skipped(store: DynamoEventStore) -> None:
+    ids = [new_stream(store, "basket") for _ in range(4)]
+    for stream_id in ids:
+        store.advance_summary(stream_id, "basket", 1, 1)
+    first = store.list_streams("basket", None, 2, None)
+    assert [s.stream_id for s in first.streams] == ids[:2]
+    store.append("basket", ids[0], 1, events("Changed"), CALLER)
+    store.advance_summary(ids[0], "basket", 2, 2)
+    rest: list[Any] = []
+    key = first.next_page_key
+    while key is not None:
+        page = store.list_streams("basket", None, 2, key)
+        rest.extend(page.streams)
+        key = page.next_page_key
+    assert [s.stream_id for s in rest] == [*ids[2:], ids[0]]
+    assert rest[-1].revision == 2
+
+
+def test_page_keys_are_tamper_evident(store: DynamoEventStore) -> None:
+    for _ in range(3):
+        store.advance_summary(new_stream(store, "ticket"), "ticket", 1, 1)
+    key = store.list_streams("ticket", None, 1, None).next_page_key
+    assert key is not None
+    body, tag = key.split(".")
+    forged = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + tag
+    for bad in (forged, "garbage", key + "x"):
+        with pytest.raises(InvalidRequest) as raised:
+            store.list_streams("ticket", None, 1, bad)
+        assert raised.value.params[0].name == "/query/stream-next-page-key"
+    with pytest.raises(InvalidRequest):
+        store.list_streams("other-type", None, 1, key)

@@ -1,0 +1,81 @@
+"""Helpers shared by the tests: saved event shapes, handler loading, response-schema checks."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import re
+import sys
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import jsonschema
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = Path(__file__).resolve().parent / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return event
+
+
+def proxy_event(
+    method: str,
+    resource: str,
+    path_params: dict[str, str] | None = None,
+    *,
+    body: Any = None,
+    raw_body: str | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A REST API proxy event (IAM-authenticated) for a route, built from the saved real event."""
+    event = copy.deepcopy(load_event("apigw_rest_proxy_iam"))
+    params = path_params or {}
+    path = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], resource)
+    event.update(
+        resource=resource,
+        path=path,
+        httpMethod=method,
+        pathParameters=params or None,
+        queryStringParameters=query,
+        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+        body=raw_body if raw_body is not None else (json.dumps(body) if body is not None else None),
+    )
+    event["headers"].update(headers or {})
+    context = event["requestContext"]
+    context.update(
+        resourcePath=resource,
+        httpMethod=method,
+        path=f"/{context['stage']}{path}",
+        requestId=str(uuid.uuid4()),
+    )
+    return event
+
+
+def load_handler(function: str) -> ModuleType:
+    """Import functions/<function>/handler.py afresh, as the Lambda runtime would in a new container."""
+    path = ROOT / "functions" / function / "handler.py"
+    name = f"handler_{function}_{uuid.uuid4().hex}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _contract() -> dict[str, Any]:
+    contract: dict[str, Any] = json.loads((ROOT / "shared" / "eventstore" / "contract.json").read_text())
+    return contract
+
+
+def assert_matches_schema(instance: Any, schema_name: str) -> None:
+    """Check a response body against a schema of openapi.yaml."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": _contract()["components"]}
+    jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(instance)
