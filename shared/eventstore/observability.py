@@ -15,18 +15,23 @@ class Telemetry:
     """Counts the project's own metrics for one invocation and writes them as one EMF log line."""
 
     def __init__(self, namespace: str | None = None) -> None:
-        self._metrics = Metrics(
-            namespace=namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EventStore")
-        )
+        namespace = namespace or os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "EventStore")
+        self._metrics = Metrics(namespace=namespace)
+        self._pending = False
 
     def count(self, name: str, value: int = 1) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        self._pending = True
 
     def milliseconds(self, name: str, value: float) -> None:
         self._metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=value)
+        self._pending = True
 
     def flush(self) -> None:
-        self._metrics.flush_metrics(raise_on_empty_metrics=False)
+        """Write the invocation's metrics, if it recorded any (an empty EMF line is only noise)."""
+        if self._pending:
+            self._metrics.flush_metrics()
+            self._pending = False
 
 
 def tracing_enabled() -> bool:

@@ -35,7 +35,20 @@ def _pointer(prefix: str, path: Any) -> str:
 def problems(schema_name: str, instance: Any, prefix: str) -> list[InvalidParam]:
     """Every violation, each named by a JSON pointer under prefix (e.g. /body/events/0/eventType)."""
     errors = sorted(_validator(schema_name).iter_errors(instance), key=lambda e: list(e.absolute_path))
-    return [InvalidParam(_pointer(prefix, error.absolute_path), _reason(error)) for error in errors]
+    return [InvalidParam(_pointer(prefix, _field_path(error)), _reason(error)) for error in errors]
+
+
+def _field_path(error: Any) -> list[Any]:
+    """Point at the offending member itself for missing and unexpected properties, not at its parent."""
+    path = list(error.absolute_path)
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = [name for name in error.validator_value if name not in error.instance]
+        return [*path, missing[0]] if missing else path
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {})
+        extra = sorted(name for name in error.instance if name not in allowed)
+        return [*path, extra[0]] if extra else path
+    return path
 
 
 def _reason(error: Any) -> str:

@@ -34,7 +34,10 @@ PAYLOADS: list[Any] = [
 
 
 def events(*types: str, payload: Any = None) -> list[NewEvent]:
-    return [NewEvent(str(uuid.uuid4()), t, payload if payload is not None else {"n": i}) for i, t in enumerate(types)]
+    return [
+        NewEvent(str(uuid.uuid4()), t, payload if payload is not None else {"n": i})
+        for i, t in enumerate(types)
+    ]
 
 
 def new_stream(store: DynamoEventStore, stream_type: str = "order", count: int = 1) -> str:
@@ -44,7 +47,8 @@ def new_stream(store: DynamoEventStore, stream_type: str = "order", count: int =
 
 
 def all_events(store: DynamoEventStore, stream_type: str, stream_id: str, limit: int = 100) -> list[Any]:
-    found, after = [], 0
+    found: list[Any] = []
+    after = 0
     while True:
         page = store.read(stream_type, stream_id, after, limit)
         found.extend(page.events)

@@ -1,0 +1,404 @@
+"""notify_stream's logic: DynamoDB Streams records in, one SNS notification per accepted append out.
+
+Per stream, in revision order: advance the stream's summary (the notification cursor, docs/design.md),
+then publish. A record that cannot be notified yet (its predecessor is pending, or SNS failed) is reported
+in `batchItemFailures` together with every later record of its stream, so Lambda retries it (from the
+lowest reported sequence number) and a stream's notifications never overtake each other.
+
+Not Powertools' BatchProcessor: it handles records one at a time, and this needs the whole batch (per-stream
+coalescing, PublishBatch of 10 across streams).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol, Unpack
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventstore import timefmt
+from eventstore.config import TopicSettings
+from eventstore.domain import EventStoreError, SummaryAdvance
+from eventstore.observability import logger
+from eventstore.storage import Commit, decode_commit, is_commit_key
+
+if TYPE_CHECKING:
+    from mypy_boto3_sns.type_defs import (
+        MessageAttributeValueTypeDef,
+        PublishBatchInputTypeDef,
+        PublishBatchRequestEntryTypeDef,
+        PublishBatchResponseTypeDef,
+    )
+
+MAX_BATCH_ENTRIES: Final = 10
+"""PublishBatch takes at most 10 entries."""
+
+MAX_PUBLISH_BYTES: Final = 256 * 1024
+"""SNS's limit for one message and for a whole PublishBatch call (bodies and attributes)."""
+
+_PUBLISHED: Final = frozenset({SummaryAdvance.ADVANCED, SummaryAdvance.ALREADY_RECORDED})
+
+
+# Parsed input ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CommitRecord:
+    """A stream record that carries a new commit (an INSERT of a commit item)."""
+
+    position: int
+    """Index in the batch; the batch is in sequence-number order."""
+
+    sequence_number: str
+    commit: Commit
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadableRecord:
+    """An INSERT of a commit key whose image does not decode: reported, so it ends in the on-failure queue."""
+
+    position: int
+    sequence_number: str
+    stream_id: str | None
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StreamBatch:
+    commits: tuple[CommitRecord, ...]
+    unreadable: tuple[UnreadableRecord, ...]
+    ignored: int
+    """Records that are not new events: summary items, MODIFY, REMOVE (TTL), anything else."""
+
+
+def parse_event(event: Mapping[str, Any]) -> StreamBatch:
+    """Read a Lambda DynamoDB Streams event; only INSERTs of commit items are new events."""
+    commits: list[CommitRecord] = []
+    unreadable: list[UnreadableRecord] = []
+    ignored = 0
+    for position, record in enumerate(event.get("Records") or ()):
+        change = record.get("dynamodb") or {}
+        keys: Any = change.get("Keys")
+        if record.get("eventName") != "INSERT" or not _is_commit_key(keys):
+            ignored += 1
+            continue
+        sequence_number = str(change["SequenceNumber"])
+        try:
+            commit = decode_commit(change["NewImage"])
+        except (KeyError, TypeError, ValueError) as exc:
+            stream_id = keys.get("streamId", {}).get("S")
+            unreadable.append(UnreadableRecord(position, sequence_number, stream_id, repr(exc)))
+            continue
+        commits.append(CommitRecord(position, sequence_number, commit))
+    return StreamBatch(tuple(commits), tuple(unreadable), ignored)
+
+
+def _is_commit_key(keys: Any) -> bool:
+    try:
+        return is_commit_key(keys)
+    except (KeyError, TypeError, ValueError):
+        return False  # not a key of this table: nothing to notify
+
+
+# Messages -------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    record: CommitRecord
+    message: str
+    attributes: Mapping[str, MessageAttributeValueTypeDef]
+    group_id: str | None
+    deduplication_id: str | None
+
+    @property
+    def size(self) -> int:
+        return len(self.message.encode()) + _attributes_size(self.attributes)
+
+    def entry(self, entry_id: str) -> PublishBatchRequestEntryTypeDef:
+        entry: PublishBatchRequestEntryTypeDef = {
+            "Id": entry_id,
+            "Message": self.message,
+            "MessageAttributes": dict(self.attributes),
+        }
+        if self.group_id is not None:
+            entry["MessageGroupId"] = self.group_id
+        if self.deduplication_id is not None:
+            entry["MessageDeduplicationId"] = self.deduplication_id
+        return entry
+
+
+def _attributes_size(attributes: Mapping[str, MessageAttributeValueTypeDef]) -> int:
+    # SNS counts each attribute's name, data type and value towards the message size.
+    return sum(
+        len(name.encode()) + len(value["DataType"].encode()) + len(value.get("StringValue", "").encode())
+        for name, value in attributes.items()
+    )
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def build_notification(
+    record: CommitRecord, *, fifo: bool, max_bytes: int = MAX_PUBLISH_BYTES
+) -> Notification:
+    """The message for one commit: the original service's three fields plus the commit's extent and events."""
+    commit = record.commit
+    event_types = list(dict.fromkeys(e.event_type for e in commit.events))
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "StreamType": {"DataType": "String", "StringValue": commit.stream_type},
+        "EventTypes": {"DataType": "String.Array", "StringValue": _json_text(event_types)},
+    }
+    head = {
+        "StreamId": commit.stream_id,
+        "StreamType": commit.stream_type,
+        "StreamRevision": str(commit.last_revision),  # a string: the original service's consumers parse one
+        "streamId": commit.stream_id,
+        "streamType": commit.stream_type,
+        "fromRevision": commit.first_revision,
+        "toRevision": commit.last_revision,
+    }
+    events = [
+        {"revision": e.revision, "eventId": e.event_id, "eventType": e.event_type} for e in commit.events
+    ]
+    tail = {"updatedAt": commit.committed_at}
+    message = _json_text({**head, "events": events, **tail})
+    budget = max_bytes - _attributes_size(attributes)
+    if len(message.encode()) > budget:
+        # Consumers read the events through the API anyway; the list only saves them a read.
+        fixed = len(_json_text({**head, "events": [], **tail, "eventsTruncated": True}).encode())
+        kept = 0
+        for entry in events:
+            fixed += len(_json_text(entry).encode()) + 1  # the entry and its comma
+            if fixed > budget:
+                break
+            kept += 1
+        message = _json_text({**head, "events": events[:kept], **tail, "eventsTruncated": True})
+    return Notification(
+        record=record,
+        message=message,
+        attributes=attributes,
+        # Stream ids are UUIDs, so both ids stay within SNS's 128 allowed characters.
+        group_id=commit.stream_id if fifo else None,
+        deduplication_id=f"{commit.stream_id}:{commit.last_revision}" if fifo else None,
+    )
+
+
+# Processing -----------------------------------------------------------------------------------------
+
+
+class SummaryCursor(Protocol):
+    """The part of the EventStore notify_stream needs (DynamoEventStore implements it)."""
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance: ...
+
+
+class Publisher(Protocol):
+    """The SNS client's PublishBatch (tests wrap it to inject failures)."""
+
+    def publish_batch(self, **kwargs: Unpack[PublishBatchInputTypeDef]) -> PublishBatchResponseTypeDef: ...
+
+
+class Metrics(Protocol):
+    def count(self, name: str, value: int = 1) -> None: ...
+
+    def milliseconds(self, name: str, value: float) -> None: ...
+
+    def flush(self) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    failed_sequence_numbers: tuple[str, ...]
+    """Records to retry, in batch order; Lambda restarts from the lowest of them."""
+
+    published: tuple[Notification, ...]
+
+    def response(self) -> dict[str, list[dict[str, str]]]:
+        """The ReportBatchItemFailures response."""
+        return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
+
+
+class Notifier:
+    """Turns one batch of stream records into notifications; reports what must be retried."""
+
+    def __init__(
+        self,
+        cursor: SummaryCursor,
+        publisher: Publisher,
+        topic: TopicSettings,
+        metrics: Metrics,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._cursor = cursor
+        self._publisher = publisher
+        self._topic = topic
+        self._metrics = metrics
+        self._clock = clock
+
+    def process(self, batch: StreamBatch) -> BatchOutcome:
+        failed: dict[int, str] = {}
+        for poison in batch.unreadable:
+            failed[poison.position] = poison.sequence_number
+        queues: dict[str, deque[Notification]] = {}
+        for stream_id, records in _by_stream(batch, failed).items():
+            ready = self._advance(stream_id, records, failed)
+            queues[stream_id] = deque(build_notification(r, fifo=self._topic.is_fifo) for r in ready)
+        published, calls = self._publish(queues, failed)
+        outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
+        self._record(batch, outcome, calls)
+        return outcome
+
+    def _advance(
+        self, stream_id: str, records: list[CommitRecord], failed: dict[int, str]
+    ) -> list[CommitRecord]:
+        """Move the stream's cursor over its commits; return those that may be published now."""
+        ready: list[CommitRecord] = []
+        for offset, run in _contiguous_runs(records):
+            first, last = run[0].commit, run[-1].commit
+            try:
+                advance = self._cursor.advance_summary(
+                    stream_id, first.stream_type, first.first_revision, last.last_revision
+                )
+            except (EventStoreError, ClientError, BotoCoreError):
+                logger.exception("could not advance the stream summary", extra={"streamId": stream_id})
+                advance = None
+            if advance not in _PUBLISHED:
+                # The predecessor has not been notified yet (it is in another batch or shard), or the
+                # store failed: retry this commit and everything after it in this stream.
+                if advance is SummaryAdvance.PREDECESSOR_PENDING:
+                    logger.info(
+                        "predecessor not notified yet",
+                        extra={"streamId": stream_id, "fromRevision": first.first_revision},
+                    )
+                failed.update((r.position, r.sequence_number) for r in records[offset:])
+                return ready
+            ready.extend(run)
+        return ready
+
+    def _publish(
+        self, queues: dict[str, deque[Notification]], failed: dict[int, str]
+    ) -> tuple[list[Notification], int]:
+        """Publish in rounds of one notification per stream, so a failure never lets a later one overtake.
+
+        Entries of one PublishBatch call succeed or fail independently; with at most one entry per stream
+        in a call, a stream's next notification is sent only after its previous one was accepted.
+        """
+        published: list[Notification] = []
+        calls = 0
+        while heads := [queue.popleft() for queue in queues.values() if queue]:
+            for chunk in _chunks(heads):
+                calls += 1
+                for notification, accepted in zip(chunk, self._send(chunk), strict=True):
+                    if accepted:
+                        published.append(notification)
+                        continue
+                    queue = queues[notification.record.commit.stream_id]
+                    for dropped in (notification, *queue):
+                        failed[dropped.record.position] = dropped.record.sequence_number
+                    queue.clear()
+        return published, calls
+
+    def _send(self, chunk: Sequence[Notification]) -> list[bool]:
+        entries = [n.entry(str(index)) for index, n in enumerate(chunk)]
+        try:
+            response = self._publisher.publish_batch(
+                TopicArn=self._topic.topic_arn, PublishBatchRequestEntries=entries
+            )
+        except (ClientError, BotoCoreError):
+            logger.exception("PublishBatch failed", extra={"entries": len(entries)})
+            return [False] * len(entries)
+        if errors := response.get("Failed", []):
+            logger.warning(
+                "PublishBatch rejected entries",
+                extra={"errors": [{"code": e["Code"], "senderFault": e["SenderFault"]} for e in errors]},
+            )
+        # Published only when SNS says so: an entry in neither list is retried, not assumed sent.
+        accepted = {s["Id"] for s in response.get("Successful", [])} - {e["Id"] for e in errors}
+        return [entry["Id"] in accepted for entry in entries]
+
+    def _record(self, batch: StreamBatch, outcome: BatchOutcome, calls: int) -> None:
+        now = self._clock()
+        lags = [
+            max(0.0, (now - timefmt.parse(n.record.commit.committed_at)).total_seconds() * 1000)
+            for n in outcome.published
+        ]
+        self._metrics.count("NotificationsPublished", len(outcome.published))
+        self._metrics.count("NotificationsFailed", len(outcome.failed_sequence_numbers))
+        for lag in lags:
+            self._metrics.milliseconds("NotificationLagMilliseconds", lag)
+        self._metrics.flush()
+        for record in batch.unreadable:
+            logger.error(
+                "undecodable commit record",
+                extra={
+                    "sequenceNumber": record.sequence_number,
+                    "streamId": record.stream_id,
+                    "reason": record.reason,
+                },
+            )
+        logger.info(
+            "notified",
+            extra={
+                "records": len(batch.commits) + len(batch.unreadable) + batch.ignored,
+                "commits": len(batch.commits),
+                "ignored": batch.ignored,
+                "published": len(outcome.published),
+                "failed": len(outcome.failed_sequence_numbers),
+                "publishCalls": calls,
+                "maxLagMilliseconds": round(max(lags, default=0.0)),
+            },
+        )
+
+
+def _by_stream(batch: StreamBatch, failed: dict[int, str]) -> dict[str, list[CommitRecord]]:
+    """Each stream's commits in revision order (Streams orders per item, not across a stream's items).
+
+    A stream's records after an undecodable one of it are not published before it: they go to `failed`.
+    """
+    # The earliest undecodable record of each stream (later entries of the comprehension win).
+    blocked_from = {p.stream_id: p.position for p in reversed(batch.unreadable) if p.stream_id is not None}
+    streams: dict[str, list[CommitRecord]] = {}
+    for record in batch.commits:
+        stream_id = record.commit.stream_id
+        if stream_id in blocked_from and record.position > blocked_from[stream_id]:
+            failed[record.position] = record.sequence_number
+            continue
+        streams.setdefault(stream_id, []).append(record)
+    return {
+        stream_id: sorted(records, key=lambda r: r.commit.first_revision)
+        for stream_id, records in streams.items()
+    }
+
+
+def _contiguous_runs(records: Sequence[CommitRecord]) -> Iterator[tuple[int, list[CommitRecord]]]:
+    """Commits that follow each other without a gap advance the summary in one write (with their offset)."""
+    start = 0
+    for index in range(1, len(records) + 1):
+        if index == len(records) or (
+            records[index].commit.first_revision != records[index - 1].commit.last_revision + 1
+        ):
+            yield start, list(records[start:index])
+            start = index
+
+
+def _chunks(notifications: Iterable[Notification]) -> Iterator[list[Notification]]:
+    """PublishBatch calls: at most 10 entries and 256 KB in all."""
+    chunk: list[Notification] = []
+    size = 0
+    for notification in notifications:
+        if chunk and (len(chunk) == MAX_BATCH_ENTRIES or size + notification.size > MAX_PUBLISH_BYTES):
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(notification)
+        size += notification.size
+    if chunk:
+        yield chunk

@@ -1,0 +1,295 @@
+"""Bad input: each case gets its exact status, problem type and offending field, and writes nothing."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from eventstore.table import create_table
+from tests.support import assert_matches_schema, load_handler, proxy_event
+
+EXISTING = "6f1c2b7a-8e11-4c4e-9f39-9b3d4f0e5c2a"
+INVALID = "urn:eventstore:problem:invalid-request"
+TOO_LARGE = "urn:eventstore:problem:payload-too-large"
+
+
+@dataclass(frozen=True)
+class Case:
+    name: str
+    function: str
+    method: str
+    resource: str
+    field: str | None
+    body: Any = None
+    raw_body: str | None = None
+    params: dict[str, str] = dataclasses.field(default_factory=dict)
+    query: dict[str, str] | None = None
+    status: int = 400
+    problem: str = INVALID
+    base64: bool = False
+
+
+def ev(**extra: Any) -> dict[str, Any]:
+    return {"eventType": "Happened", **extra}
+
+
+ORDER = {"streamType": "order"}
+STREAM = {"streamType": "order", "streamId": EXISTING}
+CREATE = ("create_stream", "POST", "/streams/{streamType}")
+BATCH = ("append_event", "POST", "/streams/{streamType}/{streamId}/events")
+PUT = ("append_event", "PUT", "/streams/{streamType}/{streamId}/events/{revision}")
+READ = ("read_events", "GET", "/streams/{streamType}/{streamId}/events")
+LIST = ("list_streams", "GET", "/streams/{streamType}")
+
+CASES = [
+    Case("malformed JSON", *CREATE, "/body", raw_body='{"initialEvent": ', params=ORDER),
+    Case(
+        "NaN is not JSON",
+        *CREATE,
+        "/body",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": NaN}}',
+        params=ORDER,
+    ),
+    Case("no body", *CREATE, "/body", params=ORDER),
+    Case("body is an array", *CREATE, "/body", body=[ev()], params=ORDER),
+    Case(
+        "both initialEvent and events",
+        *CREATE,
+        "/body",
+        body={"initialEvent": ev(), "events": [ev()]},
+        params=ORDER,
+    ),
+    Case("neither initialEvent nor events", *CREATE, "/body", body={}, params=ORDER),
+    Case("empty events", *CREATE, "/body/events", body={"events": []}, params=ORDER),
+    Case("101 events", *CREATE, "/body/events", body={"events": [ev()] * 101}, params=ORDER),
+    Case(
+        "missing eventType",
+        *CREATE,
+        "/body/initialEvent/eventType",
+        body={"initialEvent": {"payload": 1}},
+        params=ORDER,
+    ),
+    Case(
+        "eventType with spaces",
+        *CREATE,
+        "/body/events/0/eventType",
+        body={"events": [{"eventType": "a b"}]},
+        params=ORDER,
+    ),
+    Case(
+        "eventType not a string",
+        *CREATE,
+        "/body/events/0/eventType",
+        body={"events": [{"eventType": 7}]},
+        params=ORDER,
+    ),
+    Case(
+        "unknown event member",
+        *CREATE,
+        "/body/events/0/colour",
+        body={"events": [ev(colour="red")]},
+        params=ORDER,
+    ),
+    Case(
+        "unknown top-level member",
+        *CREATE,
+        "/body/extra",
+        body={"initialEvent": ev(), "extra": 1},
+        params=ORDER,
+    ),
+    Case(
+        "eventId not a UUID",
+        *CREATE,
+        "/body/events/0/eventId",
+        body={"events": [ev(eventId="42")]},
+        params=ORDER,
+    ),
+    Case(
+        "metadata not an object",
+        *CREATE,
+        "/body/events/0/metadata",
+        body={"events": [ev(metadata="x")]},
+        params=ORDER,
+    ),
+    Case(
+        "metadata claims the principal",
+        *CREATE,
+        "/body/events/0/metadata",
+        body={"events": [ev(metadata={"principal": "root"})]},
+        params=ORDER,
+    ),
+    Case(
+        "streamId not a UUID",
+        *CREATE,
+        "/body/streamId",
+        body={"streamId": "abc", "initialEvent": ev()},
+        params=ORDER,
+    ),
+    Case(
+        "stream type in path invalid",
+        *CREATE,
+        "/path/streamType",
+        body={"initialEvent": ev()},
+        params={"streamType": "bad type!"},
+    ),
+    Case(
+        "duplicate event ids",
+        *CREATE,
+        "/body/events/1/eventId",
+        body={"events": [ev(eventId=EXISTING), ev(eventId=EXISTING)]},
+        params=ORDER,
+    ),
+    Case(
+        "body not UTF-8",
+        *CREATE,
+        "/body",
+        raw_body=base64.b64encode(b"\xff\xfe").decode(),
+        params=ORDER,
+        base64=True,
+    ),
+    Case(
+        "oversize append",
+        *CREATE,
+        None,
+        body={"events": [ev(payload="x" * 5000)] * 100},
+        params=ORDER,
+        status=413,
+        problem=TOO_LARGE,
+    ),
+    Case(
+        "negative expectedRevision",
+        *BATCH,
+        "/body/expectedRevision",
+        body={"expectedRevision": -1, "events": [ev()]},
+        params=STREAM,
+    ),
+    Case(
+        "expectedRevision a word",
+        *BATCH,
+        "/body/expectedRevision",
+        body={"expectedRevision": "latest", "events": [ev()]},
+        params=STREAM,
+    ),
+    Case(
+        "missing expectedRevision", *BATCH, "/body/expectedRevision", body={"events": [ev()]}, params=STREAM
+    ),
+    Case(
+        "stream id in path not a UUID",
+        *BATCH,
+        "/path/streamId",
+        body={"expectedRevision": 1, "events": [ev()]},
+        params={**STREAM, "streamId": "nope"},
+    ),
+    Case("PUT revision 0", *PUT, "/path/revision", body={"event": ev()}, params={**STREAM, "revision": "0"}),
+    Case(
+        "PUT revision negative",
+        *PUT,
+        "/path/revision",
+        body={"event": ev()},
+        params={**STREAM, "revision": "-1"},
+    ),
+    Case(
+        "PUT revision not a number",
+        *PUT,
+        "/path/revision",
+        body={"event": ev()},
+        params={**STREAM, "revision": "abc"},
+    ),
+    Case(
+        "PUT without event", *PUT, "/body/event", body={"events": [ev()]}, params={**STREAM, "revision": "2"}
+    ),
+    Case(
+        "after-revision negative",
+        *READ,
+        "/query/after-revision",
+        params=STREAM,
+        query={"after-revision": "-1"},
+    ),
+    Case("limit zero", *READ, "/query/limit", params=STREAM, query={"limit": "0"}),
+    Case("limit too big", *LIST, "/query/limit", params=ORDER, query={"limit": "1001"}),
+    Case(
+        "updated-after not a date",
+        *LIST,
+        "/query/updated-after",
+        params=ORDER,
+        query={"updated-after": "yesterday"},
+    ),
+    Case(
+        "page key forged",
+        *LIST,
+        "/query/stream-next-page-key",
+        params=ORDER,
+        query={"stream-next-page-key": "e30.AAAA"},
+    ),
+]
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, ModuleType], Any]]:
+    monkeypatch.setenv("EVENTSTORE_TABLE_NAME", "events")
+    monkeypatch.setenv("EVENTSTORE_PAGE_KEY_SECRET", "bad-input-tests-page-key-secret")
+    with mock_aws():
+        client = boto3.client("dynamodb")
+        create_table(client, "events")
+        modules = {
+            name: load_handler(name)
+            for name in ("create_stream", "append_event", "read_events", "list_streams")
+        }
+        created = modules["create_stream"].handler(
+            proxy_event(
+                "POST", "/streams/{streamType}", ORDER, body={"streamId": EXISTING, "initialEvent": ev()}
+            ),
+            None,
+        )
+        assert created["statusCode"] == 201
+        yield modules, client
+
+
+def _table_items(client: Any) -> list[Any]:
+    return sorted(json.dumps(i, sort_keys=True) for i in client.scan(TableName="events")["Items"])
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_bad_input_is_refused_with_the_field_named_and_nothing_written(
+    handlers: tuple[dict[str, ModuleType], Any], case: Case
+) -> None:
+    modules, client = handlers
+    before = _table_items(client)
+    event = proxy_event(
+        case.method, case.resource, case.params, body=case.body, raw_body=case.raw_body, query=case.query
+    )
+    event["isBase64Encoded"] = case.base64
+    response = modules[case.function].handler(event, None)
+    problem = json.loads(response["body"])
+    assert (response["statusCode"], problem["type"]) == (case.status, case.problem), problem
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    assert_matches_schema(problem, "Problem")
+    if case.field is not None:
+        assert case.field in [p["name"] for p in problem["invalid-params"]], problem
+    assert _table_items(client) == before
+
+
+def test_a_failure_inside_the_store_is_a_500_problem_not_a_crash(
+    handlers: tuple[dict[str, ModuleType], Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    modules, _ = handlers
+    module = modules["read_events"]
+
+    def broken(*_args: Any) -> Any:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(module.SERVICE.store, "describe", broken)
+    response = module.handler(proxy_event("GET", "/streams/{streamType}/{streamId}/details", STREAM), None)
+    assert response["statusCode"] == 500
+    assert json.loads(response["body"])["type"] == "urn:eventstore:problem:internal-error"
+    assert str(uuid.UUID(EXISTING)) == EXISTING

@@ -1,0 +1,190 @@
+"""The API Lambdas, driven by real API Gateway REST proxy events; responses checked against openapi.yaml."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from eventstore.table import create_table
+from tests.support import assert_matches_schema, load_handler, proxy_event
+
+STREAMS = "/streams/{streamType}"
+EVENTS = "/streams/{streamType}/{streamId}/events"
+EVENT_AT = "/streams/{streamType}/{streamId}/events/{revision}"
+DETAILS = "/streams/{streamType}/{streamId}/details"
+
+type Call = Callable[..., tuple[int, dict[str, str], Any]]
+
+
+@pytest.fixture
+def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]:
+    monkeypatch.setenv("EVENTSTORE_TABLE_NAME", "events")
+    monkeypatch.setenv("EVENTSTORE_PAGE_KEY_SECRET", "handler-tests-page-key-secret")
+    monkeypatch.setenv("EVENTSTORE_LISTING_SETTLE_SECONDS", "0")
+    with mock_aws():
+        create_table(boto3.client("dynamodb"), "events")
+        yield {
+            name: load_handler(name)
+            for name in ("create_stream", "append_event", "read_events", "list_streams", "liveness_check")
+        }
+
+
+@pytest.fixture
+def call(handlers: dict[str, ModuleType]) -> Call:
+    def invoke(
+        function: str, method: str, resource: str, params: dict[str, str] | None = None, **kw: Any
+    ) -> Any:
+        response = handlers[function].handler(proxy_event(method, resource, params, **kw), None)
+        assert set(response) == {"statusCode", "headers", "body", "isBase64Encoded"}
+        return response["statusCode"], response["headers"], json.loads(response["body"])
+
+    return invoke
+
+
+def create(call: Call, stream_type: str = "order", **body: Any) -> dict[str, Any]:
+    status, _, created = call(
+        "create_stream",
+        "POST",
+        STREAMS,
+        {"streamType": stream_type},
+        body=body or {"initialEvent": {"eventType": "OrderPlaced", "payload": '{"orderId":42}'}},
+    )
+    assert status == 201, created
+    stream: dict[str, Any] = created["stream"]
+    return stream
+
+
+def test_original_create_append_read_round_trip(call: Call) -> None:
+    stream = create(call)
+    assert stream["revision"] == 1
+    assert stream["streamType"] == "order"
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    status, headers, appended = call(
+        "append_event",
+        "PUT",
+        EVENT_AT,
+        {**ids, "revision": "2"},
+        body={"event": {"eventType": "OrderPaid", "payload": '{"amount":10}'}},
+    )
+    assert status == 201
+    assert_matches_schema(appended, "StreamResponse")
+    assert appended["stream"]["revision"] == 2
+    assert headers["Location"] == f"/staging/streams/order/{stream['streamId']}/details"
+    assert "Idempotent-Replay" not in headers
+    status, _, page = call("read_events", "GET", EVENTS, ids, query={"after-revision": "0"})
+    assert status == 200
+    assert_matches_schema(page, "EventPageResponse")
+    assert [(e["revision"], e["eventType"], e["payload"]) for e in page["eventPage"]["events"]] == [
+        (1, "OrderPlaced", '{"orderId":42}'),
+        (2, "OrderPaid", '{"amount":10}'),
+    ]
+    assert page["eventPage"]["hasMore"] is False
+    assert page["eventPage"]["lastEvaluatedRevision"] == 2
+    metadata = page["eventPage"]["events"][0]["metadata"]
+    assert metadata["principal"] == "arn:aws:iam::123456789012:user/order-service"
+    assert uuid.UUID(metadata["requestId"])
+
+
+def test_stale_put_is_409_with_the_current_revision(call: Call) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    status, headers, problem = call(
+        "append_event", "PUT", EVENT_AT, {**ids, "revision": "1"}, body={"event": {"eventType": "X"}}
+    )
+    assert status == 409
+    assert headers["Content-Type"] == "application/problem+json"
+    assert_matches_schema(problem, "Problem")
+    assert problem["type"] == "urn:eventstore:problem:wrong-expected-revision"
+    assert problem["currentRevision"] == 1
+
+
+def test_batch_append_and_idempotent_replay(call: Call) -> None:
+    stream = create(
+        call, events=[{"eventType": "Opened", "payload": {"a": 1}, "metadata": {"correlationId": "c-1"}}]
+    )
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    batch: dict[str, Any] = {
+        "expectedRevision": 1,
+        "events": [
+            {"eventType": "Added", "eventId": str(uuid.uuid4()), "payload": {"n": n}} for n in range(3)
+        ],
+    }
+    first = call("append_event", "POST", EVENTS, ids, body=batch)
+    again = call("append_event", "POST", EVENTS, ids, body=batch)
+    assert first[0] == again[0] == 201
+    assert again[1]["Idempotent-Replay"] == "true"
+    assert first[2] == again[2]
+    assert first[2]["stream"]["revision"] == 4
+    changed = {**batch, "events": [{**batch["events"][0], "payload": {"n": 99}}, *batch["events"][1:]]}
+    status, _, problem = call("append_event", "POST", EVENTS, ids, body=changed)
+    assert status == 422
+    assert problem["type"] == "urn:eventstore:problem:event-id-conflict"
+    status, _, page = call("read_events", "GET", EVENTS, ids)
+    assert [e["revision"] for e in page["eventPage"]["events"]] == [1, 2, 3, 4]
+    assert page["eventPage"]["events"][0]["metadata"]["correlationId"] == "c-1"
+
+
+def test_create_retries_with_event_ids_or_idempotency_key_return_the_same_stream(call: Call) -> None:
+    body = {"initialEvent": {"eventType": "Opened", "eventId": str(uuid.uuid4())}}
+    first = call("create_stream", "POST", STREAMS, {"streamType": "order"}, body=body)
+    again = call("create_stream", "POST", STREAMS, {"streamType": "order"}, body=body)
+    assert first[2] == again[2]
+    assert again[1]["Idempotent-Replay"] == "true"
+    keyed = {"initialEvent": {"eventType": "Opened"}}
+    key = {"Idempotency-Key": "create-order-77"}
+    one = call("create_stream", "POST", STREAMS, {"streamType": "order"}, body=keyed, headers=key)
+    two = call("create_stream", "POST", STREAMS, {"streamType": "order"}, body=keyed, headers=key)
+    assert one[2] == two[2]
+    assert two[1]["Idempotent-Replay"] == "true"
+    plain = [call("create_stream", "POST", STREAMS, {"streamType": "order"}, body=keyed) for _ in range(2)]
+    assert plain[0][2]["stream"]["streamId"] != plain[1][2]["stream"]["streamId"]
+
+
+def test_client_chosen_stream_id_and_details(call: Call) -> None:
+    chosen = str(uuid.uuid4())
+    stream = create(
+        call, "invoice", streamId=chosen.upper(), events=[{"eventType": "Issued"}, {"eventType": "Sent"}]
+    )
+    assert stream["streamId"] == chosen
+    status, _, details = call("read_events", "GET", DETAILS, {"streamType": "invoice", "streamId": chosen})
+    assert status == 200
+    assert_matches_schema(details, "StreamResponse")
+    assert details["stream"] == stream
+    status, _, problem = call("read_events", "GET", DETAILS, {"streamType": "order", "streamId": chosen})
+    assert status == 404
+    assert problem["type"] == "urn:eventstore:problem:stream-not-found"
+
+
+def test_listing_after_notification_with_signed_page_keys(
+    call: Call, handlers: dict[str, ModuleType]
+) -> None:
+    created = [create(call, "cart") for _ in range(3)]
+    store = handlers["append_event"].SERVICE.store
+    for stream in created:
+        store.advance_summary(stream["streamId"], "cart", 1, 1)
+    seen: list[str] = []
+    key = None
+    while True:
+        query = {"limit": "2", **({"stream-next-page-key": key} if key else {})}
+        status, _, page = call("list_streams", "GET", STREAMS, {"streamType": "cart"}, query=query)
+        assert status == 200
+        assert_matches_schema(page, "StreamPageResponse")
+        seen.extend(s["streamId"] for s in page["streamPage"]["streams"])
+        if not page["streamPage"]["hasMore"]:
+            break
+        key = page["streamPage"]["nextPageKey"]
+    assert seen == [s["streamId"] for s in created]
+
+
+def test_liveness(call: Call) -> None:
+    status, _, body = call("liveness_check", "GET", "/liveness-check")
+    assert status == 200
+    assert_matches_schema(body, "Liveness")
+    assert body["status"] == "ok"
