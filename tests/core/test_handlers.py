@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from eventstore.table import create_table
@@ -188,3 +189,24 @@ def test_liveness(call: Call) -> None:
     assert status == 200
     assert_matches_schema(body, "Liveness")
     assert body["status"] == "ok"
+
+
+def test_throttling_after_retries_is_a_503_with_retry_after_and_writes_nothing(
+    call: Call, handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = create(call)
+    client = handlers["append_event"].SERVICE.store._db
+
+    def throttled(**_kwargs: Any) -> Any:
+        error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}
+        raise ClientError(error, "PutItem")  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "put_item", throttled)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    status, headers, problem = call(
+        "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": {"eventType": "X"}}
+    )
+    assert status == 503
+    assert headers["Retry-After"] == "1"
+    assert problem["type"] == "urn:eventstore:problem:service-unavailable"
+    assert call("read_events", "GET", DETAILS, ids)[2]["stream"]["revision"] == 1

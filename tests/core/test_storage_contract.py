@@ -104,6 +104,14 @@ def test_retry_of_a_successful_append_is_replayed_not_duplicated(store: DynamoEv
     assert len(all_events(store, "order", stream_id)) == 4
 
 
+def test_retry_of_an_any_append_is_replayed_while_it_is_the_newest(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    assert store.append("order", stream_id, ANY_REVISION, batch, CALLER).replayed
+    assert store.describe("order", stream_id).revision == 2
+
+
 def test_same_event_ids_with_other_content_conflict(store: DynamoEventStore) -> None:
     stream_id = new_stream(store)
     batch = events("A")
