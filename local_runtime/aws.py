@@ -1,0 +1,69 @@
+"""boto3 clients for the emulator, and the resources the store needs on it (created idempotently)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+from eventstore.table import create_table
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+
+log = logging.getLogger(__name__)
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32)
+
+
+@dataclass(frozen=True, slots=True)
+class Clients:
+    dynamodb: DynamoDBClient
+    streams: DynamoDBStreamsClient
+    sns: SNSClient
+    sqs: SQSClient
+
+    @classmethod
+    def connect(cls, endpoint_url: str, region: str, access_key: str, secret_key: str) -> Clients:
+        session = boto3.session.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name=region
+        )
+        return cls(
+            dynamodb=session.client("dynamodb", endpoint_url=endpoint_url, config=_CONFIG),
+            streams=session.client("dynamodbstreams", endpoint_url=endpoint_url, config=_CONFIG),
+            sns=session.client("sns", endpoint_url=endpoint_url, config=_CONFIG),
+            sqs=session.client("sqs", endpoint_url=endpoint_url, config=_CONFIG),
+        )
+
+
+def ensure_table(clients: Clients, table_name: str) -> bool:
+    """Create the table (from table.json, with its stream) unless it exists; True when it was created."""
+    try:
+        create_table(clients.dynamodb, table_name)
+    except clients.dynamodb.exceptions.ResourceInUseException:
+        log.info("table %s exists, reusing it", table_name)
+        return False
+    return True
+
+
+def stream_arn(clients: Clients, table_name: str) -> str:
+    table = clients.dynamodb.describe_table(TableName=table_name)["Table"]
+    arn = table.get("LatestStreamArn")
+    if not arn or not table.get("StreamSpecification", {}).get("StreamEnabled"):
+        raise RuntimeError(f"table {table_name} has no stream enabled")
+    return arn
+
+
+def ensure_topic(clients: Clients, name: str) -> str:
+    # CreateTopic is idempotent: it returns the existing topic's ARN.
+    return clients.sns.create_topic(Name=name)["TopicArn"]
+
+
+def ensure_queue(clients: Clients, name: str) -> str:
+    return clients.sqs.create_queue(QueueName=name)["QueueUrl"]

@@ -1,0 +1,100 @@
+"""Two speed-ups of moto 5.2's DynamoDB for the local runtime, installed once into the emulator's process.
+
+Both keep moto's results: tests/local_runtime check every attribute type round-trips and the store's
+end-to-end behaviour; they only remove work that grows with item depth or table size.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.models.table import Table
+
+_installed = False
+_install_lock = threading.Lock()
+
+
+def install() -> None:
+    global _installed  # noqa: PLW0603 - moto's classes are patched once per process
+    with _install_lock:
+        if not _installed:
+            _serialize_attribute_values_directly()
+            _query_one_partition()
+            _installed = True
+
+
+_ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
+
+
+def _attribute_value_json(value: Any) -> Any:
+    """An AttributeValue as moto's models hold it ({type: value}, binary as bytes) in its wire JSON form."""
+    result: dict[str, Any] = {}
+    for kind, item in value.items():
+        if kind == "B":
+            result[kind] = base64.b64encode(item).decode("ascii") if isinstance(item, bytes) else item
+        elif kind == "BS":
+            result[kind] = [base64.b64encode(b).decode("ascii") if isinstance(b, bytes) else b for b in item]
+        elif kind == "M":
+            result[kind] = {name: _attribute_value_json(v) for name, v in item.items()}
+        elif kind == "L":
+            result[kind] = [_attribute_value_json(v) for v in item]
+        else:
+            result[kind] = item
+    return result
+
+
+def _serialize_attribute_values_directly() -> None:
+    """moto 5.2 serializes each nested DynamoDB attribute by walking botocore's shape model: a Query page of
+    ten 100-event commits took over a second. Attribute values are already JSON but for binary, so they are
+    written as they are (tests/local_runtime check that every attribute type round-trips)."""
+    original = BaseJSONSerializer._serialize_type_structure  # noqa: SLF001 - the patch point
+
+    def serialize_structure(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        service = self.operation_model.service_model.service_name
+        if (
+            key
+            and shape.name == "AttributeValue"
+            and service in _ATTRIBUTE_VALUE_SERVICES
+            and isinstance(value, dict)
+        ):
+            self._default_serialize(serialized, _attribute_value_json(value), shape, key)
+        else:
+            original(self, serialized, value, shape, key)
+
+    BaseJSONSerializer._serialize_type_structure = serialize_structure  # type: ignore[method-assign]  # noqa: SLF001
+
+
+_partition = threading.local()
+_INDEX_NAME_POSITION = 6  # of Table.query's arguments after hash_key, as moto's backend passes them
+
+
+def _query_one_partition() -> None:
+    """moto's Query on the base table sorts every item of the table and then keeps the partition's: each
+    append's Query would cost more as the table grows. The partition is a dict lookup away."""
+    original_query = Table.query
+    original_all_items = Table.all_items
+
+    def all_items(self: Table) -> list[Any]:
+        key = getattr(_partition, "key", None)
+        if key is None or not self.range_key_attr:
+            return original_all_items(self)
+        partition = self.items.get(key, {})  # .get: `items` is a defaultdict, a lookup would add the key
+        return sorted(partition.values(), key=lambda item: item.range_key)
+
+    def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = (
+            args[_INDEX_NAME_POSITION] if len(args) > _INDEX_NAME_POSITION else kwargs.get("index_name")
+        )
+        if index_name is not None or hash_key is None:
+            return original_query(self, hash_key, *args, **kwargs)
+        _partition.key = hash_key
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _partition.key = None
+
+    Table.all_items = all_items  # type: ignore[method-assign]
+    Table.query = query  # type: ignore[method-assign]

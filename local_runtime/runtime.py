@@ -1,0 +1,256 @@
+"""Starts and stops the whole local event store: emulator, resources, Lambda functions, pump and API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from local_runtime.api import ApiGateway, ApiServer
+from local_runtime.apigateway import load_routes
+from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn
+from local_runtime.docs import ApiDocs
+from local_runtime.emulator import Emulator
+from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
+from local_runtime.persistence import DataDir
+from local_runtime.pump import StreamPump
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from local_runtime.settings import Settings
+
+log = logging.getLogger(__name__)
+
+NOTIFY_FUNCTION = "notify_stream"
+_SNAPSHOT_SECONDS = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class RunningStore:
+    """Where a running local store is; `stop()` shuts it down (snapshotting to --data-dir first)."""
+
+    api_url: str
+    aws_endpoint_url: str
+    region: str
+    table_name: str
+    stream_arn: str
+    topic_arn: str
+    on_failure_queue_url: str
+    access_key: str
+    secret_key: str
+    _stop: Callable[[], None] = field(repr=False, compare=False)
+
+    def stop(self) -> None:
+        self._stop()
+
+    def describe(self) -> dict[str, str]:
+        return {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_endpoint_url,
+            "region": self.region,
+            "table_name": self.table_name,
+            "stream_arn": self.stream_arn,
+            "topic_arn": self.topic_arn,
+            "on_failure_queue_url": self.on_failure_queue_url,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+        }
+
+
+def start(settings: Settings) -> RunningStore:
+    """Start everything and return once the API answers. Sets the handlers' environment in os.environ."""
+    emulator = None
+    if settings.external_endpoint:
+        endpoint = settings.external_endpoint
+        log.info("using the emulator at %s (AWS_ENDPOINT_URL)", endpoint)
+    else:
+        emulator = Emulator(settings.host, settings.emulator_port)
+        emulator.start()
+        endpoint = emulator.url
+    try:
+        return _start_on(settings, endpoint, emulator)
+    except BaseException:
+        if emulator is not None:
+            emulator.stop()
+        raise
+
+
+def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> RunningStore:
+    clients = Clients.connect(endpoint, settings.region, settings.access_key, settings.secret_key)
+    data_dir = DataDir(settings.data_dir) if settings.data_dir else None
+    restored = False
+    if ensure_table(clients, settings.table_name) and data_dir is not None and data_dir.has_items():
+        count = data_dir.restore_items(clients, settings.table_name)
+        restored = True
+        log.info("restored %d items from %s", count, settings.data_dir)
+    table_stream = stream_arn(clients, settings.table_name)
+    topic_arn = ensure_topic(clients, settings.topic_name)
+    queue_url = ensure_queue(clients, settings.on_failure_queue_name)
+    _set_handler_environment(settings, endpoint, topic_arn, data_dir)
+
+    functions = _functions(settings)
+    pump = _start_pump(
+        settings,
+        clients,
+        function=functions[NOTIFY_FUNCTION],
+        table_stream=table_stream,
+        queue_url=queue_url,
+        data_dir=data_dir,
+        skip_existing_records=restored,
+    )
+    gateway = ApiGateway(
+        load_routes(settings.repo_root / "functions" / "routes.json"),
+        functions,
+        credentials={settings.access_key: settings.secret_key},
+        region=settings.region,
+        require_iam=settings.require_iam,
+        docs=ApiDocs(settings.repo_root / "openapi.yaml"),
+    )
+    api = ApiServer(settings.host, settings.api_port, gateway)
+    api.start()
+    snapshots = _Snapshots(data_dir, clients, settings.table_name, table_stream, pump)
+    snapshots.start()
+
+    def stop() -> None:
+        api.stop()
+        if pump is not None:
+            pump.stop()
+        snapshots.stop()
+        if emulator is not None:
+            emulator.stop()
+        log.info("stopped")
+
+    return RunningStore(
+        api_url=api.url,
+        aws_endpoint_url=endpoint,
+        region=settings.region,
+        table_name=settings.table_name,
+        stream_arn=table_stream,
+        topic_arn=topic_arn,
+        on_failure_queue_url=queue_url,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        _stop=stop,
+    )
+
+
+def _set_handler_environment(
+    settings: Settings, endpoint: str, topic_arn: str, data_dir: DataDir | None
+) -> None:
+    """What Terraform gives each function, pointed at the emulator; handlers read it at import."""
+    environment = {
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": settings.access_key,
+        "AWS_SECRET_ACCESS_KEY": settings.secret_key,
+        "EVENTSTORE_TABLE_NAME": settings.table_name,
+        "EVENTSTORE_TOPIC_ARN": topic_arn,
+        "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
+    }
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENTSTORE_PAGE_KEY_KMS_KEY_ID"):
+        os.environ.pop(name, None)
+    os.environ.update(environment)
+    # Quieter defaults than Lambda's: EMF metric lines and per-request JSON logs would drown the runtime's
+    # own one line per request. Set them in the environment to see them.
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "eventstore")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "EventStore")
+    os.environ.update(settings.extra_environment)
+
+
+def _functions(settings: Settings) -> dict[str, LambdaFunction]:
+    routes = json.loads((settings.repo_root / "functions" / "routes.json").read_text())["routes"]
+    names = sorted({route["function"] for route in routes} | {NOTIFY_FUNCTION})
+    functions = {
+        name: LambdaFunction(name, settings.repo_root / "functions" / name, settings.region) for name in names
+    }
+    for function in functions.values():
+        try:
+            function.warm_up()
+        except FunctionNotFoundError as exc:
+            log.warning("%s (its routes answer 502)", exc)
+    return functions
+
+
+def _start_pump(
+    settings: Settings,
+    clients: Clients,
+    *,
+    function: LambdaFunction,
+    table_stream: str,
+    queue_url: str,
+    data_dir: DataDir | None,
+    skip_existing_records: bool,
+) -> StreamPump | None:
+    if not function.exists:
+        log.warning("%s has no handler.py: no notifications", function.name)
+        return None
+    pump = StreamPump(
+        clients=clients,
+        stream_arn=table_stream,
+        function=function,
+        on_failure_queue_url=queue_url,
+        region=settings.region,
+        settings=settings.pump,
+        positions=data_dir.load_positions(table_stream) if data_dir else None,
+        skip_existing_records=skip_existing_records,
+    )
+    pump.start()
+    return pump
+
+
+class _Snapshots:
+    """With --data-dir: table and pump positions saved every few seconds when they changed, and at stop."""
+
+    def __init__(
+        self,
+        data_dir: DataDir | None,
+        clients: Clients,
+        table_name: str,
+        table_stream: str,
+        pump: StreamPump | None,
+    ) -> None:
+        self._data_dir = data_dir
+        self._clients = clients
+        self._table_name = table_name
+        self._stream = table_stream
+        self._pump = pump
+        self._saved_positions: dict[str, str] | None = None
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="snapshots", daemon=True)
+
+    def start(self) -> None:
+        if self._data_dir is not None:
+            self._thread.start()
+
+    def stop(self) -> None:
+        if self._data_dir is None:
+            return
+        self._stopping.set()
+        self._thread.join()
+        self._save(force=True)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(_SNAPSHOT_SECONDS):
+            try:
+                self._save(force=False)
+            except Exception:
+                log.exception("snapshot failed; will retry")
+
+    def _save(self, *, force: bool) -> None:
+        assert self._data_dir is not None
+        # Every write to the table shows in its stream, so unchanged pump positions mean an unchanged table.
+        positions = self._pump.positions() if self._pump is not None else {}
+        if not force and positions == self._saved_positions:
+            return
+        count = self._data_dir.save_items(self._clients, self._table_name)
+        self._data_dir.save_positions(self._stream, positions)
+        self._saved_positions = positions
+        log.info("saved %d items to the data dir", count)

@@ -1,0 +1,55 @@
+"""--data-dir: a stopped and restarted local store still has its streams, and re-notifies nothing."""
+
+import json
+import re
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_runtime.testing import launch
+
+
+@pytest.mark.slow
+def test_streams_survive_a_restart_with_a_data_dir(tmp_path: Path) -> None:
+    with launch(data_dir=tmp_path) as store:
+        api = store.client()
+        created = api.request(
+            "POST", "/streams/order", {"initialEvent": {"eventType": "placed", "payload": "1"}}
+        )
+        assert created.status == 201, created.body
+        base = f"/streams/order/{created.json()['stream']['streamId']}"
+        assert (
+            api.request("PUT", f"{base}/events/2", {"event": {"eventType": "paid", "payload": "2"}}).status
+            == 201
+        )
+
+    with launch(data_dir=tmp_path) as store:
+        api = store.client()
+        events = api.request("GET", f"{base}/events").json()["eventPage"]["events"]
+        assert [(e["revision"], e["eventType"], e["payload"]) for e in events] == [
+            (1, "placed", "1"),
+            (2, "paid", "2"),
+        ]
+        # Only revision 3 is notified after the restart: the restored commits were notified before it.
+        sqs = boto3.client("sqs", **store.boto3_kwargs())
+        sns = boto3.client("sns", **store.boto3_kwargs())
+        queue_url = sqs.create_queue(QueueName="restart-subscriber")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]
+        sns.subscribe(
+            TopicArn=store.topic_arn,
+            Protocol="sqs",
+            Endpoint=queue_arn["QueueArn"],
+            Attributes={"RawMessageDelivery": "true"},
+        )
+        assert api.request("PUT", f"{base}/events/3", {"event": {"eventType": "shipped"}}).status == 201
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=5)[
+            "Messages"
+        ]
+        time.sleep(1)
+        messages += sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+        assert [json.loads(m["Body"])["StreamRevision"] for m in messages] == ["3"]
+        # The pump logs each batch it hands to notify_stream: only the one new commit since the restart.
+        batches = re.findall(r"notify_stream: (\d+) records", store.log_file.read_text())
+        assert batches == ["1"]
