@@ -1,9 +1,11 @@
 """notify_stream's logic: DynamoDB Streams records in, one SNS notification per accepted append out.
 
-Per stream, in revision order: advance the stream's summary (the notification cursor, docs/design.md),
-then publish. A record that cannot be notified yet (its predecessor is pending, or SNS failed) is reported
-in `batchItemFailures` together with every later record of its stream, so Lambda retries it (from the
-lowest reported sequence number) and a stream's notifications never overtake each other.
+Per stream, in revision order: read the stream's summary (the notification cursor, docs/design.md),
+publish the commits that follow it, then advance it over what was published. A record that cannot be
+notified yet (its predecessor is not notified, or SNS failed) is reported in `batchItemFailures` together
+with every later record of its stream, so Lambda retries it (from the lowest reported sequence number)
+and a stream's notifications never overtake each other, not even across shards: the cursor moves only
+after a publish succeeded, so a later commit cannot go out while an earlier one waits for its retry.
 
 Not Powertools' BatchProcessor: it handles records one at a time, and this needs the whole batch (per-stream
 coalescing, PublishBatch of 10 across streams).
@@ -40,7 +42,7 @@ MAX_BATCH_ENTRIES: Final = 10
 MAX_PUBLISH_BYTES: Final = 256 * 1024
 """SNS's limit for one message and for a whole PublishBatch call (bodies and attributes)."""
 
-_PUBLISHED: Final = frozenset({SummaryAdvance.ADVANCED, SummaryAdvance.ALREADY_RECORDED})
+_RECORDED: Final = frozenset({SummaryAdvance.ADVANCED, SummaryAdvance.ALREADY_RECORDED})
 
 
 # Parsed input ---------------------------------------------------------------------------------------
@@ -195,6 +197,8 @@ def build_notification(
 class SummaryCursor(Protocol):
     """The part of the EventStore notify_stream needs (DynamoEventStore implements it)."""
 
+    def notified_revision(self, stream_id: str) -> int: ...
+
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
@@ -249,21 +253,50 @@ class Notifier:
         for poison in batch.unreadable:
             failed[poison.position] = poison.sequence_number
         queues: dict[str, deque[Notification]] = {}
-        for stream_id, records in _by_stream(batch, failed).items():
-            ready = self._advance(stream_id, records, failed)
+        for stream_id, records in _by_stream(batch).items():
+            ready = self._ready(stream_id, records, failed)
             queues[stream_id] = deque(build_notification(r, fifo=self._topic.is_fifo) for r in ready)
         published, calls = self._publish(queues, failed)
+        self._advance(published, failed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls)
         return outcome
 
-    def _advance(
+    def _ready(
         self, stream_id: str, records: list[CommitRecord], failed: dict[int, str]
     ) -> list[CommitRecord]:
-        """Move the stream's cursor over its commits; return those that may be published now."""
+        """The stream's commits that follow its cursor without a gap: those may be published now."""
+        try:
+            notified = self._cursor.notified_revision(stream_id)
+        except (EventStoreError, ClientError, BotoCoreError):
+            logger.exception("could not read the stream summary", extra={"streamId": stream_id})
+            failed.update((r.position, r.sequence_number) for r in records)
+            return []
         ready: list[CommitRecord] = []
-        for offset, run in _contiguous_runs(records):
-            first, last = run[0].commit, run[-1].commit
+        for offset, record in enumerate(records):
+            commit = record.commit
+            if commit.last_revision <= notified:
+                continue  # delivered again after it was published and recorded: nothing to do
+            if commit.first_revision != notified + 1:
+                # Its predecessor has not been notified yet (another batch or shard): retry this commit
+                # and everything after it in this stream.
+                logger.info(
+                    "predecessor not notified yet",
+                    extra={"streamId": stream_id, "fromRevision": commit.first_revision},
+                )
+                failed.update((r.position, r.sequence_number) for r in records[offset:])
+                return ready
+            ready.append(record)
+            notified = commit.last_revision
+        return ready
+
+    def _advance(self, published: Sequence[Notification], failed: dict[int, str]) -> None:
+        """Move each stream's cursor over the commits just published (a prefix of its ready commits)."""
+        by_stream: dict[str, list[CommitRecord]] = {}
+        for notification in published:
+            by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
+        for stream_id, records in by_stream.items():
+            first, last = records[0].commit, records[-1].commit
             try:
                 advance = self._cursor.advance_summary(
                     stream_id, first.stream_type, first.first_revision, last.last_revision
@@ -271,18 +304,9 @@ class Notifier:
             except (EventStoreError, ClientError, BotoCoreError):
                 logger.exception("could not advance the stream summary", extra={"streamId": stream_id})
                 advance = None
-            if advance not in _PUBLISHED:
-                # The predecessor has not been notified yet (it is in another batch or shard), or the
-                # store failed: retry this commit and everything after it in this stream.
-                if advance is SummaryAdvance.PREDECESSOR_PENDING:
-                    logger.info(
-                        "predecessor not notified yet",
-                        extra={"streamId": stream_id, "fromRevision": first.first_revision},
-                    )
-                failed.update((r.position, r.sequence_number) for r in records[offset:])
-                return ready
-            ready.extend(run)
-        return ready
+            if advance not in _RECORDED:
+                # Published but not recorded: retried, so published again (at least once) and recorded.
+                failed.update((r.position, r.sequence_number) for r in records)
 
     def _publish(
         self, queues: dict[str, deque[Notification]], failed: dict[int, str]
@@ -359,35 +383,19 @@ class Notifier:
         )
 
 
-def _by_stream(batch: StreamBatch, failed: dict[int, str]) -> dict[str, list[CommitRecord]]:
+def _by_stream(batch: StreamBatch) -> dict[str, list[CommitRecord]]:
     """Each stream's commits in revision order (Streams orders per item, not across a stream's items).
 
-    A stream's records after an undecodable one of it are not published before it: they go to `failed`.
+    Undecodable records need no special case here: their commits never advance the summary, so the
+    cursor holds back whatever follows them in their stream.
     """
-    # The earliest undecodable record of each stream (later entries of the comprehension win).
-    blocked_from = {p.stream_id: p.position for p in reversed(batch.unreadable) if p.stream_id is not None}
     streams: dict[str, list[CommitRecord]] = {}
     for record in batch.commits:
-        stream_id = record.commit.stream_id
-        if stream_id in blocked_from and record.position > blocked_from[stream_id]:
-            failed[record.position] = record.sequence_number
-            continue
-        streams.setdefault(stream_id, []).append(record)
+        streams.setdefault(record.commit.stream_id, []).append(record)
     return {
         stream_id: sorted(records, key=lambda r: r.commit.first_revision)
         for stream_id, records in streams.items()
     }
-
-
-def _contiguous_runs(records: Sequence[CommitRecord]) -> Iterator[tuple[int, list[CommitRecord]]]:
-    """Commits that follow each other without a gap advance the summary in one write (with their offset)."""
-    start = 0
-    for index in range(1, len(records) + 1):
-        if index == len(records) or (
-            records[index].commit.first_revision != records[index - 1].commit.last_revision + 1
-        ):
-            yield start, list(records[start:index])
-            start = index
 
 
 def _chunks(notifications: Iterable[Notification]) -> Iterator[list[Notification]]:

@@ -87,6 +87,8 @@ class EventStore(Protocol):
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage: ...
 
+    def notified_revision(self, stream_id: str) -> int: ...
+
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
@@ -470,6 +472,25 @@ class DynamoEventStore:
         if content.get("type") != stream_type:
             raise InvalidRequest.single(name, "the page key belongs to a listing of another stream type")
         return content["key"]
+
+    def notified_revision(self, stream_id: str) -> int:
+        """The last revision notify_stream published and recorded in the stream's summary (0: none yet)."""
+        try:
+            response = self._db.get_item(
+                TableName=self._table,
+                Key={
+                    self._layout.hash_key: {"S": stream_id},
+                    self._layout.range_key: {"N": str(SUMMARY_REVISION)},
+                },
+                ProjectionExpression="lastRevision",
+                ConsistentRead=True,
+            )
+        except ClientError as exc:
+            raise _translate(exc) from exc
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
+        item: Any = response.get("Item")
+        return int(item["lastRevision"]["N"]) if item else 0
 
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int

@@ -202,13 +202,16 @@ def test_commit_times_never_go_backwards(store: DynamoEventStore) -> None:
 
 def test_summary_advances_only_in_revision_order(store: DynamoEventStore) -> None:
     stream_id = new_stream(store)
+    assert store.notified_revision(stream_id) == 0
     assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.PREDECESSOR_PENDING
     assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ADVANCED
+    assert store.notified_revision(stream_id) == 1
     assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ALREADY_RECORDED
     assert store.advance_summary(stream_id, "order", 4, 4) is SummaryAdvance.PREDECESSOR_PENDING
     assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.ADVANCED
     # A retried batch that covers an already recorded commit and a new one.
     assert store.advance_summary(stream_id, "order", 2, 5) is SummaryAdvance.ADVANCED
+    assert store.notified_revision(stream_id) == 5
     page = store.list_streams("order", None, 10, None)
     assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 5)]
 

@@ -1,0 +1,272 @@
+"""Failures: SNS rejecting entries or whole calls, the store failing, commits arriving out of order.
+
+Each test drives real records from moto's stream through Lambda's retry behaviour (EventSourceMapping)."""
+
+from __future__ import annotations
+
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from eventstore.config import TopicSettings
+from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
+from eventstore.notifications import Notifier, parse_event
+from eventstore.storage import DynamoEventStore
+from tests.notify.conftest import NotifierFactory
+from tests.notify.harness import (
+    Bus,
+    EventSourceMapping,
+    FlakyPublisher,
+    StreamTap,
+    body_of,
+    first_occurrences,
+)
+
+CALLER = Caller(None, None)
+
+
+def new_stream(store: DynamoEventStore, stream_type: str, commits: int) -> str:
+    stream_id = str(uuid.uuid4())
+    store.create(stream_type, stream_id, [NewEvent(str(uuid.uuid4()), "Opened", {})], CALLER)
+    for _ in range(commits - 1):
+        store.append(
+            stream_type, stream_id, ANY_REVISION, [NewEvent(str(uuid.uuid4()), "Changed", {})], CALLER
+        )
+    return stream_id
+
+
+def handler_for(notifier: Notifier) -> Callable[[dict[str, Any]], dict[str, list[dict[str, str]]]]:
+    return lambda event: notifier.process(parse_event(event)).response()
+
+
+def sequence_of(records: list[dict[str, Any]]) -> dict[tuple[str, int], str]:
+    """(stream id, first revision) of each commit record -> its sequence number."""
+    return {
+        (r["dynamodb"]["Keys"]["streamId"]["S"], int(r["dynamodb"]["Keys"]["revision"]["N"])): r["dynamodb"][
+            "SequenceNumber"
+        ]
+        for r in records
+        if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["revision"]["N"] != "0"
+    }
+
+
+def published(publisher: FlakyPublisher) -> list[tuple[str, int]]:
+    """(stream, revision) of every entry sent to SNS, in order."""
+    return [(body_of(e)["streamId"], body_of(e)["toRevision"]) for call in publisher.calls for e in call]
+
+
+def test_rejected_entries_are_reported_with_the_later_records_of_their_stream_only(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    queue = bus.subscribe("all", raw=True, filter_policy={"StreamType": ["order"]})
+    a, b, c = (new_stream(store, "order", n) for n in (4, 2, 1))
+    publisher = bus.flaky_publisher()
+    publisher.reject(lambda e: (body_of(e)["streamId"], body_of(e)["toRevision"]) == (a, 2))
+    mapping = EventSourceMapping(tap, handler_for(make_notifier(publisher, bus.topic_arn)))
+    mapping.pending.extend(tap.new_records())
+    seq = sequence_of(mapping.pending)
+
+    failures = mapping.poll()
+
+    assert failures == [seq[a, 2], seq[a, 3], seq[a, 4]]
+    first_attempt = {(s, rev) for s, revs in first_occurrences(queue.receive()).items() for rev in revs}
+    assert first_attempt == {(a, 1), (b, 1), (b, 2), (c, 1)}  # a's 3 and 4 did not overtake 2
+
+    assert mapping.poll() == []  # Lambda's retry from the lowest reported sequence number
+    assert first_occurrences(queue.receive()) == {a: [1, 2, 3, 4], b: [1, 2], c: [1]}
+
+
+def test_a_failed_publish_call_fails_its_entries_and_the_later_records_of_their_streams(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    queue = bus.subscribe("all", raw=True, filter_policy={"StreamType": ["order"]})
+    streams = [new_stream(store, "order", 2) for _ in range(12)]
+    publisher = bus.flaky_publisher()
+    publisher.throw(lambda e: (body_of(e)["streamId"], body_of(e)["toRevision"]) == (streams[11], 1))
+    mapping = EventSourceMapping(tap, handler_for(make_notifier(publisher, bus.topic_arn)))
+    mapping.pending.extend(tap.new_records())
+    seq = sequence_of(mapping.pending)
+
+    failures = mapping.poll()
+
+    # Round one: streams 0-9 in one call, 10-11 in the failing one; 10 and 11 are then held back.
+    assert [len(call) for call in publisher.calls] == [10, 2, 10]
+    assert sorted(failures, key=int) == sorted((seq[s, r] for s in streams[10:] for r in (1, 2)), key=int)
+    assert mapping.poll() == []
+    assert first_occurrences(queue.receive()) == {s: [1, 2] for s in streams}
+
+
+def test_a_store_failure_fails_only_that_stream(store: DynamoEventStore, tap: StreamTap, bus: Bus) -> None:
+    healthy, broken = new_stream(store, "order", 2), new_stream(store, "order", 2)
+
+    class FailingCursor:
+        def notified_revision(self, stream_id: str) -> int:
+            if stream_id == broken:
+                raise ServiceUnavailable("throttled")
+            return store.notified_revision(stream_id)
+
+        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+            return store.advance_summary(stream_id, stream_type, first, last)
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(FailingCursor(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    records = tap.new_records()
+    seq = sequence_of(records)
+
+    outcome = notifier.process(parse_event({"Records": records}))
+
+    assert outcome.failed_sequence_numbers == (seq[broken, 1], seq[broken, 2])
+    assert published(publisher) == [(healthy, 1), (healthy, 2)]
+
+
+def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 2)
+    records = tap.new_records()
+    seq = sequence_of(records)
+    outage = [True]
+
+    class RecordingFails:
+        def notified_revision(self, stream_id: str) -> int:
+            return store.notified_revision(stream_id)
+
+        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+            if outage[0]:
+                raise ServiceUnavailable("throttled")
+            return store.advance_summary(stream_id, stream_type, first, last)
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(RecordingFails(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+
+    first = notifier.process(parse_event({"Records": records}))
+    assert first.failed_sequence_numbers == (seq[stream_id, 1], seq[stream_id, 2])
+    assert store.notified_revision(stream_id) == 0
+    outage[0] = False
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+    assert store.notified_revision(stream_id) == 2
+    assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 1), (stream_id, 2)]
+
+
+def test_a_later_commit_in_another_shard_waits_while_its_predecessor_awaits_a_retry(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    stream_id = new_stream(store, "order", 2)
+    r1, r2 = tap.new_records()
+    publisher = bus.flaky_publisher()
+    publisher.reject(lambda e: body_of(e)["toRevision"] == 1)
+    shard_a = make_notifier(publisher, bus.topic_arn)
+    shard_b = make_notifier(publisher, bus.topic_arn)
+
+    assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == (
+        r1["dynamodb"]["SequenceNumber"],
+    )
+    assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == (
+        r2["dynamodb"]["SequenceNumber"],
+    )
+    assert published(publisher) == [(stream_id, 1)], "revision 2 must not even be attempted"
+    assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == ()
+    assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == ()
+    assert published(publisher) == [(stream_id, 1), (stream_id, 1), (stream_id, 2)]
+
+
+def test_a_commit_delivered_before_its_predecessor_waits_for_it(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    stream_id = new_stream(store, "order", 3)
+    r1, r2, r3 = tap.new_records()
+    publisher = bus.flaky_publisher()
+    notifier = make_notifier(publisher, bus.topic_arn)
+
+    early = notifier.process(parse_event({"Records": [r3]}))  # e.g. from another shard
+
+    assert early.failed_sequence_numbers == (r3["dynamodb"]["SequenceNumber"],)
+    assert publisher.calls == []
+
+    assert notifier.process(parse_event({"Records": [r1, r2]})).failed_sequence_numbers == ()
+    assert notifier.process(parse_event({"Records": [r3]})).failed_sequence_numbers == ()
+    assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
+
+
+def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_summary_write(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 3)
+    records = tap.new_records()
+    writes: list[tuple[int, int]] = []
+
+    class CountingCursor:
+        def notified_revision(self, stream_id: str) -> int:
+            return store.notified_revision(stream_id)
+
+        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+            writes.append((first, last))
+            return store.advance_summary(stream_id, stream_type, first, last)
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(CountingCursor(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+
+    outcome = notifier.process(parse_event({"Records": list(reversed(records))}))
+
+    assert outcome.failed_sequence_numbers == ()
+    assert writes == [(1, 3)]
+    assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    commits: list[int]
+    """Per stream, how many commits it gets."""
+
+    batch_size: int
+    reject_rate: float
+    throw_rate: float
+    seed: int
+
+
+scenarios = st.builds(
+    Scenario,
+    commits=st.lists(st.integers(1, 4), min_size=1, max_size=12),
+    batch_size=st.integers(1, 30),
+    reject_rate=st.sampled_from([0.0, 0.2, 0.5]),
+    throw_rate=st.sampled_from([0.0, 0.1]),
+    seed=st.integers(0, 2**32),
+)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(scenario=scenarios)
+def test_after_retries_every_revision_is_notified_at_least_once_in_order(
+    scenario: Scenario, store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    # Fixtures are shared by the examples: each example has its own stream type and subscriber.
+    rng = random.Random(scenario.seed)  # noqa: S311 - reproducible fault choices, not secrets
+    stream_type = f"t{uuid.uuid4().hex[:12]}"
+    queue = bus.subscribe(stream_type, raw=True, filter_policy={"StreamType": [stream_type]})
+    streams = {new_stream(store, stream_type, n): n for n in scenario.commits}
+    publisher = bus.flaky_publisher()
+    # Bounded injections, so the shard drains; which entries fail is random.
+    publisher.reject(lambda _: rng.random() < scenario.reject_rate, times=15)
+    publisher.throw(lambda _: rng.random() < scenario.throw_rate, times=5)
+    notifier = make_notifier(publisher, bus.topic_arn)
+    mapping = EventSourceMapping(tap, handler_for(notifier), batch_size=scenario.batch_size)
+
+    mapping.drain(max_invocations=200)
+
+    assert first_occurrences(queue.receive()) == {s: list(range(1, n + 1)) for s, n in streams.items()}
+
+
+class NoMetrics:
+    def count(self, name: str, value: int = 1) -> None:
+        pass
+
+    def milliseconds(self, name: str, value: float) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
