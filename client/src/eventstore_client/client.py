@@ -1,0 +1,175 @@
+"""EventStoreClient: the API's operations as typed calls and transparently paging iterators."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import datetime
+from types import TracebackType
+from typing import Any, Self
+
+import urllib3
+
+from eventstore_client._transport import CredentialSource, RetryPolicy, SignedTransport
+from eventstore_client.errors import EventStoreError
+from eventstore_client.models import (
+    AppendResult,
+    ExpectedRevision,
+    NewEvent,
+    RecordedEvent,
+    Stream,
+    format_timestamp,
+)
+
+MAX_PAGE_SIZE = 1000
+
+
+class EventStoreClient:
+    """A client for one event store API (`base_url` is the stage URL, e.g. .../prod, or the local runtime).
+
+    Requests are signed with SigV4 for `execute-api` using credentials from `session` (a boto3 or botocore
+    session) or botocore's default chain. Failed attempts (timeouts, connection errors, 429, 5xx) are retried
+    with the same body, so the same event ids: the server answers a repeated write as a replay.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        region: str | None = None,
+        session: CredentialSource | None = None,
+        retry: RetryPolicy | None = None,
+        page_size: int = 100,
+        http: urllib3.PoolManager | None = None,
+    ) -> None:
+        if not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE_SIZE}, got {page_size}")
+        self.base_url = base_url.rstrip("/")
+        self.page_size = page_size
+        self._transport = SignedTransport(
+            self.base_url, region=region, session=session, retry=retry or RetryPolicy(), pool=http
+        )
+
+    @property
+    def region(self) -> str:
+        return self._transport.region
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def create_stream(
+        self,
+        stream_type: str,
+        events: NewEvent | Sequence[NewEvent],
+        *,
+        stream_id: str | None = None,
+    ) -> AppendResult:
+        """Create a stream with its first event(s). Without `stream_id` the server derives the id from the
+        first event id, so a retried create returns the same stream."""
+        batch = _as_batch(events)
+        body: dict[str, Any] = (
+            {"initialEvent": batch[0].to_json()}
+            if len(batch) == 1
+            else {"events": [e.to_json() for e in batch]}
+        )
+        if stream_id is not None:
+            body["streamId"] = stream_id
+        response = self._transport.request("POST", self._transport.url("streams", stream_type), body)
+        return _written(response.body, response.headers, batch)
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        events: NewEvent | Sequence[NewEvent],
+        *,
+        expected_revision: ExpectedRevision | None = None,
+        revision: int | None = None,
+    ) -> AppendResult:
+        """Append atomically. Give `expected_revision` (the current revision, or "any") for a batch, or
+        `revision` (current + 1) to put a single event the way the original protocol does."""
+        batch = _as_batch(events)
+        if (expected_revision is None) == (revision is None):
+            raise ValueError("give exactly one of expected_revision and revision")
+        if revision is not None:
+            if len(batch) != 1:
+                raise ValueError("an append at a given revision takes exactly one event")
+            url = self._transport.url("streams", stream_type, stream_id, "events", str(revision))
+            response = self._transport.request("PUT", url, {"event": batch[0].to_json()})
+        else:
+            url = self._transport.url("streams", stream_type, stream_id, "events")
+            body = {"expectedRevision": expected_revision, "events": [e.to_json() for e in batch]}
+            response = self._transport.request("POST", url, body)
+        return _written(response.body, response.headers, batch)
+
+    def read_events(
+        self,
+        stream_type: str,
+        stream_id: str,
+        *,
+        after_revision: int = 0,
+        page_size: int | None = None,
+    ) -> Iterator[RecordedEvent]:
+        """The stream's events after `after_revision`, in order, fetched a page at a time as you iterate."""
+        limit = page_size or self.page_size
+        while True:
+            url = self._transport.url(
+                "streams",
+                stream_type,
+                stream_id,
+                "events",
+                query={"after-revision": after_revision, "limit": limit},
+            )
+            page = self._transport.request("GET", url).body["eventPage"]
+            for item in page["events"]:
+                yield RecordedEvent.from_json(stream_type, item)
+            if not page["hasMore"]:
+                return
+            if int(page["lastEvaluatedRevision"]) <= after_revision:
+                raise EventStoreError(f"the event page after revision {after_revision} did not advance")
+            after_revision = int(page["lastEvaluatedRevision"])
+
+    def list_streams(
+        self,
+        stream_type: str,
+        *,
+        updated_after: datetime | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[Stream]:
+        """Streams of a type updated after a time, oldest update first, a page at a time."""
+        query: dict[str, str | int] = {"limit": page_size or self.page_size}
+        if updated_after is not None:
+            query["updated-after"] = format_timestamp(updated_after)
+        while True:
+            url = self._transport.url("streams", stream_type, query=query)
+            page = self._transport.request("GET", url).body["streamPage"]
+            for item in page["streams"]:
+                yield Stream.from_json(item)
+            if not page["hasMore"] or not page.get("nextPageKey"):
+                return
+            query["stream-next-page-key"] = str(page["nextPageKey"])
+
+    def get_stream(self, stream_type: str, stream_id: str) -> Stream:
+        url = self._transport.url("streams", stream_type, stream_id, "details")
+        return Stream.from_json(self._transport.request("GET", url).body["stream"])
+
+
+def _as_batch(events: NewEvent | Sequence[NewEvent]) -> tuple[NewEvent, ...]:
+    batch = (events,) if isinstance(events, NewEvent) else tuple(events)
+    if not batch:
+        raise ValueError("at least one event is required")
+    return batch
+
+
+def _written(body: Any, headers: Mapping[str, str], batch: tuple[NewEvent, ...]) -> AppendResult:
+    replayed = str(headers.get("Idempotent-Replay", "")).lower() == "true"
+    return AppendResult(
+        stream=Stream.from_json(body["stream"]), replayed=replayed, event_ids=tuple(e.event_id for e in batch)
+    )

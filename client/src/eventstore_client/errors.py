@@ -1,0 +1,138 @@
+"""Typed exceptions, one per problem `type` of the API (docs/design.md), plus transport failures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+PROBLEM_PREFIX = "urn:eventstore:problem:"
+
+
+@dataclass(frozen=True, slots=True)
+class InvalidParam:
+    name: str  # a JSON pointer such as /body/events/0/eventType
+    reason: str
+
+
+class EventStoreError(Exception):
+    """Base of every error the client raises. `problem` is the problem+json body when there was one."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        problem: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.problem = problem or {}
+
+    @property
+    def type(self) -> str | None:
+        value = self.problem.get("type")
+        return str(value) if value is not None else None
+
+    @property
+    def detail(self) -> str | None:
+        value = self.problem.get("detail")
+        return str(value) if value is not None else None
+
+
+class InvalidRequest(EventStoreError):
+    @property
+    def invalid_params(self) -> tuple[InvalidParam, ...]:
+        return tuple(
+            InvalidParam(name=str(p.get("name", "")), reason=str(p.get("reason", "")))
+            for p in self.problem.get("invalid-params") or ()
+            if isinstance(p, dict)
+        )
+
+
+class StreamNotFound(EventStoreError):
+    pass
+
+
+class _RevisionConflict(EventStoreError):
+    @property
+    def current_revision(self) -> int | None:
+        value = self.problem.get("currentRevision")
+        return int(value) if value is not None else None
+
+
+class WrongExpectedRevision(_RevisionConflict):
+    pass
+
+
+class StreamAlreadyExists(_RevisionConflict):
+    pass
+
+
+class EventIdConflict(EventStoreError):
+    pass
+
+
+class PayloadTooLarge(EventStoreError):
+    pass
+
+
+class ServiceUnavailable(EventStoreError):
+    """Throttled or failing after all retries; nothing was written."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        problem: dict[str, Any] | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, problem=problem)
+        self.retry_after = retry_after
+
+
+class InternalError(EventStoreError):
+    pass
+
+
+class HTTPError(EventStoreError):
+    """A response that is not a known problem, e.g. API Gateway's 403 for a missing or bad signature."""
+
+
+class TransportError(EventStoreError):
+    """No response after all retries: connection refused or reset, timeouts."""
+
+
+class InvalidImportData(EventStoreError):
+    """An import line that is not an exported event, or a stream whose revisions in the file have a gap."""
+
+
+class InvalidNotification(EventStoreError):
+    """An SQS message or Lambda record that is not an event store notification."""
+
+
+PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
+    f"{PROBLEM_PREFIX}invalid-request": InvalidRequest,
+    f"{PROBLEM_PREFIX}stream-not-found": StreamNotFound,
+    f"{PROBLEM_PREFIX}wrong-expected-revision": WrongExpectedRevision,
+    f"{PROBLEM_PREFIX}stream-already-exists": StreamAlreadyExists,
+    f"{PROBLEM_PREFIX}event-id-conflict": EventIdConflict,
+    f"{PROBLEM_PREFIX}payload-too-large": PayloadTooLarge,
+    f"{PROBLEM_PREFIX}service-unavailable": ServiceUnavailable,
+    f"{PROBLEM_PREFIX}internal-error": InternalError,
+}
+
+
+def error_from_response(status: int, body: Any, retry_after: float | None = None) -> EventStoreError:
+    """Map a failed response to its exception by the problem `type`, never by message text."""
+    problem = body if isinstance(body, dict) else {}
+    title = problem.get("title") or problem.get("message") or f"HTTP {status}"
+    detail = problem.get("detail")
+    message = f"{title}: {detail}" if detail else str(title)
+    cls = PROBLEM_TYPES.get(str(problem.get("type")))
+    if cls is None:
+        # API Gateway's own answers carry no problem type: throttling and 5xx are retryable outages.
+        cls = ServiceUnavailable if status == 429 or status >= 500 else HTTPError  # noqa: PLR2004
+    if issubclass(cls, ServiceUnavailable):
+        return cls(message, status=status, problem=problem, retry_after=retry_after)
+    return cls(message, status=status, problem=problem)

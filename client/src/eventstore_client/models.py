@@ -1,0 +1,174 @@
+"""Typed values the client returns and accepts; frozen so they can be shared and compared safely."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+type ExpectedRevision = int | Literal["any"]
+
+
+def new_event_id() -> str:
+    return str(uuid.uuid4())
+
+
+def parse_timestamp(value: str) -> datetime:
+    """RFC 3339 as the API writes it; naive values are taken as UTC."""
+    parsed = datetime.fromisoformat(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def format_timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append. The id is chosen here, before the first attempt, so retries are replays."""
+
+    event_type: str
+    payload: Any = None
+    metadata: dict[str, Any] | None = None
+    event_id: str = field(default_factory=new_event_id)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> NewEvent:
+        """From the API's event shape ({eventType, payload, metadata, eventId}); a missing id is made here."""
+        extra = {"event_id": str(data["eventId"])} if data.get("eventId") else {}
+        return cls(str(data["eventType"]), data.get("payload"), data.get("metadata") or None, **extra)
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {"eventType": self.event_type, "eventId": self.event_id}
+        if self.payload is not None:
+            body["payload"] = self.payload
+        if self.metadata:
+            body["metadata"] = self.metadata
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    stream_id: str
+    stream_type: str
+    revision: int
+    updated_at: datetime
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Stream:
+        return cls(
+            stream_id=str(data["streamId"]),
+            stream_type=str(data["streamType"]),
+            revision=int(data["revision"]),
+            updated_at=parse_timestamp(str(data["updatedAt"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "streamId": self.stream_id,
+            "streamType": self.stream_type,
+            "revision": self.revision,
+            "updatedAt": format_timestamp(self.updated_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    stream_type: str
+    stream_id: str
+    revision: int
+    event_id: str
+    event_type: str
+    payload: Any
+    metadata: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_json(cls, stream_type: str, data: dict[str, Any]) -> RecordedEvent:
+        return cls(
+            stream_type=stream_type,
+            stream_id=str(data["streamId"]),
+            revision=int(data["revision"]),
+            # Events written by the original service have no id; keep them readable.
+            event_id=str(data.get("eventId") or ""),
+            event_type=str(data["eventType"]),
+            payload=data.get("payload"),
+            metadata=dict(data.get("metadata") or {}),
+            created_at=parse_timestamp(str(data["createdAt"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        """The export line: enough to re-create the event elsewhere with the same id."""
+        return {
+            "streamType": self.stream_type,
+            "streamId": self.stream_id,
+            "revision": self.revision,
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "payload": self.payload,
+            "metadata": self.metadata,
+            "createdAt": format_timestamp(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    """The stream after a write; `replayed` is true when the server repeated an earlier identical write."""
+
+    stream: Stream
+    replayed: bool
+    event_ids: tuple[str, ...]
+
+    @property
+    def stream_id(self) -> str:
+        return self.stream.stream_id
+
+    @property
+    def revision(self) -> int:
+        return self.stream.revision
+
+    def to_json(self) -> dict[str, Any]:
+        return {"stream": self.stream.to_json(), "replayed": self.replayed, "eventIds": list(self.event_ids)}
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationEvent:
+    revision: int
+    event_id: str
+    event_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One SNS notification: the stream reached `to_revision`; read the new events through the API."""
+
+    stream_id: str
+    stream_type: str
+    from_revision: int
+    to_revision: int
+    events: tuple[NotificationEvent, ...] = ()
+    event_types: tuple[str, ...] = ()
+    updated_at: datetime | None = None
+    message_id: str | None = None
+
+    @property
+    def revision(self) -> int:
+        return self.to_revision
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "streamId": self.stream_id,
+            "streamType": self.stream_type,
+            "fromRevision": self.from_revision,
+            "toRevision": self.to_revision,
+            "events": [
+                {"revision": e.revision, "eventId": e.event_id, "eventType": e.event_type}
+                for e in self.events
+            ],
+            "eventTypes": list(self.event_types),
+            "updatedAt": format_timestamp(self.updated_at) if self.updated_at else None,
+            "messageId": self.message_id,
+        }
