@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 MAX_ITEM_BYTES: Final = 400 * 1024
 MAX_QUERY_PAGE_EVENTS: Final = 1000
+MAX_REVISION: Final = 2**63 - 1
 
 # DynamoDB error codes that mean "try again later"; botocore has already retried them.
 _TRANSIENT_CODES: Final = frozenset(
@@ -346,14 +347,19 @@ class DynamoEventStore:
         return response.get("Items", []), "LastEvaluatedKey" in response
 
     def _commits(
-        self, stream_id: str, condition: str, bound: int, *, newest_first: bool, limit: int
+        self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
     ) -> tuple[list[Commit], bool]:
+        """Commits whose first revision is in [low, high], consistently read."""
         items, more = self._query(
             {
                 "TableName": self._table,
-                "KeyConditionExpression": f"#id = :id AND #rev {condition} :bound",
+                "KeyConditionExpression": "#id = :id AND #rev BETWEEN :low AND :high",
                 "ExpressionAttributeNames": {"#id": self._layout.hash_key, "#rev": self._layout.range_key},
-                "ExpressionAttributeValues": {":id": {"S": stream_id}, ":bound": {"N": str(bound)}},
+                "ExpressionAttributeValues": {
+                    ":id": {"S": stream_id},
+                    ":low": {"N": str(low)},
+                    ":high": {"N": str(high)},
+                },
                 "ScanIndexForward": not newest_first,
                 "ConsistentRead": True,
                 "Limit": limit,
@@ -362,7 +368,7 @@ class DynamoEventStore:
         return [decode_commit(item) for item in items], more
 
     def _newest(self, stream_id: str) -> Commit | None:
-        commits, _ = self._commits(stream_id, ">=", 1, newest_first=True, limit=1)
+        commits, _ = self._commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=1)
         return commits[0] if commits else None
 
     def _newest_or_raise(self, stream_type: str, stream_id: str) -> Commit:
@@ -393,23 +399,28 @@ class DynamoEventStore:
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
         limit = min(limit, MAX_QUERY_PAGE_EVENTS)
-        commits, more = self._commits(stream_id, ">=", after_revision + 1, newest_first=False, limit=limit)
-        if not commits or commits[0].first_revision != after_revision + 1:
+        # Commits holding the next `limit` revisions start at most `limit` revisions later; bounding the
+        # key range keeps the Query (and its read units) to one page whatever the stream's length.
+        first, last_wanted = after_revision + 1, after_revision + limit
+        commits, more = self._commits(stream_id, first, last_wanted, newest_first=False, limit=limit)
+        if not commits or commits[0].first_revision != first:
             # after_revision is inside a commit (a page cut by `limit`), past the end, or the stream is
             # unknown: the commit holding after_revision tells which.
             if after_revision == 0:
                 raise StreamNotFound(stream_type, stream_id)
-            holding, _ = self._commits(stream_id, "<=", after_revision, newest_first=True, limit=1)
+            holding, _ = self._commits(stream_id, 1, after_revision, newest_first=True, limit=1)
             if not holding:
                 raise StreamNotFound(stream_type, stream_id)
             commits = holding + commits
         if commits[0].stream_type != stream_type:
             raise StreamNotFound(stream_type, stream_id)
         events = [e for c in commits for e in c.events if e.revision > after_revision]
-        truncated = len(events) > limit
+        # A full page may be followed by more; a short one means the stream ends inside the key range
+        # (commits cover revisions without gaps).
+        more = more or len(events) >= limit
         events = events[:limit]
         last = events[-1].revision if events else after_revision
-        return EventPage(tuple(events), has_more=truncated or more, last_evaluated_revision=last)
+        return EventPage(tuple(events), has_more=more, last_evaluated_revision=last)
 
     # Listing ------------------------------------------------------------------------------------
 

@@ -8,23 +8,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import Target, subscribe
 
-README = Path(__file__).resolve().parents[2] / "client" / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+READMES = [ROOT / "client" / "README.md", ROOT / "README.md"]
 _BLOCK = re.compile(r"^```(?P<lang>\w+)\n(?P<body>.*?)^```$", re.MULTILINE | re.DOTALL)
 
 
-def blocks(lang: str) -> list[str]:
-    return [m["body"] for m in _BLOCK.finditer(README.read_text()) if m["lang"] == lang]
+def blocks(readme: Path, lang: str) -> list[str]:
+    return [m["body"] for m in _BLOCK.finditer(readme.read_text()) if m["lang"] == lang]
 
 
-def test_the_readme_has_examples_of_both_kinds() -> None:
-    assert len(blocks("python")) >= 2
-    assert len(blocks("console")) >= 1
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_readme_has_examples_of_both_kinds(readme: Path) -> None:
+    assert len(blocks(readme, "python")) >= 1
+    assert len(blocks(readme, "console")) >= 1
 
 
-def test_python_examples_run(target: Target, tmp_path: Path) -> None:
-    script = "\n".join(blocks("python"))
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_python_examples_run(target: Target, tmp_path: Path, readme: Path) -> None:
+    script = "\n".join(blocks(readme, "python"))
     with subscribe(target, "Order") as subscription:
         env = target.environment() | {"QUEUE_URL": subscription.queue_url}
         done = subprocess.run(
@@ -41,9 +46,13 @@ def test_python_examples_run(target: Target, tmp_path: Path) -> None:
     assert "OrderPlaced" in done.stdout
 
 
-def test_console_examples_run(target: Target, tmp_path: Path) -> None:
+@pytest.mark.parametrize("readme", READMES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_console_examples_run(target: Target, tmp_path: Path, readme: Path) -> None:
     commands = [
-        line[2:] for block in blocks("console") for line in block.splitlines() if line.startswith("$ ")
+        line[2:]
+        for block in blocks(readme, "console")
+        for line in block.splitlines()
+        if line.startswith("$ ")
     ]
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", "\n".join(commands)],
