@@ -26,6 +26,8 @@ from eventstore.storage import EventStore
 # retried request maps to the same stream and events.
 _ID_NAMESPACE: Final = uuid.UUID("9b3d4f0e-5c2a-4c4e-9f39-6f1c2b7a8e11")
 DEFAULT_PAGE_LIMIT: Final = 100
+MAX_INTEGER_DIGITS: Final = 18
+"""Revisions and limits fit a signed 64-bit integer (and DynamoDB's 38-digit numbers)."""
 MAX_PAGE_LIMIT: Final = 1000
 
 
@@ -55,8 +57,8 @@ def _stream_id(request: Request) -> str:
 def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
     if text is None:
         return default
-    if not text.isdigit() or not text.isascii():
-        raise InvalidRequest.single(name, f"must be a whole number >= {minimum}, got {text!r}")
+    if not text.isdigit() or not text.isascii() or len(text) > MAX_INTEGER_DIGITS:
+        raise InvalidRequest.single(name, f"must be a whole number >= {minimum}, got {text[:40]!r}")
     value = int(text)
     if value < minimum or (maximum is not None and value > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
@@ -183,7 +185,9 @@ def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> R
         raw_events, expected = [body["event"]], revision - 1
     else:
         validation.validate("AppendEventsRequest", body, "/body")
-        raw_events, expected = body["events"], body["expectedRevision"]
+        raw_events, raw_expected = body["events"], body["expectedRevision"]
+        # JSON Schema's integer admits 2.0; the store keys revisions as integers.
+        expected = ANY_REVISION if raw_expected == ANY_REVISION else int(raw_expected)
     key = _idempotency_key(request)
     events = _new_events(raw_events, f"{stream_id}\n{expected}\n{key}" if key else None)
     try:

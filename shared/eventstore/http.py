@@ -6,6 +6,7 @@ import base64
 import binascii
 import json
 import logging
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -85,13 +86,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
+    return value
+
+
 def json_body(request: Request) -> Any:
     if request.body is None or not request.body.strip():
         raise InvalidRequest.single("/body", "a JSON body is required")
     try:
-        return json.loads(request.body, parse_constant=_reject_constant)
-    except ValueError as exc:
+        body = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
+        # Lone surrogates (e.g. "\ud800") parse but cannot be stored or returned as UTF-8.
+        json.dumps(body, ensure_ascii=False).encode()
+    except ValueError as exc:  # UnicodeEncodeError is a ValueError
         raise InvalidRequest.single("/body", f"the body is not valid JSON: {exc}") from exc
+    return body
 
 
 # One table maps each domain error to its HTTP status, problem type and title.

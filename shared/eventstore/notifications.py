@@ -1,11 +1,12 @@
 """notify_stream's logic: DynamoDB Streams records in, one SNS notification per accepted append out.
 
 Per stream, in revision order: read the stream's summary (the notification cursor, docs/design.md),
-publish the commits that follow it, then advance it over what was published. A record that cannot be
-notified yet (its predecessor is not notified, or SNS failed) is reported in `batchItemFailures` together
-with every later record of its stream, so Lambda retries it (from the lowest reported sequence number)
-and a stream's notifications never overtake each other, not even across shards: the cursor moves only
-after a publish succeeded, so a later commit cannot go out while an earlier one waits for its retry.
+publish the commits that follow it, then advance it over what was published. Commits missing between the
+cursor and a record (delivered in another batch or shard, or given up on after an outage) are read from
+the table and published first, so a stream's notifications never overtake each other and one lost record
+never stalls a stream. A record that cannot be notified now (SNS or the table failed) is reported in
+`batchItemFailures` together with every later record of its stream, so Lambda retries it from the lowest
+reported sequence number; the cursor moves only after a publish succeeded.
 
 Not Powertools' BatchProcessor: it handles records one at a time, and this needs the whole batch (per-stream
 coalescing, PublishBatch of 10 across streams).
@@ -199,6 +200,8 @@ class SummaryCursor(Protocol):
 
     def notified_revision(self, stream_id: str) -> int: ...
 
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]: ...
+
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
@@ -278,17 +281,35 @@ class Notifier:
             if commit.last_revision <= notified:
                 continue  # delivered again after it was published and recorded: nothing to do
             if commit.first_revision != notified + 1:
-                # Its predecessor has not been notified yet (another batch or shard): retry this commit
-                # and everything after it in this stream.
-                logger.info(
-                    "predecessor not notified yet",
-                    extra={"streamId": stream_id, "fromRevision": commit.first_revision},
-                )
-                failed.update((r.position, r.sequence_number) for r in records[offset:])
-                return ready
+                # Its predecessors have not been notified: their records are in another batch or shard,
+                # or were given up on. They are in the table, so publish them first, in order.
+                missing = self._missing(stream_id, notified + 1, commit.first_revision - 1)
+                if missing is None:
+                    failed.update((r.position, r.sequence_number) for r in records[offset:])
+                    return ready
+                # Their failures are reported under this record, the one that brought them in.
+                ready.extend(CommitRecord(record.position, record.sequence_number, m) for m in missing)
             ready.append(record)
             notified = commit.last_revision
         return ready
+
+    def _missing(self, stream_id: str, first: int, last: int) -> list[Commit] | None:
+        """The commits holding revisions first..last, or None when they cannot all be read now."""
+        try:
+            commits = self._cursor.commits_between(stream_id, first, last)
+        except (EventStoreError, ClientError, BotoCoreError):
+            logger.exception("could not read the commits to fill a gap", extra={"streamId": stream_id})
+            return None
+        expected = first
+        for commit in commits:
+            if commit.first_revision != expected:
+                break
+            expected = commit.last_revision + 1
+        if expected != last + 1:
+            logger.warning("gap not filled", extra={"streamId": stream_id, "from": first, "to": last})
+            return None
+        logger.info("filled a gap from the table", extra={"streamId": stream_id, "from": first, "to": last})
+        return commits
 
     def _advance(self, published: Sequence[Notification], failed: dict[int, str]) -> None:
         """Move each stream's cursor over the commits just published (a prefix of its ready commits)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,9 @@ if TYPE_CHECKING:
 MAX_ITEM_BYTES: Final = 400 * 1024
 MAX_QUERY_PAGE_EVENTS: Final = 1000
 MAX_REVISION: Final = 2**63 - 1
+ANY_APPEND_ATTEMPTS: Final = 5
+ANY_RETRY_HORIZON: Final = 10
+"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 
 # DynamoDB error codes that mean "try again later"; botocore has already retried them.
 _TRANSIENT_CODES: Final = frozenset(
@@ -225,23 +229,49 @@ class DynamoEventStore:
         events: Sequence[NewEvent],
         caller: Caller,
     ) -> AppendResult:
+        if expected == ANY_REVISION:
+            return self._append_any(stream_type, stream_id, events, caller)
         newest = self._newest_or_raise(stream_type, stream_id)
-        target = newest.last_revision if expected == ANY_REVISION else expected
         digest = content_digest(events)
-        if expected == ANY_REVISION and newest.digest == digest:
-            # A retry of an "any" append that nothing has followed yet: the newest commit is its own.
-            return AppendResult(newest.state(), replayed=True, first_revision=newest.first_revision)
-        if target > newest.last_revision:
+        if expected > newest.last_revision:
             raise WrongExpectedRevision(expected, newest.last_revision)
-        if target < newest.last_revision:
+        if expected < newest.last_revision:
             # Either a retry of an append that already happened, or a stale writer.
-            earlier = self._get_commit(stream_id, target + 1)
+            earlier = self._get_commit(stream_id, expected + 1)
             return self._resolve_collision(stream_type, stream_id, expected, earlier, digest, events=events)
-        commit = self._commit_item(stream_type, stream_id, target + 1, events, caller=caller, after=newest)
+        commit = self._commit_item(stream_type, stream_id, expected + 1, events, caller=caller, after=newest)
         existing = self._put_commit(commit)
         if existing is None:
             return self._written(commit)
         return self._resolve_collision(stream_type, stream_id, expected, existing, digest, events=events)
+
+    def _append_any(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult:
+        """Append after whatever is newest. There is no expectation to get wrong, so a lost race is
+        retried; a retry of this very request is recognised while it is among the newest commits."""
+        digest = content_digest(events)
+        ids = {e.event_id for e in events}
+        for _ in range(ANY_APPEND_ATTEMPTS):
+            recent = self._recent_or_raise(stream_type, stream_id)
+            for commit in recent:
+                if commit.digest == digest:
+                    return AppendResult(commit.state(), replayed=True, first_revision=commit.first_revision)
+                if commit.event_ids & ids:
+                    raise EventIdConflict(commit.first_revision)
+            newest = recent[0]
+            item = self._commit_item(
+                stream_type, stream_id, newest.last_revision + 1, events, caller=caller, after=newest
+            )
+            if self._put_commit(item) is None:
+                return self._written(item)
+        raise ServiceUnavailable("the stream is too busy: every attempt lost the race; retry the request")
+
+    def _recent_or_raise(self, stream_type: str, stream_id: str) -> list[Commit]:
+        commits, _ = self._commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=ANY_RETRY_HORIZON)
+        if not commits or commits[0].stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        return commits
 
     def _resolve_collision(
         self,
@@ -429,12 +459,18 @@ class DynamoEventStore:
     ) -> StreamPage:
         if self._page_keys is None:
             raise RuntimeError("this store was built without a page-key signer; listing needs one")
-        lower = timefmt.format_instant(
-            (updated_after or datetime(1970, 1, 1, tzinfo=UTC)) + timedelta(microseconds=1)
-        )
+        try:
+            lower = timefmt.format_instant(
+                (updated_after or datetime(1970, 1, 1, tzinfo=UTC)) + timedelta(microseconds=1)
+            )
+        except OverflowError:
+            return StreamPage((), has_more=False, next_page_key=None)  # after the end of time
         # Entries younger than the settle window may not be in the (eventually consistent) index yet;
         # leaving them for the next poll means a cursor never moves past an update it has not seen.
         upper = timefmt.format_instant(self._clock() - self._settle)
+        start_key = self._decode_page_key(page_key, stream_type, lower) if page_key is not None else None
+        if lower > upper:
+            return StreamPage((), has_more=False, next_page_key=None)  # nothing has settled after it yet
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": self._layout.listing_index,
@@ -450,8 +486,8 @@ class DynamoEventStore:
             },
             "Limit": limit,
         }
-        if page_key is not None:
-            request["ExclusiveStartKey"] = self._decode_page_key(page_key, stream_type)
+        if start_key is not None:
+            request["ExclusiveStartKey"] = start_key
         try:
             response = self._db.query(**request)
         except ClientError as exc:
@@ -470,10 +506,10 @@ class DynamoEventStore:
         last_key = response.get("LastEvaluatedKey")
         next_key = None
         if last_key is not None:
-            next_key = self._page_keys.encode({"type": stream_type, "key": last_key})
+            next_key = self._page_keys.encode({"type": stream_type, "after": lower, "key": last_key})
         return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
 
-    def _decode_page_key(self, token: str, stream_type: str) -> Any:
+    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> Any:
         assert self._page_keys is not None
         name = "/query/stream-next-page-key"
         try:
@@ -482,7 +518,16 @@ class DynamoEventStore:
             raise InvalidRequest.single(name, str(exc)) from exc
         if content.get("type") != stream_type:
             raise InvalidRequest.single(name, "the page key belongs to a listing of another stream type")
+        if content.get("after") != lower:
+            raise InvalidRequest.single(name, "the page key belongs to a listing with another updated-after")
         return content["key"]
+
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
+        """The commits holding revisions first..last (notify_stream fills gaps in its input with them)."""
+        commits, _ = self._commits(
+            stream_id, first_revision, last_revision, newest_first=False, limit=MAX_QUERY_PAGE_EVENTS
+        )
+        return commits
 
     def notified_revision(self, stream_id: str) -> int:
         """The last revision notify_stream published and recorded in the stream's summary (0: none yet)."""
@@ -512,6 +557,7 @@ class DynamoEventStore:
         """
         expected_previous = first_revision - 1
         for _ in range(2):
+            started = time.monotonic()
             try:
                 self._update_summary(stream_id, stream_type, expected_previous, last_revision)
             except ClientError as exc:
@@ -528,8 +574,34 @@ class DynamoEventStore:
             except BotoCoreError as exc:
                 raise _unavailable(exc) from exc
             else:
+                if time.monotonic() - started > self._settle.total_seconds() / 2:
+                    self._restamp_summary(stream_id, last_revision)
                 return SummaryAdvance.ADVANCED
         return SummaryAdvance.PREDECESSOR_PENDING
+
+    def _restamp_summary(self, stream_id: str, last_revision: int) -> None:
+        """Stamp updatedAt again after a slow write (SDK retries): the first stamp was taken before the
+        write and may already lie behind a listing cursor that moved on while the write was pending."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key={
+                    self._layout.hash_key: {"S": stream_id},
+                    self._layout.range_key: {"N": str(SUMMARY_REVISION)},
+                },
+                UpdateExpression="SET updatedAt = :now",
+                ConditionExpression="lastRevision = :last",
+                ExpressionAttributeValues={
+                    ":now": {"S": timefmt.format_instant(self._clock())},
+                    ":last": {"N": str(last_revision)},
+                },
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise _translate(exc) from exc
+            # Advanced further meanwhile: that write stamped a newer time.
+        except BotoCoreError as exc:
+            raise _unavailable(exc) from exc
 
     def _update_summary(
         self, stream_id: str, stream_type: str, expected_previous: int, last_revision: int
@@ -561,9 +633,15 @@ class DynamoEventStore:
 def _translate(exc: ClientError) -> Exception:
     code = exc.response["Error"]["Code"]
     if code in _TRANSIENT_CODES:
-        return ServiceUnavailable(f"DynamoDB is unavailable or throttling ({code}); nothing was written")
+        return ServiceUnavailable(
+            f"DynamoDB is unavailable or throttling ({code}); retry the same request: "
+            "an append that was written after all is answered as a replay"
+        )
     return exc
 
 
 def _unavailable(exc: BotoCoreError) -> ServiceUnavailable:
-    return ServiceUnavailable(f"DynamoDB could not be reached ({type(exc).__name__})")
+    return ServiceUnavailable(
+        f"DynamoDB could not be reached ({type(exc).__name__}); retry the same request: "
+        "an append that was written after all is answered as a replay"
+    )

@@ -2,18 +2,33 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
+from typing import Final
+
+_RFC3339: Final = re.compile(
+    r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})", re.ASCII
+)
 
 
 def format_instant(instant: datetime) -> str:
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    utc = instant.astimezone(UTC)
+    # Explicit widths: strftime's %Y does not pad years before 1000, which would break text ordering.
+    return (
+        f"{utc.year:04d}-{utc.month:02d}-{utc.day:02d}T"
+        f"{utc.hour:02d}:{utc.minute:02d}:{utc.second:02d}.{utc.microsecond:06d}Z"
+    )
 
 
 def parse(text: str) -> datetime:
     """Parse an RFC 3339 date-time (any offset, optional fraction); raise ValueError otherwise."""
-    if "T" not in text.upper() or len(text) < len("2000-01-01T00:00:00Z"):
-        raise ValueError(f"not an RFC 3339 date-time: {text!r}")
-    parsed = datetime.fromisoformat(text.upper())
-    if parsed.tzinfo is None:
-        raise ValueError(f"an RFC 3339 date-time needs an offset or Z: {text!r}")
-    return parsed.astimezone(UTC)
+    if not _RFC3339.fullmatch(text):
+        raise ValueError(f"not an RFC 3339 date-time (such as 2026-11-27T13:33:40Z): {text[:60]!r}")
+    head, _, rest = text.upper().partition(".")
+    if rest:
+        # Python parses at most microseconds: drop finer digits, keep the offset.
+        digits = re.match(r"\d+", rest)
+        assert digits is not None
+        rest = rest[: min(6, digits.end())] + rest[digits.end() :]
+        head = f"{head}.{rest}"
+    return datetime.fromisoformat(head).astimezone(UTC)

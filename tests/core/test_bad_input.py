@@ -61,6 +61,20 @@ CASES = [
         params=ORDER,
     ),
     Case("no body", *CREATE, "/body", params=ORDER),
+    Case(
+        "number beyond a double",
+        *CREATE,
+        "/body",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": 1e400}}',
+        params=ORDER,
+    ),
+    Case(
+        "lone surrogate",
+        *CREATE,
+        "/body",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": "\\ud800"}}',
+        params=ORDER,
+    ),
     Case("body is an array", *CREATE, "/body", body=[ev()], params=ORDER),
     Case(
         "both initialEvent and events",
@@ -216,6 +230,20 @@ CASES = [
         query={"after-revision": "-1"},
     ),
     Case("limit zero", *READ, "/query/limit", params=STREAM, query={"limit": "0"}),
+    Case(
+        "after-revision huge",
+        *READ,
+        "/query/after-revision",
+        params=STREAM,
+        query={"after-revision": "9" * 5000},
+    ),
+    Case(
+        "PUT revision huge",
+        *PUT,
+        "/path/revision",
+        body={"event": ev()},
+        params={**STREAM, "revision": "9" * 40},
+    ),
     Case("limit too big", *LIST, "/query/limit", params=ORDER, query={"limit": "1001"}),
     Case(
         "updated-after not a date",

@@ -118,6 +118,7 @@ def test_batch_append_and_idempotent_replay(call: Call) -> None:
         ],
     }
     first = call("append_event", "POST", EVENTS, ids, body=batch)
+    float_revision = {"expectedRevision": 4.0, "events": [{"eventType": "Whole"}]}
     again = call("append_event", "POST", EVENTS, ids, body=batch)
     assert first[0] == again[0] == 201
     assert again[1]["Idempotent-Replay"] == "true"
@@ -127,8 +128,9 @@ def test_batch_append_and_idempotent_replay(call: Call) -> None:
     status, _, problem = call("append_event", "POST", EVENTS, ids, body=changed)
     assert status == 422
     assert problem["type"] == "urn:eventstore:problem:event-id-conflict"
+    assert call("append_event", "POST", EVENTS, ids, body=float_revision)[2]["stream"]["revision"] == 5
     status, _, page = call("read_events", "GET", EVENTS, ids)
-    assert [e["revision"] for e in page["eventPage"]["events"]] == [1, 2, 3, 4]
+    assert [e["revision"] for e in page["eventPage"]["events"]] == [1, 2, 3, 4, 5]
     assert page["eventPage"]["events"][0]["metadata"]["correlationId"] == "c-1"
 
 

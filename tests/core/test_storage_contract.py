@@ -112,6 +112,31 @@ def test_retry_of_an_any_append_is_replayed_while_it_is_the_newest(store: Dynamo
     assert store.describe("order", stream_id).revision == 2
 
 
+def test_retry_of_an_any_append_after_other_appends_is_still_a_replay(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    store.append("order", stream_id, ANY_REVISION, events("B"), CALLER)
+    retry = store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    assert retry.replayed
+    assert retry.stream.revision == 2
+    assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created", "A", "B"]
+
+
+def test_an_any_append_that_loses_a_race_is_retried_not_refused(
+    store: DynamoEventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream_id = new_stream(store)
+    stale = store._recent_or_raise("order", stream_id)
+    store.append("order", stream_id, 1, events("Winner"), CALLER)
+    reads = iter([stale])
+    fresh = store._recent_or_raise
+    monkeypatch.setattr(store, "_recent_or_raise", lambda t, i: next(reads, None) or fresh(t, i))
+    result = store.append("order", stream_id, ANY_REVISION, events("Loser"), CALLER)
+    assert result.stream.revision == 3
+    assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created", "Winner", "Loser"]
+
+
 def test_same_event_ids_with_other_content_conflict(store: DynamoEventStore) -> None:
     stream_id = new_stream(store)
     batch = events("A")
@@ -235,6 +260,7 @@ def test_listing_pages_by_update_time_and_filters_by_type(store: DynamoEventStor
     assert _listed(store, "cart", None, 2) == ids
     assert _listed(store, "invoice", None, 2) == [other]
     assert _listed(store, "cart", datetime.now(UTC) + timedelta(seconds=5), 2) == []
+    assert _listed(store, "cart", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), 2) == []
 
 
 def test_a_stream_updated_while_paging_is_listed_again_not_skipped(store: DynamoEventStore) -> None:
@@ -268,3 +294,6 @@ def test_page_keys_are_tamper_evident(store: DynamoEventStore) -> None:
         assert raised.value.params[0].name == "/query/stream-next-page-key"
     with pytest.raises(InvalidRequest):
         store.list_streams("other-type", None, 1, key)
+    with pytest.raises(InvalidRequest) as raised:
+        store.list_streams("ticket", datetime(2000, 1, 1, tzinfo=UTC), 1, key)
+    assert "updated-after" in raised.value.params[0].reason

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
 from eventstore.notifications import Notifier, parse_event
-from eventstore.storage import DynamoEventStore
+from eventstore.storage import Commit, DynamoEventStore
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
     Bus,
@@ -105,6 +105,9 @@ def test_a_store_failure_fails_only_that_stream(store: DynamoEventStore, tap: St
     healthy, broken = new_stream(store, "order", 2), new_stream(store, "order", 2)
 
     class FailingCursor:
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)
+
         def notified_revision(self, stream_id: str) -> int:
             if stream_id == broken:
                 raise ServiceUnavailable("throttled")
@@ -133,6 +136,9 @@ def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
     outage = [True]
 
     class RecordingFails:
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)
+
         def notified_revision(self, stream_id: str) -> int:
             return store.notified_revision(stream_id)
 
@@ -153,29 +159,31 @@ def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 1), (stream_id, 2)]
 
 
-def test_a_later_commit_in_another_shard_waits_while_its_predecessor_awaits_a_retry(
+def test_a_later_commit_in_another_shard_never_overtakes_a_predecessor_awaiting_a_retry(
     store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
 ) -> None:
     stream_id = new_stream(store, "order", 2)
     r1, r2 = tap.new_records()
     publisher = bus.flaky_publisher()
-    publisher.reject(lambda e: body_of(e)["toRevision"] == 1)
+    publisher.reject(lambda e: body_of(e)["toRevision"] == 1, times=2)
     shard_a = make_notifier(publisher, bus.topic_arn)
     shard_b = make_notifier(publisher, bus.topic_arn)
 
     assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == (
         r1["dynamodb"]["SequenceNumber"],
     )
+    # Shard B publishes revision 1 from the table before revision 2; while that fails, 2 is not sent.
     assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == (
         r2["dynamodb"]["SequenceNumber"],
     )
-    assert published(publisher) == [(stream_id, 1)], "revision 2 must not even be attempted"
-    assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == ()
+    assert published(publisher) == [(stream_id, 1), (stream_id, 1)], "revision 2 must not be attempted"
     assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == ()
-    assert published(publisher) == [(stream_id, 1), (stream_id, 1), (stream_id, 2)]
+    assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == ()
+    assert published(publisher) == [(stream_id, 1), (stream_id, 1), (stream_id, 1), (stream_id, 2)]
+    assert store.notified_revision(stream_id) == 2
 
 
-def test_a_commit_delivered_before_its_predecessor_waits_for_it(
+def test_commits_missing_from_the_input_are_published_from_the_table_first(
     store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
 ) -> None:
     stream_id = new_stream(store, "order", 3)
@@ -183,14 +191,37 @@ def test_a_commit_delivered_before_its_predecessor_waits_for_it(
     publisher = bus.flaky_publisher()
     notifier = make_notifier(publisher, bus.topic_arn)
 
-    early = notifier.process(parse_event({"Records": [r3]}))  # e.g. from another shard
-
-    assert early.failed_sequence_numbers == (r3["dynamodb"]["SequenceNumber"],)
-    assert publisher.calls == []
-
-    assert notifier.process(parse_event({"Records": [r1, r2]})).failed_sequence_numbers == ()
+    # r3 arrives first (another shard), or r1 and r2 were given up on after an outage.
     assert notifier.process(parse_event({"Records": [r3]})).failed_sequence_numbers == ()
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
+    # Their own records, when they come, publish nothing more.
+    assert notifier.process(parse_event({"Records": [r1, r2]})).failed_sequence_numbers == ()
+    assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
+
+
+def test_a_gap_that_cannot_be_read_holds_the_record_back(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 3)
+    _, _, r3 = tap.new_records()
+
+    class Unreadable:
+        def notified_revision(self, stream_id: str) -> int:
+            return store.notified_revision(stream_id)
+
+        def commits_between(self, _stream_id: str, _first: int, _last: int) -> list[Commit]:
+            raise ServiceUnavailable("throttled")
+
+        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+            return store.advance_summary(stream_id, stream_type, first, last)
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(Unreadable(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    assert notifier.process(parse_event({"Records": [r3]})).failed_sequence_numbers == (
+        r3["dynamodb"]["SequenceNumber"],
+    )
+    assert publisher.calls == []
+    assert store.notified_revision(stream_id) == 0
 
 
 def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_summary_write(
@@ -201,6 +232,9 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     writes: list[tuple[int, int]] = []
 
     class CountingCursor:
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)
+
         def notified_revision(self, stream_id: str) -> int:
             return store.notified_revision(stream_id)
 

@@ -74,6 +74,9 @@ class ForgetfulCursor:
     def notified_revision(self, _stream_id: str) -> int:
         return 0
 
+    def commits_between(self, _stream_id: str, _first: int, _last: int) -> list[Commit]:
+        return []
+
     def advance_summary(self, _stream_id: str, _stream_type: str, _first: int, _last: int) -> SummaryAdvance:
         return SummaryAdvance.ADVANCED
 
