@@ -45,3 +45,47 @@ run: $(STAMP) ## Run the whole event store locally (emulator :4566, API :8000).
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks: cold start, requests and write units per operation, throughput, cost.
 	$(PY) -m bench $(ARGS)
+
+# --- Build and deploy (terraform/) -------------------------------------------------------------------
+ARCH ?= arm64
+TF := terraform -chdir=terraform
+TF_VARS := $(if $(wildcard terraform/env/$(WORKSPACE).tfvars),-var-file=env/$(WORKSPACE).tfvars)
+TF_RC := $(if $(wildcard $(TF_MIRROR)/registry.terraform.io),build/terraform-mirror.tfrc)
+
+build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provider mirror.
+	mkdir -p $(@D)
+	printf '%s\n' 'provider_installation {' '  filesystem_mirror {' '    path    = "$(TF_MIRROR)"' \
+	  '    include = ["registry.terraform.io/hashicorp/*"]' '  }' '  direct {' \
+	  '    exclude = ["registry.terraform.io/hashicorp/*"]' '  }' '}' > $@
+
+.PHONY: build
+build: $(STAMP) ## Lambda zips and the layer zip under build/ (ARCH=arm64|x86_64).
+	$(PY) scripts/build.py --architecture $(ARCH)
+
+.PHONY: tf-workspace
+tf-workspace: $(TF_RC)
+	$(TF) init -input=false
+	$(TF) workspace select -or-create $(WORKSPACE)
+
+.PHONY: plan
+plan: build tf-workspace ## terraform plan for WORKSPACE (with terraform/env/<workspace>.tfvars if present).
+	$(TF) plan $(TF_VARS) $(TF_ARGS)
+
+.PHONY: apply
+apply: build tf-workspace ## terraform apply for WORKSPACE, e.g. `make apply WORKSPACE=staging`.
+	$(TF) apply $(TF_VARS) $(TF_ARGS)
+
+.PHONY: destroy
+destroy: build tf-workspace ## terraform destroy for WORKSPACE.
+	$(TF) destroy $(TF_VARS) $(TF_ARGS)
+
+.PHONY: describe
+describe: tf-workspace ## Print WORKSPACE's outputs (API URL, table, topic, dashboard, caller policies).
+	$(TF) output $(TF_ARGS)
+
+.PHONY: tf-check
+tf-check: $(STAMP) $(TF_RC) ## terraform fmt -check, validate and checkov (no cloud access needed).
+	terraform fmt -check -recursive terraform
+	TF_DATA_DIR=$(CURDIR)/build/tf-check $(TF) init -backend=false -input=false >/dev/null
+	TF_DATA_DIR=$(CURDIR)/build/tf-check $(TF) validate
+	$(VENV)/bin/checkov -d terraform --framework terraform --skip-download --quiet --compact

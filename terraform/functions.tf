@@ -1,0 +1,199 @@
+# The Lambda functions (one per endpoint, plus notify_stream), the shared layer, their log groups and
+# one IAM role per function. Environment and permissions follow docs/design.md exactly.
+
+locals {
+  table_arn = aws_dynamodb_table.events.arn
+
+  common_environment = merge(
+    {
+      POWERTOOLS_SERVICE_NAME      = local.service_name
+      POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
+    },
+    var.functions_aws_endpoint_url == "" ? {} : { AWS_ENDPOINT_URL = var.functions_aws_endpoint_url },
+  )
+  table_environment = { EVENTSTORE_TABLE_NAME = aws_dynamodb_table.events.name }
+
+  # Per function: description, timeout, environment and the statements of its role (besides its own
+  # log group and X-Ray, which every function gets).
+  functions = {
+    create_stream = {
+      description = "POST /streams/{streamType}: create a stream with its first events"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      statements = [
+        { sid = "WriteAndReadCommits", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [local.table_arn] },
+      ]
+    }
+    append_event = {
+      description = "POST/PUT /streams/{streamType}/{streamId}/events: append events"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      statements = [
+        { sid = "WriteAndReadCommits", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [local.table_arn] },
+      ]
+    }
+    read_events = {
+      description = "GET /streams/{streamType}/{streamId}/events and /details: read a stream"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      statements = [
+        { sid = "ReadCommits", actions = ["dynamodb:GetItem", "dynamodb:Query"], resources = [local.table_arn] },
+      ]
+    }
+    list_streams = {
+      description = "GET /streams/{streamType}: list the streams of a type"
+      timeout     = var.lambda_timeout_seconds
+      environment = merge(local.table_environment, {
+        EVENTSTORE_PAGE_KEY_KMS_KEY_ID    = aws_kms_key.page_key.key_id
+        EVENTSTORE_LISTING_SETTLE_SECONDS = tostring(var.listing_settle_seconds)
+      })
+      statements = [
+        { sid = "QueryListingIndex", actions = ["dynamodb:Query"], resources = ["${local.table_arn}/index/${local.listing_index}"] },
+        { sid = "SignPageKeys", actions = ["kms:GenerateMac"], resources = [aws_kms_key.page_key.arn] },
+      ]
+    }
+    liveness_check = {
+      description = "GET /liveness-check"
+      timeout     = var.lambda_timeout_seconds
+      environment = {}
+      statements  = []
+    }
+    notify_stream = {
+      description = "DynamoDB stream -> SNS: publish new commits, advance stream summaries"
+      timeout     = var.notify_timeout_seconds
+      environment = merge(local.table_environment, { EVENTSTORE_TOPIC_ARN = aws_sns_topic.notifications.arn })
+      statements = [
+        {
+          sid       = "ReadTableStream"
+          actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
+          resources = [aws_dynamodb_table.events.stream_arn]
+        },
+        { sid = "ReadCommitsAndAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
+        { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
+        { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },
+        { sid = "EncryptForTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.topics.arn] },
+      ]
+    }
+  }
+
+  function_names = { for name, _ in local.functions : name => "${local.name}-${replace(name, "_", "-")}" }
+
+  # The one index list_streams queries (one() fails loudly if table.json ever grows a second index,
+  # so the permission is revisited rather than silently widened or pointed at the wrong index).
+  listing_index = one([for index in local.table.global_secondary_indexes : index.name])
+
+  # Written by `make build`: what the zips were built for.
+  build_manifest = jsondecode(file("${local.build_dir}/manifest.json"))
+}
+
+# --- Layer ---------------------------------------------------------------------------------------------
+
+resource "aws_lambda_layer_version" "shared" {
+  layer_name               = "${local.name}-shared"
+  description              = "The eventstore package and its dependencies (make build)"
+  filename                 = "${local.build_dir}/layer.zip"
+  source_code_hash         = filebase64sha256("${local.build_dir}/layer.zip")
+  compatible_runtimes      = [var.lambda_runtime]
+  compatible_architectures = [var.lambda_architecture]
+
+  lifecycle {
+    precondition {
+      condition     = local.build_manifest.architecture == var.lambda_architecture && "python${local.build_manifest.python_version}" == var.lambda_runtime
+      error_message = "build/ holds a ${local.build_manifest.architecture} / Python ${local.build_manifest.python_version} build; run `make build ARCH=${var.lambda_architecture}` for ${var.lambda_runtime}."
+    }
+  }
+}
+
+# --- Functions -----------------------------------------------------------------------------------------
+
+resource "aws_cloudwatch_log_group" "function" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest with its own key; the logs hold no secrets
+  #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
+  for_each          = local.function_names
+  name              = "/aws/lambda/${each.value}"
+  retention_in_days = var.log_retention_days
+}
+
+resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:API functions are invoked synchronously and notify_stream has its mapping's on-failure queue; a DLQ would never be used
+  #checkov:skip=CKV_AWS_117:the functions reach only public AWS endpoints; there is no VPC to attach to
+  #checkov:skip=CKV_AWS_115:concurrency is bounded by the API stage's throttling; reserving it per function would starve the others
+  #checkov:skip=CKV_AWS_173:the environment holds names and ids only, no secrets; the default encryption suffices
+  #checkov:skip=CKV_AWS_272:code signing needs a signing profile this project does not manage; artifacts are built reproducibly by make build
+  for_each         = local.functions
+  function_name    = local.function_names[each.key]
+  description      = each.value.description
+  role             = aws_iam_role.function[each.key].arn
+  handler          = "handler.handler"
+  runtime          = var.lambda_runtime
+  architectures    = [var.lambda_architecture]
+  memory_size      = var.lambda_memory_mb
+  timeout          = each.value.timeout
+  filename         = "${local.build_dir}/functions/${each.key}.zip"
+  source_code_hash = filebase64sha256("${local.build_dir}/functions/${each.key}.zip")
+  layers           = [aws_lambda_layer_version.shared.arn]
+
+  environment {
+    variables = merge(local.common_environment, each.value.environment)
+  }
+
+  tracing_config {
+    mode = "Active"
+  }
+
+  depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
+}
+
+# --- One role per function -----------------------------------------------------------------------------
+
+data "aws_iam_policy_document" "lambda_assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["lambda.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "function" {
+  for_each           = local.function_names
+  name               = each.value
+  description        = "${each.value}: only what docs/design.md lists for ${each.key}"
+  assume_role_policy = data.aws_iam_policy_document.lambda_assume_role.json
+}
+
+data "aws_iam_policy_document" "function" {
+  for_each = local.functions
+
+  statement {
+    sid       = "WriteOwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.function[each.key].arn}:log-stream:*"]
+  }
+
+  # The one statement with Resource "*": X-Ray has no resource-level permissions for these actions
+  # (Service Authorization Reference, AWS X-Ray: no resource types), so "*" is the only valid value.
+  statement {
+    sid       = "XRayHasNoResourceLevelPermissions"
+    actions   = ["xray:PutTelemetryRecords", "xray:PutTraceSegments"]
+    resources = ["*"]
+  }
+
+  dynamic "statement" {
+    for_each = each.value.statements
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+    }
+  }
+}
+
+resource "aws_iam_role_policy" "function" {
+  for_each = local.functions
+  name     = "least-privilege"
+  role     = aws_iam_role.function[each.key].id
+  policy   = data.aws_iam_policy_document.function[each.key].json
+}

@@ -1,0 +1,239 @@
+# Operators' view: one CloudWatch dashboard per workspace and the alarms, which notify an (encrypted)
+# alarm topic with an optional e-mail subscription.
+
+locals {
+  dashboard_name = local.name
+  api_dimensions = ["ApiName", aws_api_gateway_rest_api.this.name, "Stage", aws_api_gateway_stage.this.stage_name]
+  function_keys  = sort(keys(local.functions))
+  notify_name    = local.function_names["notify_stream"]
+
+  # One line per function in each Lambda widget.
+  lambda_lines = {
+    for metric in ["Invocations", "Errors", "Throttles", "ConcurrentExecutions"] : metric => [
+      for key in local.function_keys : [
+        "AWS/Lambda", metric, "FunctionName", local.function_names[key],
+        { label = key, stat = metric == "ConcurrentExecutions" ? "Maximum" : "Sum" },
+      ]
+    ]
+  }
+  duration_lines = [
+    for pair in setproduct(local.function_keys, ["p50", "p99"]) :
+    ["AWS/Lambda", "Duration", "FunctionName", local.function_names[pair[0]], { label = "${pair[0]} ${pair[1]}", stat = pair[1] }]
+  ]
+
+  widgets = [
+    { title = "API requests", metrics = [concat(["AWS/ApiGateway", "Count"], local.api_dimensions, [{ stat = "Sum" }])] },
+    {
+      title = "API 4xx and 5xx"
+      metrics = [
+        concat(["AWS/ApiGateway", "4XXError"], local.api_dimensions, [{ stat = "Sum" }]),
+        concat(["AWS/ApiGateway", "5XXError"], local.api_dimensions, [{ stat = "Sum" }]),
+      ]
+    },
+    {
+      title = "API latency (ms)"
+      metrics = [
+        concat(["AWS/ApiGateway", "Latency"], local.api_dimensions, [{ stat = "p50", label = "p50" }]),
+        concat(["AWS/ApiGateway", "Latency"], local.api_dimensions, [{ stat = "p99", label = "p99" }]),
+        concat(["AWS/ApiGateway", "IntegrationLatency"], local.api_dimensions, [{ stat = "p99", label = "integration p99" }]),
+      ]
+    },
+    { title = "Lambda invocations", metrics = local.lambda_lines["Invocations"] },
+    { title = "Lambda errors", metrics = local.lambda_lines["Errors"] },
+    { title = "Lambda throttles", metrics = local.lambda_lines["Throttles"] },
+    { title = "Lambda duration p50 / p99 (ms)", metrics = local.duration_lines },
+    { title = "Lambda concurrent executions", metrics = local.lambda_lines["ConcurrentExecutions"] },
+    {
+      title = "DynamoDB consumed capacity"
+      metrics = [
+        ["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
+        ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
+      ]
+    },
+    {
+      title = "DynamoDB throttles and conditional-check failures"
+      metrics = [
+        ["AWS/DynamoDB", "ReadThrottleEvents", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
+        ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
+        ["AWS/DynamoDB", "ConditionalCheckFailedRequests", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
+      ]
+    },
+    {
+      title   = "Stream iterator age (ms)"
+      metrics = [["AWS/Lambda", "IteratorAge", "FunctionName", local.notify_name, { stat = "Maximum" }]]
+    },
+    {
+      title = "Notifications published / failed"
+      metrics = [
+        ["AWS/SNS", "NumberOfMessagesPublished", "TopicName", aws_sns_topic.notifications.name, { stat = "Sum" }],
+        ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", aws_sns_topic.notifications.name, { stat = "Sum" }],
+        [local.metrics_namespace, "NotificationsPublished", "service", local.service_name, { stat = "Sum" }],
+        [local.metrics_namespace, "NotificationsFailed", "service", local.service_name, { stat = "Sum" }],
+      ]
+    },
+    {
+      title = "Notification lag (ms)"
+      metrics = [
+        [local.metrics_namespace, "NotificationLagMilliseconds", "service", local.service_name, { stat = "p50", label = "p50" }],
+        [local.metrics_namespace, "NotificationLagMilliseconds", "service", local.service_name, { stat = "p99", label = "p99" }],
+      ]
+    },
+    {
+      title = "Appends, conflicts and idempotent replays"
+      metrics = [
+        for metric in ["AppendsAccepted", "EventsAppended", "StreamsCreated", "AppendConflicts", "IdempotentReplays"] :
+        [local.metrics_namespace, metric, "service", local.service_name, { stat = "Sum" }]
+      ]
+    },
+    {
+      title = "Queue depth"
+      metrics = [
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.notify_failures.name, { stat = "Maximum", label = "on-failure queue" }],
+        ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", aws_sqs_queue.example_subscriber.name, { stat = "Maximum", label = "example subscriber" }],
+      ]
+    },
+  ]
+}
+
+resource "aws_cloudwatch_dashboard" "this" {
+  dashboard_name = local.dashboard_name
+  dashboard_body = jsonencode({
+    widgets = [
+      for index, widget in local.widgets : {
+        type   = "metric"
+        x      = (index % 3) * 8
+        y      = floor(index / 3) * 6
+        width  = 8
+        height = 6
+        properties = {
+          title   = widget.title
+          region  = local.region
+          metrics = widget.metrics
+          view    = "timeSeries"
+          stacked = false
+          period  = 60
+        }
+      }
+    ]
+  })
+}
+
+# --- Alarms --------------------------------------------------------------------------------------------
+
+resource "aws_sns_topic" "alarms" {
+  name              = "${local.name}-alarms"
+  kms_master_key_id = aws_kms_key.topics.arn
+}
+
+resource "aws_sns_topic_subscription" "alarm_email" {
+  count     = var.alarm_email == "" ? 0 : 1
+  topic_arn = aws_sns_topic.alarms.arn
+  protocol  = "email"
+  endpoint  = var.alarm_email
+}
+
+resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
+  alarm_name          = "${local.name}-api-5xx-rate"
+  alarm_description   = "More than ${var.alarm_api_5xx_percent}% of API requests answered 5xx over 5 minutes."
+  comparison_operator = "GreaterThanThreshold"
+  threshold           = var.alarm_api_5xx_percent
+  evaluation_periods  = 1
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+
+  metric_query {
+    id          = "rate"
+    expression  = "IF(requests > 0, 100 * errors / requests, 0)"
+    label       = "5xx %"
+    return_data = true
+  }
+
+  metric_query {
+    id = "errors"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "5XXError"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
+    }
+  }
+
+  metric_query {
+    id = "requests"
+    metric {
+      namespace   = "AWS/ApiGateway"
+      metric_name = "Count"
+      period      = 300
+      stat        = "Sum"
+      dimensions  = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
+    }
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
+  for_each            = local.function_names
+  alarm_name          = "${each.value}-errors"
+  alarm_description   = "${each.key} raised errors (unhandled exceptions or timeouts)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Errors"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
+  for_each            = local.function_names
+  alarm_name          = "${each.value}-throttles"
+  alarm_description   = "${each.key} was throttled (account or reserved concurrency exhausted)."
+  namespace           = "AWS/Lambda"
+  metric_name         = "Throttles"
+  dimensions          = { FunctionName = each.value }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "iterator_age" {
+  alarm_name          = "${local.name}-notify-iterator-age"
+  alarm_description   = "notify_stream lags the table by more than ${var.alarm_iterator_age_ms} ms: notifications are late."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = local.notify_name }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.alarm_iterator_age_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "notify_failures" {
+  alarm_name          = "${local.name}-notify-failures-not-empty"
+  alarm_description   = "Stream records were given up on: notifications for them were not published. Replay them from the table."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = aws_sqs_queue.notify_failures.name }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}

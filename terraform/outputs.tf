@@ -1,0 +1,91 @@
+# What callers and operators need (`make describe` prints them).
+
+output "api_url" {
+  description = "Base URL of the API (the stage's invoke URL); every request must be SigV4-signed for execute-api."
+  value       = aws_api_gateway_stage.this.invoke_url
+}
+
+output "api_execution_arn" {
+  description = "execute-api ARN prefix of the API; IAM policies for callers append /<stage>/<METHOD>/<path>."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "table_name" {
+  description = "The DynamoDB table holding the streams."
+  value       = aws_dynamodb_table.events.name
+}
+
+output "topic_arn" {
+  description = "SNS topic notified of every commit (message attribute StreamType for filter policies)."
+  value       = aws_sns_topic.notifications.arn
+}
+
+output "example_subscriber_queue_url" {
+  description = "The example subscriber queue receiving the topic's notifications."
+  value       = aws_sqs_queue.example_subscriber.id
+}
+
+output "on_failure_queue_url" {
+  description = "SQS queue receiving the stream records notify_stream gave up on (alarmed when not empty)."
+  value       = aws_sqs_queue.notify_failures.id
+}
+
+output "alarm_topic_arn" {
+  description = "SNS topic the alarms notify."
+  value       = aws_sns_topic.alarms.arn
+}
+
+output "dashboard_url" {
+  description = "The workspace's CloudWatch dashboard in the AWS console."
+  value       = "https://${local.region}.console.aws.amazon.com/cloudwatch/home?region=${local.region}#dashboards:name=${aws_cloudwatch_dashboard.this.dashboard_name}"
+}
+
+output "function_names" {
+  description = "Lambda function names by handler folder (functions/<name>)."
+  value       = { for key, function in aws_lambda_function.this : key => function.function_name }
+}
+
+# --- Example caller policies ---------------------------------------------------------------------------
+# execute-api ARNs carry the stage, the method and the path, so IAM can scope a caller to stream types:
+# arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/streams/<type>/...
+
+locals {
+  api_arn_prefix = "${aws_api_gateway_rest_api.this.execution_arn}/${aws_api_gateway_stage.this.stage_name}"
+  writer_type    = var.example_writer_stream_type
+}
+
+data "aws_iam_policy_document" "example_writer" {
+  statement {
+    sid     = "ReadAndWriteOneStreamType"
+    actions = ["execute-api:Invoke"]
+    resources = [
+      "${local.api_arn_prefix}/POST/streams/${local.writer_type}",
+      "${local.api_arn_prefix}/POST/streams/${local.writer_type}/*",
+      "${local.api_arn_prefix}/PUT/streams/${local.writer_type}/*",
+      "${local.api_arn_prefix}/GET/streams/${local.writer_type}",
+      "${local.api_arn_prefix}/GET/streams/${local.writer_type}/*",
+      "${local.api_arn_prefix}/GET/liveness-check",
+    ]
+  }
+}
+
+data "aws_iam_policy_document" "example_reader" {
+  statement {
+    sid     = "ReadEveryStream"
+    actions = ["execute-api:Invoke"]
+    resources = [
+      "${local.api_arn_prefix}/GET/streams/*",
+      "${local.api_arn_prefix}/GET/liveness-check",
+    ]
+  }
+}
+
+output "example_writer_policy_json" {
+  description = "IAM policy for a caller that may create, append to and read streams of type var.example_writer_stream_type only."
+  value       = data.aws_iam_policy_document.example_writer.json
+}
+
+output "example_reader_policy_json" {
+  description = "IAM policy for a read-only caller: GET on every stream type, no writes."
+  value       = data.aws_iam_policy_document.example_reader.json
+}

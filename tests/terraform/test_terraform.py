@@ -1,0 +1,320 @@
+"""The Terraform stack: static checks, then apply → clean re-plan → read-back → rebuild → destroy on moto.
+
+The tests after `test_replan_is_clean` read the applied stack back through boto3; the destroy test is
+last in the file (pytest keeps file order) and takes the stack down.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.terraform.stack import FUNCTIONS, ROOT, Stack, Terraform
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+
+ROUTES = json.loads((ROOT / "functions" / "routes.json").read_text())["routes"]
+XRAY_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
+LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+# docs/design.md, "IAM actions each function needs" (plus every function's own logs and X-Ray).
+DESIGN_ACTIONS = {
+    "create_stream": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"},
+    "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem"},
+    "read_events": {"dynamodb:Query", "dynamodb:GetItem"},
+    "list_streams": {"dynamodb:Query", "kms:GenerateMac"},
+    "liveness_check": set(),
+    "notify_stream": {
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:DescribeStream",
+        "dynamodb:ListStreams",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:UpdateItem",
+        "sns:Publish",
+        "sqs:SendMessage",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    },
+}
+WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+
+
+def as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def statements(document: dict[str, Any]) -> Iterable[dict[str, Any]]:
+    found = document["Statement"]
+    return [found] if isinstance(found, dict) else found
+
+
+def function_name(stack: Stack, key: str) -> str:
+    return f"{stack.name}-{key.replace('_', '-')}"
+
+
+def rest_api_id(stack: Stack) -> str:
+    return str(stack.outputs["api_execution_arn"]).rsplit(":", 1)[1]
+
+
+def test_fmt_and_validate(initialised_module: Terraform) -> None:
+    fmt = subprocess.run(
+        ["terraform", "fmt", "-check", "-recursive", "-diff", str(ROOT / "terraform")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fmt.returncode == 0, f"terraform fmt would change:\n{fmt.stdout}"
+    result = initialised_module.run("validate", "-no-color")
+    assert "Success" in result.stdout
+
+
+def test_checkov_passes_and_every_skip_has_a_reason() -> None:
+    checkov = Path(sys.executable).parent / "checkov"
+    options = ["--framework", "terraform", "--skip-download", "--quiet", "--compact"]
+    result = subprocess.run(
+        [str(checkov), "--directory", str(ROOT / "terraform"), *options],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    for path in (ROOT / "terraform").glob("*.tf"):
+        for line in path.read_text().splitlines():
+            if "checkov:skip" in line:
+                assert re.search(r"#checkov:skip=CKV2?_AWS_\d+:\S.{10,}", line), (
+                    f"{path.name}: {line.strip()}"
+                )
+
+
+def test_replan_is_clean(stack: Stack) -> None:
+    started = time.monotonic()
+    plan = stack.terraform.run(
+        "plan", "-detailed-exitcode", "-input=false", "-no-color", *stack.terraform.var_args, check=False
+    )
+    stack.timings["plan"] = time.monotonic() - started
+    assert plan.returncode == 0, f"perpetual diff or error:\n{plan.stdout[-6000:]}\n{plan.stderr}"
+
+
+def test_every_method_requires_iam_and_proxies_to_its_function(stack: Stack) -> None:
+    client = stack.apigateway()
+    api_id = rest_api_id(stack)
+    seen = set()
+    for resource in client.get_resources(restApiId=api_id, limit=500)["items"]:
+        for method in resource.get("resourceMethods", {}):
+            details = client.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method)
+            assert details["authorizationType"] == "AWS_IAM", (method, resource["path"])
+            integration = details["methodIntegration"]
+            assert integration["type"] == "AWS_PROXY"
+            seen.add((method, resource["path"], integration["uri"]))
+    expected = {(route["method"], route["path"], function_name(stack, route["function"])) for route in ROUTES}
+    assert {(method, path) for method, path, _ in seen} == {(m, p) for m, p, _ in expected}
+    for method, path, function in expected:
+        assert any(m == method and p == path and f":function:{function}/" in uri for m, p, uri in seen)
+
+
+def test_stage_traces_logs_json_and_throttles(stack: Stack) -> None:
+    stage = stack.apigateway().get_stage(restApiId=rest_api_id(stack), stageName="v1")
+    assert stage["tracingEnabled"] is True
+    access = stage["accessLogSettings"]
+    assert access["destinationArn"].endswith(f"log-group:/aws/apigateway/{stack.name}/access")
+    assert "$context.requestId" in json.loads(access["format"]).values()
+    settings = stage["methodSettings"]["*/*"]
+    assert settings["metricsEnabled"] is True
+    assert settings["throttlingRateLimit"] > 0
+    assert stack.outputs["api_url"].endswith("/v1")
+
+
+def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
+    client = stack.awslambda()
+    key_id = None
+    for key in FUNCTIONS:
+        config = client.get_function_configuration(FunctionName=function_name(stack, key))
+        assert config["Runtime"] == "python3.13"
+        assert config["Architectures"] == ["arm64"]
+        assert config["Handler"] == "handler.handler"
+        assert config["TracingConfig"]["Mode"] == "Active"
+        assert len(config["Layers"]) == 1
+        env = config["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == stack.name
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EventStore"
+        assert ("EVENTSTORE_TABLE_NAME" in env) == (key != "liveness_check")
+        assert ("EVENTSTORE_TOPIC_ARN" in env) == (key == "notify_stream")
+        if key == "list_streams":
+            key_id = env["EVENTSTORE_PAGE_KEY_KMS_KEY_ID"]
+    assert key_id is not None
+    metadata = stack.kms().describe_key(KeyId=key_id)["KeyMetadata"]
+    assert (metadata["KeySpec"], metadata["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+
+
+def test_table_from_the_shared_definition(stack: Stack) -> None:
+    definition = json.loads((ROOT / "shared" / "eventstore" / "table.json").read_text())
+    dynamodb = stack.dynamodb()
+    table = dynamodb.describe_table(TableName=stack.outputs["table_name"])["Table"]
+    assert {(key["AttributeName"], key["KeyType"]) for key in table["KeySchema"]} == {
+        (definition["hash_key"], "HASH"),
+        (definition["range_key"], "RANGE"),
+    }
+    assert table["StreamSpecification"]["StreamViewType"] == definition["stream_view_type"]
+    assert [index["IndexName"] for index in table["GlobalSecondaryIndexes"]] == [
+        index["name"] for index in definition["global_secondary_indexes"]
+    ]
+    backups = dynamodb.describe_continuous_backups(TableName=table["TableName"])
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "ENABLED"
+
+
+def test_event_source_mapping_settings(stack: Stack) -> None:
+    notify = f":function:{function_name(stack, 'notify_stream')}"
+    mappings = [
+        mapping
+        for mapping in stack.awslambda().list_event_source_mappings()["EventSourceMappings"]
+        if mapping["FunctionArn"].endswith(notify)
+    ]
+    assert len(mappings) == 1
+    mapping = mappings[0]
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] == 10
+    assert mapping["MaximumRecordAgeInSeconds"] == 3600
+    assert mapping["ParallelizationFactor"] == 1
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    queue_arn = stack.sqs().get_queue_attributes(
+        QueueUrl=stack.outputs["on_failure_queue_url"], AttributeNames=["QueueArn"]
+    )["Attributes"]["QueueArn"]
+    assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
+    patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert patterns == [
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"revision": {"N": [{"anything-but": ["0"]}]}}}}
+    ]
+
+
+def test_alarms_and_dashboard_exist(stack: Stack) -> None:
+    cloudwatch = stack.cloudwatch()
+    alarms = cloudwatch.describe_alarms(AlarmNamePrefix=stack.name)["MetricAlarms"]
+    names = {alarm["AlarmName"] for alarm in alarms}
+    expected = {f"{stack.name}-api-5xx-rate", f"{stack.name}-notify-iterator-age"}
+    expected |= {f"{stack.name}-notify-failures-not-empty"}
+    expected |= {
+        f"{function_name(stack, key)}-{kind}" for key in FUNCTIONS for kind in ("errors", "throttles")
+    }
+    assert expected <= names
+    alarm_topic = stack.outputs["alarm_topic_arn"]
+    assert all(alarm["AlarmActions"] == [alarm_topic] for alarm in alarms)
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=stack.name)["DashboardBody"])
+    metrics = {line[1] for widget in body["widgets"] for line in widget["properties"]["metrics"]}
+    assert {"5XXError", "4XXError", "Latency", "Errors", "Throttles", "Duration", "IteratorAge"} <= metrics
+    assert {"ConditionalCheckFailedRequests", "ApproximateNumberOfMessagesVisible"} <= metrics
+    assert {"AppendsAccepted", "AppendConflicts", "IdempotentReplays", "NotificationsPublished"} <= metrics
+
+
+def test_roles_are_least_privilege(stack: Stack) -> None:
+    iam = stack.iam()
+    roles = [
+        role["RoleName"] for role in iam.list_roles()["Roles"] if role["RoleName"].startswith(stack.name)
+    ]
+    assert {function_name(stack, key) for key in FUNCTIONS} <= set(roles)
+    for role in roles:
+        assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+        actions: set[str] = set()
+        for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+            document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+            for statement in statements(document):  # type: ignore[arg-type]
+                granted = set(as_list(statement["Action"]))
+                assert not any("*" in action for action in granted), (role, statement)
+                if "*" in as_list(statement["Resource"]):
+                    assert granted == XRAY_ACTIONS, (role, statement)
+                actions |= granted
+        for key, needed in DESIGN_ACTIONS.items():
+            if role == function_name(stack, key):
+                assert actions == needed | LOG_ACTIONS | XRAY_ACTIONS, role
+                if key in {"read_events", "list_streams"}:
+                    assert not actions & WRITE_ACTIONS
+
+
+def test_layer_holds_the_package_and_lambda_platform_wheels(stack: Stack) -> None:
+    with zipfile.ZipFile(stack.build_dir / "layer.zip") as archive:
+        names = archive.namelist()
+        dates = {info.date_time for info in archive.infolist()}
+    assert names == sorted(names)
+    assert dates == {(1980, 1, 1, 0, 0, 0)}
+    assert "python/eventstore/table.json" in names
+    assert all(name.startswith("python/") for name in names)
+    native = [name for name in names if name.endswith(".so")]
+    assert all("aarch64" in name for name in native), f"arm64 functions need aarch64 wheels: {native}"
+
+
+def test_changing_one_handler_changes_exactly_that_function(stack: Stack) -> None:
+    before = json.loads((stack.build_dir / "manifest.json").read_text())
+    assert stack.build() == before, "an unchanged rebuild must reproduce the same zips"
+    handler = stack.functions_dir / "read_events" / "handler.py"
+    handler.write_text(handler.read_text() + "\n# changed by the terraform test\n")
+    after = stack.build()
+    changed = {name for name, digest in after["functions"].items() if before["functions"][name] != digest}
+    assert changed == {"read_events"}
+    assert after["layer"] == before["layer"]
+
+    plan_file = stack.build_dir.parent / "change.tfplan"
+    # No refresh: test_replan_is_clean showed the state matches; only the new zip may differ.
+    stack.terraform.run(
+        "plan", "-refresh=false", "-input=false", "-no-color", f"-out={plan_file}", *stack.terraform.var_args
+    )
+    shown = json.loads(stack.terraform.run("show", "-json", str(plan_file)).stdout)
+    updates = [
+        change["address"]
+        for change in shown.get("resource_changes", [])
+        if change["change"]["actions"] != ["no-op"] and change["mode"] == "managed"
+    ]
+    assert updates == ['aws_lambda_function.this["read_events"]']
+
+
+def test_fifo_topic_and_subscriber_filter_variant(stack: Stack) -> None:
+    plan_file = stack.build_dir.parent / "fifo.tfplan"
+    variant = ["-var=topic_fifo=true", '-var=subscriber_stream_types=["orders"]']
+    stack.terraform.run(
+        "plan", "-refresh=false", "-input=false", "-no-color", f"-out={plan_file}",
+        *stack.terraform.var_args, *variant,
+    )  # fmt: skip
+    shown = json.loads(stack.terraform.run("show", "-json", str(plan_file)).stdout)
+    planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+    topic = planned["aws_sns_topic.notifications"]
+    assert topic["name"] == f"{stack.name}-notifications.fifo"
+    assert (topic["fifo_topic"], topic["content_based_deduplication"]) == (True, False)
+    queue = planned["aws_sqs_queue.example_subscriber"]
+    assert (queue["name"], queue["fifo_queue"]) == (f"{stack.name}-example-subscriber.fifo", True)
+    subscription = planned["aws_sns_topic_subscription.example_subscriber"]
+    assert json.loads(subscription["filter_policy"]) == {"StreamType": ["orders"]}
+    assert subscription["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_destroy_leaves_nothing(stack: Stack) -> None:
+    started = time.monotonic()
+    stack.terraform.run(
+        "destroy", "-auto-approve", "-refresh=false", "-input=false", "-no-color", *stack.terraform.var_args
+    )
+    stack.timings["destroy"] = time.monotonic() - started
+    sys.stderr.write(f"terraform timings (s): { {k: round(v) for k, v in stack.timings.items()} }\n")
+    name = stack.name
+    assert not [t for t in stack.dynamodb().list_tables()["TableNames"] if t.startswith(name)]
+    assert not [
+        f for f in stack.awslambda().list_functions()["Functions"] if f["FunctionName"].startswith(name)
+    ]
+    assert not [a for a in stack.apigateway().get_rest_apis()["items"] if a["name"] == name]
+    assert not [t for t in stack.sns().list_topics()["Topics"] if f":{name}-" in t["TopicArn"]]
+    assert not [q for q in stack.sqs().list_queues().get("QueueUrls", []) if f"/{name}-" in q]
+    assert not stack.cloudwatch().describe_alarms(AlarmNamePrefix=name)["MetricAlarms"]
+    assert not [r for r in stack.iam().list_roles()["Roles"] if r["RoleName"].startswith(name)]
+    groups = stack.logs().describe_log_groups()["logGroups"]
+    assert not [g for g in groups if name in g["logGroupName"]]
+    assert stack.terraform.run("state", "list", check=False).stdout.strip() == ""
