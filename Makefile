@@ -38,6 +38,11 @@ lint: $(STAMP) ## ruff and mypy (strict).
 test: lint ## Everything CI runs: lint, unit, contract, end-to-end and Terraform tests.
 	$(PY) -m pytest
 
+.PHONY: contract
+contract: $(STAMP) ## Regenerate the layer's contract.json and compiled validators from openapi.yaml.
+	$(PY) scripts/export_contract.py
+	$(PY) scripts/compile_validators.py
+
 .PHONY: run
 run: $(STAMP) ## Run the whole event store locally (emulator :4566, API :8000).
 	$(PY) -m local_runtime $(ARGS)

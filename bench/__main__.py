@@ -1,0 +1,72 @@
+"""`python -m bench`: run every measurement, print the table, write bench/results/latest.json."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import coldstart, cost, operations, overhead, throughput
+from bench.harness import ROOT
+from bench.report import Report, Row, render, write_json
+
+SECTIONS = ("requests", "overhead", "coldstart", "throughput", "cost")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and events (a smoke run, ~2 min)")
+    parser.add_argument("--rounds", type=int, help="cold-start rounds per variant (default 12; quick 2)")
+    parser.add_argument("--skip", action="append", default=[], choices=SECTIONS, help="leave a section out")
+    parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (2 if args.quick else 12)
+    started_at, started = datetime.now(UTC), time.perf_counter()
+    report = Report()
+
+    def progress(message: str) -> None:
+        sys.stderr.write(f"[bench {time.perf_counter() - started:5.0f} s] {message}\n")
+
+    capacity = None
+    if "requests" not in args.skip:
+        progress("requests per operation and write units (moto in-process)")
+        events = 200 if args.quick else operations.EVENTS_PER_STREAM
+        capacity = operations.run(report, events_per_stream=events)
+    append_cpu = None
+    if "overhead" not in args.skip:
+        progress("handler overhead (stubbed DynamoDB)")
+        figures = overhead.run(report, blocks=3 if args.quick else 15, per_block=100)
+        append_cpu = figures["handler"]
+    if "coldstart" not in args.skip:
+        progress(f"cold start ({rounds} interleaved rounds of {len(coldstart.variants())} variants)")
+        coldstart.run(report, rounds)
+    if "throughput" not in args.skip:
+        progress("local runtime throughput (two runtimes, 10,000 events)")
+        throughput.run(report, rounds=1 if args.quick else 3, appends_per_client=10 if args.quick else 20)
+    if "cost" not in args.skip:
+        if capacity is None or append_cpu is None:
+            report.add(
+                Row(
+                    "6 cost", "USD per million appends", None, note="needs the requests and overhead sections"
+                )
+            )
+        else:
+            cost.run(
+                report,
+                append_cpu_seconds=append_cpu,
+                wru_worst=capacity.ours_per_commit,
+                wru_coalesced=capacity.ours_coalesced,
+                rru_per_append=capacity.rru_per_append,
+            )
+    seconds = time.perf_counter() - started
+    sys.stdout.write(render(report) + "\n")
+    options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}
+    write_json(report, args.output, started=started_at, seconds=seconds, options=options)
+    progress(f"done; wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,238 @@
+"""Cold start (item 1): a fresh interpreter importing each handler module with the layer on the path.
+
+Each sample is a new `python -X frozen_modules=on` process (the Lambda runtime's Python, .pyc files
+written by a warm-up run and then used, as the layer ships them). Init is the CPU time the process has
+used (interpreter start included) when the handler module is imported (its clients created: the handler
+modules create them at import). CPU time, not wall time, is the figure because these machines are shared:
+wall time also counts waiting for a core, while init is CPU-bound (imports from the page cache); the
+wall time from spawning the process to the same point is reported beside it. The child then makes its
+first invocation against a stubbed DynamoDB/SNS (bench.stub), with the tracing environment Lambda sets,
+so work deferred to the first request (the X-Ray import and patch) is reported, not hidden. Variants run
+interleaved in a shuffled order each round; medians.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from bench.harness import FUNCTION_ENVIRONMENT, ROOT, SHARED, quiet_stdout
+from bench.report import Report, Row
+
+FUNCTIONS = (
+    "create_stream",
+    "append_event",
+    "read_events",
+    "list_streams",
+    "liveness_check",
+    "notify_stream",
+)
+TARGET = 1.25
+
+# What each variant's process does before it reports "imported".
+_BASELINE = 'import boto3\nclient = boto3.client("dynamodb")\nmodule = None\n'
+_PRELUDE = {
+    "baseline": _BASELINE,
+    "+ aws_lambda_powertools": _BASELINE + "import aws_lambda_powertools\n",
+    "+ jsonschema": _BASELINE + "import jsonschema\n",
+    "+ aws_xray_sdk patch": _BASELINE + 'from aws_xray_sdk.core import patch\npatch(["botocore"])\n',
+}
+_HANDLER = "sys.path[:0] = [{shared!r}, {folder!r}]\n{naive}import handler as module\n"
+_NAIVE = 'import jsonschema\nfrom aws_xray_sdk.core import patch\npatch(["botocore"])\n'
+_CHILD = """import sys, time
+{prelude}sys.stdout.write(f"imported {{time.process_time()}}\\n")
+sys.stdout.flush()
+sys.path.insert(0, {root!r})
+from bench.coldstart import child_invocations
+child_invocations({function!r}, module)
+"""
+
+# Lambda with active tracing: the runtime sets these; aws-xray-sdk then builds its facade segment from them.
+_LAMBDA_ENVIRONMENT = {
+    "AWS_LAMBDA_FUNCTION_NAME": "bench",
+    "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    "_X_AMZN_TRACE_ID": "Root=1-6747a1c4-3f2a1b0c9d8e7f6a5b4c3d2e;Parent=53995c3f42cd8ad8;Sampled=1",
+    "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+    "AWS_REGION": "us-east-1",
+}
+
+
+def child_invocations(function: str, module: Any) -> None:
+    """In the child: the first and second invocation against the stub, in milliseconds, as JSON."""
+    import botocore.client  # noqa: PLC0415 - already imported by then; the child's timing is done
+
+    from bench import stub  # noqa: PLC0415
+
+    clients: list[Any] = [o for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
+    for client in clients:
+        stub.install(client.meta.events)
+    if module is None:
+        query = {"TableName": "t", "KeyConditionExpression": "#id = :id", "ConsistentRead": True, "Limit": 1}
+        query |= {
+            "ExpressionAttributeNames": {"#id": "streamId"},
+            "ExpressionAttributeValues": {":id": {"S": "x"}},
+        }
+
+        def call() -> None:
+            clients[0].query(**query)
+    else:
+        event = stub.invocation_event(function)
+
+        def call() -> None:
+            module.handler(event, None)
+
+    timings = []
+    with quiet_stdout():
+        for _ in range(2):
+            started = time.perf_counter()
+            call()
+            timings.append((time.perf_counter() - started) * 1000)
+    sys.stdout.write(json.dumps({"first": timings[0], "second": timings[1]}) + "\n")
+
+
+def _environment(function: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AWS_", "PYTHON", "POWERTOOLS_", "EVENTSTORE_"))
+    }
+    env.update(FUNCTION_ENVIRONMENT)
+    env.update(_LAMBDA_ENVIRONMENT)
+    env["LAMBDA_TASK_ROOT"] = str(ROOT / "functions" / function)
+    return env
+
+
+def _code(variant: str) -> tuple[str, str]:
+    if variant in _PRELUDE:
+        function, prelude = "append_event", _PRELUDE[variant]
+    else:
+        naive = variant.startswith("naive ")
+        function = variant.removeprefix("naive ")
+        folder = str(ROOT / "functions" / function)
+        prelude = _HANDLER.format(shared=str(SHARED), folder=folder, naive=_NAIVE if naive else "")
+    return function, _CHILD.format(prelude=prelude, root=str(ROOT), function=function)
+
+
+def sample(variant: str, attempts: int = 3) -> dict[str, float]:
+    """One cold start; retried a few times (the tree is shared: a file may be mid-edit for a moment)."""
+    for attempt in range(attempts):
+        try:
+            return _sample(variant)
+        except RuntimeError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(5)
+    raise AssertionError  # unreachable
+
+
+def _sample(variant: str) -> dict[str, float]:
+    function, code = _code(variant)
+    started = time.perf_counter()
+    process = subprocess.Popen(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-X", "frozen_modules=on", "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_environment(function),
+        cwd=ROOT,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    wall = (time.perf_counter() - started) * 1000
+    out, err = process.communicate(timeout=120)
+    if not line.startswith(b"imported ") or process.returncode != 0:
+        raise RuntimeError(f"{variant} failed: {line!r} {out[-2000:]!r} {err[-4000:]!r}")
+    cpu = float(line.split()[1]) * 1000
+    timings: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    return {"init": cpu, "wall": wall, **timings}
+
+
+def variants() -> list[str]:
+    return [*_PRELUDE, *FUNCTIONS, "naive append_event"]
+
+
+def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """Medians of each variant's figures, and medians of its ratios to the same round's baseline.
+
+    Pairing each sample with the baseline of its own round (all variants run within seconds of each other,
+    in a shuffled order) cancels the slow swings of a shared machine's load.
+    """
+    names = variants()
+    for name in names:  # warm-up: compile and cache the .pyc files, fill the OS file cache
+        sample(name)
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in names}
+    for _ in range(rounds):
+        random.shuffle(names)
+        for name in names:
+            samples[name].append(sample(name))
+    medians = {
+        name: {key: statistics.median(s[key] for s in runs) for key in ("init", "wall", "first", "second")}
+        for name, runs in samples.items()
+    }
+    base = samples["baseline"]
+    ratios = {
+        name: {
+            "init": statistics.median(s["init"] / b["init"] for s, b in zip(runs, base, strict=True)),
+            "wall": statistics.median(s["wall"] / b["wall"] for s, b in zip(runs, base, strict=True)),
+            "total": statistics.median(
+                (s["init"] + s["first"]) / (b["init"] + b["first"]) for s, b in zip(runs, base, strict=True)
+            ),
+        }
+        for name, runs in samples.items()
+    }
+    return medians, ratios
+
+
+def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
+    medians, ratios = measure(rounds)
+    base = medians["baseline"]
+    section = "1 cold start"
+    report.add(
+        Row(
+            section,
+            "baseline: import boto3; client (init CPU)",
+            base["init"],
+            "ms",
+            note=f"wall {base['wall']:.0f} ms; 1st query {base['first']:.0f} ms; {rounds} rounds, paired",
+        )
+    )
+    for name in (*FUNCTIONS, "naive append_event"):
+        figures = medians[name]
+        ratio, wall_ratio, total = ratios[name]["init"], ratios[name]["wall"], ratios[name]["total"]
+        naive = name.startswith("naive")
+        report.add(
+            Row(
+                section,
+                f"{name} init" + (" (reference: jsonschema + X-Ray at import)" if naive else ""),
+                ratio,
+                "x",
+                "" if naive else f"<= {TARGET}",
+                None if naive else ratio <= TARGET,
+                f"{figures['init']:.0f} ms CPU (wall {wall_ratio:.2f}x); 1st call {figures['first']:.0f} ms,"
+                f" 2nd {figures['second']:.1f} ms; init+1st {total:.2f}x",
+            )
+        )
+    for name in ("+ aws_lambda_powertools", "+ jsonschema", "+ aws_xray_sdk patch"):
+        extra = (ratios[name]["init"] - 1) * base["init"]  # paired by round, as the ratios above
+        report.add(
+            Row(
+                section,
+                f"import cost {name.removeprefix('+ ')}",
+                extra,
+                "ms",
+                note=f"{extra / base['init']:.2f}x of baseline; "
+                + {
+                    "+ aws_lambda_powertools": "kept at import (its __init__ imports Logger and Metrics)",
+                    "+ jsonschema": "deferred: only a rejected request imports it",
+                    "+ aws_xray_sdk patch": "deferred to the first invocation (instrument_aws_sdk)",
+                }[name],
+            )
+        )
+    return medians

@@ -1,0 +1,115 @@
+"""A stand-in for DynamoDB and SNS: canned HTTP responses returned from botocore's `before-send` event.
+
+The client still serializes, signs and parses as it would against AWS; only the network is skipped. The
+answers make every API operation succeed: a Query finds one commit (revision 1) of the saved stream event
+tests/events/dynamodb_stream_commits.json, a PutItem or UpdateItem is accepted, SNS publishes everything.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+from urllib.parse import parse_qs
+
+from botocore.awsrequest import AWSResponse
+from botocore.compat import HTTPHeaders
+
+from bench.harness import EVENTS, proxy_event, stream_event
+
+
+@cache
+def commit_item() -> dict[str, Any]:
+    """A commit at revision 1 (also carrying `updatedAt`, so it serves as a listing summary too)."""
+    records = json.loads((EVENTS / "dynamodb_stream_commits.json").read_text())["Records"]
+    item: dict[str, Any] = dict(records[0]["dynamodb"]["NewImage"])
+    item["updatedAt"] = {"S": item["committedAt"]["S"]}
+    return item
+
+
+def stream_id() -> str:
+    value: str = commit_item()["streamId"]["S"]
+    return value
+
+
+def _dynamodb_answer(operation: str) -> dict[str, Any]:
+    if operation == "Query":
+        return {"Items": [commit_item()], "Count": 1, "ScannedCount": 1}
+    if operation == "GetItem":
+        return {"Item": commit_item()}
+    return {}
+
+
+def _sns_answer(body: bytes) -> bytes:
+    form = parse_qs(body.decode())
+    ids = sorted(
+        v[0]
+        for k, v in form.items()
+        if k.startswith("PublishBatchRequestEntries.member.") and k.endswith(".Id")
+    )
+    members = "".join(f"<member><Id>{i}</Id><MessageId>{uuid.uuid4()}</MessageId></member>" for i in ids)
+    return (
+        '<PublishBatchResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><PublishBatchResult>'
+        f"<Successful>{members}</Successful><Failed/></PublishBatchResult>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata></PublishBatchResponse>"
+    ).encode()
+
+
+class _Raw:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+def answer(request: Any, **_: Any) -> AWSResponse:
+    target = request.headers.get("X-Amz-Target")
+    if target:
+        operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
+        body = json.dumps(_dynamodb_answer(operation)).encode()
+        content_type = "application/x-amz-json-1.0"
+    else:
+        raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        body = _sns_answer(raw)
+        content_type = "text/xml"
+    headers = HTTPHeaders()
+    headers["Content-Type"] = content_type
+    headers["x-amzn-RequestId"] = str(uuid.uuid4())
+    headers["Content-Length"] = str(len(body))
+    return AWSResponse(request.url, 200, headers, _Raw(body))
+
+
+def install(events: Any) -> None:
+    """Answer every request of the clients on this event emitter (a client's or a session's)."""
+    events.register("before-send", answer)
+
+
+def invocation_event(function: str) -> dict[str, Any]:
+    """The request a first invocation of each function answers (succeeding against the stub)."""
+    ids = {"streamType": "order", "streamId": stream_id()}
+    event = {"eventType": "OrderPaid", "payload": {"amount": 12}}
+    match function:
+        case "create_stream":
+            return proxy_event(
+                "POST", "/streams/{streamType}", {"streamType": "order"}, body={"initialEvent": event}
+            )
+        case "append_event":
+            params = {**ids, "revision": "2"}
+            return proxy_event(
+                "PUT", "/streams/{streamType}/{streamId}/events/{revision}", params, body={"event": event}
+            )
+        case "read_events":
+            return proxy_event(
+                "GET", "/streams/{streamType}/{streamId}/events", ids, query={"after-revision": "0"}
+            )
+        case "list_streams":
+            return proxy_event("GET", "/streams/{streamType}", {"streamType": "order"})
+        case "liveness_check":
+            return proxy_event("GET", "/liveness-check")
+        case "notify_stream":
+            return stream_event([commit_item()])
+        case _:
+            raise ValueError(function)
