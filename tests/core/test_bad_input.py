@@ -101,6 +101,13 @@ CASES = [
         params=ORDER,
     ),
     Case(
+        "eventType with a trailing newline",
+        *CREATE,
+        "/body/events/0/eventType",
+        body={"events": [{"eventType": "A\n"}]},
+        params=ORDER,
+    ),
+    Case(
         "eventType not a string",
         *CREATE,
         "/body/events/0/eventType",
@@ -196,6 +203,12 @@ CASES = [
     ),
     Case(
         "missing expectedRevision", *BATCH, "/body/expectedRevision", body={"events": [ev()]}, params=STREAM
+    ),
+    Case(
+        "stream id with a trailing newline",
+        *READ,
+        "/path/streamId",
+        params={**STREAM, "streamId": EXISTING + "\n"},
     ),
     Case(
         "stream id in path not a UUID",
