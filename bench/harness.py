@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import copy
-import importlib.util
-import json
 import os
-import re
 import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,45 +50,6 @@ def function_environment(**extra: str) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
-
-
-def load_handler(function: str) -> ModuleType:
-    """Import functions/<function>/handler.py afresh, as a new Lambda container does."""
-    path = ROOT / "functions" / function / "handler.py"
-    name = f"bench_handler_{function}_{uuid.uuid4().hex}"
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-def proxy_event(
-    method: str,
-    resource: str,
-    path_params: Mapping[str, str] | None = None,
-    *,
-    body: Any = None,
-    query: Mapping[str, str] | None = None,
-) -> dict[str, Any]:
-    """A REST API proxy event with an IAM identity, from the real one saved under tests/events/."""
-    event: dict[str, Any] = copy.deepcopy(json.loads((EVENTS / "apigw_rest_proxy_iam.json").read_text()))
-    params = dict(path_params or {})
-    path = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], resource)
-    event.update(
-        resource=resource,
-        path=path,
-        httpMethod=method,
-        pathParameters=params or None,
-        queryStringParameters=dict(query) if query else None,
-        multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
-        body=json.dumps(body) if body is not None else None,
-    )
-    context = event["requestContext"]
-    context.update(resourcePath=resource, httpMethod=method, path=f"/prod{path}", requestId=str(uuid.uuid4()))
-    return event
 
 
 def stream_event(commit_items: Sequence[Mapping[str, Any]], *, first_sequence: int = 1) -> dict[str, Any]:

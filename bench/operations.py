@@ -25,12 +25,11 @@ from bench.harness import (
     RequestCounter,
     by_service,
     function_environment,
-    load_handler,
-    proxy_event,
     quiet_stdout,
     stream_event,
 )
 from bench.report import Report, Row
+from tests.support import load_handler, proxy_event
 
 ORIGINAL_TABLE = "bench-original-design"
 STREAM_TYPE = "order"

@@ -14,8 +14,9 @@ from typing import Any
 import boto3
 
 from bench import stub
-from bench.harness import function_environment, load_handler, quiet_stdout
+from bench.harness import function_environment, quiet_stdout
 from bench.report import Report, Row
+from tests.support import load_handler
 
 TARGET = 1.5
 

@@ -17,7 +17,8 @@ from urllib.parse import parse_qs
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from bench.harness import EVENTS, proxy_event, stream_event
+from bench.harness import EVENTS, stream_event
+from tests.support import proxy_event
 
 
 @cache
