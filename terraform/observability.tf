@@ -172,30 +172,25 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
   }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_errors" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-errors"
-  alarm_description   = "${each.key} raised errors (unhandled exceptions or timeouts)."
-  namespace           = "AWS/Lambda"
-  metric_name         = "Errors"
-  dimensions          = { FunctionName = each.value }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+locals {
+  # Every function gets an alarm on each of these Lambda metrics.
+  lambda_alarm_metrics = {
+    errors    = { metric = "Errors", why = "raised errors (unhandled exceptions or timeouts)" }
+    throttles = { metric = "Throttles", why = "was throttled (account or reserved concurrency exhausted)" }
+  }
+  lambda_alarms = {
+    for pair in setproduct(keys(local.function_names), keys(local.lambda_alarm_metrics)) :
+    "${pair[0]}-${pair[1]}" => { function = pair[0], kind = pair[1] }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda_throttles" {
-  for_each            = local.function_names
-  alarm_name          = "${each.value}-throttles"
-  alarm_description   = "${each.key} was throttled (account or reserved concurrency exhausted)."
+resource "aws_cloudwatch_metric_alarm" "lambda" {
+  for_each            = local.lambda_alarms
+  alarm_name          = "${local.function_names[each.value.function]}-${each.value.kind}"
+  alarm_description   = "${each.value.function} ${local.lambda_alarm_metrics[each.value.kind].why}."
   namespace           = "AWS/Lambda"
-  metric_name         = "Throttles"
-  dimensions          = { FunctionName = each.value }
+  metric_name         = local.lambda_alarm_metrics[each.value.kind].metric
+  dimensions          = { FunctionName = local.function_names[each.value.function] }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
