@@ -15,6 +15,7 @@ from local_runtime.apigateway import load_routes
 from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
+from local_runtime.endpoints import StoreEndpoints
 from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
 from local_runtime.persistence import DataDir
 from local_runtime.pump import StreamPump
@@ -31,35 +32,13 @@ _SNAPSHOT_SECONDS = 5.0
 
 
 @dataclass(frozen=True, slots=True)
-class RunningStore:
+class RunningStore(StoreEndpoints):
     """Where a running local store is; `stop()` shuts it down (snapshotting to --data-dir first)."""
 
-    api_url: str
-    aws_endpoint_url: str
-    region: str
-    table_name: str
-    stream_arn: str
-    topic_arn: str
-    on_failure_queue_url: str
-    access_key: str
-    secret_key: str
     _stop: Callable[[], None] = field(repr=False, compare=False)
 
     def stop(self) -> None:
         self._stop()
-
-    def describe(self) -> dict[str, str]:
-        return {
-            "api_url": self.api_url,
-            "aws_endpoint_url": self.aws_endpoint_url,
-            "region": self.region,
-            "table_name": self.table_name,
-            "stream_arn": self.stream_arn,
-            "topic_arn": self.topic_arn,
-            "on_failure_queue_url": self.on_failure_queue_url,
-            "access_key": self.access_key,
-            "secret_key": self.secret_key,
-        }
 
 
 def start(settings: Settings) -> RunningStore:

@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from local_runtime import REPO_ROOT
+from local_runtime.endpoints import StoreEndpoints
 
 if TYPE_CHECKING:
     from collections.abc import Iterator, Mapping, Sequence
@@ -39,16 +40,7 @@ class Boto3Kwargs(TypedDict):
 
 
 @dataclass(frozen=True, slots=True)
-class LocalStore:
-    api_url: str
-    aws_endpoint_url: str
-    region: str
-    table_name: str
-    stream_arn: str
-    topic_arn: str
-    on_failure_queue_url: str
-    access_key: str
-    secret_key: str
+class LocalStore(StoreEndpoints):
     log_file: Path
 
     def client(self) -> SignedHttp:

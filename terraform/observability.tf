@@ -219,7 +219,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
 
 resource "aws_cloudwatch_metric_alarm" "notify_failures" {
   alarm_name          = "${local.name}-notify-failures-not-empty"
-  alarm_description   = "Stream records were given up on: notifications for them were not published. Replay them from the table."
+  alarm_description   = "Stream records were given up on after retries (SNS or the table failing for too long): their notifications go out when their stream's next append fills the gap from the table."
   namespace           = "AWS/SQS"
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.notify_failures.name }
