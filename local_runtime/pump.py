@@ -149,7 +149,9 @@ class StreamPump:
             progressed |= self._read(shard)
             batch = self._next_batch(shard)
             if batch:
-                self._deliver(shard, batch, retries_left=self._settings.maximum_retry_attempts)
+                undelivered = self._deliver(shard, batch, retries_left=self._settings.maximum_retry_attempts)
+                # Stopped mid-retry: keep those records (and the checkpoint before them) for the next start.
+                shard.buffer = undelivered + shard.buffer
                 progressed = True
             if not shard.buffer and shard.last_read is not None:
                 shard.checkpoint = shard.last_read
@@ -216,27 +218,32 @@ class StreamPump:
         shard.buffered_since = time.monotonic()
         return batch
 
-    def _deliver(self, shard: _Shard, batch: list[dict[str, Any]], *, retries_left: int) -> None:
+    def _deliver(
+        self, shard: _Shard, batch: list[dict[str, Any]], *, retries_left: int
+    ) -> list[dict[str, Any]]:
+        """Invoke the function until the batch is handled or given up on; return what the halt left."""
         attempts = 0
         while not self._halt.is_set():
             attempts += 1
             outcome = self._invoke(batch)
             if outcome.failed_from is None:
-                return
+                return []
             if outcome.function_error and self._settings.bisect_batch_on_function_error and len(batch) > 1:
                 # Splitting does not count against the retry quota (as in Lambda).
                 half = len(batch) // 2
-                self._deliver(shard, batch[:half], retries_left=retries_left)
-                self._deliver(shard, batch[half:], retries_left=retries_left)
-                return
+                first_left = self._deliver(shard, batch[:half], retries_left=retries_left)
+                if first_left:
+                    return first_left + batch[half:]
+                return self._deliver(shard, batch[half:], retries_left=retries_left)
             batch = batch[outcome.failed_from :]
             if 0 <= retries_left < attempts:
                 self._send_to_on_failure_queue(shard, batch, outcome, attempts, "RetryAttemptsExhausted")
-                return
+                return []
             if self._too_old(batch[0]):
                 self._send_to_on_failure_queue(shard, batch, outcome, attempts, "RecordAgeExceeded")
-                return
+                return []
             self._halt.wait(min(self._settings.retry_backoff_seconds * 2 ** (attempts - 1), 2.0))
+        return batch
 
     def _too_old(self, record: dict[str, Any]) -> bool:
         limit = self._settings.maximum_record_age_seconds

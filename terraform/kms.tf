@@ -8,6 +8,7 @@
 locals {
   kms_admin_actions = [
     "kms:CancelKeyDeletion",
+    "kms:CreateAlias",
     "kms:CreateGrant",
     "kms:DeleteAlias",
     "kms:DescribeKey",

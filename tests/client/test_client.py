@@ -154,6 +154,21 @@ def test_a_lost_answer_is_retried_and_the_server_replays(fake: FakeServer, clien
     assert [e.event_id for e in client.read_events("Order", stream_id)][1:] == list(result.event_ids)
 
 
+def test_an_any_append_with_an_unknown_outcome_is_not_repeated_but_a_throttle_is(
+    fake: FakeServer, client: EventStoreClient
+) -> None:
+    stream_id = client.create_stream("Order", NewEvent("Placed")).stream_id
+    fake.store.fail_next(Failure(503, after_write=True))
+    with pytest.raises(ServiceUnavailable):
+        client.append("Order", stream_id, NewEvent("Paid"), expected_revision="any")
+    assert len(fake.store.requests) == 2  # the create and the one append attempt
+
+    fake.store.fail_next(Failure(429, body={"message": "Too Many Requests"}))
+    result = client.append("Order", stream_id, NewEvent("Packed"), expected_revision="any")
+    assert result.revision == 3
+    assert len(fake.store.requests) == 4
+
+
 def test_a_dropped_connection_and_a_throttle_are_retried(fake: FakeServer, client: EventStoreClient) -> None:
     fake.store.fail_next(Failure(0), Failure(429, body={"message": "Too Many Requests"}))
 

@@ -212,3 +212,12 @@ def test_sqs_clients_follow_the_emulator_endpoint_settings(monkeypatch: pytest.M
     assert make_sqs_client("eu-west-1").meta.endpoint_url == "http://127.0.0.1:4566"
     explicit = make_sqs_client("eu-west-1", endpoint_url="http://127.0.0.1:9999")
     assert explicit.meta.endpoint_url == "http://127.0.0.1:9999"
+
+
+def test_an_imported_event_without_an_id_gets_the_same_derived_id_on_every_run() -> None:
+    from eventstore_client.transfer import _new_event  # noqa: PLC0415 - a private helper under test
+
+    line = {"streamType": "Order", "streamId": "s-1", "revision": 3, "eventId": "", "eventType": "Paid"}
+    first, again = _new_event(dict(line)), _new_event(dict(line))
+    assert first.event_id == again.event_id
+    assert first.event_id != _new_event({**line, "revision": 4}).event_id

@@ -217,3 +217,18 @@ def test_records_older_than_the_maximum_age_are_not_retried() -> None:
     assert len(function.batches) == 1
     (message,) = queue.messages
     assert message["requestContext"]["condition"] == "RecordAgeExceeded"
+
+
+def test_stopping_during_retries_keeps_the_undelivered_records_and_their_checkpoint() -> None:
+    def always_fail(_batch: list[dict[str, Any]]) -> Any:
+        pump._halt.set()  # the runtime stops while this batch is being retried
+        raise RuntimeError("boom")
+
+    function = FakeFunction(always_fail)
+    queue = FakeQueue()
+    pump = _pump([_record(i, revision=1) for i in range(3)], function, queue)
+    pump._poll_once()
+    (shard,) = pump._shards.values()
+    assert queue.messages == []
+    assert [r["dynamodb"]["SequenceNumber"] for r in shard.buffer] == _seq(0, 1, 2)
+    assert shard.checkpoint != _seq(2)[0]

@@ -122,8 +122,13 @@ class SignedTransport:
         SigV4Auth(credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
         return dict(request.headers.items())
 
-    def request(self, method: str, url: str, body: Any = None) -> Response:
-        """Send with retries on transport errors, 429 and 5xx; raise the mapped error otherwise."""
+    def request(self, method: str, url: str, body: Any = None, *, replay_safe: bool = True) -> Response:
+        """Send with retries on transport errors, 429 and 5xx; raise the mapped error otherwise.
+
+        With `replay_safe=False` (a request the server can recognise as a repeat only for a while, such
+        as an "any" append), only failures that cannot have reached the server are retried: a connection
+        that was never made, and 429.
+        """
         data = json.dumps(body, separators=(",", ":")).encode() if body is not None else None
         base_headers = {"Accept": "application/json, application/problem+json"}
         if data is not None:
@@ -135,7 +140,10 @@ class SignedTransport:
             try:
                 raw = self._pool.request(method, url, body=data, headers=signed, redirect=False)
             except urllib3.exceptions.HTTPError as exc:
-                if attempt + 1 >= self._retry.max_attempts:
+                never_sent = isinstance(
+                    exc, urllib3.exceptions.NewConnectionError | urllib3.exceptions.ConnectTimeoutError
+                )
+                if attempt + 1 >= self._retry.max_attempts or not (replay_safe or never_sent):
                     raise TransportError(f"{method} {url}: {exc}") from exc
                 delay = self._retry.delay(attempt, None)
                 logger.info("retrying %s %s after %s (in %.2fs)", method, url, type(exc).__name__, delay)
@@ -146,6 +154,8 @@ class SignedTransport:
                 retry_after = _parse_retry_after(response.headers.get("Retry-After"))
                 error = error_from_response(response.status, response.body, retry_after)
                 retryable = response.status in RETRYABLE_STATUSES or isinstance(error, ServiceUnavailable)
+                if not replay_safe:
+                    retryable = response.status == 429  # noqa: PLR2004 - throttled before anything ran
                 if not retryable or attempt + 1 >= self._retry.max_attempts:
                     raise error
                 delay = self._retry.delay(attempt, retry_after)

@@ -106,7 +106,9 @@ class EventStoreClient:
         else:
             url = self._transport.url("streams", stream_type, stream_id, "events")
             body = {"expectedRevision": expected_revision, "events": [e.to_json() for e in batch]}
-            response = self._transport.request("POST", url, body)
+            # The store recognises a repeated "any" append only among the stream's 10 newest appends, so
+            # an attempt whose outcome is unknown is not repeated blindly; exact revisions always are.
+            response = self._transport.request("POST", url, body, replay_safe=expected_revision != "any")
         return _written(response.body, response.headers, batch)
 
     def read_events(

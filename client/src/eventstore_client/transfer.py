@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,6 +12,8 @@ from typing import Any
 from eventstore_client.client import EventStoreClient
 from eventstore_client.errors import EventIdConflict, InvalidImportData, StreamNotFound
 from eventstore_client.models import NewEvent, RecordedEvent
+
+_IMPORTED_ID_NAMESPACE = uuid.UUID("5d6f1d0e-1f7b-4b8e-a5f2-3c9d8e7a6b41")
 
 MAX_BATCH_EVENTS = 100
 # An append is one DynamoDB item (400 KB); leave room for keys and server-added metadata.
@@ -155,16 +158,26 @@ def _check_same_event(
 ) -> None:
     revision = int(record["revision"])
     stored = next(client.read_events(stream_type, stream_id, after_revision=revision - 1, page_size=1), None)
-    if stored is None or stored.event_id != record.get("eventId"):
+    if stored is None or stored.event_id != _event_id(record):
         raise EventIdConflict(
             f"{stream_type}/{stream_id} revision {revision} holds another event than the file "
-            f"({stored.event_id if stored else 'none'} != {record.get('eventId')})"
+            f"({stored.event_id if stored else 'none'} != {_event_id(record)})"
         )
+
+
+def _event_id(record: Mapping[str, Any]) -> str:
+    """The line's event id; for an event stored without one (the original service wrote some), an id
+    derived from its place, so a re-run of the import sends and checks the same id again."""
+    given = record.get("eventId")
+    if given:
+        return str(given)
+    place = f"{record['streamType']}/{record['streamId']}/{record['revision']}"
+    return str(uuid.uuid5(_IMPORTED_ID_NAMESPACE, place))
 
 
 def _new_event(record: dict[str, Any]) -> NewEvent:
     metadata = {k: v for k, v in (record.get("metadata") or {}).items() if k not in SERVER_METADATA}
-    return NewEvent.from_json(record | {"metadata": metadata})
+    return NewEvent.from_json(record | {"metadata": metadata, "eventId": _event_id(record)})
 
 
 def _write(
