@@ -223,6 +223,19 @@ def queue_url(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         yield boto3.client("sqs", region_name="eu-west-1").create_queue(QueueName="tail")["QueueUrl"]
 
 
+def test_tail_keep_prints_each_message_once_though_it_comes_back(cli_env: FakeServer, queue_url: str) -> None:
+    sqs = boto3.client("sqs", region_name="eu-west-1")
+    sqs.set_queue_attributes(QueueUrl=queue_url, Attributes={"VisibilityTimeout": "0"})
+    for revision in (1, 2):
+        body = {"StreamId": STREAM_ID, "StreamType": "Order", "StreamRevision": str(revision)}
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body))
+
+    code, out, _ = run("--json", "tail", "--queue", queue_url, "--keep", "--max", "3", "--idle-timeout", "1")
+
+    assert code == 0
+    assert sorted(n["toRevision"] for n in json_lines(out)) == [1, 2]
+
+
 def test_tail_follows_a_notification_queue_and_deletes(cli_env: FakeServer, queue_url: str) -> None:
     sqs = boto3.client("sqs", region_name="eu-west-1")
     for revision in (1, 2):

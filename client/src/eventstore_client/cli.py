@@ -362,9 +362,13 @@ def _tail_queue(client: EventStoreClient, args: argparse.Namespace, out: Output)
     wait = 20 if args.idle_timeout is None else max(0, min(20, int(args.idle_timeout)))
     consumer = NotificationConsumer(args.queue, region=client.region, wait_time_seconds=wait)
     seen, idle_since = 0, time.monotonic()
+    printed: set[str] = set()  # with --keep, messages come back after their visibility timeout
     while True:
         for delivery in consumer.receive():
             if args.keep:
+                if delivery.message_id in printed:
+                    continue
+                printed.add(delivery.message_id)
                 out.notification(delivery.notification)
             else:
                 with delivery as notification:

@@ -48,6 +48,7 @@ class Delivery:
     receipt_handle: str
     queue_url: str
     sqs: Any
+    message_id: str = ""
 
     def delete(self) -> None:
         self.sqs.delete_message(QueueUrl=self.queue_url, ReceiptHandle=self.receipt_handle)
@@ -124,7 +125,15 @@ class NotificationConsumer:
             except InvalidNotification:
                 logger.warning("skipping SQS message %s: not a notification", message.get("MessageId"))
                 continue
-            deliveries.append(Delivery(notification, message["ReceiptHandle"], self.queue_url, self._sqs))
+            deliveries.append(
+                Delivery(
+                    notification,
+                    message["ReceiptHandle"],
+                    self.queue_url,
+                    self._sqs,
+                    message.get("MessageId", ""),
+                )
+            )
         return deliveries
 
 
