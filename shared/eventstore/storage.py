@@ -8,10 +8,11 @@ of the newest commit. A stream's listing summary (revision 0) is advanced by not
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import json
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final, Protocol
@@ -43,7 +44,7 @@ from eventstore.table import SUMMARY_REVISION, layout
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
-    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef
+    from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef, QueryInputTypeDef, QueryOutputTypeDef
 
 MAX_ITEM_BYTES: Final = 400 * 1024
 MAX_QUERY_PAGE_EVENTS: Final = 1000
@@ -339,25 +340,24 @@ class DynamoEventStore:
     def _put_commit(self, item: Item) -> Commit | None:
         """Write a commit unless its key exists; return the existing commit when it does."""
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=item,
-                ConditionExpression="attribute_not_exists(#rev)",
-                ExpressionAttributeNames={"#rev": self._layout.range_key},
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                old = exc.response.get("Item")
-                # Emulators that do not return ALL_OLD: read the winner instead.
-                return (
-                    decode_commit(old)
-                    if old
-                    else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
+            with _dynamodb_errors():
+                self._db.put_item(
+                    TableName=self._table,
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(#rev)",
+                    ExpressionAttributeNames={"#rev": self._layout.range_key},
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            old = exc.response.get("Item")
+            # Emulators that do not return ALL_OLD: read the winner instead.
+            return (
+                decode_commit(old)
+                if old
+                else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
+            )
         return None
 
     @staticmethod
@@ -367,20 +367,15 @@ class DynamoEventStore:
 
     # Reads --------------------------------------------------------------------------------------
 
-    def _query(self, request: QueryInputTypeDef) -> tuple[list[Any], bool]:
-        try:
-            response = self._db.query(**request)
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
-        return response.get("Items", []), "LastEvaluatedKey" in response
+    def _query(self, request: QueryInputTypeDef) -> QueryOutputTypeDef:
+        with _dynamodb_errors():
+            return self._db.query(**request)
 
     def _commits(
         self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
     ) -> tuple[list[Commit], bool]:
         """Commits whose first revision is in [low, high], consistently read."""
-        items, more = self._query(
+        response = self._query(
             {
                 "TableName": self._table,
                 "KeyConditionExpression": "#id = :id AND #rev BETWEEN :low AND :high",
@@ -395,7 +390,7 @@ class DynamoEventStore:
                 "Limit": limit,
             }
         )
-        return [decode_commit(item) for item in items], more
+        return [decode_commit(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
 
     def _newest(self, stream_id: str) -> Commit | None:
         commits, _ = self._commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=1)
@@ -408,7 +403,7 @@ class DynamoEventStore:
         return newest
 
     def _get_commit(self, stream_id: str, first_revision: int) -> Commit | None:
-        try:
+        with _dynamodb_errors():
             response = self._db.get_item(
                 TableName=self._table,
                 Key={
@@ -417,10 +412,6 @@ class DynamoEventStore:
                 },
                 ConsistentRead=True,
             )
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
         item = response.get("Item")
         return decode_commit(item) if item else None
 
@@ -488,12 +479,7 @@ class DynamoEventStore:
         }
         if start_key is not None:
             request["ExclusiveStartKey"] = start_key
-        try:
-            response = self._db.query(**request)
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
+        response = self._query(request)
         streams = tuple(
             StreamState(
                 stream_id=item["streamId"]["S"],
@@ -531,7 +517,7 @@ class DynamoEventStore:
 
     def notified_revision(self, stream_id: str) -> int:
         """The last revision notify_stream published and recorded in the stream's summary (0: none yet)."""
-        try:
+        with _dynamodb_errors():
             response = self._db.get_item(
                 TableName=self._table,
                 Key={
@@ -541,10 +527,6 @@ class DynamoEventStore:
                 ProjectionExpression="lastRevision",
                 ConsistentRead=True,
             )
-        except ClientError as exc:
-            raise _translate(exc) from exc
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
         item: Any = response.get("Item")
         return int(item["lastRevision"]["N"]) if item else 0
 
@@ -559,10 +541,11 @@ class DynamoEventStore:
         for _ in range(2):
             started = time.monotonic()
             try:
-                self._update_summary(stream_id, stream_type, expected_previous, last_revision)
+                with _dynamodb_errors():
+                    self._update_summary(stream_id, stream_type, expected_previous, last_revision)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                    raise _translate(exc) from exc
+                if not _condition_failed(exc):
+                    raise
                 old: Any = exc.response.get("Item")
                 recorded = int(old["lastRevision"]["N"]) if old else 0
                 if recorded >= last_revision:
@@ -571,8 +554,6 @@ class DynamoEventStore:
                     return SummaryAdvance.PREDECESSOR_PENDING
                 # An earlier attempt recorded part of this range (a commit boundary inside it).
                 expected_previous = recorded
-            except BotoCoreError as exc:
-                raise _unavailable(exc) from exc
             else:
                 if time.monotonic() - started > self._settle.total_seconds() / 2:
                     self._restamp_summary(stream_id, last_revision)
@@ -583,25 +564,24 @@ class DynamoEventStore:
         """Stamp updatedAt again after a slow write (SDK retries): the first stamp was taken before the
         write and may already lie behind a listing cursor that moved on while the write was pending."""
         try:
-            self._db.update_item(
-                TableName=self._table,
-                Key={
-                    self._layout.hash_key: {"S": stream_id},
-                    self._layout.range_key: {"N": str(SUMMARY_REVISION)},
-                },
-                UpdateExpression="SET updatedAt = :now",
-                ConditionExpression="lastRevision = :last",
-                ExpressionAttributeValues={
-                    ":now": {"S": timefmt.format_instant(self._clock())},
-                    ":last": {"N": str(last_revision)},
-                },
-            )
+            with _dynamodb_errors():
+                self._db.update_item(
+                    TableName=self._table,
+                    Key={
+                        self._layout.hash_key: {"S": stream_id},
+                        self._layout.range_key: {"N": str(SUMMARY_REVISION)},
+                    },
+                    UpdateExpression="SET updatedAt = :now",
+                    ConditionExpression="lastRevision = :last",
+                    ExpressionAttributeValues={
+                        ":now": {"S": timefmt.format_instant(self._clock())},
+                        ":last": {"N": str(last_revision)},
+                    },
+                )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
-                raise _translate(exc) from exc
+            if not _condition_failed(exc):
+                raise
             # Advanced further meanwhile: that write stamped a newer time.
-        except BotoCoreError as exc:
-            raise _unavailable(exc) from exc
 
     def _update_summary(
         self, stream_id: str, stream_type: str, expected_previous: int, last_revision: int
@@ -630,18 +610,23 @@ class DynamoEventStore:
         )
 
 
-def _translate(exc: ClientError) -> Exception:
-    code = exc.response["Error"]["Code"]
-    if code in _TRANSIENT_CODES:
-        return ServiceUnavailable(
-            f"DynamoDB is unavailable or throttling ({code}); retry the same request: "
-            "an append that was written after all is answered as a replay"
-        )
-    return exc
+@contextlib.contextmanager
+def _dynamodb_errors() -> Iterator[None]:
+    """DynamoDB failures that remain after botocore's retries become ServiceUnavailable (a 503); other
+    ClientErrors, such as a failed condition, pass through for the caller to read."""
+    retry_hint = "retry the same request: an append that was written after all is answered as a replay"
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in _TRANSIENT_CODES:
+            raise ServiceUnavailable(f"DynamoDB is unavailable or throttling ({code}); {retry_hint}") from exc
+        raise
+    except BotoCoreError as exc:
+        raise ServiceUnavailable(
+            f"DynamoDB could not be reached ({type(exc).__name__}); {retry_hint}"
+        ) from exc
 
 
-def _unavailable(exc: BotoCoreError) -> ServiceUnavailable:
-    return ServiceUnavailable(
-        f"DynamoDB could not be reached ({type(exc).__name__}); retry the same request: "
-        "an append that was written after all is answered as a replay"
-    )
+def _condition_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
