@@ -76,8 +76,8 @@ def run(
         ("api", 1.0, "1 request per append"),
         ("lambda_requests", 2.0, "append_event + notify_stream (batch of 1)"),
         ("lambda_arm", gb_seconds * MILLION / MILLION, f"{append_ms}+{notify_ms} ms billed at {memory} MB"),
-        ("wru", wru_worst, "item 3, summary advanced per commit"),
-        ("rru", rru_per_append, "append: Query of the newest commit; notify: summary read"),
+        ("wru", wru_worst, "item 3, notify cursor advanced per commit"),
+        ("rru", rru_per_append, "append: Query of the newest commit; notify: cursor read"),
         ("sns", 1.0, "1 notification per append (<= 64 KB)"),
     ]
     table = []

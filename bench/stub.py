@@ -23,10 +23,9 @@ from tests.support import proxy_event
 
 @cache
 def commit_item() -> dict[str, Any]:
-    """A commit at revision 1 (also carrying `updatedAt`, so it serves as a listing summary too)."""
+    """A commit at revision 1 (also what a Query of the listing index finds)."""
     records = json.loads((EVENTS / "dynamodb_stream_commits.json").read_text())["Records"]
     item: dict[str, Any] = dict(records[0]["dynamodb"]["NewImage"])
-    item["updatedAt"] = {"S": item["committedAt"]["S"]}
     return item
 
 

@@ -2,7 +2,7 @@
 
 It polls the table's stream through the emulator's dynamodbstreams API (no event source mapping is created
 in moto: moto would try to run the function in Docker and drain the stream) and applies the mapping's
-semantics: the filter (only INSERTs of commits, i.e. revision != 0), batch size and batching window,
+semantics: the filter (only INSERTs of commits, i.e. revision not 0 or -1), batch size and batching window,
 ReportBatchItemFailures (retry from the lowest failed sequence number), bisect on function error, maximum
 retry attempts, and on final failure a record to the on-failure SQS queue, after which it moves on.
 """
@@ -36,7 +36,7 @@ def matches_filter(record: Mapping[str, Any]) -> bool:
     if record.get("eventName") != "INSERT":
         return False
     revision = record.get("dynamodb", {}).get("Keys", {}).get("revision", {}).get("N")
-    return revision is not None and revision != "0"
+    return revision is not None and revision not in {"0", "-1"}
 
 
 def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:

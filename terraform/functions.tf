@@ -12,6 +12,11 @@ locals {
     var.functions_aws_endpoint_url == "" ? {} : { AWS_ENDPOINT_URL = var.functions_aws_endpoint_url },
   )
   table_environment = { EVENTSTORE_TABLE_NAME = aws_dynamodb_table.events.name }
+  # Writers and notify_stream need the settle window too: a commit written later than half of it after
+  # its timestamp gets a fresh listing entry (docs/design.md, "Listing").
+  listing_environment = merge(local.table_environment, {
+    EVENTSTORE_LISTING_SETTLE_SECONDS = tostring(var.listing_settle_seconds)
+  })
 
   # Per function: description, timeout, environment and the statements of its role (besides its own
   # log group and X-Ray, which every function gets).
@@ -19,7 +24,7 @@ locals {
     create_stream = {
       description = "POST /streams/{streamType}: create a stream with its first events"
       timeout     = var.lambda_timeout_seconds
-      environment = local.table_environment
+      environment = local.listing_environment
       statements = [
         { sid = "WriteAndReadCommits", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [local.table_arn] },
       ]
@@ -27,7 +32,7 @@ locals {
     append_event = {
       description = "POST/PUT /streams/{streamType}/{streamId}/events: append events"
       timeout     = var.lambda_timeout_seconds
-      environment = local.table_environment
+      environment = local.listing_environment
       statements = [
         { sid = "WriteAndReadCommits", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query"], resources = [local.table_arn] },
       ]
@@ -43,12 +48,12 @@ locals {
     list_streams = {
       description = "GET /streams/{streamType}: list the streams of a type"
       timeout     = var.lambda_timeout_seconds
-      environment = merge(local.table_environment, {
-        EVENTSTORE_PAGE_KEY_KMS_KEY_ID    = aws_kms_key.page_key.key_id
-        EVENTSTORE_LISTING_SETTLE_SECONDS = tostring(var.listing_settle_seconds)
+      environment = merge(local.listing_environment, {
+        EVENTSTORE_PAGE_KEY_KMS_KEY_ID = aws_kms_key.page_key.key_id
       })
       statements = [
         { sid = "QueryListingIndex", actions = ["dynamodb:Query"], resources = ["${local.table_arn}/index/${local.listing_index}"] },
+        { sid = "CheckForNewerCommits", actions = ["dynamodb:BatchGetItem"], resources = [local.table_arn] },
         { sid = "SignPageKeys", actions = ["kms:GenerateMac"], resources = [aws_kms_key.page_key.arn] },
       ]
     }
@@ -61,14 +66,14 @@ locals {
     notify_stream = {
       description = "DynamoDB stream -> SNS: publish new commits, advance stream summaries"
       timeout     = var.notify_timeout_seconds
-      environment = merge(local.table_environment, { EVENTSTORE_TOPIC_ARN = aws_sns_topic.notifications.arn })
+      environment = merge(local.listing_environment, { EVENTSTORE_TOPIC_ARN = aws_sns_topic.notifications.arn })
       statements = [
         {
           sid       = "ReadTableStream"
           actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
           resources = [aws_dynamodb_table.events.stream_arn]
         },
-        { sid = "ReadCommitsAndAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
+        { sid = "ReadCommitsAndAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
         { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
         { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },
         { sid = "EncryptForTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.topics.arn] },

@@ -43,14 +43,14 @@ resource "aws_lambda_event_source_mapping" "notify" {
     }
   }
 
-  # Only new commits: summary items (revision 0) are written by notify_stream itself.
+  # Only new commits: summary items (revision 0) and listing markers (-1) are not commits.
   filter_criteria {
     filter {
       pattern = jsonencode({
         eventName = ["INSERT"]
         dynamodb = {
           Keys = {
-            (local.table.range_key) = { N = [{ "anything-but" = ["0"] }] }
+            (local.table.range_key) = { N = [{ "anything-but" = ["0", "-1"] }] }
           }
         }
       })

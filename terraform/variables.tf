@@ -106,7 +106,7 @@ variable "log_retention_days" {
 
 variable "listing_settle_seconds" {
   type        = number
-  description = "EVENTSTORE_LISTING_SETTLE_SECONDS of list_streams: how long fresh listing entries wait for the GSI to settle."
+  description = "EVENTSTORE_LISTING_SETTLE_SECONDS: how long fresh listing entries wait for the GSI to settle; writers and notify_stream give a commit that landed later than half of it a fresh listing entry."
   default     = 1
 
   validation {

@@ -21,10 +21,24 @@ def _required(environ: Mapping[str, str], name: str) -> str:
 @dataclass(frozen=True, slots=True)
 class StoreSettings:
     table_name: str
+    listing_settle_seconds: float
+    """How long listing entries wait for the (eventually consistent) index. Writers need it too: a write
+    that took longer than half of it marks its stream for listing again (docs/design.md)."""
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> StoreSettings:
-        return cls(table_name=_required(environ, "EVENTSTORE_TABLE_NAME"))
+        settle = environ.get("EVENTSTORE_LISTING_SETTLE_SECONDS", "1")
+        try:
+            settle_seconds = float(settle)
+        except ValueError as exc:
+            raise ConfigurationError(
+                f"EVENTSTORE_LISTING_SETTLE_SECONDS is not a number: {settle!r}"
+            ) from exc
+        if not 0 <= settle_seconds <= 60:  # noqa: PLR2004 - the Terraform variable's bounds
+            raise ConfigurationError("EVENTSTORE_LISTING_SETTLE_SECONDS must be between 0 and 60")
+        return cls(
+            table_name=_required(environ, "EVENTSTORE_TABLE_NAME"), listing_settle_seconds=settle_seconds
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +47,6 @@ class PageKeySettings:
 
     kms_key_id: str | None
     secret: bytes | None
-    settle_seconds: float
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PageKeySettings:
@@ -44,20 +57,7 @@ class PageKeySettings:
                 "set exactly one of EVENTSTORE_PAGE_KEY_KMS_KEY_ID (AWS) and "
                 "EVENTSTORE_PAGE_KEY_SECRET (local runtime and tests)"
             )
-        settle = environ.get("EVENTSTORE_LISTING_SETTLE_SECONDS", "1")
-        try:
-            settle_seconds = float(settle)
-        except ValueError as exc:
-            raise ConfigurationError(
-                f"EVENTSTORE_LISTING_SETTLE_SECONDS is not a number: {settle!r}"
-            ) from exc
-        if settle_seconds < 0:
-            raise ConfigurationError("EVENTSTORE_LISTING_SETTLE_SECONDS must not be negative")
-        return cls(
-            kms_key_id=kms_key_id,
-            secret=secret.encode() if secret else None,
-            settle_seconds=settle_seconds,
-        )
+        return cls(kms_key_id=kms_key_id, secret=secret.encode() if secret else None)
 
 
 @dataclass(frozen=True, slots=True)

@@ -58,6 +58,8 @@ class CommitRecord:
 
     sequence_number: str
     commit: Commit
+    written_at: datetime | None = None
+    """When DynamoDB wrote it (the record's ApproximateCreationDateTime, rounded down to the second)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +98,15 @@ def parse_event(event: Mapping[str, Any]) -> StreamBatch:
             stream_id = keys.get("streamId", {}).get("S")
             unreadable.append(UnreadableRecord(position, sequence_number, stream_id, repr(exc)))
             continue
-        commits.append(CommitRecord(position, sequence_number, commit))
+        commits.append(CommitRecord(position, sequence_number, commit, _written_at(change)))
     return StreamBatch(tuple(commits), tuple(unreadable), ignored)
+
+
+def _written_at(change: Mapping[str, Any]) -> datetime | None:
+    created = change.get("ApproximateCreationDateTime")
+    if not isinstance(created, int | float) or isinstance(created, bool):
+        return None
+    return datetime.fromtimestamp(created, UTC)
 
 
 def _is_commit_key(keys: Any) -> bool:
@@ -206,6 +215,8 @@ class SummaryCursor(Protocol):
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
 
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool: ...
+
 
 class Publisher(Protocol):
     """The SNS client's PublishBatch (tests wrap it to inject failures)."""
@@ -271,8 +282,9 @@ class Notifier:
         """The stream's commits that follow its cursor without a gap: those may be published now."""
         try:
             notified = self._cursor.notified_revision(stream_id)
+            self._mark_late(records, notified)
         except (EventStoreError, ClientError, BotoCoreError):
-            logger.exception("could not read the stream summary", extra={"streamId": stream_id})
+            logger.exception("could not read or mark the stream summary", extra={"streamId": stream_id})
             failed.update((r.position, r.sequence_number) for r in records)
             return []
         ready: list[CommitRecord] = []
@@ -292,6 +304,20 @@ class Notifier:
             ready.append(record)
             notified = commit.last_revision
         return ready
+
+    def _mark_late(self, records: Sequence[CommitRecord], notified: int) -> None:
+        """A commit written long after its timestamp may have been passed by listing cursors; the store
+        then lists its stream again. Only the newest commit matters (a timely newer entry supersedes the
+        older ones in listings). Before publishing, so a failure is retried with the records; the appender
+        marks such commits too, this covers an appender that did not live to do it."""
+        newest = records[-1]
+        if newest.commit.last_revision <= notified or newest.written_at is None:
+            return
+        if self._cursor.mark_if_late(newest.commit, newest.written_at):
+            logger.warning(
+                "commit written late; marked for listing",
+                extra={"streamId": newest.commit.stream_id, "revision": newest.commit.last_revision},
+            )
 
     def _missing(self, stream_id: str, first: int, last: int) -> list[Commit] | None:
         """The commits holding revisions first..last, or None when they cannot all be read now."""

@@ -32,8 +32,9 @@ type Operation = Callable[[EventStore, http.Request, Telemetry], http.Response]
 def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
     settings = StoreSettings.from_environment()
     client = boto3.client("dynamodb", config=SDK_CONFIG)
+    settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
-        return DynamoEventStore(client, settings.table_name)
+        return DynamoEventStore(client, settings.table_name, listing_settle=settle)
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:
         secret = secret_from_kms(boto3.client("kms", config=SDK_CONFIG), page_settings.kms_key_id)
@@ -41,10 +42,7 @@ def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
         assert page_settings.secret is not None
         secret = page_settings.secret
     return DynamoEventStore(
-        client,
-        settings.table_name,
-        page_keys=PageKeySigner(secret),
-        listing_settle=timedelta(seconds=page_settings.settle_seconds),
+        client, settings.table_name, page_keys=PageKeySigner(secret), listing_settle=settle
     )
 
 

@@ -2,7 +2,8 @@
 
 Layout and the reasoning behind it: docs/design.md. In short, each append is one immutable "commit" item
 keyed by the revision of its first event, written with one conditional PutItem after one consistent Query
-of the newest commit. A stream's listing summary (revision 0) is advanced by notify_stream.
+of the newest commit. Listing reads a sparse index over the commit items themselves; a stream's summary
+(revision 0, no index entry) is notify_stream's per-stream cursor.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import contextlib
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -40,7 +42,7 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.pagekeys import InvalidPageKey, PageKeySigner
-from eventstore.table import SUMMARY_REVISION, layout
+from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -48,6 +50,10 @@ if TYPE_CHECKING:
 
 MAX_ITEM_BYTES: Final = 400 * 1024
 MAX_QUERY_PAGE_EVENTS: Final = 1000
+MAX_BATCH_GET_KEYS: Final = 100
+BATCH_GET_ATTEMPTS: Final = 4
+MAX_LISTING_ROUNDS: Final = 5
+"""Index Queries one list page may make when superseded entries leave it less than half full."""
 MAX_REVISION: Final = 2**63 - 1
 ANY_APPEND_ATTEMPTS: Final = 5
 ANY_RETRY_HORIZON: Final = 10
@@ -67,6 +73,8 @@ _TRANSIENT_CODES: Final = frozenset(
 )
 
 type Item = dict[str, AttributeValueTypeDef]
+
+log = logging.getLogger(__name__)
 
 
 class EventStore(Protocol):
@@ -98,6 +106,8 @@ class EventStore(Protocol):
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
+
+    def mark_for_listing(self, stream_id: str, stream_type: str, last_revision: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +192,8 @@ def decode_commit(item: Any) -> Commit:
 
 
 def is_commit_key(keys: Any) -> bool:
-    return int(keys["revision"]["N"]) != SUMMARY_REVISION
+    """Commits start at revision 1; the summary (0) and the listing marker (-1) are not commits."""
+    return int(keys["revision"]["N"]) >= 1
 
 
 class DynamoEventStore:
@@ -201,6 +212,9 @@ class DynamoEventStore:
         self._table = table_name
         self._page_keys = page_keys
         self._settle = listing_settle
+        # A commit is stamped just before its PutItem. One that took longer than this to land may be
+        # visible only after a listing cursor passed its stamp (zero settle: tests; nothing to protect).
+        self._late_write = listing_settle.total_seconds() / 2 if listing_settle > timedelta(0) else None
         self._clock = clock
         self._layout = layout()
 
@@ -339,6 +353,7 @@ class DynamoEventStore:
 
     def _put_commit(self, item: Item) -> Commit | None:
         """Write a commit unless its key exists; return the existing commit when it does."""
+        started = time.monotonic()
         try:
             with _dynamodb_errors():
                 self._db.put_item(
@@ -358,7 +373,55 @@ class DynamoEventStore:
                 if old
                 else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
             )
+        if self._late_write is not None and time.monotonic() - started > self._late_write:
+            self._mark_late_commit(item)
         return None
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        """Mark the commit's stream for listing if the commit was written (became visible) more than half
+        the settle window after its timestamp; notify_stream asks this for every commit it sees."""
+        if self._late_write is None:
+            return False
+        delay = (written_at - timefmt.parse(commit.committed_at)).total_seconds()
+        if delay <= self._late_write:
+            return False
+        self.mark_for_listing(commit.stream_id, commit.stream_type, commit.last_revision)
+        return True
+
+    def _mark_late_commit(self, item: Item) -> None:
+        """The commit is durable; failing to mark it must not fail the append. notify_stream marks it too
+        (from the record's creation time), so a failure here is logged, not raised."""
+        commit = decode_commit(item)
+        try:
+            self.mark_for_listing(commit.stream_id, commit.stream_type, commit.last_revision)
+        except (ServiceUnavailable, ClientError):
+            log.warning("could not mark a late commit for listing", exc_info=True)
+
+    def mark_for_listing(self, stream_id: str, stream_type: str, last_revision: int) -> None:
+        """Give the stream a fresh entry in the listing index, as updated now to last_revision.
+
+        For a commit that became visible later than its timestamp by more than half the settle window:
+        its own entry may lie behind a listing cursor already. The marker item (revision -1) is one per
+        stream and only moves forward; listing treats it like a commit's entry.
+        """
+        try:
+            with _dynamodb_errors():
+                self._db.put_item(
+                    TableName=self._table,
+                    Item={
+                        self._layout.hash_key: {"S": stream_id},
+                        self._layout.range_key: {"N": str(LISTING_MARKER_REVISION)},
+                        "streamType": {"S": stream_type},
+                        "lastRevision": {"N": str(last_revision)},
+                        self._layout.listing_range_key: {"S": timefmt.format_instant(self._clock())},
+                    },
+                    ConditionExpression="attribute_not_exists(lastRevision) OR lastRevision < :last",
+                    ExpressionAttributeValues={":last": {"N": str(last_revision)}},
+                )
+        except ClientError as exc:
+            if not _condition_failed(exc):
+                raise
+            # Already marked at this revision or a later one.
 
     @staticmethod
     def _written(item: Item) -> AppendResult:
@@ -448,6 +511,13 @@ class DynamoEventStore:
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage:
+        """Streams of a type by the time of their newest commit: one Query of the commit index, one
+        BatchGetItem to drop the entries a newer commit has superseded (more rounds only while superseded
+        entries leave the page less than half full).
+
+        The index holds one immutable entry per commit, so paging never skips: an update made while a
+        client pages adds an entry after the cursor. A page may hold fewer than `limit` streams.
+        """
         if self._page_keys is None:
             raise RuntimeError("this store was built without a page-key signer; listing needs one")
         try:
@@ -475,25 +545,85 @@ class DynamoEventStore:
                 ":lower": {"S": lower},
                 ":upper": {"S": upper},
             },
-            "Limit": limit,
         }
-        if start_key is not None:
-            request["ExclusiveStartKey"] = start_key
-        response = self._query(request)
+        # Entries a newer commit superseded leave a page short; a page less than half full reads on (a busy
+        # stream's commits would otherwise cost a page each), up to a few rounds per request.
+        entries: list[Item] = []
+        last_key = start_key
+        for _ in range(MAX_LISTING_ROUNDS):
+            request["Limit"] = limit - len(entries)
+            if last_key is not None:
+                request["ExclusiveStartKey"] = last_key
+            response = self._query(request)
+            entries += self._current(_newest_entry_per_stream(response.get("Items", [])))
+            last_key = response.get("LastEvaluatedKey")
+            if last_key is None or 2 * len(entries) >= limit:
+                break
+        # A stream appended to between two rounds can be current in both: keep its newer entry.
+        entries = _newest_entry_per_stream(entries)
         streams = tuple(
             StreamState(
-                stream_id=item["streamId"]["S"],
+                stream_id=item[self._layout.hash_key]["S"],
                 stream_type=item["streamType"]["S"],
                 revision=int(item["lastRevision"]["N"]),
-                updated_at=item["updatedAt"]["S"],
+                updated_at=item[self._layout.listing_range_key]["S"],
             )
-            for item in response.get("Items", [])
+            for item in entries
         )
-        last_key = response.get("LastEvaluatedKey")
         next_key = None
         if last_key is not None:
             next_key = self._page_keys.encode({"type": stream_type, "after": lower, "key": last_key})
         return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
+
+    def _current(self, entries: list[Item]) -> list[Item]:
+        """The entries that are their stream's newest: no commit starts right after their last revision.
+
+        A superseded entry is dropped: the newer commit's entry has a later time (commit times are monotonic
+        per stream, a marker is stamped after its commit), so it comes later in this listing or, not yet
+        settled, in the next poll. Keys BatchGetItem leaves unprocessed are kept: listing a stream twice
+        is harmless, skipping it is not.
+        """
+        successors: list[Item] = [
+            {
+                self._layout.hash_key: item[self._layout.hash_key],
+                self._layout.range_key: {"N": str(int(item["lastRevision"]["N"]) + 1)},
+            }
+            for item in entries
+        ]
+        superseded: set[str] = set()
+        for start in range(0, len(successors), MAX_BATCH_GET_KEYS):
+            superseded |= self._existing_streams(successors[start : start + MAX_BATCH_GET_KEYS])
+        return [item for item in entries if item[self._layout.hash_key]["S"] not in superseded]
+
+    def _existing_streams(self, keys: list[Item]) -> set[str]:
+        """The stream ids of those keys that exist (eventually consistent: a miss only lists a stream
+        once more)."""
+        found: set[str] = set()
+        pending: Any = keys
+        for attempt in range(BATCH_GET_ATTEMPTS):
+            if not pending:
+                break
+            if attempt:
+                time.sleep(0.02 * 2**attempt)
+            with _dynamodb_errors():
+                response = self._db.batch_get_item(
+                    RequestItems={
+                        self._table: {
+                            "Keys": pending,
+                            "ProjectionExpression": "#id",
+                            "ExpressionAttributeNames": {"#id": self._layout.hash_key},
+                        }
+                    }
+                )
+            answered: Any = response.get("Responses", {}).get(self._table, [])
+            found |= {item[self._layout.hash_key]["S"] for item in answered}
+            unprocessed: Any = response.get("UnprocessedKeys", {})
+            pending = unprocessed.get(self._table, {}).get("Keys", [])
+        if pending:
+            log.warning(
+                "BatchGetItem left keys unprocessed; listing their streams", extra={"keys": len(pending)}
+            )
+        return found
 
     def _decode_page_key(self, token: str, stream_type: str, lower: str) -> Any:
         assert self._page_keys is not None
@@ -539,7 +669,6 @@ class DynamoEventStore:
         """
         expected_previous = first_revision - 1
         for _ in range(2):
-            started = time.monotonic()
             try:
                 with _dynamodb_errors():
                     self._update_summary(stream_id, stream_type, expected_previous, last_revision)
@@ -555,33 +684,8 @@ class DynamoEventStore:
                 # An earlier attempt recorded part of this range (a commit boundary inside it).
                 expected_previous = recorded
             else:
-                if time.monotonic() - started > self._settle.total_seconds() / 2:
-                    self._restamp_summary(stream_id, last_revision)
                 return SummaryAdvance.ADVANCED
         return SummaryAdvance.PREDECESSOR_PENDING
-
-    def _restamp_summary(self, stream_id: str, last_revision: int) -> None:
-        """Stamp updatedAt again after a slow write (SDK retries): the first stamp was taken before the
-        write and may already lie behind a listing cursor that moved on while the write was pending."""
-        try:
-            with _dynamodb_errors():
-                self._db.update_item(
-                    TableName=self._table,
-                    Key={
-                        self._layout.hash_key: {"S": stream_id},
-                        self._layout.range_key: {"N": str(SUMMARY_REVISION)},
-                    },
-                    UpdateExpression="SET updatedAt = :now",
-                    ConditionExpression="lastRevision = :last",
-                    ExpressionAttributeValues={
-                        ":now": {"S": timefmt.format_instant(self._clock())},
-                        ":last": {"N": str(last_revision)},
-                    },
-                )
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise
-            # Advanced further meanwhile: that write stamped a newer time.
 
     def _update_summary(
         self, stream_id: str, stream_type: str, expected_previous: int, last_revision: int
@@ -598,16 +702,28 @@ class DynamoEventStore:
                 self._layout.hash_key: {"S": stream_id},
                 self._layout.range_key: {"N": str(SUMMARY_REVISION)},
             },
-            UpdateExpression="SET streamType = :type, lastRevision = :last, updatedAt = :now",
+            # No listing-index key here: the summary stays out of the index, so advancing it costs 1 WRU.
+            UpdateExpression="SET streamType = :type, lastRevision = :last",
             ConditionExpression=condition,
             ExpressionAttributeValues={
                 ":type": {"S": stream_type},
                 ":last": {"N": str(last_revision)},
-                ":now": {"S": timefmt.format_instant(self._clock())},
                 **values,
             },
             ReturnValuesOnConditionCheckFailure="ALL_OLD",
         )
+
+
+def _newest_entry_per_stream(items: Sequence[Item]) -> list[Item]:
+    """One index entry per stream: its highest revision (a marker can follow a newer commit in time), in
+    the page's order."""
+    best: dict[str, tuple[int, Item]] = {}
+    for position, item in enumerate(items):
+        stream_id = item["streamId"]["S"]
+        held = best.get(stream_id)
+        if held is None or int(item["lastRevision"]["N"]) >= int(held[1]["lastRevision"]["N"]):
+            best[stream_id] = (position, item)
+    return [item for _, item in sorted(best.values(), key=lambda pair: pair[0])]
 
 
 @contextlib.contextmanager

@@ -12,7 +12,11 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
 SUMMARY_REVISION: Final = 0
-"""Sort key of a stream's listing summary; commits start at revision 1."""
+"""Sort key of a stream's summary (its notification cursor); commits start at revision 1."""
+
+LISTING_MARKER_REVISION: Final = -1
+"""Sort key of a stream's listing marker: an extra entry in the listing index for a commit that became
+visible later than its timestamp (docs/design.md, "Listing")."""
 
 
 @dataclass(frozen=True, slots=True)

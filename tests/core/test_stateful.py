@@ -1,8 +1,11 @@
-"""Random creates, appends, stale appends and retries against a model: reads always equal the model."""
+"""Random creates, appends, stale appends, retries and listings paged between them, against a model:
+reads always equal the model, and listings list every stream, once unless it was updated meanwhile."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -13,6 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from moto import mock_aws
 
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, WrongExpectedRevision
+from eventstore.pagekeys import PageKeySigner
 from eventstore.storage import DynamoEventStore
 from eventstore.table import create_table
 
@@ -40,9 +44,12 @@ class EventStoreMachine(RuleBasedStateMachine):
         self.mock.start()
         client = boto3.client("dynamodb", region_name="us-east-1")
         create_table(client, "events")
-        self.store = DynamoEventStore(client, "events")
+        self.store = DynamoEventStore(
+            client, "events", page_keys=PageKeySigner(b"stateful-test-secret"), listing_settle=timedelta(0)
+        )
         self.model: dict[str, list[NewEvent]] = {}
         self.done: list[tuple[str, int, list[NewEvent]]] = []
+        self.listing: _Listing | None = None
 
     def teardown(self) -> None:
         self.mock.stop()
@@ -91,6 +98,41 @@ class EventStoreMachine(RuleBasedStateMachine):
         assert result.replayed
         assert result.stream.revision == expected + len(events)
 
+    @rule(limit=st.integers(1, 4))
+    def list_a_page(self, limit: int) -> None:
+        """One page of a listing that other rules' writes interleave with."""
+        if self.listing is None:
+            self.listing = _Listing({stream_id: len(events) for stream_id, events in self.model.items()})
+        page = self.store.list_streams("item", None, limit, self.listing.page_key)
+        ids = [s.stream_id for s in page.streams]
+        assert len(ids) == len(set(ids)) <= limit
+        for stream in page.streams:
+            assert stream.revision <= len(self.model[stream.stream_id])
+        self.listing.listed.extend((s.stream_id, s.revision) for s in page.streams)
+        self.listing.page_key = page.next_page_key
+        if page.has_more:
+            return
+        listed, started = self.listing.listed, self.listing.started
+        self.listing = None
+        times = Counter(stream_id for stream_id, _ in listed)
+        for stream_id, revision in started.items():
+            newest = max((r for s, r in listed if s == stream_id), default=0)
+            assert newest >= revision, (stream_id, listed)
+            if len(self.model[stream_id]) == revision:  # not updated while the listing ran
+                assert (times[stream_id], newest) == (1, revision)
+
+    @invariant()
+    def a_whole_listing_is_the_model(self) -> None:
+        listed: list[tuple[str, int]] = []
+        key = None
+        while True:
+            page = self.store.list_streams("item", None, 2, key)
+            listed.extend((s.stream_id, s.revision) for s in page.streams)
+            if not page.has_more:
+                break
+            key = page.next_page_key
+        assert sorted(listed) == sorted((stream_id, len(events)) for stream_id, events in self.model.items())
+
     @invariant()
     def reads_equal_the_model(self) -> None:
         for stream_id, expected in self.model.items():
@@ -107,6 +149,14 @@ class EventStoreMachine(RuleBasedStateMachine):
                 (e.event_id, e.event_type, e.payload) for e in expected
             ]
             assert self.store.describe("item", stream_id).revision == len(expected)
+
+
+class _Listing:
+    def __init__(self, started: dict[str, int]) -> None:
+        self.started = started
+        """Each stream's revision when the listing began."""
+        self.listed: list[tuple[str, int]] = []
+        self.page_key: str | None = None
 
 
 EventStoreMachine.TestCase.settings = settings(max_examples=20, stateful_step_count=15, deadline=None)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from eventstore import timefmt
 from eventstore.domain import (
     ANY_REVISION,
     Caller,
@@ -20,7 +22,9 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
+from eventstore.pagekeys import PageKeySigner
 from eventstore.storage import DynamoEventStore
+from tests.core.conftest import PAGE_KEY_SECRET
 
 CALLER = Caller(principal="arn:aws:iam::123456789012:user/tester", request_id="req-1")
 PAYLOADS: list[Any] = [
@@ -222,7 +226,7 @@ def test_commit_times_never_go_backwards(store: DynamoEventStore) -> None:
     assert len(set(times)) == len(times)
 
 
-# Listing summary (advanced by notify_stream) -------------------------------------------------------
+# Summary: notify_stream's cursor ---------------------------------------------------------------------
 
 
 def test_summary_advances_only_in_revision_order(store: DynamoEventStore) -> None:
@@ -237,26 +241,33 @@ def test_summary_advances_only_in_revision_order(store: DynamoEventStore) -> Non
     # A retried batch that covers an already recorded commit and a new one.
     assert store.advance_summary(stream_id, "order", 2, 5) is SummaryAdvance.ADVANCED
     assert store.notified_revision(stream_id) == 5
+    # The cursor is not a listing entry: the listing shows the stream's commits, notified or not.
     page = store.list_streams("order", None, 10, None)
-    assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 5)]
+    assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 1)]
 
 
-def _listed(store: DynamoEventStore, stream_type: str, after: datetime | None, limit: int) -> list[str]:
-    found: list[str] = []
+# Listing: the commit index -----------------------------------------------------------------------------
+
+
+def _listing(store: DynamoEventStore, stream_type: str, after: datetime | None, limit: int) -> list[Any]:
+    found: list[Any] = []
     key = None
     while True:
         page = store.list_streams(stream_type, after, limit, key)
-        found.extend(s.stream_id for s in page.streams)
+        assert len(page.streams) <= limit
+        found.extend(page.streams)
         if not page.has_more:
             return found
         key = page.next_page_key
 
 
+def _listed(store: DynamoEventStore, stream_type: str, after: datetime | None, limit: int) -> list[str]:
+    return [s.stream_id for s in _listing(store, stream_type, after, limit)]
+
+
 def test_listing_pages_by_update_time_and_filters_by_type(store: DynamoEventStore) -> None:
     ids = [new_stream(store, "cart") for _ in range(5)]
     other = new_stream(store, "invoice")
-    for stream_id in [*ids, other]:
-        store.advance_summary(stream_id, "cart" if stream_id != other else "invoice", 1, 1)
     assert _listed(store, "cart", None, 2) == ids
     assert _listed(store, "invoice", None, 2) == [other]
     assert _listed(store, "cart", datetime.now(UTC) + timedelta(seconds=5), 2) == []
@@ -265,12 +276,9 @@ def test_listing_pages_by_update_time_and_filters_by_type(store: DynamoEventStor
 
 def test_a_stream_updated_while_paging_is_listed_again_not_skipped(store: DynamoEventStore) -> None:
     ids = [new_stream(store, "basket") for _ in range(4)]
-    for stream_id in ids:
-        store.advance_summary(stream_id, "basket", 1, 1)
     first = store.list_streams("basket", None, 2, None)
     assert [s.stream_id for s in first.streams] == ids[:2]
     store.append("basket", ids[0], 1, events("Changed"), CALLER)
-    store.advance_summary(ids[0], "basket", 2, 2)
     rest: list[Any] = []
     key = first.next_page_key
     while key is not None:
@@ -283,7 +291,7 @@ def test_a_stream_updated_while_paging_is_listed_again_not_skipped(store: Dynamo
 
 def test_page_keys_are_tamper_evident(store: DynamoEventStore) -> None:
     for _ in range(3):
-        store.advance_summary(new_stream(store, "ticket"), "ticket", 1, 1)
+        new_stream(store, "ticket")
     key = store.list_streams("ticket", None, 1, None).next_page_key
     assert key is not None
     body, tag = key.split(".")
@@ -297,3 +305,94 @@ def test_page_keys_are_tamper_evident(store: DynamoEventStore) -> None:
     with pytest.raises(InvalidRequest) as raised:
         store.list_streams("ticket", datetime(2000, 1, 1, tzinfo=UTC), 1, key)
     assert "updated-after" in raised.value.params[0].reason
+
+
+def test_a_stream_with_many_commits_is_listed_once_at_its_newest_revision(store: DynamoEventStore) -> None:
+    busy, quiet = new_stream(store, "ledger"), new_stream(store, "ledger")
+    for revision in range(1, 8):
+        store.append("ledger", busy, revision, events("Posted"), CALLER)
+    later = new_stream(store, "ledger")
+    for limit in (1, 2, 3, 100):
+        listing = _listing(store, "ledger", None, limit)
+        assert [(s.stream_id, s.revision) for s in listing] == [(quiet, 1), (busy, 8), (later, 1)], limit
+    assert listing[1] == store.describe("ledger", busy)
+    fourth = timefmt.parse(all_events(store, "ledger", busy)[3].created_at)
+    assert _listed(store, "ledger", fourth, 2) == [busy, later]
+
+
+def test_a_busy_stream_does_not_cost_a_page_per_commit(store: DynamoEventStore) -> None:
+    busy = new_stream(store, "meter")
+    for revision in range(1, 30):
+        store.append("meter", busy, revision, events("Read"), CALLER)
+    quiet = new_stream(store, "meter")
+    pages = []
+    key = None
+    while True:
+        page = store.list_streams("meter", None, 10, key)
+        pages.append([(s.stream_id, s.revision) for s in page.streams])
+        if not page.has_more:
+            break
+        key = page.next_page_key
+    # 31 index entries; superseded ones make a page read on (up to 5 rounds of 10 entries).
+    assert pages == [[(busy, 30), (quiet, 1)]]
+
+
+class _SlowPuts:
+    """A DynamoDB client whose PutItem calls take `delay` seconds longer (SDK retries, a slow network)."""
+
+    def __init__(self, client: Any, delay: float) -> None:
+        self._client = client
+        self._delay = delay
+
+    def put_item(self, **kwargs: Any) -> Any:
+        answer = self._client.put_item(**kwargs)
+        time.sleep(self._delay)
+        return answer
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+SETTLE = timedelta(milliseconds=200)
+
+
+def _settled_store(store: DynamoEventStore, client: Any = None) -> DynamoEventStore:
+    return DynamoEventStore(
+        client or store._db,
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=SETTLE,
+    )
+
+
+def test_a_commit_that_lands_late_gets_a_fresh_listing_entry(store: DynamoEventStore) -> None:
+    late = _settled_store(store, _SlowPuts(store._db, delay=SETTLE.total_seconds()))
+    prompt = _settled_store(store)
+    late_id, prompt_id = new_stream(late, "parcel"), new_stream(prompt, "parcel")
+    late_stamp = timefmt.parse(late.describe("parcel", late_id).updated_at)
+    prompt_stamp = timefmt.parse(prompt.describe("parcel", prompt_id).updated_at)
+    time.sleep(2 * SETTLE.total_seconds())
+    # A cursor that had passed the late commit's stamp before the commit was visible still finds it.
+    listing = _listing(prompt, "parcel", late_stamp, 10)
+    assert [(s.stream_id, s.revision) for s in listing] == [(late_id, 1), (prompt_id, 1)]
+    assert timefmt.parse(listing[0].updated_at) > late_stamp + SETTLE / 2
+    # A prompt write gets no second entry (the marker was stamped before it); the marker is not an event.
+    assert _listed(prompt, "parcel", prompt_stamp, 10) == []
+    assert [e.revision for e in all_events(prompt, "parcel", late_id)] == [1]
+    assert prompt.describe("parcel", late_id).revision == 1
+
+
+def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> None:
+    settled = _settled_store(store)
+    stream_id = new_stream(settled, "parcel")
+    settled.append("parcel", stream_id, 1, events("Sent"), CALLER)
+    newest = settled.commits_between(stream_id, 2, 2)[0]
+    stamp = timefmt.parse(newest.committed_at)
+    assert not settled.mark_if_late(newest, stamp + SETTLE / 4)
+    assert not _settled_store(store).mark_if_late(newest, stamp + SETTLE / 4)
+    assert settled.mark_if_late(newest, stamp + 2 * SETTLE)
+    settled.mark_for_listing(stream_id, "parcel", 1)  # an older mark never moves the marker back
+    time.sleep(2 * SETTLE.total_seconds())
+    listing = _listing(settled, "parcel", stamp, 10)
+    assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
+    assert settled.notified_revision(stream_id) == 0

@@ -39,5 +39,6 @@ def test_the_filter_passes_only_inserted_commits() -> None:
     assert matches_filter(record("INSERT", "1"))
     assert matches_filter(record("INSERT", "17"))
     assert not matches_filter(record("INSERT", "0"))
+    assert not matches_filter(record("INSERT", "-1"))
     assert not matches_filter(record("MODIFY", "3"))
     assert not matches_filter(record("REMOVE", "3"))

@@ -12,6 +12,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_sns import SNSClient
@@ -22,11 +24,33 @@ if TYPE_CHECKING:
     )
     from mypy_boto3_sqs import SQSClient
 
+    from eventstore.domain import SummaryAdvance
+    from eventstore.storage import Commit, DynamoEventStore
+
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")
 
 type LambdaEvent = dict[str, Any]
 type Handler = Callable[[LambdaEvent], dict[str, list[dict[str, str]]]]
+
+
+class StoreCursor:
+    """The store as notify_stream's cursor; tests override a method to inject a failure or count calls."""
+
+    def __init__(self, store: DynamoEventStore) -> None:
+        self.store = store
+
+    def notified_revision(self, stream_id: str) -> int:
+        return self.store.notified_revision(stream_id)
+
+    def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+        return self.store.commits_between(stream_id, first, last)
+
+    def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+        return self.store.advance_summary(stream_id, stream_type, first, last)
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        return self.store.mark_if_late(commit, written_at)
 
 
 class StreamTap:

@@ -8,20 +8,24 @@ import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from eventstore import timefmt
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
 from eventstore.notifications import Notifier, parse_event
 from eventstore.storage import Commit, DynamoEventStore
+from eventstore.table import LISTING_MARKER_REVISION
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
     Bus,
     EventSourceMapping,
     FlakyPublisher,
+    StoreCursor,
     StreamTap,
     body_of,
     first_occurrences,
@@ -104,20 +108,14 @@ def test_a_failed_publish_call_fails_its_entries_and_the_later_records_of_their_
 def test_a_store_failure_fails_only_that_stream(store: DynamoEventStore, tap: StreamTap, bus: Bus) -> None:
     healthy, broken = new_stream(store, "order", 2), new_stream(store, "order", 2)
 
-    class FailingCursor:
-        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
-            return store.commits_between(stream_id, first, last)
-
+    class FailingCursor(StoreCursor):
         def notified_revision(self, stream_id: str) -> int:
             if stream_id == broken:
                 raise ServiceUnavailable("throttled")
             return store.notified_revision(stream_id)
 
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
-            return store.advance_summary(stream_id, stream_type, first, last)
-
     publisher = bus.flaky_publisher()
-    notifier = Notifier(FailingCursor(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    notifier = Notifier(FailingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     records = tap.new_records()
     seq = sequence_of(records)
 
@@ -135,20 +133,14 @@ def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
     seq = sequence_of(records)
     outage = [True]
 
-    class RecordingFails:
-        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
-            return store.commits_between(stream_id, first, last)
-
-        def notified_revision(self, stream_id: str) -> int:
-            return store.notified_revision(stream_id)
-
+    class RecordingFails(StoreCursor):
         def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
             if outage[0]:
                 raise ServiceUnavailable("throttled")
             return store.advance_summary(stream_id, stream_type, first, last)
 
     publisher = bus.flaky_publisher()
-    notifier = Notifier(RecordingFails(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    notifier = Notifier(RecordingFails(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
 
     first = notifier.process(parse_event({"Records": records}))
     assert first.failed_sequence_numbers == (seq[stream_id, 1], seq[stream_id, 2])
@@ -205,18 +197,12 @@ def test_a_gap_that_cannot_be_read_holds_the_record_back(
     stream_id = new_stream(store, "order", 3)
     _, _, r3 = tap.new_records()
 
-    class Unreadable:
-        def notified_revision(self, stream_id: str) -> int:
-            return store.notified_revision(stream_id)
-
+    class Unreadable(StoreCursor):
         def commits_between(self, _stream_id: str, _first: int, _last: int) -> list[Commit]:
             raise ServiceUnavailable("throttled")
 
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
-            return store.advance_summary(stream_id, stream_type, first, last)
-
     publisher = bus.flaky_publisher()
-    notifier = Notifier(Unreadable(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    notifier = Notifier(Unreadable(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     assert notifier.process(parse_event({"Records": [r3]})).failed_sequence_numbers == (
         r3["dynamodb"]["SequenceNumber"],
     )
@@ -231,19 +217,13 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     records = tap.new_records()
     writes: list[tuple[int, int]] = []
 
-    class CountingCursor:
-        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
-            return store.commits_between(stream_id, first, last)
-
-        def notified_revision(self, stream_id: str) -> int:
-            return store.notified_revision(stream_id)
-
+    class CountingCursor(StoreCursor):
         def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
             writes.append((first, last))
             return store.advance_summary(stream_id, stream_type, first, last)
 
     publisher = bus.flaky_publisher()
-    notifier = Notifier(CountingCursor(), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    notifier = Notifier(CountingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
 
     outcome = notifier.process(parse_event({"Records": list(reversed(records))}))
 
@@ -304,3 +284,41 @@ class NoMetrics:
 
     def flush(self) -> None:
         pass
+
+
+def _listing_marker(store: DynamoEventStore, stream_id: str) -> Any:
+    key = {"streamId": {"S": stream_id}, "revision": {"N": str(LISTING_MARKER_REVISION)}}
+    return store._db.get_item(TableName=store._table, Key=key, ConsistentRead=True).get("Item")
+
+
+def test_a_commit_written_late_is_marked_for_listing_before_it_is_published(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    prompt, late = new_stream(store, "order", 1), new_stream(store, "order", 2)
+    records = tap.new_records()
+    by_stream = {r["dynamodb"]["Keys"]["streamId"]["S"]: r for r in records}  # each stream's newest
+    stamp = timefmt.parse(by_stream[late]["dynamodb"]["NewImage"]["committedAt"]["S"])
+    by_stream[late]["dynamodb"]["ApproximateCreationDateTime"] = (stamp + timedelta(seconds=5)).timestamp()
+    marks: list[int] = []
+
+    class MarkFails(StoreCursor):
+        def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+            if commit.stream_id == late and not marks:
+                marks.append(commit.last_revision)
+                raise ServiceUnavailable("throttled")
+            return store.mark_if_late(commit, written_at)
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(MarkFails(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    first = notifier.process(parse_event({"Records": records}))
+
+    # Marking failed: the late stream's records are retried, unpublished; the prompt one went out.
+    assert len(first.failed_sequence_numbers) == 2
+    assert published(publisher) == [(prompt, 1)]
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+    assert marks == [2]
+    assert _listing_marker(store, prompt) is None
+    marker = _listing_marker(store, late)
+    assert marker["lastRevision"] == {"N": "2"}
+    assert timefmt.parse(marker["committedAt"]["S"]) > stamp
+    assert (store.notified_revision(late), store.notified_revision(prompt)) == (2, 1)

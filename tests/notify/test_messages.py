@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from datetime import datetime
 from typing import Any
 
 from eventstore.config import TopicSettings
@@ -79,6 +80,9 @@ class ForgetfulCursor:
 
     def advance_summary(self, _stream_id: str, _stream_type: str, _first: int, _last: int) -> SummaryAdvance:
         return SummaryAdvance.ADVANCED
+
+    def mark_if_late(self, _commit: Commit, _written_at: datetime) -> bool:
+        return False
 
 
 def test_a_standard_topic_gets_no_fifo_ids(bus: Bus, make_notifier: NotifierFactory) -> None:

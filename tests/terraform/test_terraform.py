@@ -32,7 +32,7 @@ DESIGN_ACTIONS = {
     "create_stream": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"},
     "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem"},
     "read_events": {"dynamodb:Query", "dynamodb:GetItem"},
-    "list_streams": {"dynamodb:Query", "kms:GenerateMac"},
+    "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
     "liveness_check": set(),
     "notify_stream": {
         "dynamodb:GetRecords",
@@ -42,6 +42,7 @@ DESIGN_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:Query",
         "dynamodb:UpdateItem",
+        "dynamodb:PutItem",
         "sns:Publish",
         "sqs:SendMessage",
         "kms:GenerateDataKey",
@@ -151,6 +152,9 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EventStore"
         assert ("EVENTSTORE_TABLE_NAME" in env) == (key != "liveness_check")
         assert ("EVENTSTORE_TOPIC_ARN" in env) == (key == "notify_stream")
+        # Writers and notify_stream mark late commits for listing, so they need the settle window too.
+        listing_aware = {"create_stream", "append_event", "list_streams", "notify_stream"}
+        assert ("EVENTSTORE_LISTING_SETTLE_SECONDS" in env) == (key in listing_aware)
         if key == "list_streams":
             key_id = env["EVENTSTORE_PAGE_KEY_KMS_KEY_ID"]
     assert key_id is not None
@@ -196,7 +200,7 @@ def test_event_source_mapping_settings(stack: Stack) -> None:
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     assert patterns == [
-        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"revision": {"N": [{"anything-but": ["0"]}]}}}}
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"revision": {"N": [{"anything-but": ["0", "-1"]}]}}}}
     ]
 
 
