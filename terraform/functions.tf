@@ -53,7 +53,6 @@ locals {
       })
       statements = [
         { sid = "QueryListingIndex", actions = ["dynamodb:Query"], resources = ["${local.table_arn}/index/${local.listing_index}"] },
-        { sid = "CheckForNewerCommits", actions = ["dynamodb:BatchGetItem"], resources = [local.table_arn] },
         { sid = "SignPageKeys", actions = ["kms:GenerateMac"], resources = [aws_kms_key.page_key.arn] },
       ]
     }
@@ -192,6 +191,27 @@ data "aws_iam_policy_document" "function" {
       sid       = statement.value.sid
       actions   = statement.value.actions
       resources = statement.value.resources
+    }
+  }
+
+  # list_streams asks whether a newer commit exists (BatchGetItem of keys): it may read key attributes
+  # only, never events (the AWS example "Allows access to specific attributes").
+  dynamic "statement" {
+    for_each = each.key == "list_streams" ? ["CheckForNewerCommits"] : []
+    content {
+      sid       = statement.value
+      actions   = ["dynamodb:BatchGetItem"]
+      resources = [local.table_arn]
+      condition {
+        test     = "ForAllValues:StringEquals"
+        variable = "dynamodb:Attributes"
+        values   = [local.table.hash_key, local.table.range_key]
+      }
+      condition {
+        test     = "StringEqualsIfExists"
+        variable = "dynamodb:Select"
+        values   = ["SPECIFIC_ATTRIBUTES"]
+      }
     }
   }
 }

@@ -1,8 +1,8 @@
 # The event store's one table. Keys, attributes, the listing index and the stream view type come from
 # shared/eventstore/table.json, the definition the Python code and the local runtime read too.
 #
-# No TTL: commits are immutable and kept for ever, and summary items live as long as their stream; the
-# design has nothing that expires.
+# No TTL: commits are immutable and kept for ever; a stream's summary (notify_stream's cursor) and its
+# listing marker (for a commit that landed late) live as long as the stream. Nothing expires.
 
 locals {
   gsi = { for index in local.table.global_secondary_indexes : index.name => index }

@@ -77,7 +77,7 @@ class StreamPage:
 
 
 class SummaryAdvance(enum.Enum):
-    """What happened when the listing summary was moved forward to a commit (see notify_stream)."""
+    """What happened when a stream's summary (notify_stream's cursor) was moved forward to a commit."""
 
     ADVANCED = "advanced"
     ALREADY_RECORDED = "already-recorded"

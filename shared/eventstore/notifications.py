@@ -282,11 +282,11 @@ class Notifier:
         """The stream's commits that follow its cursor without a gap: those may be published now."""
         try:
             notified = self._cursor.notified_revision(stream_id)
-            self._mark_late(records, notified)
         except (EventStoreError, ClientError, BotoCoreError):
-            logger.exception("could not read or mark the stream summary", extra={"streamId": stream_id})
+            logger.exception("could not read the stream summary", extra={"streamId": stream_id})
             failed.update((r.position, r.sequence_number) for r in records)
             return []
+        self._mark_late(records, notified)
         ready: list[CommitRecord] = []
         for offset, record in enumerate(records):
             commit = record.commit
@@ -306,18 +306,21 @@ class Notifier:
         return ready
 
     def _mark_late(self, records: Sequence[CommitRecord], notified: int) -> None:
-        """A commit written long after its timestamp may have been passed by listing cursors; the store
-        then lists its stream again. Only the newest commit matters (a timely newer entry supersedes the
-        older ones in listings). Before publishing, so a failure is retried with the records; the appender
-        marks such commits too, this covers an appender that did not live to do it."""
+        """A commit written long after its stamp may have been passed by listing cursors; the store then
+        lists its stream again. Only the newest commit matters (a timely newer entry supersedes the older
+        ones in listings). The appender marks such commits itself; this covers one that did not live to do
+        it, for delays the record's creation time (whole seconds) can show. A failure here is logged and
+        counted, not retried: it must not hold back notifications."""
         newest = records[-1]
         if newest.commit.last_revision <= notified or newest.written_at is None:
             return
-        if self._cursor.mark_if_late(newest.commit, newest.written_at):
-            logger.warning(
-                "commit written late; marked for listing",
-                extra={"streamId": newest.commit.stream_id, "revision": newest.commit.last_revision},
-            )
+        extra = {"streamId": newest.commit.stream_id, "revision": newest.commit.last_revision}
+        try:
+            if self._cursor.mark_if_late(newest.commit, newest.written_at):
+                logger.warning("commit written late; marked for listing", extra=extra)
+        except (EventStoreError, ClientError, BotoCoreError):
+            logger.exception("could not mark a late commit for listing", extra=extra)
+            self._metrics.count("ListingMarksFailed")
 
     def _missing(self, stream_id: str, first: int, last: int) -> list[Commit] | None:
         """The commits holding revisions first..last, or None when they cannot all be read now."""

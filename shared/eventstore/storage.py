@@ -11,6 +11,8 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import heapq
+import itertools
 import json
 import logging
 import time
@@ -53,10 +55,14 @@ MAX_QUERY_PAGE_EVENTS: Final = 1000
 MAX_BATCH_GET_KEYS: Final = 100
 BATCH_GET_ATTEMPTS: Final = 4
 MAX_LISTING_ROUNDS: Final = 5
+PAGE_KEY_VERSION: Final = 2
+"""Version 2: a position in the sharded commit index (version 1 held a DynamoDB LastEvaluatedKey)."""
 """Index Queries one list page may make when superseded entries leave it less than half full."""
 MAX_REVISION: Final = 2**63 - 1
 ANY_APPEND_ATTEMPTS: Final = 5
 ANY_RETRY_HORIZON: Final = 10
+MARKER_ATTEMPTS: Final = 3
+"""Listing-marker writes per mark: a marker write that is itself slow is stamped again."""
 """A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 
 # DynamoDB error codes that mean "try again later"; botocore has already retried them.
@@ -106,8 +112,6 @@ class EventStore(Protocol):
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance: ...
-
-    def mark_for_listing(self, stream_id: str, stream_type: str, last_revision: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -341,6 +345,7 @@ class DynamoEventStore:
             "streamType": {"S": stream_type},
             "lastRevision": {"N": str(first_revision + len(events) - 1)},
             "committedAt": {"S": timefmt.format_instant(now)},
+            **self._listing_entry(stream_type, stream_id, first_revision, now),
             "digest": {"S": content_digest(events)},
             "events": {"L": entries},
         }
@@ -350,6 +355,16 @@ class DynamoEventStore:
                 f"the events take {size} bytes once stored; one append holds at most {MAX_ITEM_BYTES} bytes"
             )
         return item
+
+    def _listing_entry(self, stream_type: str, stream_id: str, revision: int, at: datetime) -> Item:
+        """The attributes that put an item in the listing index: its shard and its unique position."""
+        digest = hashlib.sha256(stream_id.encode()).digest()
+        shard = int.from_bytes(digest[:4], "big") % self._layout.listing_shards
+        return {
+            self._layout.listing_hash_key: {"S": f"{stream_type}#{shard}"},
+            # Time first (fixed width), then the item's key: ordered by time, unique, so pages never tie.
+            self._layout.listing_range_key: {"S": f"{timefmt.format_instant(at)}|{stream_id}|{revision}"},
+        }
 
     def _put_commit(self, item: Item) -> Commit | None:
         """Write a commit unless its key exists; return the existing commit when it does."""
@@ -368,60 +383,79 @@ class DynamoEventStore:
                 raise
             old = exc.response.get("Item")
             # Emulators that do not return ALL_OLD: read the winner instead.
-            return (
+            existing = (
                 decode_commit(old)
                 if old
                 else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
             )
-        if self._late_write is not None and time.monotonic() - started > self._late_write:
-            self._mark_late_commit(item)
+            if existing is not None and existing.digest == item["digest"]["S"]:
+                # Our own write, found by the SDK's retry after a lost response: it may have landed late.
+                self._mark_if_slow(existing, started)
+            return existing
+        self._mark_if_slow(decode_commit(item), started)
         return None
 
-    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
-        """Mark the commit's stream for listing if the commit was written (became visible) more than half
-        the settle window after its timestamp; notify_stream asks this for every commit it sees."""
-        if self._late_write is None:
-            return False
-        delay = (written_at - timefmt.parse(commit.committed_at)).total_seconds()
-        if delay <= self._late_write:
-            return False
-        self.mark_for_listing(commit.stream_id, commit.stream_type, commit.last_revision)
-        return True
-
-    def _mark_late_commit(self, item: Item) -> None:
-        """The commit is durable; failing to mark it must not fail the append. notify_stream marks it too
-        (from the record's creation time), so a failure here is logged, not raised."""
-        commit = decode_commit(item)
+    def _mark_if_slow(self, commit: Commit, started: float) -> None:
+        """A commit is stamped just before its PutItem; one that took longer than half the settle window to
+        land may have become visible after a listing cursor passed its stamp. The commit is durable, so a
+        failure to mark it is logged, not raised (notify_stream marks such commits too)."""
+        if self._late_write is None or time.monotonic() - started <= self._late_write:
+            return
         try:
-            self.mark_for_listing(commit.stream_id, commit.stream_type, commit.last_revision)
+            self.mark_for_listing(commit)
         except (ServiceUnavailable, ClientError):
             log.warning("could not mark a late commit for listing", exc_info=True)
 
-    def mark_for_listing(self, stream_id: str, stream_type: str, last_revision: int) -> None:
-        """Give the stream a fresh entry in the listing index, as updated now to last_revision.
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        """Mark the commit's stream for listing if it was written (became visible) more than half the
+        settle window after its stamp; notify_stream asks this with the record's creation time."""
+        if self._late_write is None:
+            return False
+        delay = (written_at - timefmt.parse(commit.committed_at)).total_seconds()
+        return delay > self._late_write and self.mark_for_listing(commit)
 
-        For a commit that became visible later than its timestamp by more than half the settle window:
-        its own entry may lie behind a listing cursor already. The marker item (revision -1) is one per
-        stream and only moves forward; listing treats it like a commit's entry.
+    def mark_for_listing(self, commit: Commit) -> bool:
+        """Give the commit's stream a fresh listing entry, as updated now to the commit's last revision.
+
+        The marker item (revision -1, one per stream) moves forward only: to a later revision, or to a
+        later stamp at the same one. A marker write that is itself slow is stamped again. Returns whether
+        a marker was written (False: one at least as new was there).
         """
-        try:
-            with _dynamodb_errors():
-                self._db.put_item(
-                    TableName=self._table,
-                    Item={
-                        self._layout.hash_key: {"S": stream_id},
-                        self._layout.range_key: {"N": str(LISTING_MARKER_REVISION)},
-                        "streamType": {"S": stream_type},
-                        "lastRevision": {"N": str(last_revision)},
-                        self._layout.listing_range_key: {"S": timefmt.format_instant(self._clock())},
-                    },
-                    ConditionExpression="attribute_not_exists(lastRevision) OR lastRevision < :last",
-                    ExpressionAttributeValues={":last": {"N": str(last_revision)}},
-                )
-        except ClientError as exc:
-            if not _condition_failed(exc):
-                raise
-            # Already marked at this revision or a later one.
+        stamp_floor = timefmt.parse(commit.committed_at) + timedelta(microseconds=1)
+        for _ in range(MARKER_ATTEMPTS):
+            started = time.monotonic()
+            stamp = max(self._clock(), stamp_floor)
+            try:
+                with _dynamodb_errors():
+                    self._db.put_item(
+                        TableName=self._table,
+                        Item={
+                            self._layout.hash_key: {"S": commit.stream_id},
+                            self._layout.range_key: {"N": str(LISTING_MARKER_REVISION)},
+                            "streamType": {"S": commit.stream_type},
+                            "lastRevision": {"N": str(commit.last_revision)},
+                            "committedAt": {"S": timefmt.format_instant(stamp)},
+                            **self._listing_entry(
+                                commit.stream_type, commit.stream_id, LISTING_MARKER_REVISION, stamp
+                            ),
+                        },
+                        ConditionExpression=(
+                            "attribute_not_exists(lastRevision) OR lastRevision < :last"
+                            " OR (lastRevision = :last AND committedAt < :stamp)"
+                        ),
+                        ExpressionAttributeValues={
+                            ":last": {"N": str(commit.last_revision)},
+                            ":stamp": {"S": timefmt.format_instant(stamp)},
+                        },
+                    )
+            except ClientError as exc:
+                if not _condition_failed(exc):
+                    raise
+                return False
+            if self._late_write is None or time.monotonic() - started <= self._late_write:
+                return True
+            stamp_floor = stamp + timedelta(microseconds=1)
+        return True
 
     @staticmethod
     def _written(item: Item) -> AppendResult:
@@ -511,12 +545,13 @@ class DynamoEventStore:
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage:
-        """Streams of a type by the time of their newest commit: one Query of the commit index, one
-        BatchGetItem to drop the entries a newer commit has superseded (more rounds only while superseded
-        entries leave the page less than half full).
+        """Streams of a type by the time of their newest commit (docs/design.md, "Listing").
 
-        The index holds one immutable entry per commit, so paging never skips: an update made while a
-        client pages adds an entry after the cursor. A page may hold fewer than `limit` streams.
+        A round reads the next entries of the commit index in position order, merged over the type's
+        index shards (one Query each), and drops with one BatchGetItem the entries a newer commit has
+        superseded; more rounds only while superseded entries leave the page less than half full.
+        Entries never change, so paging never skips: an update made while a client pages adds an entry
+        after the cursor. A page may hold fewer than `limit` streams.
         """
         if self._page_keys is None:
             raise RuntimeError("this store was built without a page-key signer; listing needs one")
@@ -526,54 +561,88 @@ class DynamoEventStore:
             )
         except OverflowError:
             return StreamPage((), has_more=False, next_page_key=None)  # after the end of time
+        position = self._decode_page_key(page_key, stream_type, lower) if page_key is not None else None
         # Entries younger than the settle window may not be in the (eventually consistent) index yet;
         # leaving them for the next poll means a cursor never moves past an update it has not seen.
-        upper = timefmt.format_instant(self._clock() - self._settle)
-        start_key = self._decode_page_key(page_key, stream_type, lower) if page_key is not None else None
-        if lower > upper:
+        # Positions start with the fixed-width time and "|": "~" sorts after every position of `upper`.
+        upper = timefmt.format_instant(self._clock() - self._settle) + "~"
+        if lower > upper or (position is not None and position >= upper):
             return StreamPage((), has_more=False, next_page_key=None)  # nothing has settled after it yet
-        request: QueryInputTypeDef = {
-            "TableName": self._table,
-            "IndexName": self._layout.listing_index,
-            "KeyConditionExpression": "#type = :type AND #updated BETWEEN :lower AND :upper",
-            "ExpressionAttributeNames": {
-                "#type": self._layout.listing_hash_key,
-                "#updated": self._layout.listing_range_key,
-            },
-            "ExpressionAttributeValues": {
-                ":type": {"S": stream_type},
-                ":lower": {"S": lower},
-                ":upper": {"S": upper},
-            },
-        }
-        # Entries a newer commit superseded leave a page short; a page less than half full reads on (a busy
-        # stream's commits would otherwise cost a page each), up to a few rounds per request.
         entries: list[Item] = []
-        last_key = start_key
+        more = True
         for _ in range(MAX_LISTING_ROUNDS):
-            request["Limit"] = limit - len(entries)
-            if last_key is not None:
-                request["ExclusiveStartKey"] = last_key
-            response = self._query(request)
-            entries += self._current(_newest_entry_per_stream(response.get("Items", [])))
-            last_key = response.get("LastEvaluatedKey")
-            if last_key is None or 2 * len(entries) >= limit:
+            batch, position, more = self._next_entries(
+                stream_type, position or lower, upper, limit - len(entries)
+            )
+            entries += self._current(_newest_entry_per_stream(batch))
+            if not more or 2 * len(entries) >= limit:
                 break
         # A stream appended to between two rounds can be current in both: keep its newer entry.
-        entries = _newest_entry_per_stream(entries)
         streams = tuple(
             StreamState(
                 stream_id=item[self._layout.hash_key]["S"],
-                stream_type=item["streamType"]["S"],
+                stream_type=stream_type,
                 revision=int(item["lastRevision"]["N"]),
-                updated_at=item[self._layout.listing_range_key]["S"],
+                updated_at=item[self._layout.listing_range_key]["S"].split("|", 1)[0],
             )
-            for item in entries
+            for item in _newest_entry_per_stream(entries)
         )
         next_key = None
-        if last_key is not None:
-            next_key = self._page_keys.encode({"type": stream_type, "after": lower, "key": last_key})
+        if more and position is not None:
+            next_key = self._page_keys.encode(
+                {"v": PAGE_KEY_VERSION, "type": stream_type, "after": lower, "position": position}
+            )
         return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
+
+    def _next_entries(
+        self, stream_type: str, start: str, upper: str, count: int
+    ) -> tuple[list[Item], str | None, bool]:
+        """Up to `count` index entries after position `start`, in position order over all shards: the
+        entries, the position of the last one (`start` if none) and whether more may follow."""
+        shards = [
+            self._shard_entries(f"{stream_type}#{shard}", start, upper, count)
+            for shard in range(self._layout.listing_shards)
+        ]
+        # Beyond the last entry of a shard that has more, entries of that shard are still unread.
+        horizon = min((_position(items[-1]) for items, truncated in shards if truncated), default=None)
+        merged = heapq.merge(*(items for items, _ in shards), key=_position)
+        taken = list(
+            itertools.islice(
+                itertools.takewhile(lambda i: horizon is None or _position(i) <= horizon, merged), count
+            )
+        )
+        total = sum(len(items) for items, _ in shards)
+        more = horizon is not None or len(taken) < total
+        return taken, (_position(taken[-1]) if taken else start), more
+
+    def _shard_entries(self, shard: str, start: str, upper: str, count: int) -> tuple[list[Item], bool]:
+        """Up to `count` entries of one shard after position `start` (exclusive, since positions are
+        unique; a bare time as `start` is before every position at that time) and whether it has more."""
+        request: QueryInputTypeDef = {
+            "TableName": self._table,
+            "IndexName": self._layout.listing_index,
+            "KeyConditionExpression": "#shard = :shard AND #position BETWEEN :start AND :upper",
+            "ExpressionAttributeNames": {
+                "#shard": self._layout.listing_hash_key,
+                "#position": self._layout.listing_range_key,
+            },
+            "ExpressionAttributeValues": {
+                ":shard": {"S": shard},
+                ":start": {"S": start},
+                ":upper": {"S": upper},
+            },
+            "Limit": count + 1,  # the entry at `start` itself comes back first
+        }
+        response = self._query(request)
+        items = [item for item in response.get("Items", []) if _position(item) != start]
+        while not items and "LastEvaluatedKey" in response:  # a page of only `start` (a 1 MB page cut)
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            response = self._query(request)
+            items = [item for item in response.get("Items", []) if _position(item) != start]
+        truncated = "LastEvaluatedKey" in response
+        if len(items) > count:
+            items, truncated = items[:count], True
+        return items, truncated
 
     def _current(self, entries: list[Item]) -> list[Item]:
         """The entries that are their stream's newest: no commit starts right after their last revision.
@@ -625,7 +694,7 @@ class DynamoEventStore:
             )
         return found
 
-    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> Any:
+    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> str:
         assert self._page_keys is not None
         name = "/query/stream-next-page-key"
         try:
@@ -636,7 +705,12 @@ class DynamoEventStore:
             raise InvalidRequest.single(name, "the page key belongs to a listing of another stream type")
         if content.get("after") != lower:
             raise InvalidRequest.single(name, "the page key belongs to a listing with another updated-after")
-        return content["key"]
+        position = content.get("position")
+        if content.get("v") != PAGE_KEY_VERSION or not isinstance(position, str):
+            raise InvalidRequest.single(
+                name, "the page key comes from an earlier version of the store; start the listing again"
+            )
+        return position
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
         """The commits holding revisions first..last (notify_stream fills gaps in its input with them)."""
@@ -714,6 +788,10 @@ class DynamoEventStore:
         )
 
 
+def _position(item: Item) -> str:
+    return item[layout().listing_range_key]["S"]
+
+
 def _newest_entry_per_stream(items: Sequence[Item]) -> list[Item]:
     """One index entry per stream: its highest revision (a marker can follow a newer commit in time), in
     the page's order."""
@@ -737,6 +815,9 @@ def _dynamodb_errors() -> Iterator[None]:
         code = exc.response["Error"]["Code"]
         if code in _TRANSIENT_CODES:
             raise ServiceUnavailable(f"DynamoDB is unavailable or throttling ({code}); {retry_hint}") from exc
+        if code == "ValidationException" and "backfilling" in exc.response["Error"].get("Message", ""):
+            # A listing index being built (after a layout change) answers this until it is active.
+            raise ServiceUnavailable("the listing index is being built; retry later") from exc
         raise
     except BotoCoreError as exc:
         raise ServiceUnavailable(

@@ -26,6 +26,7 @@ class TableLayout:
     listing_index: str
     listing_hash_key: str
     listing_range_key: str
+    listing_shards: int
     definition: dict[str, Any]
 
 
@@ -39,6 +40,7 @@ def layout() -> TableLayout:
         listing_index=index["name"],
         listing_hash_key=index["hash_key"],
         listing_range_key=index["range_key"],
+        listing_shards=int(definition["listing_shards"]),
         definition=definition,
     )
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from eventstore import timefmt
 from eventstore.domain import (
@@ -17,6 +19,7 @@ from eventstore.domain import (
     InvalidRequest,
     NewEvent,
     PayloadTooLarge,
+    ServiceUnavailable,
     StreamAlreadyExists,
     StreamNotFound,
     SummaryAdvance,
@@ -338,15 +341,24 @@ def test_a_busy_stream_does_not_cost_a_page_per_commit(store: DynamoEventStore) 
 
 
 class _SlowPuts:
-    """A DynamoDB client whose PutItem calls take `delay` seconds longer (SDK retries, a slow network)."""
+    """A DynamoDB client whose PutItem calls take longer (SDK retries, a slow network): the n-th call
+    `delays[n]` seconds (`delay` once the list is used up). With `lose_first_response`, the first call's
+    write happens but its answer is lost, and the retry (as botocore makes it) finds the item."""
 
-    def __init__(self, client: Any, delay: float) -> None:
+    def __init__(
+        self, client: Any, delay: float, delays: Sequence[float] = (), *, lose_first_response: bool = False
+    ) -> None:
         self._client = client
+        self._delays = list(delays)
         self._delay = delay
+        self._lose_first_response = lose_first_response
 
     def put_item(self, **kwargs: Any) -> Any:
         answer = self._client.put_item(**kwargs)
-        time.sleep(self._delay)
+        time.sleep(self._delays.pop(0) if self._delays else self._delay)
+        if self._lose_first_response:
+            self._lose_first_response = False
+            return self._client.put_item(**kwargs)  # the retry: ConditionalCheckFailed with our own item
         return answer
 
     def __getattr__(self, name: str) -> Any:
@@ -391,8 +403,61 @@ def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> N
     assert not settled.mark_if_late(newest, stamp + SETTLE / 4)
     assert not _settled_store(store).mark_if_late(newest, stamp + SETTLE / 4)
     assert settled.mark_if_late(newest, stamp + 2 * SETTLE)
-    settled.mark_for_listing(stream_id, "parcel", 1)  # an older mark never moves the marker back
+    # An older mark never moves the marker back.
+    assert not settled.mark_for_listing(settled.commits_between(stream_id, 1, 1)[0])
     time.sleep(2 * SETTLE.total_seconds())
     listing = _listing(settled, "parcel", stamp, 10)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
     assert settled.notified_revision(stream_id) == 0
+
+
+def test_a_late_commit_found_by_the_sdk_retry_is_marked_too(store: DynamoEventStore) -> None:
+    client = _SlowPuts(store._db, delay=0, delays=[SETTLE.total_seconds()], lose_first_response=True)
+    late = _settled_store(store, client)
+    stream_id = new_stream(late, "parcel")  # answered as written: the retry found its own commit
+    stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
+    time.sleep(2 * SETTLE.total_seconds())
+    assert _listed(late, "parcel", stamp, 10) == [stream_id]
+
+
+def test_a_slow_marker_write_is_stamped_again(store: DynamoEventStore) -> None:
+    slow = SETTLE.total_seconds()
+    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow]))
+    stream_id = new_stream(late, "parcel")  # the commit, then its marker: both slow; the second marker not
+    marker: Any = store._db.get_item(
+        TableName=store._table, Key={"streamId": {"S": stream_id}, "revision": {"N": "-1"}}
+    )["Item"]
+    stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
+    assert timefmt.parse(marker["committedAt"]["S"]) > stamp + timedelta(seconds=2 * slow)
+
+
+def test_a_page_key_of_the_earlier_layout_is_a_clear_400(store: DynamoEventStore) -> None:
+    new_stream(store, "ticket")
+    signer = PageKeySigner(PAGE_KEY_SECRET)
+    lower = "1970-01-01T00:00:00.000001Z"
+    old = signer.encode({"type": "ticket", "after": lower, "key": {"streamType": {"S": "ticket"}}})
+    with pytest.raises(InvalidRequest) as raised:
+        store.list_streams("ticket", None, 1, old)
+    assert "earlier version" in raised.value.params[0].reason
+
+
+class _BackfillingIndex:
+    """A DynamoDB client whose listing index is still being built (after a change of its layout)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def query(self, **kwargs: Any) -> Any:
+        if "IndexName" in kwargs:
+            message = "Cannot read from backfilling global secondary index: commitsByTypeAndTime"
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "Query")
+        return self._client.query(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_listing_while_the_index_is_built_is_unavailable_not_an_error(store: DynamoEventStore) -> None:
+    building = _settled_store(store, _BackfillingIndex(store._db))
+    with pytest.raises(ServiceUnavailable):
+        building.list_streams("ticket", None, 10, None)

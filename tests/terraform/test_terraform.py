@@ -239,6 +239,16 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
                 assert not any("*" in action for action in granted), (role, statement)
                 if "*" in as_list(statement["Resource"]):
                     assert granted == XRAY_ACTIONS, (role, statement)
+                if "dynamodb:BatchGetItem" in granted:  # list_streams: key attributes only, never events
+                    conditions = {
+                        (test, key): sorted(as_list(values))
+                        for test, keys in statement["Condition"].items()
+                        for key, values in keys.items()
+                    }
+                    assert conditions == {
+                        ("ForAllValues:StringEquals", "dynamodb:Attributes"): ["revision", "streamId"],
+                        ("StringEqualsIfExists", "dynamodb:Select"): ["SPECIFIC_ATTRIBUTES"],
+                    }, statement
                 actions |= granted
         for key, needed in DESIGN_ACTIONS.items():
             if role == function_name(stack, key):
