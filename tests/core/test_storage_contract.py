@@ -368,12 +368,14 @@ class _SlowPuts:
 SETTLE = timedelta(milliseconds=200)
 
 
-def _settled_store(store: DynamoEventStore, client: Any = None) -> DynamoEventStore:
+def _settled_store(
+    store: DynamoEventStore, client: Any = None, settle: timedelta = SETTLE
+) -> DynamoEventStore:
     return DynamoEventStore(
         client or store._db,
         store._table,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
-        listing_settle=SETTLE,
+        listing_settle=settle,
     )
 
 
@@ -461,3 +463,35 @@ def test_listing_while_the_index_is_built_is_unavailable_not_an_error(store: Dyn
     building = _settled_store(store, _BackfillingIndex(store._db))
     with pytest.raises(ServiceUnavailable):
         building.list_streams("ticket", None, 10, None)
+
+
+class _UnprocessedKeys:
+    """A DynamoDB client whose BatchGetItem leaves every key unprocessed `times` times (throttling)."""
+
+    def __init__(self, client: Any, times: int) -> None:
+        self._client = client
+        self.times = times
+        self.calls = 0
+
+    def batch_get_item(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.times > 0:
+            self.times -= 1
+            return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
+        return self._client.batch_get_item(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(store: DynamoEventStore) -> None:
+    stream_id = new_stream(store, "meter")
+    store.append("meter", stream_id, 1, events("Read"), CALLER)
+    retried = _UnprocessedKeys(store._db, times=2)
+    listing = _listing(_settled_store(store, retried, timedelta(0)), "meter", None, 1)
+    assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
+    assert retried.calls >= 3
+    # Never answered: the superseded entry is listed too (a stream twice is harmless; skipping it is not).
+    hopeless = _UnprocessedKeys(store._db, times=10**6)
+    listing = _listing(_settled_store(store, hopeless, timedelta(0)), "meter", None, 1)
+    assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 1), (stream_id, 2)]
