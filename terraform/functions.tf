@@ -84,7 +84,8 @@ locals {
 
   # The one index list_streams queries (one() fails loudly if table.json ever grows a second index,
   # so the permission is revisited rather than silently widened or pointed at the wrong index).
-  listing_index = one([for index in local.table.global_secondary_indexes : index.name])
+  listing_index    = one([for index in local.table.global_secondary_indexes : index.name])
+  listing_position = one([for index in local.table.global_secondary_indexes : index.range_key])
 
   # Written by `make build`: what the zips were built for.
   build_manifest = jsondecode(file("${local.build_dir}/manifest.json"))
@@ -194,8 +195,9 @@ data "aws_iam_policy_document" "function" {
     }
   }
 
-  # list_streams asks whether a newer commit exists (BatchGetItem of keys): it may read key attributes
-  # only, never events (the AWS example "Allows access to specific attributes").
+  # list_streams asks whether a newer commit exists and has settled (BatchGetItem of keys): it may read
+  # the keys and the listing position only, never events (the AWS example "Allows access to specific
+  # attributes").
   dynamic "statement" {
     for_each = each.key == "list_streams" ? ["CheckForNewerCommits"] : []
     content {
@@ -205,7 +207,7 @@ data "aws_iam_policy_document" "function" {
       condition {
         test     = "ForAllValues:StringEquals"
         variable = "dynamodb:Attributes"
-        values   = [local.table.hash_key, local.table.range_key]
+        values   = [local.table.hash_key, local.table.range_key, local.listing_position]
       }
       condition {
         test     = "StringEqualsIfExists"

@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import logging
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -61,9 +62,11 @@ PAGE_KEY_VERSION: Final = 2
 MAX_REVISION: Final = 2**63 - 1
 ANY_APPEND_ATTEMPTS: Final = 5
 ANY_RETRY_HORIZON: Final = 10
+"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 MARKER_ATTEMPTS: Final = 3
 """Listing-marker writes per mark: a marker write that is itself slow is stamped again."""
-"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
+REPLAY_MARK_HORIZON_SECONDS: Final = 300
+"""A replay of a commit at most this old marks it for listing if it is older than the late-write limit."""
 
 # DynamoDB error codes that mean "try again later"; botocore has already retried them.
 _TRANSIENT_CODES: Final = frozenset(
@@ -233,7 +236,7 @@ class DynamoEventStore:
             return self._written(commit)
         digest = commit["digest"]["S"]
         if existing.digest == digest and existing.stream_type == stream_type:
-            return AppendResult(existing.state(), replayed=True, first_revision=1)
+            return self._replayed(existing)
         if existing.stream_type == stream_type and existing.event_ids & {e.event_id for e in events}:
             raise EventIdConflict(1)
         raise StreamAlreadyExists(
@@ -275,7 +278,7 @@ class DynamoEventStore:
             recent = self._recent_or_raise(stream_type, stream_id)
             for commit in recent:
                 if commit.digest == digest:
-                    return AppendResult(commit.state(), replayed=True, first_revision=commit.first_revision)
+                    return self._replayed(commit)
                 if commit.event_ids & ids:
                     raise EventIdConflict(commit.first_revision)
             newest = recent[0]
@@ -304,7 +307,7 @@ class DynamoEventStore:
     ) -> AppendResult:
         if existing is not None and existing.stream_type == stream_type:
             if existing.digest == digest:
-                return AppendResult(existing.state(), replayed=True, first_revision=existing.first_revision)
+                return self._replayed(existing)
             if existing.event_ids & {e.event_id for e in events}:
                 raise EventIdConflict(existing.first_revision)
         raise WrongExpectedRevision(expected, self._newest_or_raise(stream_type, stream_id).last_revision)
@@ -347,6 +350,8 @@ class DynamoEventStore:
             "committedAt": {"S": timefmt.format_instant(now)},
             **self._listing_entry(stream_type, stream_id, first_revision, now),
             "digest": {"S": content_digest(events)},
+            # Tells this write from an earlier request's when the SDK's retry finds the key taken.
+            "writeId": {"S": secrets.token_hex(8)},
             "events": {"L": entries},
         }
         size = item_size(item)
@@ -381,26 +386,35 @@ class DynamoEventStore:
         except ClientError as exc:
             if not _condition_failed(exc):
                 raise
-            old = exc.response.get("Item")
             # Emulators that do not return ALL_OLD: read the winner instead.
-            existing = (
-                decode_commit(old)
-                if old
-                else self._get_commit(item["streamId"]["S"], int(item["revision"]["N"]))
+            old: Any = exc.response.get("Item") or self._get_item(
+                item["streamId"]["S"], int(item["revision"]["N"])
             )
-            if existing is not None and existing.digest == item["digest"]["S"]:
-                # Our own write, found by the SDK's retry after a lost response: it may have landed late.
-                self._mark_if_slow(existing, started)
-            return existing
+            if old is None or old.get("writeId") != item["writeId"]:
+                return decode_commit(old) if old else None
+            # This very write, found by the SDK's retry after its first answer was lost: it is written
+            # (not a replay), and it may have landed late.
         self._mark_if_slow(decode_commit(item), started)
         return None
+
+    def _replayed(self, commit: Commit) -> AppendResult:
+        """A retry of an append that was written: the original result. When the first attempt ended in
+        an error after all (a 503 though written), its commit may have landed late and unmarked; mark it
+        while such a retry is plausible (a retry days later must not relist the stream)."""
+        if self._late_write is not None:
+            age = (self._clock() - timefmt.parse(commit.committed_at)).total_seconds()
+            if self._late_write < age <= REPLAY_MARK_HORIZON_SECONDS:
+                self._mark_quietly(commit)
+        return AppendResult(commit.state(), replayed=True, first_revision=commit.first_revision)
 
     def _mark_if_slow(self, commit: Commit, started: float) -> None:
         """A commit is stamped just before its PutItem; one that took longer than half the settle window to
         land may have become visible after a listing cursor passed its stamp. The commit is durable, so a
         failure to mark it is logged, not raised (notify_stream marks such commits too)."""
-        if self._late_write is None or time.monotonic() - started <= self._late_write:
-            return
+        if self._late_write is not None and time.monotonic() - started > self._late_write:
+            self._mark_quietly(commit)
+
+    def _mark_quietly(self, commit: Commit) -> None:
         try:
             self.mark_for_listing(commit)
         except (ServiceUnavailable, ClientError):
@@ -441,7 +455,8 @@ class DynamoEventStore:
                         },
                         ConditionExpression=(
                             "attribute_not_exists(lastRevision) OR lastRevision < :last"
-                            " OR (lastRevision = :last AND committedAt < :stamp)"
+                            # <=: the SDK's retry of this very write (its answer lost) succeeds too.
+                            " OR (lastRevision = :last AND committedAt <= :stamp)"
                         ),
                         ExpressionAttributeValues={
                             ":last": {"N": str(commit.last_revision)},
@@ -500,6 +515,10 @@ class DynamoEventStore:
         return newest
 
     def _get_commit(self, stream_id: str, first_revision: int) -> Commit | None:
+        item = self._get_item(stream_id, first_revision)
+        return decode_commit(item) if item else None
+
+    def _get_item(self, stream_id: str, first_revision: int) -> Item | None:
         with _dynamodb_errors():
             response = self._db.get_item(
                 TableName=self._table,
@@ -509,8 +528,7 @@ class DynamoEventStore:
                 },
                 ConsistentRead=True,
             )
-        item = response.get("Item")
-        return decode_commit(item) if item else None
+        return response.get("Item")
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         return self._newest_or_raise(stream_type, stream_id).state()
@@ -566,15 +584,18 @@ class DynamoEventStore:
         # leaving them for the next poll means a cursor never moves past an update it has not seen.
         # Positions start with the fixed-width time and "|": "~" sorts after every position of `upper`.
         upper = timefmt.format_instant(self._clock() - self._settle) + "~"
-        if lower > upper or (position is not None and position >= upper):
+        if lower > upper:
             return StreamPage((), has_more=False, next_page_key=None)  # nothing has settled after it yet
+        if position is not None and position >= upper:
+            # The previous page was read by a container whose clock is a little ahead: same key again.
+            return StreamPage((), has_more=True, next_page_key=page_key)
         entries: list[Item] = []
         more = True
         for _ in range(MAX_LISTING_ROUNDS):
             batch, position, more = self._next_entries(
                 stream_type, position or lower, upper, limit - len(entries)
             )
-            entries += self._current(_newest_entry_per_stream(batch))
+            entries += self._current(_newest_entry_per_stream(batch), upper)
             if not more or 2 * len(entries) >= limit:
                 break
         # A stream appended to between two rounds can be current in both: keep its newer entry.
@@ -644,13 +665,15 @@ class DynamoEventStore:
             items, truncated = items[:count], True
         return items, truncated
 
-    def _current(self, entries: list[Item]) -> list[Item]:
-        """The entries that are their stream's newest: no commit starts right after their last revision.
+    def _current(self, entries: list[Item], upper: str) -> list[Item]:
+        """The entries that are their stream's newest settled one: no commit at or before `upper` starts
+        right after their last revision.
 
-        A superseded entry is dropped: the newer commit's entry has a later time (commit times are monotonic
-        per stream, a marker is stamped after its commit), so it comes later in this listing or, not yet
-        settled, in the next poll. Keys BatchGetItem leaves unprocessed are kept: listing a stream twice
-        is harmless, skipping it is not.
+        A superseded entry is dropped: the newer commit's entry has a later position (commit times are
+        monotonic per stream, a marker is stamped after its commit) and has settled, so it comes later in
+        this listing. A newer commit that has not settled does not count: a stream appended to all the
+        time would otherwise never be listed. Keys BatchGetItem leaves unprocessed are kept: listing a
+        stream twice is harmless, skipping it is not.
         """
         successors: list[Item] = [
             {
@@ -661,13 +684,14 @@ class DynamoEventStore:
         ]
         superseded: set[str] = set()
         for start in range(0, len(successors), MAX_BATCH_GET_KEYS):
-            superseded |= self._existing_streams(successors[start : start + MAX_BATCH_GET_KEYS])
+            found = self._existing_positions(successors[start : start + MAX_BATCH_GET_KEYS])
+            superseded |= {stream_id for stream_id, position in found.items() if position <= upper}
         return [item for item in entries if item[self._layout.hash_key]["S"] not in superseded]
 
-    def _existing_streams(self, keys: list[Item]) -> set[str]:
-        """The stream ids of those keys that exist (eventually consistent: a miss only lists a stream
-        once more)."""
-        found: set[str] = set()
+    def _existing_positions(self, keys: list[Item]) -> dict[str, str]:
+        """The listing positions of those keys that exist, by stream id (eventually consistent: a miss
+        only lists a stream once more)."""
+        found: dict[str, str] = {}
         pending: Any = keys
         for attempt in range(BATCH_GET_ATTEMPTS):
             if not pending:
@@ -679,13 +703,16 @@ class DynamoEventStore:
                     RequestItems={
                         self._table: {
                             "Keys": pending,
-                            "ProjectionExpression": "#id",
-                            "ExpressionAttributeNames": {"#id": self._layout.hash_key},
+                            "ProjectionExpression": "#id, #position",
+                            "ExpressionAttributeNames": {
+                                "#id": self._layout.hash_key,
+                                "#position": self._layout.listing_range_key,
+                            },
                         }
                     }
                 )
             answered: Any = response.get("Responses", {}).get(self._table, [])
-            found |= {item[self._layout.hash_key]["S"] for item in answered}
+            found |= {item[self._layout.hash_key]["S"]: _position(item) for item in answered}
             unprocessed: Any = response.get("UnprocessedKeys", {})
             pending = unprocessed.get(self._table, {}).get("Keys", [])
         if pending:

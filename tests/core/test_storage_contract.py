@@ -342,23 +342,35 @@ def test_a_busy_stream_does_not_cost_a_page_per_commit(store: DynamoEventStore) 
 
 class _SlowPuts:
     """A DynamoDB client whose PutItem calls take longer (SDK retries, a slow network): the n-th call
-    `delays[n]` seconds (`delay` once the list is used up). With `lose_first_response`, the first call's
-    write happens but its answer is lost, and the retry (as botocore makes it) finds the item."""
+    `delays[n]` seconds (`delay` once the list is used up). The calls numbered in `lose` write, but their
+    answer is lost and botocore's retry sends the same request again. With `fail`, they end in an error
+    instead (retries used up), though written."""
 
     def __init__(
-        self, client: Any, delay: float, delays: Sequence[float] = (), *, lose_first_response: bool = False
+        self,
+        client: Any,
+        delay: float,
+        delays: Sequence[float] = (),
+        *,
+        lose: Sequence[int] = (),
+        fail: Sequence[int] = (),
     ) -> None:
         self._client = client
         self._delays = list(delays)
         self._delay = delay
-        self._lose_first_response = lose_first_response
+        self._lose, self._fail = set(lose), set(fail)
+        self._calls = 0
 
     def put_item(self, **kwargs: Any) -> Any:
+        call, self._calls = self._calls, self._calls + 1
         answer = self._client.put_item(**kwargs)
-        time.sleep(self._delays.pop(0) if self._delays else self._delay)
-        if self._lose_first_response:
-            self._lose_first_response = False
-            return self._client.put_item(**kwargs)  # the retry: ConditionalCheckFailed with our own item
+        time.sleep(self._delays[call] if call < len(self._delays) else self._delay)
+        if call in self._fail:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"}}, "PutItem"
+            )
+        if call in self._lose:
+            return self._client.put_item(**kwargs)  # may fail its condition: the item is there now
         return answer
 
     def __getattr__(self, name: str) -> Any:
@@ -413,10 +425,13 @@ def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> N
     assert settled.notified_revision(stream_id) == 0
 
 
-def test_a_late_commit_found_by_the_sdk_retry_is_marked_too(store: DynamoEventStore) -> None:
-    client = _SlowPuts(store._db, delay=0, delays=[SETTLE.total_seconds()], lose_first_response=True)
+def test_a_late_commit_found_by_the_sdk_retry_is_written_not_replayed_and_marked(
+    store: DynamoEventStore,
+) -> None:
+    client = _SlowPuts(store._db, delay=0, delays=[SETTLE.total_seconds()], lose=[0])
     late = _settled_store(store, client)
-    stream_id = new_stream(late, "parcel")  # answered as written: the retry found its own commit
+    stream_id = str(uuid.uuid4())
+    assert not late.create("parcel", stream_id, events("Created"), CALLER).replayed  # found its own write
     stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
     time.sleep(2 * SETTLE.total_seconds())
     assert _listed(late, "parcel", stamp, 10) == [stream_id]
@@ -495,3 +510,78 @@ def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(sto
     hopeless = _UnprocessedKeys(store._db, times=10**6)
     listing = _listing(_settled_store(store, hopeless, timedelta(0)), "meter", None, 1)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 1), (stream_id, 2)]
+
+
+def test_a_marker_write_whose_answer_was_lost_is_still_timed(store: DynamoEventStore) -> None:
+    slow = SETTLE.total_seconds()
+    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow], lose=[1]))
+    stream_id = new_stream(late, "parcel")
+    marker: Any = store._db.get_item(
+        TableName=store._table, Key={"streamId": {"S": stream_id}, "revision": {"N": "-1"}}
+    )["Item"]
+    stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
+    assert timefmt.parse(marker["committedAt"]["S"]) > stamp + timedelta(seconds=2 * slow)
+
+
+def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoEventStore) -> None:
+    failing = _settled_store(store, _SlowPuts(store._db, delay=0, fail=[0]))
+    stream_id, first = str(uuid.uuid4()), events("Created")
+    with pytest.raises(ServiceUnavailable):
+        failing.create("parcel", stream_id, first, CALLER)
+    time.sleep(SETTLE.total_seconds())  # the client's retry comes later than half the settle window
+    assert failing.create("parcel", stream_id, first, CALLER).replayed
+    stamp = timefmt.parse(failing.describe("parcel", stream_id).updated_at)
+    time.sleep(2 * SETTLE.total_seconds())
+    assert _listed(failing, "parcel", stamp, 10) == [stream_id]
+    # A prompt retry marks nothing.
+    prompt_id = str(uuid.uuid4())
+    prompt = _settled_store(store, _SlowPuts(store._db, delay=0, fail=[0]))
+    with pytest.raises(ServiceUnavailable):
+        prompt.create("parcel", prompt_id, first := events("Created"), CALLER)
+    assert prompt.create("parcel", prompt_id, first, CALLER).replayed
+    assert (
+        store._db.get_item(
+            TableName=store._table, Key={"streamId": {"S": prompt_id}, "revision": {"N": "-1"}}
+        ).get("Item")
+        is None
+    )
+
+
+def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_settled_revision(
+    store: DynamoEventStore,
+) -> None:
+    settled = _settled_store(store)
+    busy, quiet = new_stream(settled, "meter"), new_stream(settled, "meter")
+    time.sleep(2 * SETTLE.total_seconds())
+    settled.append("meter", busy, 1, events("Read"), CALLER)  # not settled when the listing runs
+    listing = _listing(settled, "meter", None, 10)
+    assert [(s.stream_id, s.revision) for s in listing] == [(busy, 1), (quiet, 1)]
+    time.sleep(2 * SETTLE.total_seconds())
+    after = timefmt.parse(listing[-1].updated_at)
+    assert [(s.stream_id, s.revision) for s in _listing(settled, "meter", after, 10)] == [(busy, 2)]
+
+
+def test_a_page_key_from_a_container_whose_clock_is_ahead_keeps_the_listing_going(
+    store: DynamoEventStore,
+) -> None:
+    ids = [new_stream(store, "ticket") for _ in range(3)]
+    now = [datetime.now(UTC)]
+    skewed = DynamoEventStore(
+        store._db,
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(0),
+        clock=lambda: now[0],
+    )
+    first = skewed.list_streams("ticket", None, 1, None)
+    now[0] -= timedelta(seconds=5)  # the next page is served by a container whose clock is behind
+    behind = skewed.list_streams("ticket", None, 1, first.next_page_key)
+    assert (behind.streams, behind.has_more, behind.next_page_key) == ((), True, first.next_page_key)
+    now[0] += timedelta(seconds=10)
+    rest: list[str] = []
+    key = behind.next_page_key
+    while key is not None:
+        page = skewed.list_streams("ticket", None, 1, key)
+        rest.extend(s.stream_id for s in page.streams)
+        key = page.next_page_key
+    assert [s.stream_id for s in first.streams] + rest == ids

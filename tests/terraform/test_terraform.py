@@ -246,7 +246,11 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
                         for key, values in keys.items()
                     }
                     assert conditions == {
-                        ("ForAllValues:StringEquals", "dynamodb:Attributes"): ["revision", "streamId"],
+                        ("ForAllValues:StringEquals", "dynamodb:Attributes"): [
+                            "listingPosition",
+                            "revision",
+                            "streamId",
+                        ],
                         ("StringEqualsIfExists", "dynamodb:Select"): ["SPECIFIC_ATTRIBUTES"],
                     }, statement
                 actions |= granted
