@@ -579,16 +579,18 @@ class DynamoEventStore:
             )
         except OverflowError:
             return StreamPage((), has_more=False, next_page_key=None)  # after the end of time
-        position = self._decode_page_key(page_key, stream_type, lower) if page_key is not None else None
         # Entries younger than the settle window may not be in the (eventually consistent) index yet;
         # leaving them for the next poll means a cursor never moves past an update it has not seen.
         # Positions start with the fixed-width time and "|": "~" sorts after every position of `upper`.
         upper = timefmt.format_instant(self._clock() - self._settle) + "~"
+        position = None
+        if page_key is not None:
+            position, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
+            # The listing's horizon never moves back, though the container serving this page may have a
+            # clock a little behind the previous one's (those entries had settled by that clock).
+            upper = max(upper, earlier_upper)
         if lower > upper:
             return StreamPage((), has_more=False, next_page_key=None)  # nothing has settled after it yet
-        if position is not None and position >= upper:
-            # The previous page was read by a container whose clock is a little ahead: same key again.
-            return StreamPage((), has_more=True, next_page_key=page_key)
         entries: list[Item] = []
         more = True
         for _ in range(MAX_LISTING_ROUNDS):
@@ -611,7 +613,13 @@ class DynamoEventStore:
         next_key = None
         if more and position is not None:
             next_key = self._page_keys.encode(
-                {"v": PAGE_KEY_VERSION, "type": stream_type, "after": lower, "position": position}
+                {
+                    "v": PAGE_KEY_VERSION,
+                    "type": stream_type,
+                    "after": lower,
+                    "position": position,
+                    "upper": upper,
+                }
             )
         return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
 
@@ -721,7 +729,8 @@ class DynamoEventStore:
             )
         return found
 
-    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> str:
+    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> tuple[str, str]:
+        """The position the previous page ended at and the settle horizon it used."""
         assert self._page_keys is not None
         name = "/query/stream-next-page-key"
         try:
@@ -732,12 +741,16 @@ class DynamoEventStore:
             raise InvalidRequest.single(name, "the page key belongs to a listing of another stream type")
         if content.get("after") != lower:
             raise InvalidRequest.single(name, "the page key belongs to a listing with another updated-after")
-        position = content.get("position")
-        if content.get("v") != PAGE_KEY_VERSION or not isinstance(position, str):
+        position, upper = content.get("position"), content.get("upper")
+        if (
+            content.get("v") != PAGE_KEY_VERSION
+            or not isinstance(position, str)
+            or not isinstance(upper, str)
+        ):
             raise InvalidRequest.single(
                 name, "the page key comes from an earlier version of the store; start the listing again"
             )
-        return position
+        return position, upper
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
         """The commits holding revisions first..last (notify_stream fills gaps in its input with them)."""
