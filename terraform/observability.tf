@@ -69,6 +69,7 @@ locals {
         ["AWS/SNS", "NumberOfNotificationsFailed", "TopicName", aws_sns_topic.notifications.name, { stat = "Sum" }],
         [local.metrics_namespace, "NotificationsPublished", "service", local.service_name, { stat = "Sum" }],
         [local.metrics_namespace, "NotificationsFailed", "service", local.service_name, { stat = "Sum" }],
+        [local.metrics_namespace, "ListingMarksFailed", "service", local.service_name, { stat = "Sum" }],
       ]
     },
     {
@@ -224,6 +225,22 @@ resource "aws_cloudwatch_metric_alarm" "notify_failures" {
   metric_name         = "ApproximateNumberOfMessagesVisible"
   dimensions          = { QueueName = aws_sqs_queue.notify_failures.name }
   statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "listing_marks_failed" {
+  alarm_name          = "${local.name}-listing-marks-failed"
+  alarm_description   = "notify_stream could not give a commit that landed late a fresh listing entry (the table failing): a client listing with updated-after past that commit's time may not see its stream until the stream's next append."
+  namespace           = local.metrics_namespace
+  metric_name         = "ListingMarksFailed"
+  dimensions          = { service = local.service_name }
+  statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
   threshold           = 0

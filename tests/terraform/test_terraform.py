@@ -209,7 +209,7 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=stack.name)["MetricAlarms"]
     names = {alarm["AlarmName"] for alarm in alarms}
     expected = {f"{stack.name}-api-5xx-rate", f"{stack.name}-notify-iterator-age"}
-    expected |= {f"{stack.name}-notify-failures-not-empty"}
+    expected |= {f"{stack.name}-notify-failures-not-empty", f"{stack.name}-listing-marks-failed"}
     expected |= {
         f"{function_name(stack, key)}-{kind}" for key in FUNCTIONS for kind in ("errors", "throttles")
     }
@@ -221,6 +221,7 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     assert {"5XXError", "4XXError", "Latency", "Errors", "Throttles", "Duration", "IteratorAge"} <= metrics
     assert {"ConditionalCheckFailedRequests", "ApproximateNumberOfMessagesVisible"} <= metrics
     assert {"AppendsAccepted", "AppendConflicts", "IdempotentReplays", "NotificationsPublished"} <= metrics
+    assert "ListingMarksFailed" in metrics
 
 
 def test_roles_are_least_privilege(stack: Stack) -> None:
