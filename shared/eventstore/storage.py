@@ -432,8 +432,8 @@ class DynamoEventStore:
         """Give the commit's stream a fresh listing entry, as updated now to the commit's last revision.
 
         The marker item (revision -1, one per stream) moves forward only: to a later revision, or to a
-        later stamp at the same one. A marker write that is itself slow is stamped again. Returns whether
-        a marker was written (False: one at least as new was there).
+        later (or equal) stamp at the same one. A marker write that is itself slow is stamped again.
+        Returns whether a marker was written (False: a newer one was there).
         """
         stamp_floor = timefmt.parse(commit.committed_at) + timedelta(microseconds=1)
         for _ in range(MARKER_ATTEMPTS):
