@@ -179,20 +179,46 @@ locals {
     errors    = { metric = "Errors", why = "raised errors (unhandled exceptions or timeouts)" }
     throttles = { metric = "Throttles", why = "was throttled (account or reserved concurrency exhausted)" }
   }
-  lambda_alarms = {
-    for pair in setproduct(keys(local.function_names), keys(local.lambda_alarm_metrics)) :
-    "${pair[0]}-${pair[1]}" => { function = pair[0], kind = pair[1] }
-  }
+
+  # Alarms that fire on any occurrence within five minutes, by alarm name.
+  occurrence_alarms = merge(
+    {
+      for pair in setproduct(keys(local.function_names), keys(local.lambda_alarm_metrics)) :
+      "${local.function_names[pair[0]]}-${pair[1]}" => {
+        description = "${pair[0]} ${local.lambda_alarm_metrics[pair[1]].why}."
+        namespace   = "AWS/Lambda"
+        metric      = local.lambda_alarm_metrics[pair[1]].metric
+        dimensions  = tomap({ FunctionName = local.function_names[pair[0]] })
+        statistic   = "Sum"
+      }
+    },
+    {
+      "${local.name}-notify-failures-not-empty" = {
+        description = "Stream records were given up on after retries (SNS or the table failing for too long): their notifications go out when their stream's next append fills the gap from the table."
+        namespace   = "AWS/SQS"
+        metric      = "ApproximateNumberOfMessagesVisible"
+        dimensions  = tomap({ QueueName = aws_sqs_queue.notify_failures.name })
+        statistic   = "Maximum"
+      }
+      "${local.name}-listing-marks-failed" = {
+        description = "notify_stream could not give a commit that landed late a fresh listing entry (the table failing): a client listing with updated-after past that commit's time may not see its stream until the stream's next append."
+        namespace   = local.metrics_namespace
+        metric      = "ListingMarksFailed"
+        dimensions  = tomap({ service = local.service_name })
+        statistic   = "Sum"
+      }
+    },
+  )
 }
 
-resource "aws_cloudwatch_metric_alarm" "lambda" {
-  for_each            = local.lambda_alarms
-  alarm_name          = "${local.function_names[each.value.function]}-${each.value.kind}"
-  alarm_description   = "${each.value.function} ${local.lambda_alarm_metrics[each.value.kind].why}."
-  namespace           = "AWS/Lambda"
-  metric_name         = local.lambda_alarm_metrics[each.value.kind].metric
-  dimensions          = { FunctionName = local.function_names[each.value.function] }
-  statistic           = "Sum"
+resource "aws_cloudwatch_metric_alarm" "occurrence" {
+  for_each            = local.occurrence_alarms
+  alarm_name          = each.key
+  alarm_description   = each.value.description
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = each.value.statistic
   period              = 300
   evaluation_periods  = 1
   threshold           = 0
@@ -212,38 +238,6 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   period              = 60
   evaluation_periods  = 5
   threshold           = var.alarm_iterator_age_ms
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "notify_failures" {
-  alarm_name          = "${local.name}-notify-failures-not-empty"
-  alarm_description   = "Stream records were given up on after retries (SNS or the table failing for too long): their notifications go out when their stream's next append fills the gap from the table."
-  namespace           = "AWS/SQS"
-  metric_name         = "ApproximateNumberOfMessagesVisible"
-  dimensions          = { QueueName = aws_sqs_queue.notify_failures.name }
-  statistic           = "Maximum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
-  comparison_operator = "GreaterThanThreshold"
-  treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
-}
-
-resource "aws_cloudwatch_metric_alarm" "listing_marks_failed" {
-  alarm_name          = "${local.name}-listing-marks-failed"
-  alarm_description   = "notify_stream could not give a commit that landed late a fresh listing entry (the table failing): a client listing with updated-after past that commit's time may not see its stream until the stream's next append."
-  namespace           = local.metrics_namespace
-  metric_name         = "ListingMarksFailed"
-  dimensions          = { service = local.service_name }
-  statistic           = "Sum"
-  period              = 300
-  evaluation_periods  = 1
-  threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
