@@ -335,7 +335,7 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
         counter.register(boto3.DEFAULT_SESSION.events)
         recorder.register(boto3.DEFAULT_SESSION.events)
         api = _Api()
-        notify_reads = _requests(report, api, counter, peek)
+        notify_reads = _requests(report, api, counter, peek, listing_shards=shape.listing_shards)
         return _capacity(report, api, recorder, peek, events_per_stream, notify_reads=notify_reads)
 
 
@@ -354,7 +354,7 @@ def _request_row(name: str, calls: Mapping[str, int], *, per: float = 1, target:
     )
 
 
-def _requests(report: Report, api: _Api, counter: RequestCounter, peek: Any) -> int:
+def _requests(report: Report, api: _Api, counter: RequestCounter, peek: Any, *, listing_shards: int) -> int:
     with counter.measure() as calls:
         stream_id = api.create_stream([_event(1)])
     report.add(_request_row("create (1 event)", calls))
@@ -377,9 +377,7 @@ def _requests(report: Report, api: _Api, counter: RequestCounter, peek: Any) -> 
     with counter.measure() as calls:
         api.list_page()
     # A Query per index shard of the type + a BatchGetItem dropping entries a newer commit superseded.
-    from eventstore.table import layout  # noqa: PLC0415 - after the layer is on the path
-
-    report.add(_request_row("list page (limit 10)", calls, target=layout().listing_shards + 1))
+    report.add(_request_row("list page (limit 10)", calls, target=listing_shards + 1))
     return notify_reads
 
 

@@ -10,9 +10,12 @@ import sys
 import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema
+
+if TYPE_CHECKING:
+    from eventstore.storage import DynamoEventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -79,3 +82,12 @@ def assert_matches_schema(instance: Any, schema_name: str) -> None:
     """Check a response body against a schema of openapi.yaml."""
     schema = {"$ref": f"#/components/schemas/{schema_name}", "components": _contract()["components"]}
     jsonschema.Draft7Validator(schema, format_checker=jsonschema.FormatChecker()).validate(instance)
+
+
+def listing_marker(store: DynamoEventStore, stream_id: str) -> Any:
+    """A stream's listing marker item (revision -1, for a commit that landed late), or None."""
+    # Deferred: bench imports this module before it puts the layer on the path.
+    from eventstore.table import LISTING_MARKER_REVISION  # noqa: PLC0415
+
+    key = {"streamId": {"S": stream_id}, "revision": {"N": str(LISTING_MARKER_REVISION)}}
+    return store._db.get_item(TableName=store._table, Key=key, ConsistentRead=True).get("Item")

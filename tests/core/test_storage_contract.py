@@ -28,6 +28,7 @@ from eventstore.domain import (
 from eventstore.pagekeys import PageKeySigner
 from eventstore.storage import DynamoEventStore
 from tests.core.conftest import PAGE_KEY_SECRET
+from tests.support import listing_marker
 
 CALLER = Caller(principal="arn:aws:iam::123456789012:user/tester", request_id="req-1")
 PAYLOADS: list[Any] = [
@@ -340,7 +341,17 @@ def test_a_busy_stream_does_not_cost_a_page_per_commit(store: DynamoEventStore) 
     assert pages == [[(busy, 30), (quiet, 1)]]
 
 
-class _SlowPuts:
+class _ClientStandIn:
+    """Answers like the DynamoDB client it wraps; subclasses change one operation (a fault to inject)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _SlowPuts(_ClientStandIn):
     """A DynamoDB client whose PutItem calls take longer (SDK retries, a slow network): the n-th call
     `delays[n]` seconds (`delay` once the list is used up). The calls numbered in `lose` write, but their
     answer is lost and botocore's retry sends the same request again. With `fail`, they end in an error
@@ -355,7 +366,7 @@ class _SlowPuts:
         lose: Sequence[int] = (),
         fail: Sequence[int] = (),
     ) -> None:
-        self._client = client
+        super().__init__(client)
         self._delays = list(delays)
         self._delay = delay
         self._lose, self._fail = set(lose), set(fail)
@@ -372,9 +383,6 @@ class _SlowPuts:
         if call in self._lose:
             return self._client.put_item(**kwargs)  # may fail its condition: the item is there now
         return answer
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 SETTLE = timedelta(milliseconds=200)
@@ -437,15 +445,14 @@ def test_a_late_commit_found_by_the_sdk_retry_is_written_not_replayed_and_marked
     assert _listed(late, "parcel", stamp, 10) == [stream_id]
 
 
-def test_a_slow_marker_write_is_stamped_again(store: DynamoEventStore) -> None:
+@pytest.mark.parametrize("lose", [[], [1]], ids=["slow", "slow-and-its-answer-lost"])
+def test_a_slow_marker_write_is_stamped_again(store: DynamoEventStore, lose: list[int]) -> None:
     slow = SETTLE.total_seconds()
-    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow]))
+    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow], lose=lose))
     stream_id = new_stream(late, "parcel")  # the commit, then its marker: both slow; the second marker not
-    marker: Any = store._db.get_item(
-        TableName=store._table, Key={"streamId": {"S": stream_id}, "revision": {"N": "-1"}}
-    )["Item"]
     stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
-    assert timefmt.parse(marker["committedAt"]["S"]) > stamp + timedelta(seconds=2 * slow)
+    marked = timefmt.parse(listing_marker(store, stream_id)["committedAt"]["S"])
+    assert marked > stamp + timedelta(seconds=2 * slow)
 
 
 def test_a_page_key_of_the_earlier_layout_is_a_clear_400(store: DynamoEventStore) -> None:
@@ -458,20 +465,14 @@ def test_a_page_key_of_the_earlier_layout_is_a_clear_400(store: DynamoEventStore
     assert "earlier version" in raised.value.params[0].reason
 
 
-class _BackfillingIndex:
+class _BackfillingIndex(_ClientStandIn):
     """A DynamoDB client whose listing index is still being built (after a change of its layout)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
 
     def query(self, **kwargs: Any) -> Any:
         if "IndexName" in kwargs:
             message = "Cannot read from backfilling global secondary index: commitsByTypeAndTime"
             raise ClientError({"Error": {"Code": "ValidationException", "Message": message}}, "Query")
         return self._client.query(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def test_listing_while_the_index_is_built_is_unavailable_not_an_error(store: DynamoEventStore) -> None:
@@ -480,11 +481,11 @@ def test_listing_while_the_index_is_built_is_unavailable_not_an_error(store: Dyn
         building.list_streams("ticket", None, 10, None)
 
 
-class _UnprocessedKeys:
+class _UnprocessedKeys(_ClientStandIn):
     """A DynamoDB client whose BatchGetItem leaves every key unprocessed `times` times (throttling)."""
 
     def __init__(self, client: Any, times: int) -> None:
-        self._client = client
+        super().__init__(client)
         self.times = times
         self.calls = 0
 
@@ -494,9 +495,6 @@ class _UnprocessedKeys:
             self.times -= 1
             return {"Responses": {}, "UnprocessedKeys": kwargs["RequestItems"]}
         return self._client.batch_get_item(**kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
 
 
 def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(store: DynamoEventStore) -> None:
@@ -510,17 +508,6 @@ def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(sto
     hopeless = _UnprocessedKeys(store._db, times=10**6)
     listing = _listing(_settled_store(store, hopeless, timedelta(0)), "meter", None, 1)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 1), (stream_id, 2)]
-
-
-def test_a_marker_write_whose_answer_was_lost_is_still_timed(store: DynamoEventStore) -> None:
-    slow = SETTLE.total_seconds()
-    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow], lose=[1]))
-    stream_id = new_stream(late, "parcel")
-    marker: Any = store._db.get_item(
-        TableName=store._table, Key={"streamId": {"S": stream_id}, "revision": {"N": "-1"}}
-    )["Item"]
-    stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
-    assert timefmt.parse(marker["committedAt"]["S"]) > stamp + timedelta(seconds=2 * slow)
 
 
 def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoEventStore) -> None:
@@ -539,12 +526,7 @@ def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoE
     with pytest.raises(ServiceUnavailable):
         prompt.create("parcel", prompt_id, first := events("Created"), CALLER)
     assert prompt.create("parcel", prompt_id, first, CALLER).replayed
-    assert (
-        store._db.get_item(
-            TableName=store._table, Key={"streamId": {"S": prompt_id}, "revision": {"N": "-1"}}
-        ).get("Item")
-        is None
-    )
+    assert listing_marker(store, prompt_id) is None
 
 
 def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_settled_revision(

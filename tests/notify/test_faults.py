@@ -19,7 +19,6 @@ from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
 from eventstore.notifications import Notifier, parse_event
 from eventstore.storage import Commit, DynamoEventStore
-from eventstore.table import LISTING_MARKER_REVISION
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
     Bus,
@@ -30,6 +29,7 @@ from tests.notify.harness import (
     body_of,
     first_occurrences,
 )
+from tests.support import listing_marker
 
 CALLER = Caller(None, None)
 
@@ -286,11 +286,6 @@ class NoMetrics:
         pass
 
 
-def _listing_marker(store: DynamoEventStore, stream_id: str) -> Any:
-    key = {"streamId": {"S": stream_id}, "revision": {"N": str(LISTING_MARKER_REVISION)}}
-    return store._db.get_item(TableName=store._table, Key=key, ConsistentRead=True).get("Item")
-
-
 def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delays_nothing(
     store: DynamoEventStore, tap: StreamTap, bus: Bus
 ) -> None:
@@ -316,15 +311,15 @@ def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delay
     assert first.failed_sequence_numbers == ()
     assert sorted(published(publisher)) == sorted([(prompt, 1), (late, 1), (late, 2)])
     assert marks == [2]
-    assert _listing_marker(store, late) is None
+    assert listing_marker(store, late) is None
     # The same records once more (as after a lost response): already notified, so nothing is marked.
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
-    assert _listing_marker(store, late) is None
+    assert listing_marker(store, late) is None
     # A fresh batch carrying the late commit (say, from another shard's retry) marks it.
     store._db.delete_item(TableName=store._table, Key={"streamId": {"S": late}, "revision": {"N": "0"}})
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
-    assert _listing_marker(store, prompt) is None
-    marker = _listing_marker(store, late)
+    assert listing_marker(store, prompt) is None
+    marker = listing_marker(store, late)
     assert marker["lastRevision"] == {"N": "2"}
     assert timefmt.parse(marker["committedAt"]["S"]) > stamp
     assert (store.notified_revision(late), store.notified_revision(prompt)) == (2, 1)
