@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
@@ -29,6 +30,10 @@ DEFAULT_PAGE_LIMIT: Final = 100
 MAX_INTEGER_DIGITS: Final = 18
 """Revisions and limits fit a signed 64-bit integer (and DynamoDB's 38-digit numbers)."""
 MAX_PAGE_LIMIT: Final = 1000
+PAGE_KEY_ALIAS: Final = "nextPageKey"
+PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
+"""The name the store's page-key errors carry (storage.py)."""
+_PAGE_KEY_NAMES: Final = ("stream-next-page-key", PAGE_KEY_ALIAS)
 
 
 class Telemetry(Protocol):
@@ -64,6 +69,21 @@ def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum
         bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
         raise InvalidRequest.single(name, f"must be {bound}, got {value}")
     return value
+
+
+def _page_key(request: Request) -> tuple[str | None, str]:
+    """The listing's page key and the parameter that carried it. `nextPageKey` is an alias: the original
+    service's Go client sends the key under that name (its own server ignored it and served page one
+    again, forever)."""
+    given = {name: request.query[name] for name in _PAGE_KEY_NAMES if request.query.get(name)}
+    if len(set(given.values())) > 1:
+        raise InvalidRequest.single(
+            f"/query/{PAGE_KEY_ALIAS}", "differs from stream-next-page-key; send one of the two"
+        )
+    if not given:
+        return None, PAGE_KEY_PARAM
+    name, key = next(iter(given.items()))
+    return key, f"/query/{name}"
 
 
 def _limit(request: Request) -> int:
@@ -225,8 +245,15 @@ def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> 
             updated_after = timefmt.parse(text)
         except ValueError as exc:
             raise InvalidRequest.single("/query/updated-after", str(exc)) from exc
-    page_key = request.query.get("stream-next-page-key") or None
-    page = store.list_streams(stream_type, updated_after, _limit(request), page_key)
+    page_key, sent_as = _page_key(request)
+    try:
+        page = store.list_streams(stream_type, updated_after, _limit(request), page_key)
+    except InvalidRequest as exc:
+        # Name the parameter the client sent: the original Go client sends only the alias.
+        if sent_as == PAGE_KEY_PARAM:
+            raise
+        renamed = [replace(p, name=sent_as) if p.name == PAGE_KEY_PARAM else p for p in exc.params]
+        raise InvalidRequest(renamed) from exc
     body: dict[str, Any] = {"streams": [stream_json(s) for s in page.streams], "hasMore": page.has_more}
     if page.next_page_key is not None:
         body["nextPageKey"] = page.next_page_key

@@ -272,6 +272,20 @@ CASES = [
         params=ORDER,
         query={"stream-next-page-key": "e30.AAAA"},
     ),
+    Case(
+        "page key forged, sent as the Go client's nextPageKey",
+        *LIST,
+        "/query/nextPageKey",
+        params=ORDER,
+        query={"nextPageKey": "e30.AAAA"},
+    ),
+    Case(
+        "page key and its alias differ",
+        *LIST,
+        "/query/nextPageKey",
+        params=ORDER,
+        query={"stream-next-page-key": "e30.AAAA", "nextPageKey": "e30.BBBB"},
+    ),
 ]
 
 
