@@ -17,7 +17,7 @@ endif
 
 .PHONY: help
 help: ## List the targets.
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): requirements/layer.txt requirements/dev.txt client/pyproject.toml
 	test -x $(PY) || "$$(scripts/find_python.sh)" -m venv $(VENV)
@@ -35,8 +35,23 @@ lint: $(STAMP) ## ruff and mypy (strict).
 	$(VENV)/bin/mypy
 
 .PHONY: test
-test: lint ## Everything CI runs: lint, unit, contract, end-to-end and Terraform tests.
+test: lint go-toolchain ## Everything CI runs: lint, unit, contract, end-to-end and Terraform tests.
 	$(PY) -m pytest
+
+# The Go client compatibility test (tests/local_runtime/test_go_client.py) compiles against Debian's
+# packaged aws-sdk-go-v2 (no Go module proxy needed). Installed only when missing and only where apt-get
+# can run as root (CI); elsewhere that one test skips, saying so.
+GO_DEBS := golang-go golang-github-aws-aws-sdk-go-v2-dev
+GO_SIGNER := /usr/share/gocode/src/github.com/aws/aws-sdk-go-v2/aws/signer/v4
+
+.PHONY: go-toolchain
+go-toolchain: ## Go and aws-sdk-go-v2 from Debian for the Go client test (when missing; needs root).
+	@if command -v go >/dev/null && [ -d $(GO_SIGNER) ]; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(GO_DEBS); \
+	else \
+	  echo "go-toolchain: cannot install $(GO_DEBS) (needs apt-get as root); the Go client test will skip" >&2; \
+	fi
 
 .PHONY: contract
 contract: $(STAMP) ## Regenerate the layer's contract.json and compiled validators from openapi.yaml.
