@@ -33,7 +33,6 @@ from eventstore import timefmt
 from local_runtime import REPO_ROOT
 from local_runtime.testing import LocalStore, launch
 
-pytestmark = pytest.mark.slow
 
 # Go's encoding/json, for the client's types -------------------------------------------------------
 
@@ -311,6 +310,7 @@ def _list_all(client: OriginalClient, stream_type: str, since_ns: int) -> tuple[
     pytest.fail(f"the listing did not end after {MAX_PAGES} pages: the page key was not honoured")
 
 
+@pytest.mark.slow
 def test_the_original_client_s_requests_are_served_and_its_types_decode_every_answer(
     client: OriginalClient, unsigned_store: LocalStore
 ) -> None:
@@ -376,6 +376,7 @@ def test_the_original_client_s_requests_are_served_and_its_types_decode_every_an
     assert "/query/nextPageKey" in forged.text
 
 
+@pytest.mark.slow
 def test_a_notification_decodes_into_the_original_subscriber_s_type(
     client: OriginalClient, unsigned_store: LocalStore
 ) -> None:
@@ -419,6 +420,7 @@ def _signing_transport() -> str:
     return str(transport)
 
 
+@pytest.mark.slow
 def test_the_documented_signing_transport_lets_the_go_client_call_the_iam_protected_api(
     local_store: LocalStore, tmp_path: Path
 ) -> None:
