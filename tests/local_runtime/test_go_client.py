@@ -33,7 +33,6 @@ from eventstore import timefmt
 from local_runtime import REPO_ROOT
 from local_runtime.testing import LocalStore, launch
 
-
 # Go's encoding/json, for the client's types -------------------------------------------------------
 
 
