@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 # The package's index.html loads ./swagger-initializer.js; ours points it at this API's spec.
 _INITIALIZER = b"""window.onload = function () {
   window.ui = SwaggerUIBundle({
-    url: "/openapi.json",
+    url: "/openapi.yaml",
     dom_id: "#swagger-ui",
     deepLinking: true,
     presets: [SwaggerUIBundle.presets.apis, SwaggerUIStandalonePreset],
