@@ -331,7 +331,7 @@ def test_the_demo_queue_receives_the_notifications(local_store: LocalStore, api:
     assert f"tail --queue {local_store.demo_queue_url}" in local_store.log_file.read_text()
     stream = _create(api, _type())
     sqs = boto3.client("sqs", **local_store.boto3_kwargs())
-    deadline, revisions = time.monotonic() + 15, []
+    deadline, revisions = time.monotonic() + 15, list[str]()
     while not revisions and time.monotonic() < deadline:
         messages = sqs.receive_message(
             QueueUrl=local_store.demo_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1

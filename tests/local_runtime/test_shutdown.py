@@ -51,7 +51,7 @@ def test_repeated_signals_stop_a_loaded_runtime(round_number: int) -> None:
     # A fresh in-memory runtime per round (about 2 s each): the hang lived in how the process handles
     # signals, so only a real process, signalled while it serves, can show it.
     with launch(require_iam=False) as store:
-        stop, appended = threading.Event(), []
+        stop, appended = threading.Event(), list[int]()
         workers = [threading.Thread(target=_load, args=(store, stop, appended)) for _ in range(4)]
         for worker in workers:
             worker.start()
