@@ -105,11 +105,11 @@ def banner(store: RunningStore, settings: Settings) -> str:
 class StopRequests:
     """SIGINT/SIGTERM without deadlocks: the handler only records the request; the main thread acts on it.
 
-    The handler runs in the main thread between any two bytecodes, even inside a lock a previous run of it
-    holds, so it takes no lock (no Event.set, no logging). The signal module's wake-up descriptor wakes
-    `wait()`. A group kill delivers the signal more than once within milliseconds (`make` forwards SIGTERM
-    to its child), so repeats within `repeat_after` seconds are the same request; a later one (a second
-    Ctrl-C) exits at once, without the graceful stop.
+    Python runs the handler in the main thread between any two bytecodes, also while that thread holds a
+    lock (an earlier run of the handler inside Event.set, say), so it takes none: no Event.set, no logging.
+    The signal module's wake-up descriptor wakes `wait()`. A group kill delivers the signal more than once
+    within milliseconds (`make` forwards SIGTERM to its child), so repeats within `repeat_after` seconds
+    are the same request; a later one (a second Ctrl-C) exits at once, without the graceful stop.
     """
 
     def __init__(self, repeat_after: float = 0.5) -> None:
@@ -128,10 +128,6 @@ class StopRequests:
         elif now - self._first >= self._repeat_after:
             os.write(2, b"stopping now, on the second request: unsaved data is lost\n")
             os._exit(128 + signum)
-
-    @property
-    def requested(self) -> bool:
-        return self._first is not None
 
     def wait(self) -> None:
         """Return once a stop was requested (at once if it already was)."""

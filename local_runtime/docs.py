@@ -49,8 +49,8 @@ class ApiDocs:
     def __init__(self, spec_file: Path) -> None:
         self._yaml = spec_file.read_text()
         self._document = yaml.safe_load(self._yaml)
-        (server,) = self._document["servers"]
-        self._written_url: str = server["url"]
+        # The first server is the local runtime's (`make run`); any others are kept as written.
+        self._written_url: str = self._document["servers"][0]["url"]
         if self._yaml.count(f"url: {self._written_url}") != 1:
             raise ValueError(f"{spec_file}: cannot find its one server URL, {self._written_url}, to replace")
         self._fixed = {
@@ -84,7 +84,8 @@ class ApiDocs:
             # A text replacement keeps the file's layout and comments; the URL occurs once (checked above).
             text = self._yaml.replace(f"url: {self._written_url}", f"url: {url}")
             return _ok("application/yaml", text.encode())
-        servers = [{**self._document["servers"][0], "url": url}]
+        local, *others = self._document["servers"]
+        servers = [{**local, "url": url}, *others]
         return _ok("application/json", json.dumps({**self._document, "servers": servers}).encode())
 
 
