@@ -8,6 +8,7 @@ runtime for good.
 from __future__ import annotations
 
 import contextlib
+import http.client
 import os
 import signal
 import subprocess
@@ -38,7 +39,7 @@ def _load(store: LocalStore, stop: threading.Event, appended: list[int]) -> None
             response = api.request(
                 "POST", path, {"events": [{"eventType": "ticked"}], "expectedRevision": "any"}
             )
-        except OSError:
+        except (OSError, http.client.HTTPException):  # the runtime stopped mid-request
             return
         if response.status != 201:
             return
