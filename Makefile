@@ -5,7 +5,9 @@ SHELL := /bin/bash
 
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+# Two stamps: `make run` installs only what serving needs; every other target adds the dev tools.
+RUN_STAMP := $(VENV)/.installed-run
+STAMP := $(VENV)/.installed-dev
 WORKSPACE ?= local
 
 # The hashicorp/aws provider mirror shipped on offline build machines; elsewhere `terraform init`
@@ -19,14 +21,18 @@ endif
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(STAMP): requirements/layer.txt requirements/dev.txt client/pyproject.toml
+$(RUN_STAMP): requirements/layer.txt requirements/run.txt client/pyproject.toml
 	test -x $(PY) || "$$(scripts/find_python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements/dev.txt -e ./client
+	$(PY) -m pip install --quiet -r requirements/run.txt -e ./client
+	touch $(RUN_STAMP)
+
+$(STAMP): $(RUN_STAMP) requirements/dev.txt
+	$(PY) -m pip install --quiet -r requirements/dev.txt
 	touch $(STAMP)
 
 .PHONY: venv
-venv: $(STAMP) ## Create the virtual environment (done by every target that needs it).
+venv: $(STAMP) ## Create the virtual environment with every tool (done by every target that needs it).
 
 .PHONY: lint
 lint: $(STAMP) ## ruff and mypy (strict).
@@ -59,7 +65,7 @@ contract: $(STAMP) ## Regenerate the layer's contract.json and compiled validato
 	$(PY) scripts/compile_validators.py
 
 .PHONY: run
-run: $(STAMP) ## Run the whole event store locally (emulator :4566, API :8000).
+run: $(RUN_STAMP) ## Run the whole event store locally (emulator :4566, API :8000).
 	$(PY) -m local_runtime $(ARGS)
 
 .PHONY: bench

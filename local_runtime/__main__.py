@@ -7,7 +7,8 @@ import json
 import logging
 import os
 import signal
-import threading
+import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,8 @@ from local_runtime.settings import Settings
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from types import FrameType
+
+    from local_runtime.runtime import RunningStore
 
 log = logging.getLogger("local_runtime")
 
@@ -73,47 +76,83 @@ def parse_settings(
     return settings, args.ready_file
 
 
+def banner(store: RunningStore, settings: Settings) -> str:
+    """What `make run` prints once ready: where everything is, where the data lives, how to watch it."""
+    cli = Path(sys.executable).parent / "eventstore"
+    shown_cli = os.path.relpath(cli) if cli.is_relative_to(Path.cwd()) else str(cli)
+    data = (
+        f"saved in {settings.data_dir} (kept across restarts)"
+        if settings.data_dir
+        else "in memory only: lost at exit (--data-dir DIR keeps it)"
+    )
+    return (
+        "ready (Ctrl-C stops)\n"
+        f"  API:              {store.api_url}  (docs: {store.api_url}/openapi/)"
+        f"{'  IAM required' if settings.require_iam else ''}\n"
+        f"  data:             {data}\n"
+        f"  AWS endpoint:     {store.aws_endpoint_url}  (access key {store.access_key}, "
+        f"secret {store.secret_key}, region {store.region})\n"
+        f"  table:            {store.table_name}\n"
+        f"  topic:            {store.topic_arn}\n"
+        f"  on-failure queue: {store.on_failure_queue_url}\n"
+        f"  demo queue:       {store.demo_queue_url}  (subscribed to the topic; watch it with:)\n"
+        f"    AWS_ACCESS_KEY_ID={store.access_key} AWS_SECRET_ACCESS_KEY={store.secret_key} "
+        f"AWS_DEFAULT_REGION={store.region} {shown_cli} --url {store.api_url} "
+        f"tail --queue {store.demo_queue_url}"
+    )
+
+
+class StopRequests:
+    """SIGINT/SIGTERM without deadlocks: the handler only records the request; the main thread acts on it.
+
+    Python runs the handler in the main thread between any two bytecodes, also while that thread holds a
+    lock (an earlier run of the handler inside Event.set, say), so it takes none: no Event.set, no logging.
+    The signal module's wake-up descriptor wakes `wait()`. A group kill delivers the signal more than once
+    within milliseconds (`make` forwards SIGTERM to its child), so repeats within `repeat_after` seconds
+    are the same request; a later one (a second Ctrl-C) exits at once, without the graceful stop.
+    """
+
+    def __init__(self, repeat_after: float = 0.5) -> None:
+        self._repeat_after = repeat_after
+        self._first: float | None = None
+        self._wakeup, write_end = os.pipe()
+        os.set_blocking(write_end, False)
+        signal.set_wakeup_fd(write_end, warn_on_full_buffer=False)
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, self._record)
+
+    def _record(self, signum: int, _frame: FrameType | None) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = now
+        elif now - self._first >= self._repeat_after:
+            os.write(2, b"stopping now, on the second request: unsaved data is lost\n")
+            os._exit(128 + signum)
+
+    def wait(self) -> None:
+        """Return once a stop was requested (at once if it already was)."""
+        while self._first is None:
+            os.read(self._wakeup, 64)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     settings, ready_file = parse_settings(argv)
     for noisy in ("botocore", "boto3", "urllib3", "werkzeug", "moto"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    stopping = threading.Event()
-
-    def request_stop(_signum: int, _frame: FrameType | None) -> None:
-        stopping.set()
-
-    signal.signal(signal.SIGINT, request_stop)
-    signal.signal(signal.SIGTERM, request_stop)
+    stop_requests = StopRequests()
     try:
         store = start(settings)
     except OSError as exc:  # typically a port in use: say which, without a traceback
         log.error("cannot start: %s (see --api-port, --emulator-port)", exc)  # noqa: TRY400
         raise SystemExit(1) from None
-    log.info(
-        "ready (Ctrl-C stops)\n"
-        "  API:             %s  (docs: %s/openapi/)%s\n"
-        "  AWS endpoint:    %s  (access key %s, secret %s, region %s)\n"
-        "  table:           %s\n"
-        "  topic:           %s\n"
-        "  on-failure queue %s",
-        store.api_url,
-        store.api_url,
-        "  IAM required" if settings.require_iam else "",
-        store.aws_endpoint_url,
-        store.access_key,
-        store.secret_key,
-        store.region,
-        store.table_name,
-        store.topic_arn,
-        store.on_failure_queue_url,
-    )
+    log.info("%s", banner(store, settings))
     if ready_file is not None:
         # Written whole and renamed, so a launcher polling for it never reads half of it.
         partial = ready_file.with_suffix(".partial")
         partial.write_text(json.dumps(store.describe()))
         partial.replace(ready_file)
-    stopping.wait()
-    log.info("stopping")
+    stop_requests.wait()
+    log.info("stopping (again to stop at once)")
     store.stop()
     logging.shutdown()
     # Everything is stopped and saved: skip the interpreter's teardown of moto's many modules (1-3 s).

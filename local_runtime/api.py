@@ -63,10 +63,7 @@ class ApiGateway:
 
     def handle(self, request: IncomingRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
-        if (
-            self._docs is not None
-            and (page := self._docs.serve(request.method, request.raw_path)) is not None
-        ):
+        if self._docs is not None and (page := self._docs.serve(request)) is not None:
             return page
         admitted = self._admit(request, request_id)
         if isinstance(admitted, HttpResponse):

@@ -67,3 +67,17 @@ def ensure_topic(clients: Clients, name: str) -> str:
 
 def ensure_queue(clients: Clients, name: str) -> str:
     return clients.sqs.create_queue(QueueName=name)["QueueUrl"]
+
+
+def subscribe_queue(clients: Clients, topic_arn: str, queue_url: str) -> None:
+    """Deliver the topic's messages to the queue as sent (raw), as a consumer's subscription would.
+
+    Subscribe is idempotent: the same topic, protocol, endpoint and attributes give the same subscription.
+    """
+    queue_arn = clients.sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+    clients.sns.subscribe(
+        TopicArn=topic_arn,
+        Protocol="sqs",
+        Endpoint=queue_arn["Attributes"]["QueueArn"],
+        Attributes={"RawMessageDelivery": "true"},
+    )

@@ -14,6 +14,8 @@ class StoreEndpoints:
     stream_arn: str
     topic_arn: str
     on_failure_queue_url: str
+    demo_queue_url: str
+    """Subscribed to the topic (raw delivery), so notifications can be seen without any set-up."""
     access_key: str
     secret_key: str
 

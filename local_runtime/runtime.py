@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from local_runtime.api import ApiGateway, ApiServer
 from local_runtime.apigateway import load_routes
-from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn
+from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn, subscribe_queue
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
 from local_runtime.endpoints import StoreEndpoints
@@ -70,6 +70,8 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     table_stream = stream_arn(clients, settings.table_name)
     topic_arn = ensure_topic(clients, settings.topic_name)
     queue_url = ensure_queue(clients, settings.on_failure_queue_name)
+    demo_queue_url = ensure_queue(clients, settings.demo_queue_name)
+    subscribe_queue(clients, topic_arn, demo_queue_url)
     _set_handler_environment(settings, endpoint, topic_arn, data_dir)
 
     functions = _functions(settings)
@@ -112,6 +114,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         stream_arn=table_stream,
         topic_arn=topic_arn,
         on_failure_queue_url=queue_url,
+        demo_queue_url=demo_queue_url,
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         _stop=stop,

@@ -54,3 +54,7 @@ class Settings:
     @property
     def on_failure_queue_name(self) -> str:
         return f"{self.name}-notify-failures"
+
+    @property
+    def demo_queue_name(self) -> str:
+        return f"{self.name}-notifications-demo"

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import yaml
 
 from local_runtime import REPO_ROOT
 from local_runtime.api import ApiGateway, ApiServer
@@ -182,3 +183,20 @@ def test_a_chunked_request_body_reaches_the_handler(tmp_path: Path) -> None:
         assert json.loads(json.loads(reply.read())["event"]["body"]) == {"a": 1}
     finally:
         server.stop()
+
+
+def test_the_served_spec_names_the_url_in_use(iam_api: SignedHttp) -> None:
+    # Swagger UI's "Try it out" sends requests to `servers`: it must be this server, on its --api-port.
+    written = (REPO_ROOT / "openapi.yaml").read_text()
+    (server,) = yaml.safe_load(written)["servers"]
+    assert server["url"] != iam_api.base_url
+    served_yaml = iam_api.request("GET", "/openapi.yaml", sign=False).body.decode()
+    assert yaml.safe_load(served_yaml)["servers"] == [{**server, "url": iam_api.base_url}]
+    assert served_yaml == written.replace(server["url"], iam_api.base_url)  # otherwise the file as written
+    served_json = iam_api.request("GET", "/openapi.json", sign=False).json()
+    assert served_json == {**yaml.safe_load(written), "servers": [{**server, "url": iam_api.base_url}]}
+    # Reached by another name (a forwarded port, a LAN address): the name the browser used.
+    by_name = iam_api.request("GET", "/openapi.json", sign=False, headers={"Host": "devbox.local:8123"})
+    assert by_name.json()["servers"][0]["url"] == "http://devbox.local:8123"
+    forged = iam_api.request("GET", "/openapi.json", sign=False, headers={"Host": "a.example/x?y=<z>"})
+    assert forged.json()["servers"][0]["url"] == server["url"]

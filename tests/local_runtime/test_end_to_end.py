@@ -324,3 +324,18 @@ def test_a_filtered_queue_receives_exactly_the_matching_notifications_in_order(
     extra = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
     assert received == expected
     assert extra == []
+
+
+def test_the_demo_queue_receives_the_notifications(local_store: LocalStore, api: SignedHttp) -> None:
+    # `make run` prints this queue with a ready-to-paste `eventstore tail --queue` line.
+    assert f"tail --queue {local_store.demo_queue_url}" in local_store.log_file.read_text()
+    stream = _create(api, _type())
+    sqs = boto3.client("sqs", **local_store.boto3_kwargs())
+    deadline, revisions = time.monotonic() + 15, list[str]()
+    while not revisions and time.monotonic() < deadline:
+        messages = sqs.receive_message(
+            QueueUrl=local_store.demo_queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
+        bodies = [json.loads(m["Body"]) for m in messages]  # raw delivery: the notification itself
+        revisions = [b["StreamRevision"] for b in bodies if b.get("StreamId") == stream["streamId"]]
+    assert revisions == ["1"]
