@@ -230,34 +230,45 @@ def test_usage_errors_exit_1(cli_env: FakeServer, monkeypatch: pytest.MonkeyPatc
 
 # Each failure path of the issue: one readable line, the documented exit code, no traceback.
 @pytest.mark.parametrize(
-    ("argv", "says", "not_says"),
+    ("argv", "code", "says", "not_says"),
     [
-        (["append", "Order", STREAM_ID, "--type", ""], "argument --type: must be 1 to 128 letters", "Type"),
-        (["read", "Order", "not-a-uuid"], "argument STREAM_ID: must be a UUID", "[0-9a-f"),
-        (["create", "Order", "--type", "bad type!"], "argument --type: must be 1 to 128 letters", "[A-Za-z"),
+        (["append", "Order", STREAM_ID, "--type", ""], 4, "--type must be 1 to 128 letters", "Type"),
+        (["read", "Order", "not-a-uuid"], 4, "stream id must be a UUID", "[0-9a-f"),
+        (["create", "Order", "--type", "bad type!"], 4, "--type must be 1 to 128 letters", "[A-Za-z"),
+        (["create", "Order", "--type", "A", "--event-id", "1"], 4, "--event-id must be a UUID", ""),
+        (["list", "Order Line"], 4, "stream type must be 1 to 128 letters", ""),
+        (["export", "Order", STREAM_ID, "x"], 4, "stream id must be a UUID (such as", ""),
+        (["import", "--stream-type", "a/b"], 4, "--stream-type must be 1 to 128", ""),
         (
             ["read", "Order", STREAM_ID, "--max", "-1"],
+            1,
             "argument --max: must be a whole number of 1 or more",
             "",
         ),
-        (["read", "Order", STREAM_ID, "--after-revision", "x"], "must be a whole number of 0 or more", ""),
-        (["tail", "Order", STREAM_ID, "--interval", "nan"], "must be a number of seconds", ""),
-        (["list", "Order", "--updated-after", "yesterday"], "must be an RFC 3339 time", ""),
-        (["export"], "the following arguments are required: STREAM_TYPE", "STREAM_ID"),
-        (["--url", "127.0.0.1:28000", "list", "Order"], "must start with http:// or https://", "Attribute"),
-        (["tail", "--queue", "my-queue"], "--queue must be an SQS queue URL", ""),
-        (["tail", "Order"], "tail needs STREAM_TYPE STREAM_ID, or --queue URL", ""),
+        (["read", "Order", STREAM_ID, "--after-revision", "x"], 1, "must be a whole number of 0 or more", ""),
+        (["tail", "Order", STREAM_ID, "--interval", "nan"], 1, "must be a number of seconds", ""),
+        (["list", "Order", "--updated-after", "yesterday"], 1, "must be an RFC 3339 time", ""),
+        (["export"], 1, "the following arguments are required: STREAM_TYPE", "STREAM_ID"),
+        (
+            ["--url", "127.0.0.1:28000", "list", "Order"],
+            1,
+            "must start with http:// or https://",
+            "Attribute",
+        ),
+        (["tail", "--queue", "my-queue"], 1, "--queue must be an SQS queue URL", ""),
+        (["tail", "Order"], 1, "tail needs STREAM_TYPE STREAM_ID, or --queue URL", ""),
     ],
 )
 def test_bad_input_is_refused_in_words(
-    cli_env: FakeServer, argv: list[str], says: str, not_says: str
+    cli_env: FakeServer, argv: list[str], code: int, says: str, not_says: str
 ) -> None:
     ran = run(*argv)
-    assert ran.code == 1
+    assert ran.code == code
     line = one_line_error(ran)
     assert says in line
     if not_says:
         assert not_says not in line
+    assert not cli_env.store.requests  # refused before asking the API
 
 
 @pytest.mark.parametrize(
@@ -268,6 +279,7 @@ def test_bad_input_is_refused_in_words(
         ('{"eventType": "A"}\n[1]', "--events {file}: line 2 is not a JSON object"),
         ('[{"payload": 1}]', "--events {file}: event 1 has no eventType string"),
         ('[{"eventType": "A", "eventId": "x"}]', "--events {file}: event 1: eventId must be a UUID"),
+        ('[{"eventType": "A B"}]', "--events {file}: event 1: eventType must be 1 to 128 letters"),
         ('[{"eventType": "A", "metadata": [1]}]', "--events {file}: event 1: metadata must be a JSON object"),
         ("\n\n", "--events {file}: no events"),
     ],
@@ -278,7 +290,7 @@ def test_a_bad_events_file_is_named_with_its_line(
     events_file = tmp_path / "events.json"
     events_file.write_text(content)
     ran = run("create", "Order", "--events", str(events_file))
-    assert ran.code == 1
+    assert ran.code == (4 if " must be " in says else 1)  # a refused name or id is invalid input
     assert says.format(file=events_file) in one_line_error(ran)
     assert "JSONDecodeError" not in ran.err
 

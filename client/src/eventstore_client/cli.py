@@ -114,6 +114,10 @@ class UsageError(Exception):
     """Bad arguments or input the parser cannot catch (invalid JSON, missing URL)."""
 
 
+class InvalidInput(Exception):
+    """A name, id or event the API would refuse as an invalid request."""
+
+
 class _Parser(argparse.ArgumentParser):
     # argparse exits 2 on usage errors; 2 means "not found" here. One line, like every other failure.
     def error(self, message: str) -> NoReturn:
@@ -319,15 +323,13 @@ type _Command = Callable[[str, str], argparse.ArgumentParser]
 
 def _write_commands(command: _Command) -> None:
     create = command("create", "create a stream with its first event(s)")
-    create.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
-    create.add_argument(
-        "--stream-id", type=_uuid, help="choose the stream id (a UUID); default: derived by the server"
-    )
+    create.add_argument("stream_type", metavar="STREAM_TYPE")
+    create.add_argument("--stream-id", help="choose the stream id (a UUID); default: derived by the server")
     _event_arguments(create)
 
     append = command("append", "append event(s) to a stream")
-    append.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
-    append.add_argument("stream_id", metavar="STREAM_ID", type=_uuid)
+    append.add_argument("stream_type", metavar="STREAM_TYPE")
+    append.add_argument("stream_id", metavar="STREAM_ID")
     _event_arguments(append)
     where = append.add_mutually_exclusive_group()
     where.add_argument(
@@ -341,23 +343,23 @@ def _write_commands(command: _Command) -> None:
 
 def _read_commands(command: _Command) -> None:
     read = command("read", "print a stream's events")
-    read.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
-    read.add_argument("stream_id", metavar="STREAM_ID", type=_uuid)
+    read.add_argument("stream_type", metavar="STREAM_TYPE")
+    read.add_argument("stream_id", metavar="STREAM_ID")
     read.add_argument("--after-revision", type=_not_negative, default=0)
     read.add_argument("--max", type=_positive, help="stop after this many events")
 
     listing = command("list", "print the streams of a type, oldest update first")
-    listing.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
+    listing.add_argument("stream_type", metavar="STREAM_TYPE")
     listing.add_argument("--updated-after", type=_timestamp, help="RFC 3339 time")
     listing.add_argument("--max", type=_positive, help="stop after this many streams")
 
     details = command("details", "print a stream's revision and last update")
-    details.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
-    details.add_argument("stream_id", metavar="STREAM_ID", type=_uuid)
+    details.add_argument("stream_type", metavar="STREAM_TYPE")
+    details.add_argument("stream_id", metavar="STREAM_ID")
 
     tail = command("tail", "follow a stream (polling) or a notification queue (--queue)")
-    tail.add_argument("stream_type", metavar="STREAM_TYPE", nargs="?", type=_type_name)
-    tail.add_argument("stream_id", metavar="STREAM_ID", nargs="?", type=_uuid)
+    tail.add_argument("stream_type", metavar="STREAM_TYPE", nargs="?")
+    tail.add_argument("stream_id", metavar="STREAM_ID", nargs="?")
     tail.add_argument(
         "--queue",
         help="SQS queue URL subscribed to the topic; notifications are deleted. An emulator's queue is "
@@ -374,13 +376,12 @@ def _read_commands(command: _Command) -> None:
 
 def _transfer_commands(command: _Command) -> None:
     export = command("export", "write streams as JSON Lines, one event a line")
-    export.add_argument("stream_type", metavar="STREAM_TYPE", type=_type_name)
+    export.add_argument("stream_type", metavar="STREAM_TYPE")
     export.add_argument(
         "stream_ids",
         metavar="STREAM_ID",
         nargs="*",
         default=[],  # without a default argparse calls a `*` positional required in its messages
-        type=_uuid,
         help="default: every stream of the type (from the listing)",
     )
     export.add_argument("-o", "--output", metavar="FILE", default="-", help="file (default: stdout)")
@@ -396,7 +397,7 @@ def _transfer_commands(command: _Command) -> None:
     imp.add_argument("input", metavar="FILE", nargs="?", default="-", help="file (default: stdin)")
     imp.add_argument(
         "--stream-type",
-        type=_type_name,
+        dest="target_type",
         help="write every stream as this type (stream ids are unique across types: see --new-ids)",
     )
     imp.add_argument(
@@ -409,7 +410,7 @@ def _transfer_commands(command: _Command) -> None:
 
 def _event_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--type", dest="event_type", type=_type_name, help="the event type")
+    source.add_argument("--type", dest="event_type", help="the event type")
     source.add_argument(
         "--events",
         metavar="FILE",
@@ -417,21 +418,40 @@ def _event_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--payload", type=_json_value, help="the payload, as JSON (a string is '\"text\"')")
     parser.add_argument("--metadata", type=_json_value, help="metadata, a JSON object")
-    parser.add_argument("--event-id", type=_uuid, help="choose the event id (a UUID); default: a new one")
+    parser.add_argument("--event-id", help="choose the event id (a UUID); default: a new one")
 
 
-def _type_name(text: str) -> str:
-    if not (re.fullmatch(TYPE_NAME_PATTERN, text) and len(text) <= TYPE_NAME_MAX):
-        raise argparse.ArgumentTypeError(f"must be {_TYPE_NAME_RULE}, not {text!r}")
-    return text
+def _type_name_problem(text: str) -> str | None:
+    if re.fullmatch(TYPE_NAME_PATTERN, text) and len(text) <= TYPE_NAME_MAX:
+        return None
+    return f"must be {_TYPE_NAME_RULE}, not {text!r}"
 
 
-def _uuid(text: str) -> str:
-    if not re.fullmatch(UUID_PATTERN, text):
-        raise argparse.ArgumentTypeError(
-            f"must be a UUID (such as 3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11), not {text!r}"
-        )
-    return text
+def _uuid_problem(text: str) -> str | None:
+    if re.fullmatch(UUID_PATTERN, text):
+        return None
+    return f"must be a UUID (such as 3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11), not {text!r}"
+
+
+# Names and ids the API would refuse, checked before any request to say so in words; like the API's own
+# refusal, they exit 4 (invalid input), not 1 (usage).
+_CHECKED_ARGUMENTS: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
+    ("stream_type", "stream type", _type_name_problem),
+    ("target_type", "--stream-type", _type_name_problem),
+    ("stream_id", "stream id", _uuid_problem),
+    ("stream_ids", "stream id", _uuid_problem),
+    ("event_type", "--type", _type_name_problem),
+    ("event_id", "--event-id", _uuid_problem),
+)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    for dest, label, problem_of in _CHECKED_ARGUMENTS:
+        value = getattr(args, dest, None)
+        for text in value if isinstance(value, list) else [value]:
+            problem = problem_of(text) if text is not None else None
+            if problem:
+                raise InvalidInput(f"{label} {problem}")
 
 
 def _integer(text: str, minimum: int, words: str) -> int:
@@ -492,7 +512,7 @@ def _events(args: argparse.Namespace) -> list[NewEvent]:
     if args.event_type is not None:
         metadata = args.metadata
         if metadata is not None and not isinstance(metadata, dict):
-            raise UsageError("--metadata must be a JSON object")
+            raise InvalidInput("--metadata must be a JSON object")
         extra = {"event_id": args.event_id} if args.event_id else {}
         return [NewEvent(args.event_type, args.payload, metadata, **extra)]
     if args.payload is not None or args.metadata is not None or args.event_id:
@@ -533,22 +553,21 @@ def _event_item(source: str, where: str, item: Any) -> NewEvent:
     if not isinstance(item, dict):
         raise UsageError(f"--events {source}: {where} is not a JSON object")
     checks = (
-        ("eventType", _type_name, True),
-        ("eventId", _uuid, False),
+        ("eventType", _type_name_problem, True),
+        ("eventId", _uuid_problem, False),
     )
-    for key, check, required in checks:
+    for key, problem_of, required in checks:
         value = item.get(key)
         if value is None and not required:
             continue
         if not isinstance(value, str):
             raise UsageError(f"--events {source}: {where} has no {key} string")
-        try:
-            check(value)
-        except argparse.ArgumentTypeError as exc:
-            raise UsageError(f"--events {source}: {where}: {key} {exc}") from exc
+        problem = problem_of(value)
+        if problem:
+            raise InvalidInput(f"--events {source}: {where}: {key} {problem}")
     metadata = item.get("metadata")
     if metadata is not None and not isinstance(metadata, dict):
-        raise UsageError(f"--events {source}: {where}: metadata must be a JSON object")
+        raise InvalidInput(f"--events {source}: {where}: metadata must be a JSON object")
     return NewEvent.from_json(item)
 
 
@@ -714,7 +733,7 @@ def _import(client: EventStoreClient, args: argparse.Namespace, out: Output) -> 
         progress = Progress(out.err, "imported", total, enabled=not out.quiet)
         try:
             summary = import_events(
-                client, lines, progress=progress, stream_type=args.stream_type, new_ids=args.new_ids
+                client, lines, progress=progress, stream_type=args.target_type, new_ids=args.new_ids
             )
         except StreamAlreadyExists as exc:
             if exc.current_revision is not None or args.new_ids:
@@ -824,6 +843,7 @@ def _run(argv: Sequence[str] | None, out: Output) -> int:
         return EXIT_OK
     out.as_json, out.quiet = args.json, args.quiet
     try:
+        _check_arguments(args)
         url = _check_url(args.url)
         args.session = botocore.session.Session(profile=args.profile)
         with EventStoreClient(url, region=args.region, session=args.session) as client:
@@ -842,6 +862,8 @@ def _report(exc: Exception, out: Output) -> int:
         message, code = "no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION", EXIT_USAGE
     elif isinstance(exc, EventStoreError):
         message, code, problem = str(exc), exit_code(exc), exc
+    elif isinstance(exc, InvalidInput):
+        message, code = str(exc), EXIT_INVALID
     elif isinstance(exc, BotoCoreError | ClientError):
         message, code = str(exc), _botocore_exit_code(exc)
     elif isinstance(exc, OSError):  # files named on the command line
