@@ -398,6 +398,7 @@ def _transfer_commands(command: _Command) -> None:
     imp.add_argument(
         "--stream-type",
         dest="target_type",
+        metavar="TYPE",
         help="write every stream as this type (stream ids are unique across types: see --new-ids)",
     )
     imp.add_argument(
