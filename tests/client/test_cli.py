@@ -17,10 +17,11 @@ from typing import Any
 
 import boto3
 import pytest
+import yaml
 from moto.server import ThreadedMotoServer
 
 from eventstore_client import NewEvent
-from eventstore_client.cli import Progress
+from eventstore_client.cli import TYPE_NAME_MAX, TYPE_NAME_PATTERN, UUID_PATTERN, Progress
 from eventstore_client.transfer import new_stream_id
 from tests.client.conftest import make_client
 from tests.client.fakeserver import ACCESS_KEY, REGION, SECRET_KEY, Failure, FakeServer
@@ -226,6 +227,15 @@ def test_usage_errors_exit_1(cli_env: FakeServer, monkeypatch: pytest.MonkeyPatc
     ran = run("details", "Order", STREAM_ID)
     assert ran.code == 1
     assert one_line_error(ran) == "eventstore: error: no API URL: pass --url or set EVENTSTORE_URL"
+
+
+def test_the_cli_checks_names_and_ids_as_the_contract_does() -> None:
+    openapi = Path(__file__).resolve().parents[2] / "openapi.yaml"
+    schemas = yaml.safe_load(openapi.read_text())["components"]["schemas"]
+    end = "(?![\\s\\S])"
+    assert schemas["StreamId"]["pattern"] == schemas["EventId"]["pattern"] == f"^{UUID_PATTERN}{end}"
+    assert schemas["TypeName"]["pattern"] == f"^{TYPE_NAME_PATTERN}{end}"
+    assert schemas["TypeName"]["maxLength"] == TYPE_NAME_MAX
 
 
 # Each failure path of the issue: one readable line, the documented exit code, no traceback.

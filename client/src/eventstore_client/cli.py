@@ -106,7 +106,9 @@ _THROTTLED = frozenset({"Throttling", "ThrottlingException", "RequestThrottled",
 UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 TYPE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
 TYPE_NAME_MAX = 128
-_TYPE_NAME_RULE = "1 to 128 letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+_TYPE_NAME_RULE = (
+    f"1 to {TYPE_NAME_MAX} letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+)
 _RED, _CYAN, _RESET = "\033[31m", "\033[36m", "\033[0m"
 
 
