@@ -393,6 +393,19 @@ def test_colour_only_on_a_terminal_and_never_with_no_color(cli_env: FakeServer) 
     assert run("details", "Order", STREAM_ID).err.startswith("eventstore: error:")  # a pipe
 
 
+def test_event_types_are_coloured_on_a_terminal_stdout_only(cli_env: FakeServer) -> None:
+    with make_client(cli_env.url) as client:
+        client.create_stream("Order", NewEvent("Placed"), stream_id=STREAM_ID)
+    primary, secondary = pty.openpty()
+    with subprocess.Popen([EVENTSTORE, "read", "Order", STREAM_ID], stdout=secondary) as process:
+        os.close(secondary)
+        terminal = read_terminal(primary)
+        assert process.wait(timeout=60) == 0
+    os.close(primary)
+    assert "\033[36mPlaced\033[0m" in terminal
+    assert "\033[" not in run("read", "Order", STREAM_ID).out
+
+
 def seed(url: str, streams: int, events: int) -> list[str]:
     with make_client(url) as client:
         ids = []
