@@ -122,9 +122,15 @@ class WrongExpectedRevision(EventStoreError):
 
 
 class StreamAlreadyExists(EventStoreError):
-    def __init__(self, stream_id: str, current: int) -> None:
+    """`current` is None when the id belongs to a stream of another type: stream ids are unique across
+    types, and the caller may not be allowed to see that type, so neither it nor its revision is named."""
+
+    def __init__(self, stream_id: str, current: int | None) -> None:
         self.current = current
-        super().__init__(f"stream {stream_id} already exists (revision {current}) with other events")
+        if current is None:
+            super().__init__(f"stream id {stream_id} is already used by another stream type")
+        else:
+            super().__init__(f"stream {stream_id} already exists (revision {current}) with other events")
 
 
 class EventIdConflict(EventStoreError):

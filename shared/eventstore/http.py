@@ -131,7 +131,7 @@ def problem(error: EventStoreError, request: Request | None = None) -> Response:
     match error:
         case InvalidRequest(params=params):
             body["invalid-params"] = [_param(p) for p in params]
-        case WrongExpectedRevision(current=current) | StreamAlreadyExists(current=current):
+        case WrongExpectedRevision(current=current) | StreamAlreadyExists(current=int() as current):
             body["currentRevision"] = current
         case ServiceUnavailable(retry_after_seconds=seconds):
             headers["Retry-After"] = str(seconds)

@@ -237,11 +237,11 @@ class DynamoEventStore:
         digest = commit["digest"]["S"]
         if existing.digest == digest and existing.stream_type == stream_type:
             return self._replayed(existing)
-        if existing.stream_type == stream_type and existing.event_ids & {e.event_id for e in events}:
+        if existing.stream_type != stream_type:
+            raise StreamAlreadyExists(stream_id, None)
+        if existing.event_ids & {e.event_id for e in events}:
             raise EventIdConflict(1)
-        raise StreamAlreadyExists(
-            stream_id, self._newest_or_raise(existing.stream_type, stream_id).last_revision
-        )
+        raise StreamAlreadyExists(stream_id, self._newest_or_raise(stream_type, stream_id).last_revision)
 
     def append(
         self,

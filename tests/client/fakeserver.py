@@ -145,6 +145,9 @@ class FakeEventStore:
                 )
         stream_id = body.get("streamId") or str(uuid.uuid5(uuid.NAMESPACE_URL, events[0]["eventId"]))
         if stream_id in self.streams:
+            if self.streams[stream_id].stream_type != stream_type:  # ids are unique across types
+                detail = f"stream id {stream_id} is already used by another stream type"
+                raise ApiError(409, "stream-already-exists", detail=detail)
             return self._append(stream_type, stream_id, 0, events, exists_kind="stream-already-exists")
         self.streams[stream_id] = StreamState(stream_type)
         return self._append(stream_type, stream_id, 0, events)

@@ -5,6 +5,7 @@ from eventstore_client import (
     EventStoreError,
     HTTPError,
     InvalidRequest,
+    MissingRegion,
     NewEvent,
     ServiceUnavailable,
     StreamAlreadyExists,
@@ -223,8 +224,14 @@ def test_region_comes_from_an_execute_api_url_or_fails_fast(monkeypatch: pytest.
     session = botocore.session.Session()
     url = "https://abc123.execute-api.ap-southeast-2.amazonaws.com/prod"
     assert EventStoreClient(url, session=session).region == "ap-southeast-2"
-    with pytest.raises(ValueError, match="AWS_REGION"):
+    with pytest.raises(MissingRegion, match="AWS_REGION"):
         EventStoreClient("http://127.0.0.1:8000", session=session)
+
+
+@pytest.mark.parametrize("url", ["127.0.0.1:28000", "localhost", "ftp://127.0.0.1/x", "http://", ""])
+def test_a_url_without_scheme_or_host_fails_at_once_naming_it(url: str) -> None:
+    with pytest.raises(ValueError, match="not an http:// or https:// URL"):
+        EventStoreClient(url, region="eu-west-1")
 
 
 def test_a_page_that_does_not_advance_is_an_error_not_a_loop(

@@ -214,6 +214,22 @@ def test_sqs_clients_follow_the_emulator_endpoint_settings(monkeypatch: pytest.M
     assert explicit.meta.endpoint_url == "http://127.0.0.1:9999"
 
 
+def test_an_emulator_queue_is_reached_at_its_own_host_and_an_aws_queue_at_aws(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "LOCALSTACK_HOST"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    local = make_sqs_client("us-east-1", queue_url="http://127.0.0.1:4566/000000000000/demo")
+    assert local.meta.endpoint_url == "http://127.0.0.1:4566"
+    aws = make_sqs_client("eu-west-1", queue_url="https://sqs.eu-west-1.amazonaws.com/123456789012/demo")
+    assert aws.meta.endpoint_url == "https://sqs.eu-west-1.amazonaws.com"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:5555")  # a set endpoint still wins
+    chosen = make_sqs_client("us-east-1", queue_url="http://127.0.0.1:4566/000000000000/demo")
+    assert chosen.meta.endpoint_url == "http://127.0.0.1:5555"
+
+
 def test_an_imported_event_without_an_id_gets_the_same_derived_id_on_every_run() -> None:
     from eventstore_client.transfer import _new_event  # noqa: PLC0415 - a private helper under test
 

@@ -166,8 +166,22 @@ def test_create_is_idempotent_and_refuses_an_existing_stream(store: DynamoEventS
     with pytest.raises(StreamAlreadyExists) as raised:
         store.create("order", stream_id, events("Created"), CALLER)
     assert raised.value.current == 2
-    with pytest.raises(StreamAlreadyExists):
-        store.create("invoice", stream_id, initial, CALLER)
+
+
+def test_a_stream_id_taken_by_another_type_is_refused_without_naming_that_type(
+    store: DynamoEventStore,
+) -> None:
+    stream_id = str(uuid.uuid4())
+    initial = events("Created")
+    store.create("order", stream_id, initial, CALLER)
+    store.append("order", stream_id, 1, events("A", "B"), CALLER)
+
+    for attempt in (initial, events("Other")):  # the same events, or others
+        with pytest.raises(StreamAlreadyExists) as raised:
+            store.create("invoice", stream_id, attempt, CALLER)
+        assert raised.value.current is None  # the other type's revision is not the caller's to see
+        assert str(raised.value) == f"stream id {stream_id} is already used by another stream type"
+        assert "order" not in str(raised.value)
 
 
 def test_a_stream_is_invisible_under_another_type(store: DynamoEventStore) -> None:

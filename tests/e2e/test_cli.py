@@ -8,14 +8,19 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from eventstore_client import EventStoreClient, NewEvent
+from eventstore_client.transfer import new_stream_id
 from tests.e2e.conftest import Subscription, Target
 
 
-def eventstore(target: Target, *args: str) -> subprocess.CompletedProcess[str]:
+def eventstore(
+    target: Target, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["eventstore", *args],
-        env=target.environment(),
+        env=env or target.environment(),
         capture_output=True,
         text=True,
         timeout=300,
@@ -121,3 +126,87 @@ def test_tail_follows_the_notification_queue(
     notifications = json_lines(tailed.stdout)
     assert {n["streamId"] for n in notifications} == {stream_id}
     assert sorted(n["toRevision"] for n in notifications) == [2, 3]
+
+
+def one_line_error(done: subprocess.CompletedProcess[str]) -> str:
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr
+    return lines[0]
+
+
+def test_failures_are_one_line_in_words(target: Target, stream_type: str) -> None:
+    not_uuid = eventstore(target, "read", stream_type, "not-a-uuid")
+    assert not_uuid.returncode == 4
+    assert "must be a UUID" in one_line_error(not_uuid)
+    no_scheme = eventstore(target, "--url", target.api_url.split("://", 1)[1], "list", stream_type)
+    assert no_scheme.returncode == 1
+    assert "must start with http:// or https://" in one_line_error(no_scheme)
+    empty = eventstore(target, "list", stream_type)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (0, "", f"no streams of type {stream_type}\n")
+
+    stream_id = str(uuid.uuid4())
+    eventstore(target, "create", stream_type, "--stream-id", stream_id, "--type", "A")
+    conflict = eventstore(target, "append", stream_type, stream_id, "--type", "B", "--revision", "1")
+    assert conflict.returncode == 3
+    assert "--revision 1 is not the stream's next revision: the stream is at revision 1" in one_line_error(
+        conflict
+    )
+
+
+def test_importing_under_another_type_in_the_same_store_takes_new_ids(
+    target: Target, store: EventStoreClient, stream_type: str, tmp_path: Path
+) -> None:
+    source = store.create_stream(stream_type, [NewEvent("Counted", {"n": n}) for n in range(1, 6)]).stream_id
+    export_file = tmp_path / "export.jsonl"
+    assert eventstore(target, "export", stream_type, source, "-o", str(export_file)).returncode == 0
+    copy_type = f"{stream_type}.v2"
+
+    taken = eventstore(target, "--json", "import", str(export_file), "--stream-type", copy_type)
+    assert taken.returncode == 3
+    problem = json.loads(one_line_error(taken))["error"]
+    assert problem["type"] == "urn:eventstore:problem:stream-already-exists"
+    assert problem["detail"] == f"stream id {source} is already used by another stream type"
+    assert "currentRevision" not in problem  # the other type's revision is not revealed
+    human = eventstore(target, "import", str(export_file), "--stream-type", copy_type)
+    assert "add --new-ids" in one_line_error(human)
+
+    copied = eventstore(target, "--json", "import", str(export_file), "--stream-type", copy_type, "--new-ids")
+    rerun = eventstore(target, "--json", "import", str(export_file), "--stream-type", copy_type, "--new-ids")
+    new_id = new_stream_id(copy_type, source)
+    assert json.loads(copied.stdout) == {
+        "streams": 1,
+        "written": 5,
+        "skipped": 0,
+        "replayed": 0,
+        "newStreamIds": {source: new_id},
+    }, copied.stderr
+    assert json.loads(rerun.stdout)["skipped"] == 5
+    assert [e.payload for e in store.read_events(copy_type, new_id)] == [{"n": n} for n in range(1, 6)]
+    assert store.get_stream(stream_type, source).revision == 5
+
+
+def test_tail_reaches_the_local_queue_by_its_url_alone(
+    target: Target, store: EventStoreClient, stream_type: str, subscribed_queue: Subscription
+) -> None:
+    if target.deployed:
+        pytest.skip("an AWS queue is reached through the region's endpoint")
+    stream_id = store.create_stream(stream_type, NewEvent("Placed")).stream_id
+    env = target.environment()
+    env.pop("AWS_ENDPOINT_URL", None)  # as in a fresh shell: only the queue's URL says where it is
+
+    tailed = eventstore(
+        target,
+        "--json",
+        "tail",
+        "--queue",
+        subscribed_queue.queue_url,
+        "--max",
+        "1",
+        "--idle-timeout",
+        "60",
+        env=env,
+    )
+
+    assert tailed.returncode == 0, tailed.stderr
+    assert [n["streamId"] for n in json_lines(tailed.stdout)] == [stream_id]

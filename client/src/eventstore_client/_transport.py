@@ -20,7 +20,7 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import NoCredentialsError
 
-from eventstore_client.errors import ServiceUnavailable, TransportError, error_from_response
+from eventstore_client.errors import MissingRegion, ServiceUnavailable, TransportError, error_from_response
 
 logger = logging.getLogger("eventstore_client")
 
@@ -73,7 +73,14 @@ def resolve_region(base_url: str, region: str | None, session: Any) -> str:
     env_region = os.environ.get("AWS_REGION")
     if env_region:
         return env_region
-    raise ValueError("no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION")
+    raise MissingRegion("no AWS region: pass region=..., or set AWS_REGION or AWS_DEFAULT_REGION")
+
+
+def check_base_url(base_url: str) -> None:
+    """Fail at once, naming the URL, rather than deep inside botocore when the first request is signed."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError(f"not an http:// or https:// URL: {base_url!r}")
 
 
 def _parse_retry_after(value: str | None) -> float | None:
@@ -96,6 +103,7 @@ class SignedTransport:
         pool: urllib3.PoolManager | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
+        check_base_url(base_url)
         self._base_url = base_url.rstrip("/")
         self._session: Any = session if session is not None else botocore.session.get_session()
         self.region = resolve_region(self._base_url, region, self._session)

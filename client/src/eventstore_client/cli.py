@@ -1,9 +1,9 @@
 """The `eventstore` command. Exit codes (stable, for scripts):
 
-0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream not found ·
+0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream (or queue) not found ·
 3 conflict (wrong expected revision, stream exists, event id conflict) · 4 invalid request or input ·
 5 unavailable (throttled, 5xx or no connection after retries) · 6 other API error (e.g. 403) ·
-130 interrupted
+130 interrupted · 141 stdout closed early (e.g. piped into `head`), as a process killed by SIGPIPE
 """
 
 from __future__ import annotations
@@ -11,15 +11,32 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack
 from datetime import datetime
+from importlib.metadata import version
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from botocore.exceptions import NoCredentialsError
+import botocore.session
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    CredentialRetrievalError,
+    EndpointConnectionError,
+    HTTPClientError,
+    InvalidConfigError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+    SSOError,
+    TokenRetrievalError,
+)
 
 from eventstore_client.client import EventStoreClient
 from eventstore_client.consumer import NotificationConsumer
@@ -28,6 +45,7 @@ from eventstore_client.errors import (
     EventStoreError,
     InvalidImportData,
     InvalidRequest,
+    MissingRegion,
     PayloadTooLarge,
     ServiceUnavailable,
     StreamAlreadyExists,
@@ -54,6 +72,7 @@ EXIT_INVALID = 4
 EXIT_UNAVAILABLE = 5
 EXIT_ERROR = 6
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head -1`
 
 _EXIT_CODES: tuple[tuple[type[EventStoreError], int], ...] = (
     (StreamNotFound, EXIT_NOT_FOUND),
@@ -66,26 +85,62 @@ _EXIT_CODES: tuple[tuple[type[EventStoreError], int], ...] = (
     (ServiceUnavailable, EXIT_UNAVAILABLE),
     (TransportError, EXIT_UNAVAILABLE),
 )
+# botocore's failures (credentials, profiles, the SQS queue of `tail --queue`), by class.
+_BOTOCORE_EXIT_CODES: tuple[tuple[type[BotoCoreError], int], ...] = (
+    (NoCredentialsError, EXIT_USAGE),
+    (PartialCredentialsError, EXIT_USAGE),
+    (CredentialRetrievalError, EXIT_USAGE),
+    (TokenRetrievalError, EXIT_USAGE),
+    (SSOError, EXIT_USAGE),
+    (ProfileNotFound, EXIT_USAGE),
+    (InvalidConfigError, EXIT_USAGE),
+    (NoRegionError, EXIT_USAGE),
+    (EndpointConnectionError, EXIT_UNAVAILABLE),  # no connection
+    (ConnectTimeoutError, EXIT_UNAVAILABLE),
+    (HTTPClientError, EXIT_UNAVAILABLE),  # read timeouts, dropped connections
+)
+_SQS_NOT_FOUND = frozenset({"AWS.SimpleQueueService.NonExistentQueue", "QueueDoesNotExist"})
+_THROTTLED = frozenset({"Throttling", "ThrottlingException", "RequestThrottled", "RequestThrottledException"})
+
+# The API's formats (openapi.yaml: StreamId, EventId, TypeName), checked here to say what is wrong in words.
+UUID_PATTERN = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+TYPE_NAME_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.:-]*"
+TYPE_NAME_MAX = 128
+_TYPE_NAME_RULE = (
+    f"1 to {TYPE_NAME_MAX} letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
+)
+_RED, _CYAN, _RESET = "\033[31m", "\033[36m", "\033[0m"
 
 
 class UsageError(Exception):
     """Bad arguments or input the parser cannot catch (invalid JSON, missing URL)."""
 
 
+class InvalidInput(Exception):
+    """A name, id or event the API would refuse as an invalid request."""
+
+
 class _Parser(argparse.ArgumentParser):
-    # argparse exits 2 on usage errors; 2 means "not found" here.
+    # argparse exits 2 on usage errors; 2 means "not found" here. One line, like every other failure.
     def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def colour_enabled(stream: IO[str]) -> bool:
+    """Colour on a terminal only, and never when NO_COLOR is set (https://no-color.org)."""
+    return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
 class Output:
     """The only place that writes to the terminal: human text by default, JSON with --json."""
 
-    def __init__(self, *, as_json: bool, out: IO[str], err: IO[str]) -> None:
+    def __init__(self, *, as_json: bool, quiet: bool, out: IO[str], err: IO[str]) -> None:
         self.as_json = as_json
+        self.quiet = quiet
         self.out = out
         self.err = err
+        self._colour_out = colour_enabled(out)
+        self._colour_err = colour_enabled(err)
 
     def emit(self, human: str, document: Any) -> None:
         text = json.dumps(document, separators=(",", ":")) if self.as_json else human
@@ -103,7 +158,8 @@ class Output:
     def event(self, event: RecordedEvent) -> None:
         created = event.created_at.isoformat(timespec="seconds")
         payload = json.dumps(event.payload)
-        human = f"{event.revision:>6}  {created}  {event.event_type}  {event.event_id}  {payload}"
+        event_type = f"{_CYAN}{event.event_type}{_RESET}" if self._colour_out else event.event_type
+        human = f"{event.revision:>6}  {created}  {event_type}  {event.event_id}  {payload}"
         self.emit(human, event.to_json())
 
     def stream(self, stream: Stream) -> None:
@@ -129,46 +185,110 @@ class Output:
         self.emit(human, n.to_json())
 
     def error(self, message: str, exc: EventStoreError | None = None) -> None:
+        """One line: the problem document with --json, else the message (invalid fields folded in)."""
         if self.as_json:
             problem = dict(exc.problem) if exc is not None else {}
             problem.setdefault("title", message)
             self.err.write(json.dumps({"error": problem}) + "\n")
-        else:
-            self.err.write(f"eventstore: error: {message}\n")
-            if isinstance(exc, InvalidRequest):
-                for param in exc.invalid_params:
-                    self.err.write(f"  {param.name}: {param.reason}\n")
+            return
+        if isinstance(exc, InvalidRequest) and exc.invalid_params and not exc.detail:
+            message += ": " + "; ".join(f"{p.name}: {p.reason}" for p in exc.invalid_params)
+        prefix = "eventstore: error:"
+        if self._colour_err:
+            prefix = f"{_RED}{prefix}{_RESET}"
+        self.err.write(f"{prefix} {' '.join(message.split())}\n")
 
     def note(self, message: str) -> None:
-        self.err.write(message + "\n")
+        if not self.quiet:
+            self.err.write(message + "\n")
 
 
 class Progress:
-    """A one-line counter on stderr, redrawn at most 5 times a second, and only on a terminal."""
+    """A one-line counter on stderr, redrawn at most 5 times a second, and only on a terminal; with a
+    known total it shows the share done and the time left at the rate so far."""
 
-    def __init__(self, err: IO[str], label: str, total: int | None, *, enabled: bool) -> None:
-        self._err, self._label, self._total = err, label, total
-        self._enabled = enabled and err.isatty()
+    def __init__(
+        self,
+        err: IO[str],
+        label: str,
+        total: int | None,
+        *,
+        enabled: bool,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._err, self._label, self.total = err, label, total
+        self.enabled = enabled and err.isatty()
+        self._clock = clock
         self._count = 0
-        self._start = self._drawn = time.monotonic()
+        self._start = self._drawn = clock()
 
     def __call__(self, n: int) -> None:
         self._count += n
-        now = time.monotonic()
-        if self._enabled and now - self._drawn >= 0.2:  # noqa: PLR2004
+        now = self._clock()
+        if self.enabled and now - self._drawn >= 0.2:  # noqa: PLR2004
             self._draw(now)
+
+    def line(self, now: float) -> str:
+        elapsed = max(now - self._start, 1e-9)
+        rate = self._count / elapsed
+        if self.total is None:
+            return f"{self._label}: {self._count} events ({rate:.0f}/s)"
+        share = 100 * self._count // max(self.total, 1)
+        text = f"{self._label}: {self._count}/{self.total} events, {share}% ({rate:.0f}/s"
+        if 0 < self._count < self.total:
+            text += f", ETA {_duration((self.total - self._count) / rate)}"
+        return text + ")"
 
     def _draw(self, now: float) -> None:
         self._drawn = now
-        total = f"/{self._total}" if self._total is not None else ""
-        rate = self._count / max(now - self._start, 1e-9)
-        self._err.write(f"\r{self._label}: {self._count}{total} events ({rate:.0f}/s)")
+        self._err.write(f"\r\033[K{self.line(now)}")  # \033[K: clear what a longer earlier line left
         self._err.flush()
 
     def close(self) -> None:
-        if self._enabled:
-            self._draw(time.monotonic())
+        if self.enabled:
+            self._draw(self._clock())
             self._err.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def _global_options(parser: argparse.ArgumentParser, *, top: bool) -> None:
+    """The options every command takes, before or after its name. Only the top-level parser sets their
+    defaults: a subcommand's would overwrite what was given before the command name."""
+
+    def default(*, value: Any) -> Any:
+        return value if top else argparse.SUPPRESS
+
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--url",
+        default=default(value=os.environ.get("EVENTSTORE_URL")),
+        help="API URL (default: EVENTSTORE_URL)",
+    )
+    group.add_argument(
+        "--region",
+        default=default(value=None),
+        help="AWS region for signing (default: from the URL, the profile, AWS_REGION or AWS_DEFAULT_REGION)",
+    )
+    group.add_argument(
+        "--profile", default=default(value=None), help="AWS profile for credentials (default: AWS_PROFILE)"
+    )
+    group.add_argument(
+        "--json",
+        action="store_true",
+        default=default(value=False),
+        help="machine-readable output: JSON (lines)",
+    )
+    group.add_argument(
+        "--quiet", action="store_true", default=default(value=False), help="no progress or notes on stderr"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -178,20 +298,40 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=__doc__.split("\n", 1)[1] if __doc__ else None,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--url", default=os.environ.get("EVENTSTORE_URL"), help="API URL (EVENTSTORE_URL)")
-    parser.add_argument("--region", help="AWS region for signing (default: from the URL or AWS_REGION)")
-    parser.add_argument("--json", action="store_true", help="machine-readable output: JSON (lines)")
-    parser.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version('eventstore-client')}")
+    _global_options(parser, top=True)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
-    create = commands.add_parser("create", help="create a stream with its first event(s)")
-    create.add_argument("stream_type")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        _global_options(sub, top=False)
+        return sub
+
+    _write_commands(command)
+    _read_commands(command)
+    _transfer_commands(command)
+    completion = commands.add_parser(
+        "completion",
+        help="print a shell completion script",
+        description="Print a completion script: `source <(eventstore completion bash)` (or put it in "
+        "~/.bashrc), `eventstore completion zsh > ~/.zfunc/_eventstore`.",
+    )
+    completion.add_argument("shell", choices=["bash", "zsh", "tcsh"])
+    return parser
+
+
+type _Command = Callable[[str, str], argparse.ArgumentParser]
+
+
+def _write_commands(command: _Command) -> None:
+    create = command("create", "create a stream with its first event(s)")
+    create.add_argument("stream_type", metavar="STREAM_TYPE")
     create.add_argument("--stream-id", help="choose the stream id (a UUID); default: derived by the server")
     _event_arguments(create)
 
-    append = commands.add_parser("append", help="append event(s) to a stream")
-    append.add_argument("stream_type")
-    append.add_argument("stream_id")
+    append = command("append", "append event(s) to a stream")
+    append.add_argument("stream_type", metavar="STREAM_TYPE")
+    append.add_argument("stream_id", metavar="STREAM_ID")
     _event_arguments(append)
     where = append.add_mutually_exclusive_group()
     where.add_argument(
@@ -200,104 +340,238 @@ def build_parser() -> argparse.ArgumentParser:
         default="any",
         help='the current revision, or "any" (default)',
     )
-    where.add_argument("--revision", type=int, help="put a single event at this revision (current + 1)")
+    where.add_argument("--revision", type=_positive, help="put a single event at this revision (current + 1)")
 
-    read = commands.add_parser("read", help="print a stream's events")
-    read.add_argument("stream_type")
-    read.add_argument("stream_id")
-    read.add_argument("--after-revision", type=int, default=0)
-    read.add_argument("--max", type=int, help="stop after this many events")
 
-    listing = commands.add_parser("list", help="print the streams of a type, oldest update first")
-    listing.add_argument("stream_type")
+def _read_commands(command: _Command) -> None:
+    read = command("read", "print a stream's events")
+    read.add_argument("stream_type", metavar="STREAM_TYPE")
+    read.add_argument("stream_id", metavar="STREAM_ID")
+    read.add_argument("--after-revision", type=_not_negative, default=0)
+    read.add_argument("--max", type=_positive, help="stop after this many events")
+
+    listing = command("list", "print the streams of a type, oldest update first")
+    listing.add_argument("stream_type", metavar="STREAM_TYPE")
     listing.add_argument("--updated-after", type=_timestamp, help="RFC 3339 time")
-    listing.add_argument("--max", type=int, help="stop after this many streams")
+    listing.add_argument("--max", type=_positive, help="stop after this many streams")
 
-    details = commands.add_parser("details", help="print a stream's revision and last update")
-    details.add_argument("stream_type")
-    details.add_argument("stream_id")
+    details = command("details", "print a stream's revision and last update")
+    details.add_argument("stream_type", metavar="STREAM_TYPE")
+    details.add_argument("stream_id", metavar="STREAM_ID")
 
-    tail = commands.add_parser("tail", help="follow a stream (polling) or a notification queue (--queue)")
-    tail.add_argument("stream_type", nargs="?")
-    tail.add_argument("stream_id", nargs="?")
-    tail.add_argument("--queue", help="SQS queue URL subscribed to the topic; notifications are deleted")
+    tail = command("tail", "follow a stream (polling) or a notification queue (--queue)")
+    tail.add_argument("stream_type", metavar="STREAM_TYPE", nargs="?")
+    tail.add_argument("stream_id", metavar="STREAM_ID", nargs="?")
+    tail.add_argument(
+        "--queue",
+        help="SQS queue URL subscribed to the topic; notifications are deleted. An emulator's queue is "
+        "reached at its URL's host unless AWS_ENDPOINT_URL is set",
+    )
     tail.add_argument("--keep", action="store_true", help="with --queue: do not delete the messages")
     tail.add_argument(
-        "--after-revision", type=int, help="start after this revision (default: the current one)"
+        "--after-revision", type=_not_negative, help="start after this revision (default: the current one)"
     )
-    tail.add_argument("--interval", type=float, default=1.0, help="seconds between polls of a stream")
-    tail.add_argument("--max", type=int, help="stop after this many events or notifications")
-    tail.add_argument("--idle-timeout", type=float, help="stop after this many seconds without any")
+    tail.add_argument("--interval", type=_seconds, default=1.0, help="seconds between polls of a stream")
+    tail.add_argument("--max", type=_positive, help="stop after this many events or notifications")
+    tail.add_argument("--idle-timeout", type=_seconds, help="stop after this many seconds without any")
 
-    export = commands.add_parser("export", help="write streams as JSON Lines, one event a line")
-    export.add_argument("stream_type")
-    export.add_argument("stream_ids", nargs="*", help="default: every stream of the type (from the listing)")
-    export.add_argument("-o", "--output", default="-", help="file (default: stdout)")
-    export.add_argument("--after-revision", type=int, default=0, help="only events after this revision")
+
+def _transfer_commands(command: _Command) -> None:
+    export = command("export", "write streams as JSON Lines, one event a line")
+    export.add_argument("stream_type", metavar="STREAM_TYPE")
+    export.add_argument(
+        "stream_ids",
+        metavar="STREAM_ID",
+        nargs="*",
+        default=[],  # without a default argparse calls a `*` positional required in its messages
+        help="default: every stream of the type (from the listing)",
+    )
+    export.add_argument("-o", "--output", metavar="FILE", default="-", help="file (default: stdout)")
+    export.add_argument(
+        "--after-revision", type=_not_negative, default=0, help="only events after this revision"
+    )
     export.add_argument("--updated-after", type=_timestamp, help="only streams updated after this time")
     export.add_argument(
         "--resume", action="store_true", help="append to --output after what it already holds"
     )
 
-    imp = commands.add_parser("import", help="write exported JSON Lines; re-runs skip or replay what exists")
-    imp.add_argument("input", nargs="?", default="-", help="file (default: stdin)")
-    return parser
+    imp = command("import", "write exported JSON Lines; re-runs skip or replay what exists")
+    imp.add_argument("input", metavar="FILE", nargs="?", default="-", help="file (default: stdin)")
+    imp.add_argument(
+        "--stream-type",
+        dest="target_type",
+        metavar="TYPE",
+        help="write every stream as this type (stream ids are unique across types: see --new-ids)",
+    )
+    imp.add_argument(
+        "--new-ids",
+        action="store_true",
+        help="give each stream a new id derived from its type and old id (the same on every re-run), "
+        "to copy streams within the store they came from",
+    )
 
 
 def _event_arguments(parser: argparse.ArgumentParser) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--type", dest="event_type", help="the event type")
     source.add_argument(
-        "--events", help="JSON array or JSON Lines of {eventType, payload, metadata, eventId}"
+        "--events",
+        metavar="FILE",
+        help="JSON array or JSON Lines of {eventType, payload, metadata, eventId}; - for stdin",
     )
     parser.add_argument("--payload", type=_json_value, help="the payload, as JSON (a string is '\"text\"')")
     parser.add_argument("--metadata", type=_json_value, help="metadata, a JSON object")
     parser.add_argument("--event-id", help="choose the event id (a UUID); default: a new one")
 
 
+def _type_name_problem(text: str) -> str | None:
+    if re.fullmatch(TYPE_NAME_PATTERN, text) and len(text) <= TYPE_NAME_MAX:
+        return None
+    return f"must be {_TYPE_NAME_RULE}, not {text!r}"
+
+
+def _uuid_problem(text: str) -> str | None:
+    if re.fullmatch(UUID_PATTERN, text):
+        return None
+    return f"must be a UUID (such as 3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11), not {text!r}"
+
+
+# Names and ids the API would refuse, checked before any request to say so in words; like the API's own
+# refusal, they exit 4 (invalid input), not 1 (usage).
+_CHECKED_ARGUMENTS: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
+    ("stream_type", "stream type", _type_name_problem),
+    ("target_type", "--stream-type", _type_name_problem),
+    ("stream_id", "stream id", _uuid_problem),
+    ("stream_ids", "stream id", _uuid_problem),
+    ("event_type", "--type", _type_name_problem),
+    ("event_id", "--event-id", _uuid_problem),
+)
+
+
+def _check_arguments(args: argparse.Namespace) -> None:
+    for dest, label, problem_of in _CHECKED_ARGUMENTS:
+        value = getattr(args, dest, None)
+        for text in value if isinstance(value, list) else [value]:
+            problem = problem_of(text) if text is not None else None
+            if problem:
+                raise InvalidInput(f"{label} {problem}")
+
+
+def _integer(text: str, minimum: int, words: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = minimum - 1
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"must be {words}, not {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    return _integer(text, 1, "a whole number of 1 or more")
+
+
+def _not_negative(text: str) -> int:
+    return _integer(text, 0, "a whole number of 0 or more")
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds, 0 or more, not {text!r}")
+    return value
+
+
 def _json_value(text: str) -> Any:
     try:
         return json.loads(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not JSON: {text!r}") from exc
+        raise argparse.ArgumentTypeError(f"not JSON ({_json_problem(exc)}): {text!r}") from exc
+
+
+def _json_problem(exc: ValueError) -> str:
+    return exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
 
 
 def _expected_revision(text: str) -> ExpectedRevision:
     if text == "any":
         return "any"
-    try:
-        return int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError('an integer or "any"') from exc
+    return _integer(text, 0, 'a whole number of 0 or more, or "any"')
 
 
 def _timestamp(text: str) -> datetime:
     try:
         return parse_timestamp(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"not an RFC 3339 time: {text!r}") from exc
+        raise argparse.ArgumentTypeError(
+            f"must be an RFC 3339 time such as 2026-01-31T12:00:00Z, not {text!r}"
+        ) from exc
 
 
 def _events(args: argparse.Namespace) -> list[NewEvent]:
-    if args.event_type:
+    if args.event_type is not None:
         metadata = args.metadata
         if metadata is not None and not isinstance(metadata, dict):
-            raise UsageError("--metadata must be a JSON object")
+            raise InvalidInput("--metadata must be a JSON object")
         extra = {"event_id": args.event_id} if args.event_id else {}
         return [NewEvent(args.event_type, args.payload, metadata, **extra)]
     if args.payload is not None or args.metadata is not None or args.event_id:
         raise UsageError("--payload, --metadata and --event-id go with --type, not --events")
+    source = "stdin" if args.events == "-" else args.events
     text = sys.stdin.read() if args.events == "-" else Path(args.events).read_text(encoding="utf-8")
-    try:
-        stripped = text.lstrip()
-        items = (
-            json.loads(stripped)
-            if stripped.startswith("[")
-            else [json.loads(s) for s in text.splitlines() if s]
-        )
-        return [NewEvent.from_json(item) for item in items]
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise UsageError(f"--events: not a list of events ({exc!r})") from exc
+    return [_event_item(source, number, item) for number, item in _json_items(source, text)]
+
+
+def _json_items(source: str, text: str) -> list[tuple[str, Any]]:
+    """(what to call it in a message, value) for each event of a JSON array or of JSON Lines."""
+    if text.lstrip().startswith("["):
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"--events {source}: not JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from exc
+        if not isinstance(items, list):
+            raise UsageError(f"--events {source}: not a JSON array of events")
+        return [(f"event {n}", item) for n, item in enumerate(items, start=1)]
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            found.append((f"line {number}", json.loads(line)))
+        except json.JSONDecodeError as exc:
+            raise UsageError(
+                f"--events {source}: line {number} is not JSON: {exc.msg} (column {exc.colno})"
+            ) from exc
+    if not found:
+        raise UsageError(f"--events {source}: no events")
+    return found
+
+
+def _event_item(source: str, where: str, item: Any) -> NewEvent:
+    if not isinstance(item, dict):
+        raise UsageError(f"--events {source}: {where} is not a JSON object")
+    checks = (
+        ("eventType", _type_name_problem, True),
+        ("eventId", _uuid_problem, False),
+    )
+    for key, problem_of, required in checks:
+        value = item.get(key)
+        if value is None and not required:
+            continue
+        if not isinstance(value, str):
+            raise UsageError(f"--events {source}: {where} has no {key} string")
+        problem = problem_of(value)
+        if problem:
+            raise InvalidInput(f"--events {source}: {where}: {key} {problem}")
+    metadata = item.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        raise InvalidInput(f"--events {source}: {where}: metadata must be a JSON object")
+    return NewEvent.from_json(item)
 
 
 def _create(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
@@ -306,12 +580,24 @@ def _create(client: EventStoreClient, args: argparse.Namespace, out: Output) -> 
 
 def _append(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
     events = _events(args)
-    if args.revision is not None:
-        result = client.append(args.stream_type, args.stream_id, events, revision=args.revision)
-    else:
+    if args.revision is None:
         result = client.append(
             args.stream_type, args.stream_id, events, expected_revision=args.expected_revision
         )
+        out.written(result, "appended to")
+        return
+    try:
+        result = client.append(args.stream_type, args.stream_id, events, revision=args.revision)
+    except WrongExpectedRevision as exc:
+        # The API speaks of the expected revision (one less); say it in the terms of --revision.
+        current = exc.current_revision
+        where = (
+            f": the stream is at revision {current}, so the next is {current + 1}"
+            if current is not None
+            else ""
+        )
+        message = f"--revision {args.revision} is not the stream's next revision{where}"
+        raise WrongExpectedRevision(message, status=exc.status, problem=exc.problem) from exc
     out.written(result, "appended to")
 
 
@@ -329,8 +615,13 @@ def _read(client: EventStoreClient, args: argparse.Namespace, out: Output) -> No
 
 
 def _list(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    listed = 0
     for stream in _limited(client.list_streams(args.stream_type, updated_after=args.updated_after), args.max):
         out.stream(stream)
+        listed += 1
+    if not listed:
+        after = f" updated after {args.updated_after.isoformat()}" if args.updated_after else ""
+        out.note(f"no streams of type {args.stream_type}{after}")
 
 
 def _details(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
@@ -359,8 +650,12 @@ def _tail(client: EventStoreClient, args: argparse.Namespace, out: Output) -> No
 
 
 def _tail_queue(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    if not re.match(r"https?://[^/]+/", args.queue):
+        raise UsageError(f"--queue must be an SQS queue URL (http:// or https://), not {args.queue!r}")
     wait = 20 if args.idle_timeout is None else max(0, min(20, int(args.idle_timeout)))
-    consumer = NotificationConsumer(args.queue, region=client.region, wait_time_seconds=wait)
+    consumer = NotificationConsumer(
+        args.queue, region=client.region, session=args.session, wait_time_seconds=wait
+    )
     seen, idle_since = 0, time.monotonic()
     printed: set[str] = set()  # with --keep, messages come back after their visibility timeout
     while True:
@@ -390,7 +685,14 @@ def _export(client: EventStoreClient, args: argparse.Namespace, out: Output) -> 
             _drop_torn_line(path)
             with path.open(encoding="utf-8") as existing:
                 resume_from = exported_revisions(existing)
-    progress = Progress(out.err, "exported", None, enabled=not args.quiet)
+    progress = Progress(out.err, "exported", None, enabled=not out.quiet)
+    if progress.enabled and args.stream_ids:
+        # Named streams: their revisions give the total, so the counter can show the time left.
+        progress.total = sum(
+            max(0, client.get_stream(args.stream_type, stream_id).revision - start)
+            for stream_id in args.stream_ids
+            for start in [max(args.after_revision, resume_from.get(stream_id, 0))]
+        )
     count = 0
     with ExitStack() as stack:
         sink = (
@@ -411,8 +713,7 @@ def _export(client: EventStoreClient, args: argparse.Namespace, out: Output) -> 
             count += 1
             progress(1)
         progress.close()
-    if not args.quiet:
-        out.note(f"exported {count} events")
+    out.note(f"exported {_plural(count, 'event')}")
 
 
 def _drop_torn_line(path: Path) -> None:
@@ -432,9 +733,25 @@ def _import(client: EventStoreClient, args: argparse.Namespace, out: Output) -> 
             with path.open(encoding="utf-8") as counting:
                 total = sum(1 for line in counting if line.strip())
             lines = stack.enter_context(path.open(encoding="utf-8"))
-        progress = Progress(out.err, "imported", total, enabled=not args.quiet)
-        summary = import_events(client, lines, progress=progress)
-        progress.close()
+        progress = Progress(out.err, "imported", total, enabled=not out.quiet)
+        try:
+            summary = import_events(
+                client, lines, progress=progress, stream_type=args.target_type, new_ids=args.new_ids
+            )
+        except StreamAlreadyExists as exc:
+            if exc.current_revision is not None or args.new_ids:
+                raise
+            # No revision: the id is another stream type's (whose revision is not ours to see).
+            raise StreamAlreadyExists(
+                f"{exc}; to import under new stream ids, add --new-ids",
+                status=exc.status,
+                problem=exc.problem,
+            ) from exc
+        finally:
+            progress.close()
+    if not out.as_json:
+        for old, new in summary.new_stream_ids.items():
+            out.emit(f"{old} -> {new}", None)
     out.emit(
         f"imported {_plural(summary.written, 'event')} into {_plural(summary.streams, 'stream')} "
         f"({summary.skipped} already there, {summary.replayed} replayed)",
@@ -458,6 +775,24 @@ COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], Non
 }
 
 
+def _completion(parser: argparse.ArgumentParser, shell: str) -> str:
+    # shtab costs ~65 ms to import: only this command pays it.
+    import shtab  # noqa: PLC0415
+
+    for action in _all_actions(parser):
+        if action.metavar == "FILE":
+            action.complete = shtab.FILE  # type: ignore[attr-defined]
+    return str(shtab.complete(parser, shell=shell))
+
+
+def _all_actions(parser: argparse.ArgumentParser) -> Iterator[argparse.Action]:
+    for action in parser._actions:  # noqa: SLF001 - argparse has no public list of a parser's actions
+        yield action
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in action.choices.values():
+                yield from _all_actions(sub)
+
+
 def exit_code(exc: EventStoreError) -> int:
     for cls, code in _EXIT_CODES:
         if isinstance(exc, cls):
@@ -465,23 +800,81 @@ def exit_code(exc: EventStoreError) -> int:
     return EXIT_ERROR
 
 
-def main(
-    argv: Sequence[str] | None = None, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None
-) -> int:
-    args = build_parser().parse_args(argv)
-    out = Output(as_json=args.json, out=stdout or sys.stdout, err=stderr or sys.stderr)
-    if not args.url:
-        out.error("no API URL: pass --url or set EVENTSTORE_URL")
-        return EXIT_USAGE
+def _botocore_exit_code(exc: BotoCoreError | ClientError) -> int:
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        if code in _SQS_NOT_FOUND:
+            return EXIT_NOT_FOUND
+        return EXIT_UNAVAILABLE if code in _THROTTLED else EXIT_ERROR
+    for cls, exit_status in _BOTOCORE_EXIT_CODES:
+        if isinstance(exc, cls):
+            return exit_status
+    return EXIT_ERROR
+
+
+def _check_url(url: str | None) -> str:
+    if not url:
+        raise UsageError("no API URL: pass --url or set EVENTSTORE_URL")
+    if not re.match(r"https?://[^/?#]+", url):
+        raise UsageError(
+            f"the API URL must start with http:// or https:// (such as http://127.0.0.1:8000), not {url!r}"
+        )
+    return url
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """The console script. Every failure ends as one line on stderr (the problem document with --json)
+    and an exit code from the module's table; never as a traceback."""
+    out = Output(as_json=False, quiet=False, out=sys.stdout, err=sys.stderr)
     try:
-        with EventStoreClient(args.url, region=args.region) as client:
-            COMMANDS[args.command](client, args, out)
-    except (UsageError, ValueError, NoCredentialsError, OSError) as exc:
-        out.error(str(exc))
-        return EXIT_USAGE
-    except EventStoreError as exc:
-        out.error(str(exc), exc)
-        return exit_code(exc)
+        return _run(argv, out)
+    except BrokenPipeError:
+        # The reader went away (`| head`): stop quietly. Python's docs' recipe: point stdout at devnull so
+        # the interpreter's last flush of it cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
+
+
+def _run(argv: Sequence[str] | None, out: Output) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "completion":
+        out.out.write(_completion(parser, args.shell))
+        return EXIT_OK
+    out.as_json, out.quiet = args.json, args.quiet
+    try:
+        _check_arguments(args)
+        url = _check_url(args.url)
+        args.session = botocore.session.Session(profile=args.profile)
+        with EventStoreClient(url, region=args.region, session=args.session) as client:
+            COMMANDS[args.command](client, args, out)
+    except (BrokenPipeError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the promise: one line and an exit code, never a traceback
+        return _report(exc, out)
     return EXIT_OK
+
+
+def _report(exc: Exception, out: Output) -> int:
+    """Say what went wrong in one line; the exit code says which kind of failure it was."""
+    problem: EventStoreError | None = None
+    if isinstance(exc, MissingRegion):
+        message, code = "no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION", EXIT_USAGE
+    elif isinstance(exc, EventStoreError):
+        message, code, problem = str(exc), exit_code(exc), exc
+    elif isinstance(exc, InvalidInput):
+        message, code = str(exc), EXIT_INVALID
+    elif isinstance(exc, BotoCoreError | ClientError):
+        message, code = str(exc), _botocore_exit_code(exc)
+    elif isinstance(exc, OSError):  # files named on the command line
+        message = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        code = EXIT_USAGE
+    elif isinstance(exc, UsageError | ValueError):
+        message, code = str(exc), EXIT_USAGE
+    else:
+        message, code = f"unexpected {type(exc).__name__}: {exc}", EXIT_ERROR
+    out.error(message, problem)
+    return code

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import botocore.session
 
@@ -20,23 +22,46 @@ logger = logging.getLogger("eventstore_client")
 
 MAX_MESSAGES = 10  # SQS ReceiveMessage's ceiling
 MAX_WAIT_SECONDS = 20  # SQS long-poll ceiling
+_AWS_HOST = re.compile(r"(^|\.)amazonaws\.com(\.cn)?$|(^|\.)api\.aws$")
 
 
-def make_sqs_client(region: str | None = None, endpoint_url: str | None = None) -> Any:
+def make_sqs_client(
+    region: str | None = None,
+    endpoint_url: str | None = None,
+    *,
+    queue_url: str | None = None,
+    session: botocore.session.Session | None = None,
+) -> Any:
     """An SQS client. botocore itself honours AWS_ENDPOINT_URL_SQS and AWS_ENDPOINT_URL (emulators);
-    with LOCALSTACK_HOST set and localstack-client installed, LocalStack's endpoint is used."""
-    if endpoint_url is None and os.environ.get("LOCALSTACK_HOST") and not _endpoint_from_env():
-        try:
-            from localstack_client.session import Session  # noqa: PLC0415 - optional dependency
-        except ImportError:
-            pass
-        else:
-            return Session(region_name=region or "us-east-1").client("sqs")
-    return botocore.session.get_session().create_client("sqs", region_name=region, endpoint_url=endpoint_url)
+    with LOCALSTACK_HOST set and localstack-client installed, LocalStack's endpoint is used. Otherwise a
+    `queue_url` outside AWS (an emulator's queue) is reached at its own scheme, host and port."""
+    if endpoint_url is None and not _endpoint_from_env():
+        if os.environ.get("LOCALSTACK_HOST"):
+            try:
+                from localstack_client.session import Session  # noqa: PLC0415 - optional dependency
+            except ImportError:
+                pass
+            else:
+                return Session(region_name=region or "us-east-1").client("sqs")
+        endpoint_url = _emulator_origin(queue_url)
+    session = session or botocore.session.get_session()
+    return session.create_client("sqs", region_name=region, endpoint_url=endpoint_url)
 
 
 def _endpoint_from_env() -> bool:
     return bool(os.environ.get("AWS_ENDPOINT_URL_SQS") or os.environ.get("AWS_ENDPOINT_URL"))
+
+
+def _emulator_origin(queue_url: str | None) -> str | None:
+    """scheme://host:port of a queue URL that is not AWS's; None for AWS's own, whose endpoint botocore
+    derives from the region."""
+    if not queue_url:
+        return None
+    parts = urlsplit(queue_url)
+    host = parts.hostname or ""
+    if not parts.scheme or not host or _AWS_HOST.search(host):
+        return None
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,12 +103,15 @@ class NotificationConsumer:
         *,
         region: str | None = None,
         endpoint_url: str | None = None,
+        session: botocore.session.Session | None = None,
         wait_time_seconds: int = MAX_WAIT_SECONDS,
         max_messages: int = MAX_MESSAGES,
         visibility_timeout: int | None = None,
     ) -> None:
         self.queue_url = queue_url
-        self._sqs = sqs_client or make_sqs_client(region or _region_from_queue_url(queue_url), endpoint_url)
+        self._sqs = sqs_client or make_sqs_client(
+            region or _region_from_queue_url(queue_url), endpoint_url, queue_url=queue_url, session=session
+        )
         self._wait = max(0, min(wait_time_seconds, MAX_WAIT_SECONDS))
         self._max = max(1, min(max_messages, MAX_MESSAGES))
         self._visibility = visibility_timeout

@@ -111,6 +111,10 @@ class InvalidNotification(EventStoreError):
     """An SQS message or Lambda record that is not an event store notification."""
 
 
+class MissingRegion(ValueError):
+    """No AWS region to sign with: none given, none in the URL's host name, none configured."""
+
+
 PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
     f"{PROBLEM_PREFIX}invalid-request": InvalidRequest,
     f"{PROBLEM_PREFIX}stream-not-found": StreamNotFound,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from eventstore_client.errors import EventIdConflict, InvalidImportData, StreamN
 from eventstore_client.models import NewEvent, RecordedEvent
 
 _IMPORTED_ID_NAMESPACE = uuid.UUID("5d6f1d0e-1f7b-4b8e-a5f2-3c9d8e7a6b41")
+_NEW_STREAM_ID_NAMESPACE = uuid.UUID("9b2c4f6e-8a1d-4c3b-b5e7-2f0a6d8c1e94")
 
 MAX_BATCH_EVENTS = 100
 # An append is one DynamoDB item (400 KB); leave room for keys and server-added metadata.
@@ -67,27 +68,61 @@ class ImportSummary:
     written: int
     skipped: int
     replayed: int
+    new_stream_ids: Mapping[str, str] = field(default_factory=dict)  # file's id -> id written (new_ids)
 
-    def to_json(self) -> dict[str, int]:
-        return {
+    def to_json(self) -> dict[str, Any]:
+        document: dict[str, Any] = {
             "streams": self.streams,
             "written": self.written,
             "skipped": self.skipped,
             "replayed": self.replayed,
         }
+        if self.new_stream_ids:
+            document["newStreamIds"] = dict(self.new_stream_ids)
+        return document
+
+
+def new_stream_id(stream_type: str, stream_id: str) -> str:
+    """The id a stream gets when imported under `stream_type` with new ids: derived, not random, so a
+    re-run of the import finds the streams the first run wrote."""
+    return str(uuid.uuid5(_NEW_STREAM_ID_NAMESPACE, f"{stream_type}/{stream_id}"))
 
 
 def import_events(
-    client: EventStoreClient, lines: Iterable[str], *, progress: Progress | None = None
+    client: EventStoreClient,
+    lines: Iterable[str],
+    *,
+    progress: Progress | None = None,
+    stream_type: str | None = None,
+    new_ids: bool = False,
 ) -> ImportSummary:
     """Write exported events with their ids. Each run of lines of one stream continues from the stream's
     current revision: events the stream already has are skipped (after checking the id of the newest one),
-    the rest are appended in batches with an exact expected revision."""
+    the rest are appended in batches with an exact expected revision.
+
+    `stream_type` writes every stream of the file as that type. Stream ids are unique across all types of
+    a store, so copying streams into the store they came from needs `new_ids`: each stream then gets
+    `new_stream_id(type, its id)` (event ids are kept)."""
     counts = {"streams": 0, "written": 0, "skipped": 0, "replayed": 0}
-    for group in _stream_runs(_records(lines)):
+    renamed: dict[str, str] = {}
+    records = _retargeted(_records(lines), stream_type, renamed if new_ids else None)
+    for group in _stream_runs(records):
         counts["streams"] += 1
         _import_stream(client, group, counts, progress or (lambda _n: None))
-    return ImportSummary(**counts)
+    return ImportSummary(**counts, new_stream_ids=renamed)
+
+
+def _retargeted(
+    records: Iterator[tuple[int, dict[str, Any]]], stream_type: str | None, renamed: dict[str, str] | None
+) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, record in records:
+        changed = dict(record)
+        if stream_type is not None:
+            changed["streamType"] = stream_type
+        if renamed is not None:
+            old = str(record["streamId"])
+            changed["streamId"] = renamed.setdefault(old, new_stream_id(changed["streamType"], old))
+        yield number, changed
 
 
 def _records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
