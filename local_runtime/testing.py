@@ -42,6 +42,8 @@ class Boto3Kwargs(TypedDict):
 @dataclass(frozen=True, slots=True)
 class LocalStore(StoreEndpoints):
     log_file: Path
+    pid: int
+    """The runtime's process (for tests that kill it)."""
 
     def client(self) -> SignedHttp:
         return SignedHttp(
@@ -83,7 +85,7 @@ def launch(
             process = subprocess.Popen(args, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)  # noqa: S603
         try:
             described = _wait_until_ready(process, ready_file, log_file, startup_timeout)
-            yield LocalStore(**described, log_file=log_file)
+            yield LocalStore(**described, log_file=log_file, pid=process.pid)
         finally:
             _stop(process)
 
