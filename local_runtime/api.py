@@ -142,7 +142,7 @@ _HEADERS = "local_runtime.headers"  # environ key: the headers as sent (names, o
 _TOO_LARGE = "Request Too Long"  # API Gateway's message for a body over its limit
 
 
-class _Rejected(Exception):  # noqa: N818 - a control-flow signal, not an error of this module
+class _Rejected(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
@@ -230,7 +230,9 @@ class _RequestHandler(WSGIRequestHandler):
         """A request line or headers the server cannot parse (a URL over 64 KiB: 414), answered in API
         Gateway's JSON rather than http.server's HTML page."""
         del explain
-        response = gateway_error(code, message or HTTP_STATUS_CODES.get(code, "Error"), None, str(uuid.uuid4()))
+        response = gateway_error(
+            code, message or HTTP_STATUS_CODES.get(code, "Error"), None, str(uuid.uuid4())
+        )
         self.close_connection = True
         self.send_response(code, message)
         for name, value in [*response.headers, ("Content-Length", str(len(response.body)))]:

@@ -16,7 +16,7 @@ import os
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
@@ -69,18 +69,26 @@ _DYNAMODB_PREFIX = "DynamoDB_20120810."
 
 
 def _journaled(target: str) -> bool:
-    return target.startswith(_DYNAMODB_PREFIX) and target[len(_DYNAMODB_PREFIX) :] not in _READ_ONLY_OPERATIONS
+    return (
+        target.startswith(_DYNAMODB_PREFIX) and target[len(_DYNAMODB_PREFIX) :] not in _READ_ONLY_OPERATIONS
+    )
 
 
 class JournalWriter(Protocol):
-    def append(self, entry: JournalEntry) -> None: ...
+    @property
+    def written(self) -> int: ...
+
+    def write(self, entry: JournalEntry) -> int: ...
+
+    def sync(self, position: int) -> None: ...
 
 
 class SerializedDynamoDB:
     """WSGI middleware: one DynamoDB request at a time, its response fully produced inside the lock.
 
-    With a journal (--data-dir), a request that changed the table is appended to it, durably, before the
-    lock is released: no answer, to the writer or to a later reader, shows a write the disk does not hold.
+    With a journal (--data-dir), a request that changed the table is appended to it before the lock is
+    released, and every request waits, after the lock, until the journal is on disk up to what it saw: no
+    answer, to the writer or to a later reader, shows a write the disk does not hold.
     """
 
     def __init__(self, app: WSGIApplication) -> None:
@@ -92,18 +100,29 @@ class SerializedDynamoDB:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         if not target.startswith(_SERIALIZED_TARGET_PREFIX):
             return self._app(environ, start_response)
-        body = _read_body(environ) if _journaled(target) else None
+        # Built before the request runs, so nothing can fail between applying a write and journaling it.
+        entry = (
+            JournalEntry(target, environ.get("HTTP_AUTHORIZATION", ""), _read_body(environ))
+            if _journaled(target)
+            else None
+        )
         with self._lock:
             status, headers, response = self._call(environ)
-            if self._journal is not None and body is not None and status.startswith("200"):
-                entry = JournalEntry(target, environ.get("HTTP_AUTHORIZATION", ""), body.decode())
+            journal = self._journal
+            position = 0
+            if journal is not None:
                 try:
-                    self._journal.append(entry)
-                except OSError:
-                    # The write is applied but cannot be made durable: answering would break the promise,
-                    # and the table now differs from the disk. A restart recovers every acknowledged write.
-                    log.critical("cannot write the journal; stopping", exc_info=True)
-                    os._exit(70)
+                    if entry is not None and status.startswith("200"):
+                        position = journal.write(entry)
+                    else:
+                        position = journal.written  # what this request saw must be on disk before it is told
+                except OSError as exc:
+                    _journal_failed(exc)
+        if journal is not None:
+            try:
+                journal.sync(position)
+            except OSError as exc:
+                _journal_failed(exc)
         start_response(status, headers)
         return [response]
 
@@ -117,7 +136,7 @@ class SerializedDynamoDB:
             started.append((status, headers))
             return written.append
 
-        chunks = self._app(environ, capture)  # type: ignore[arg-type]  # capture is a StartResponse
+        chunks = self._app(environ, capture)
         try:
             written.extend(chunks)
         finally:
@@ -144,11 +163,11 @@ class Exclusive:
         environ = EnvironBuilder(
             method="POST",
             path="/",
-            headers={
-                "X-Amz-Target": target,
-                "Authorization": authorization,
-                "Content-Type": "application/x-amz-json-1.0",
-            },
+            headers=[
+                ("X-Amz-Target", target),
+                ("Authorization", authorization),
+                ("Content-Type", "application/x-amz-json-1.0"),
+            ],
             data=body,
         ).get_environ()
         status, _, response = self._serialized._call(environ)  # noqa: SLF001 - the lock is held here
@@ -159,13 +178,20 @@ class Exclusive:
         self._serialized._journal = journal  # noqa: SLF001 - swapped under the lock, between two requests
 
 
-def _read_body(environ: WSGIEnvironment) -> bytes:
+def _journal_failed(error: OSError) -> NoReturn:
+    # A write is applied but cannot be made durable: answering would break the promise, and the table now
+    # differs from the disk. A restart recovers every acknowledged write.
+    log.critical("cannot write the journal (%s); stopping", error)
+    os._exit(70)
+
+
+def _read_body(environ: WSGIEnvironment) -> str:
     """The request body, read outside the lock; moto reads it again from the copy put in its place."""
     body = get_input_stream(environ).read()
     environ["wsgi.input"] = io.BytesIO(body)
     environ["CONTENT_LENGTH"] = str(len(body))
     environ["wsgi.input_terminated"] = False
-    return body
+    return body.decode("utf-8", "surrogateescape")  # JSON is UTF-8; any other byte survives the round trip
 
 
 class _KeepAliveHandler(MotoRequestHandler):

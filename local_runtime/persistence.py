@@ -1,12 +1,15 @@
 """--data-dir: every write the table acknowledged survives a restart, kill -9 included.
 
 With the built-in emulator, each DynamoDB request that changed something is appended to a journal, flushed
-and fsynced before its answer leaves the emulator (`emulator.SerializedDynamoDB`); every DynamoDB request
-runs under one lock, so no answer, the stream pump's reads included, can show a write the disk does not
-hold. On start the last snapshot is restored and the journal replayed in order through moto (the requests
-are deterministic given the state they ran on); then a new snapshot replaces both (compaction). Snapshot
-and journal carry a generation number, so a crash between writing the snapshot and deleting the old
-journal never replays that journal twice.
+and fsynced before its answer leaves the emulator (`emulator.SerializedDynamoDB`). Every DynamoDB request
+runs under one lock and, before it is answered, waits until every journal line written before it released
+that lock is on disk: no answer, the stream pump's reads included, can show a write the disk does not hold.
+Writers waiting together share one fsync (group commit).
+
+On start the last snapshot is restored and the journal replayed in order through moto (the requests are
+deterministic given the state they ran on); then a new snapshot replaces both (compaction). Snapshot and
+journal carry a generation number, so a crash between writing the snapshot and deleting the old journal
+never replays that journal twice.
 
 A snapshot is `settled` when every commit in it had been handed to notify_stream: written at a stop after
 the pump drained the stream. Then the pump starts past the restored items. After a crash it is not, and the
@@ -25,6 +28,7 @@ import logging
 import os
 import re
 import secrets
+import threading
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -54,6 +58,7 @@ class JournalEntry:
     authorization: str
     """The Authorization header: moto derives the region and account from its credential scope."""
     body: str
+    """UTF-8 JSON, decoded with surrogateescape (so any byte would survive)."""
 
     def encode(self) -> bytes:
         """A line: CRC-32 of the JSON, a space, the JSON, a newline (a torn or garbled line shows)."""
@@ -96,19 +101,48 @@ def _decode_line(line: bytes) -> JournalEntry | None:
 
 
 class Journal:
-    """Append-only and synchronous: `append` returns once the line is on disk."""
+    """Append-only, with group commit: `write` appends a line, `sync` returns once it is on disk.
+
+    Writes come one at a time (under the emulator's DynamoDB lock), so the file's order is the order the
+    writes were applied in. `sync` runs outside that lock: one fsync covers every line written before it
+    started, so writers waiting together share one.
+    """
 
     def __init__(self, path: Path) -> None:
         existed = path.exists()
-        self._file: BinaryIO = path.open("ab", buffering=0)
+        self._file: BinaryIO = path.open("ab")
         if not existed:
             _sync_directory(path.parent)  # the new file's name must survive a crash too
+        self._written = 0
+        """Lines written (and flushed to the system) so far."""
+        self._synced = 0
+        """Lines known to be on disk."""
+        self._sync_lock = threading.Lock()
 
-    def append(self, entry: JournalEntry) -> None:
+    @property
+    def written(self) -> int:
+        return self._written
+
+    def write(self, entry: JournalEntry) -> int:
+        """Append a line (not yet durable) and return its position for `sync`. One caller at a time."""
         self._file.write(entry.encode())
-        os.fdatasync(self._file.fileno())
+        self._file.flush()
+        self._written += 1
+        return self._written
+
+    def sync(self, position: int) -> None:
+        """Return once the lines up to `position` are on disk."""
+        if self._synced >= position:
+            return
+        with self._sync_lock:
+            if self._synced >= position:
+                return  # the fsync of a writer that waited here first covered this line
+            covered = self._written  # every line counted was written before this fsync starts
+            _sync_data(self._file.fileno())
+            self._synced = covered
 
     def close(self) -> None:
+        self.sync(self._written)
         self._file.close()
 
 
@@ -223,7 +257,8 @@ class DurableTable:
         if torn:
             log.warning("%s: dropped a torn last line (its write was never acknowledged)", journal_path)
         for number, entry in enumerate(entries, start=1):
-            status, body = emulator.request(entry.target, entry.body.encode(), entry.authorization)
+            request = entry.body.encode("utf-8", "surrogateescape")
+            status, body = emulator.request(entry.target, request, entry.authorization)
             if status != 200:  # noqa: PLR2004 - HTTP OK
                 # It succeeded the first time on the same state: only a request for another table (not kept
                 # in the snapshot) can fail here.
@@ -292,6 +327,10 @@ def _write_atomically(path: Path, text: str) -> None:
         os.fsync(file.fileno())
     temporary.replace(path)
     _sync_directory(path.parent)
+
+
+# The file's data (and its length), without its timestamps where the system can do that (not macOS).
+_sync_data = getattr(os, "fdatasync", os.fsync)
 
 
 def _sync_directory(path: Path) -> None:

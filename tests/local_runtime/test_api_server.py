@@ -186,7 +186,7 @@ def test_a_chunked_request_body_reaches_the_handler(tmp_path: Path) -> None:
 
 
 def _send_raw(base_url: str, request: bytes) -> tuple[int, str, bytes]:
-    """Bytes as a client might send them; the response must come within seconds, not at the client's timeout."""
+    """Bytes as a client might send them; the answer must come in seconds, not at the client's timeout."""
     host, port = base_url.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=5) as connection:
         connection.sendall(request)

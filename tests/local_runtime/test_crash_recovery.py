@@ -104,7 +104,9 @@ def test_acknowledged_appends_and_seen_notifications_survive_kill_9(tmp_path: Pa
                 for key, event_id in acknowledged.items()
                 if stored[key[0]].get(key[1]) != event_id
             }
-            assert not lost, f"round {round_number}: {len(lost)} of {len(acknowledged)} acknowledged appends lost"
+            assert not lost, (
+                f"round {round_number}: {len(lost)} of {len(acknowledged)} acknowledged appends lost"
+            )
             missing = {key: e for key, e in notified.items() if stored[key[0]].get(key[1]) != e}
             assert not missing, f"round {round_number}: notified but not stored after the restart: {missing}"
             if round_number == ROUNDS:
