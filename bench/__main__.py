@@ -43,7 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"cold start ({rounds} interleaved rounds of {len(coldstart.variants())} variants)")
         coldstart.run(report, rounds)
     if "throughput" not in args.skip:
-        progress("local runtime throughput (two runtimes, 10,000 events)")
+        progress("local runtime throughput (three runtimes: empty, 10,000 events, --data-dir)")
         throughput.run(report, rounds=1 if args.quick else 3, appends_per_client=10 if args.quick else 20)
     if "cost" not in args.skip:
         if capacity is None or append_cpu is None:

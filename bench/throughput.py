@@ -1,17 +1,20 @@
 """Local runtime throughput (item 5): appends/s over HTTP (SigV4-signed, through the local API Gateway and
 the real handlers on moto) with 8 concurrent clients, at an empty table and at a table already holding
-10,000 events in 100 streams; read throughput paging a 10,000-event stream.
+10,000 events in 100 streams, and at an empty table with --data-dir (every write journaled and fsynced
+before it is answered); read throughput paging a 10,000-event stream.
 
-The two tables live in two local runtimes started side by side, and the append measurements alternate
-between them in rounds, so both rates come from the same minutes of this (shared, noisy) machine.
+The three tables live in three local runtimes started side by side, and the append measurements alternate
+between them in rounds, so the rates come from the same minutes of this (shared, noisy) machine.
 """
 
 from __future__ import annotations
 
 import statistics
+import tempfile
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from bench.report import Report, Row
@@ -117,20 +120,28 @@ def run(report: Report, *, rounds: int = 3, appends_per_client: int = 20) -> dic
             Row(section, "append rate at 10,000 / empty", None, "", f">= {TARGET}", None, f"pending: {exc}")
         )
         return None
-    with launch(require_iam=True) as empty, launch(require_iam=True) as loaded:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-data-dir-") as data_dir,
+        launch(require_iam=True) as empty,
+        launch(require_iam=True) as loaded,
+        launch(require_iam=True, data_dir=Path(data_dir)) as durable,
+    ):
         started = time.perf_counter()
         _load(loaded.client(), LOADED_STREAMS, LOADED_EVENTS // LOADED_STREAMS)
         load_seconds = time.perf_counter() - started
-        rates: dict[str, list[float]] = {"empty": [], "loaded": []}
-        for store in (empty, loaded):  # warm-up: the functions' first invocations, connections
+        stores = {"empty": empty, "loaded": loaded, "durable": durable}
+        rates: dict[str, list[float]] = {name: [] for name in stores}
+        for store in stores.values():  # warm-up: the functions' first invocations, connections
             _append_rate(store, 2)
         for _ in range(rounds):
-            rates["empty"].append(_append_rate(empty, appends_per_client))
-            rates["loaded"].append(_append_rate(loaded, appends_per_client))
+            for name, store in stores.items():
+                rates[name].append(_append_rate(store, appends_per_client))
         (long_stream,) = _load(loaded.client(), 1, LOADED_EVENTS)
         reads = [_read_rate(loaded, long_stream, LOADED_EVENTS) for _ in range(2)]
     empty_rate, loaded_rate = statistics.median(rates["empty"]), statistics.median(rates["loaded"])
+    durable_rate = statistics.median(rates["durable"])
     ratio = loaded_rate / empty_rate
+    durable_ratio = durable_rate / empty_rate
     clients = f"{CLIENTS} clients x {appends_per_client} PUTs, {rounds} alternating rounds, medians"
     report.add(Row(section, "appends/s, empty table", empty_rate, "/s", note=clients))
     report.add(
@@ -143,8 +154,35 @@ def run(report: Report, *, rounds: int = 3, appends_per_client: int = 20) -> dic
         )
     )
     report.add(Row(section, "append rate at 10,000 / empty", ratio, "x", f">= {TARGET}", ratio >= TARGET))
+    report.add(
+        Row(
+            section,
+            "appends/s, empty table, --data-dir",
+            durable_rate,
+            "/s",
+            note="every acknowledged DynamoDB write journaled and fsynced first",
+        )
+    )
+    report.add(
+        Row(
+            section,
+            "append rate with --data-dir / without",
+            durable_ratio,
+            "x",
+            f">= {TARGET}",
+            durable_ratio >= TARGET,
+            note=f"{durable_rate:.1f} vs {empty_rate:.1f} /s, side by side",
+        )
+    )
     read_rate = statistics.median(reads)
     report.add(
         Row(section, "read events/s, paging a 10,000-event stream", read_rate, "/s", note="limit=1000")
     )
-    return {"empty": empty_rate, "loaded": loaded_rate, "ratio": ratio, "read": read_rate}
+    return {
+        "empty": empty_rate,
+        "loaded": loaded_rate,
+        "ratio": ratio,
+        "durable": durable_rate,
+        "durable_ratio": durable_ratio,
+        "read": read_rate,
+    }

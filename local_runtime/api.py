@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import functools
 import logging
+import re
 import socket
 import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
+
+from werkzeug.http import HTTP_STATUS_CODES
+from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_runtime import sigv4
 from local_runtime.apigateway import (
@@ -26,7 +29,10 @@ from local_runtime.apigateway import (
 from local_runtime.lambdas import FunctionNotFoundError
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
+
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+    from werkzeug.serving import BaseWSGIServer
 
     from local_runtime.apigateway import Route
     from local_runtime.docs import ApiDocs
@@ -127,80 +133,129 @@ class ApiGateway:
         return sigv4.verify(signed, self._credentials, self._region)
 
 
-class _RequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    gateway: ClassVar[ApiGateway]
+_MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+_DIGITS = re.compile(r"[0-9]+")
+_HEADERS = "local_runtime.headers"  # environ key: the headers as sent (names, order, repeats)
+_TOO_LARGE = "Request Too Long"  # API Gateway's message for a body over its limit
+
+
+class _Rejected(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+class _GatewayApplication:
+    """WSGI application: werkzeug's server parses HTTP (chunked bodies included); API Gateway's limits and
+    answers for a body it cannot take are applied here."""
+
+    def __init__(self, gateway: ApiGateway) -> None:
+        self._gateway = gateway
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        method: str = environ["REQUEST_METHOD"]
+        raw_uri: str = environ["RAW_URI"]
+        try:
+            body = _read_body(environ)
+        except _Rejected as rejection:
+            response = gateway_error(rejection.status, rejection.message, None, str(uuid.uuid4()))
+        else:
+            raw_path, _, raw_query = raw_uri.partition("?")
+            request = IncomingRequest(
+                method=method,
+                raw_path=raw_path,
+                raw_query=raw_query,
+                headers=environ[_HEADERS],
+                query=parse_qsl(raw_query, keep_blank_values=True),
+                body=body,
+                source_ip=environ["REMOTE_ADDR"],
+                protocol=environ["SERVER_PROTOCOL"],
+            )
+            response = self._gateway.handle(request)
+        reason = HTTP_STATUS_CODES.get(response.status, "Unknown")
+        start_response(
+            f"{response.status} {reason}",
+            [*response.headers, ("Content-Length", str(len(response.body)))],
+        )
+        elapsed = (time.perf_counter() - started) * 1000
+        log.info("%s %s %d %.1f ms", method, raw_uri, response.status, elapsed)
+        return [b"" if method == "HEAD" else response.body]
+
+
+def _read_body(environ: WSGIEnvironment) -> bytes:
+    """The body, or API Gateway's 400 (unreadable framing) or 413 (over 10 MB)."""
+    stream = environ["wsgi.input"]
+    if environ.get("wsgi.input_terminated"):  # chunked: werkzeug de-chunks it
+        try:
+            body: bytes = stream.read(_MAX_BODY_BYTES + 1)
+        except OSError as exc:  # a bad chunk size or terminator
+            raise _Rejected(400, "Bad Request") from exc
+        if len(body) > _MAX_BODY_BYTES:
+            raise _Rejected(413, _TOO_LARGE)
+        return body
+    declared = environ.get("CONTENT_LENGTH", "")
+    if not declared:
+        return b""
+    if not _DIGITS.fullmatch(declared):  # not a number, negative, or several values
+        raise _Rejected(400, "Bad Request")
+    length = int(declared)
+    if length > _MAX_BODY_BYTES:
+        raise _Rejected(413, _TOO_LARGE)
+    body = stream.read(length)
+    if len(body) != length:
+        raise _Rejected(400, "Bad Request")
+    return body
+
+
+class _RequestHandler(WSGIRequestHandler):
+    timeout = 30  # seconds a client may take to send a request (API Gateway gives up sooner)
 
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in two writes; with Nagle's algorithm the body would wait for the
-        # client's delayed ACK (40 ms on Linux) on every kept-alive request.
+        # client's delayed ACK (40 ms on Linux).
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def _serve(self) -> None:
-        started = time.perf_counter()
-        raw_path, _, raw_query = self.path.partition("?")
-        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-            body = self._read_chunked()
-        else:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-        request = IncomingRequest(
-            method=self.command,
-            raw_path=raw_path,
-            raw_query=raw_query,
-            headers=list(self.headers.items()),
-            query=parse_qsl(raw_query, keep_blank_values=True),
-            body=body,
-            source_ip=self.client_address[0],
-            protocol=self.request_version,
+    def make_environ(self) -> WSGIEnvironment:
+        environ = super().make_environ()
+        environ[_HEADERS] = list(self.headers.items())
+        return environ
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A request line or headers the server cannot parse (a URL over 64 KiB: 414), answered in API
+        Gateway's JSON rather than http.server's HTML page."""
+        del explain
+        response = gateway_error(
+            code, message or HTTP_STATUS_CODES.get(code, "Error"), None, str(uuid.uuid4())
         )
-        response = self.gateway.handle(request)
-        self.send_response(response.status)
-        for name, value in response.headers:
+        self.close_connection = True
+        self.send_response(code, message)
+        for name, value in [*response.headers, ("Content-Length", str(len(response.body)))]:
             self.send_header(name, value)
-        self.send_header("Content-Length", str(len(response.body)))
+        self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(response.body)
-        log.info(
-            "%s %s %d %.1f ms",
-            self.command,
-            self.path,
-            response.status,
-            (time.perf_counter() - started) * 1000,
-        )
 
-    def _read_chunked(self) -> bytes:
-        """A `Transfer-Encoding: chunked` body (curl -T -, streaming clients), which API Gateway accepts."""
-        chunks: list[bytes] = []
-        while size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16):
-            chunks.append(self.rfile.read(size))
-            self.rfile.readline()
-        while self.rfile.readline().strip():  # trailers, up to the blank line
-            pass
-        return b"".join(chunks)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve  # noqa: N815
-
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
-        """Silenced: `_serve` logs one line per request."""
+    def log_request(self, *_args: Any, **_kwargs: Any) -> None:
+        """Silenced: the application logs one line per request."""
 
 
 class ApiServer:
     def __init__(self, host: str, port: int, gateway: ApiGateway) -> None:
         self._gateway = gateway
-        handler = type("RequestHandler", (_RequestHandler,), {"gateway": gateway})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True  # idle keep-alive connections must not hold up Ctrl-C
+        self._server: BaseWSGIServer = make_server(
+            host, port, _GatewayApplication(gateway), threaded=True, request_handler=_RequestHandler
+        )
         self._thread = threading.Thread(
             target=functools.partial(self._server.serve_forever, _POLL_SECONDS), name="api", daemon=True
         )
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return f"http://{self._server.host}:{self._server.server_port}"
 
     def start(self) -> None:
         self._thread.start()

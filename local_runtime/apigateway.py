@@ -236,14 +236,10 @@ def _response_body(body: Any, is_base64: Any) -> bytes:
         raise MalformedResponseError("body is not valid base64") from exc
 
 
-def gateway_error(status: int, message: str, error_type: str, request_id: str) -> HttpResponse:
-    """A response API Gateway itself produces (403, 502, ...), with its JSON body and headers."""
-    return HttpResponse(
-        status=status,
-        headers=[
-            ("Content-Type", "application/json"),
-            ("x-amzn-ErrorType", error_type),
-            ("x-amzn-RequestId", request_id),
-        ],
-        body=json.dumps({"message": message}).encode(),
-    )
+def gateway_error(status: int, message: str, error_type: str | None, request_id: str) -> HttpResponse:
+    """A response API Gateway itself produces (400, 403, 413, 502, ...), with its JSON body and headers."""
+    headers = [("Content-Type", "application/json")]
+    if error_type is not None:
+        headers.append(("x-amzn-ErrorType", error_type))
+    headers.append(("x-amzn-RequestId", request_id))
+    return HttpResponse(status=status, headers=headers, body=json.dumps({"message": message}).encode())

@@ -8,18 +8,23 @@ covers them all. SNS and SQS are left concurrent: SQS long polls must not block 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
+from werkzeug.test import EnvironBuilder
+from werkzeug.wsgi import get_input_stream
 
 from local_runtime import moto_speedups
+from local_runtime.persistence import JournalEntry
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -32,24 +37,161 @@ _POLL_SECONDS = 0.1  # how soon serve_forever notices a shutdown
 _SERIALIZED_TARGET_PREFIX = "DynamoDB"  # X-Amz-Target of both DynamoDB_20120810.* and DynamoDBStreams_*
 
 
+# DynamoDB operations that change nothing; every other DynamoDB_20120810 request is journaled when it
+# succeeds (a new or unknown operation errs on the side of the journal: replaying a read is harmless).
+_READ_ONLY_OPERATIONS = frozenset(
+    {
+        "BatchGetItem",
+        "DescribeBackup",
+        "DescribeContinuousBackups",
+        "DescribeEndpoints",
+        "DescribeExport",
+        "DescribeGlobalTable",
+        "DescribeImport",
+        "DescribeKinesisStreamingDestination",
+        "DescribeLimits",
+        "DescribeTable",
+        "DescribeTimeToLive",
+        "GetItem",
+        "GetResourcePolicy",
+        "ListBackups",
+        "ListExports",
+        "ListGlobalTables",
+        "ListImports",
+        "ListTables",
+        "ListTagsOfResource",
+        "Query",
+        "Scan",
+        "TransactGetItems",
+    }
+)
+_DYNAMODB_PREFIX = "DynamoDB_20120810."
+
+
+def _journaled(target: str) -> bool:
+    return (
+        target.startswith(_DYNAMODB_PREFIX) and target[len(_DYNAMODB_PREFIX) :] not in _READ_ONLY_OPERATIONS
+    )
+
+
+class JournalWriter(Protocol):
+    @property
+    def written(self) -> int: ...
+
+    def write(self, entry: JournalEntry) -> int: ...
+
+    def sync(self, position: int) -> None: ...
+
+
 class SerializedDynamoDB:
-    """WSGI middleware: one DynamoDB request at a time, its response fully produced inside the lock."""
+    """WSGI middleware: one DynamoDB request at a time, its response fully produced inside the lock.
+
+    With a journal (--data-dir), a request that changed the table is appended to it before the lock is
+    released, and every request waits, after the lock, until the journal is on disk up to what it saw: no
+    answer, to the writer or to a later reader, shows a write the disk does not hold.
+    """
 
     def __init__(self, app: WSGIApplication) -> None:
         self._app = app
         self._lock = threading.Lock()
+        self._journal: JournalWriter | None = None
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        if not environ.get("HTTP_X_AMZ_TARGET", "").startswith(_SERIALIZED_TARGET_PREFIX):
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if not target.startswith(_SERIALIZED_TARGET_PREFIX):
             return self._app(environ, start_response)
+        # Built before the request runs, so nothing can fail between applying a write and journaling it.
+        entry = (
+            JournalEntry(target, environ.get("HTTP_AUTHORIZATION", ""), _read_body(environ))
+            if _journaled(target)
+            else None
+        )
         with self._lock:
-            chunks = self._app(environ, start_response)
+            status, headers, response = self._call(environ)
+            journal = self._journal
+            position = 0
+            if journal is not None:
+                try:
+                    if entry is not None and status.startswith("200"):
+                        position = journal.write(entry)
+                    else:
+                        position = journal.written  # what this request saw must be on disk before it is told
+                except OSError as exc:
+                    _journal_failed(exc)
+        if journal is not None:
             try:
-                return [b"".join(chunks)]
-            finally:
-                close: Callable[[], object] | None = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+                journal.sync(position)
+            except OSError as exc:
+                _journal_failed(exc)
+        start_response(status, headers)
+        return [response]
+
+    def _call(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
+        started: list[tuple[str, list[tuple[str, str]]]] = []
+        written: list[bytes] = []
+
+        def capture(
+            status: str, headers: list[tuple[str, str]], _exc_info: object = None
+        ) -> Callable[[bytes], object]:
+            started.append((status, headers))
+            return written.append
+
+        chunks = self._app(environ, capture)
+        try:
+            written.extend(chunks)
+        finally:
+            close: Callable[[], object] | None = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        status, headers = started[-1]
+        return status, headers, b"".join(written)
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[Exclusive]:
+        """No other DynamoDB request runs until the block ends; for restore, replay and snapshots."""
+        with self._lock:
+            yield Exclusive(self)
+
+
+class Exclusive:
+    """Requests made in-process while holding the DynamoDB lock (they are not journaled)."""
+
+    def __init__(self, serialized: SerializedDynamoDB) -> None:
+        self._serialized = serialized
+
+    def request(self, target: str, body: bytes, authorization: str) -> tuple[int, bytes]:
+        environ = EnvironBuilder(
+            method="POST",
+            path="/",
+            headers=[
+                ("X-Amz-Target", target),
+                ("Authorization", authorization),
+                ("Content-Type", "application/x-amz-json-1.0"),
+            ],
+            data=body,
+        ).get_environ()
+        status, _, response = self._serialized._call(environ)  # noqa: SLF001 - the lock is held here
+        return int(status.split(" ", 1)[0]), response
+
+    def journal_to(self, journal: JournalWriter) -> None:
+        """Journal every acknowledged write from now on (to this journal instead of any earlier one)."""
+        self._serialized._journal = journal  # noqa: SLF001 - swapped under the lock, between two requests
+
+
+def _journal_failed(error: OSError) -> NoReturn:
+    # A write is applied but cannot be made durable: answering would break the promise, and the table now
+    # differs from the disk. A restart recovers every acknowledged write.
+    log.critical("cannot write the journal (%s); stopping", error)
+    os._exit(70)
+
+
+def _read_body(environ: WSGIEnvironment) -> str:
+    """The request body, read outside the lock; moto reads it again from the copy put in its place."""
+    body = get_input_stream(environ).read()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["wsgi.input_terminated"] = False
+    return body.decode("utf-8", "surrogateescape")  # JSON is UTF-8; any other byte survives the round trip
 
 
 class _KeepAliveHandler(MotoRequestHandler):
@@ -71,8 +213,9 @@ class Emulator:
     def __init__(self, host: str, port: int) -> None:
         moto_speedups.install()
         app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
+        self.dynamodb = SerializedDynamoDB(app)
         self._server: BaseWSGIServer = make_server(
-            host, port, SerializedDynamoDB(app), threaded=True, request_handler=_KeepAliveHandler
+            host, port, self.dynamodb, threaded=True, request_handler=_KeepAliveHandler
         )
         self._thread = threading.Thread(
             target=functools.partial(self._server.serve_forever, _POLL_SECONDS), name="emulator", daemon=True

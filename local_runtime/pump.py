@@ -113,6 +113,7 @@ class StreamPump:
         self._skip_existing = skip_existing_records
         self._draining = threading.Event()
         self._halt = threading.Event()
+        self._caught_up = False
         self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
 
     def start(self) -> None:
@@ -126,6 +127,11 @@ class StreamPump:
         self._halt.set()
         self._thread.join()
 
+    @property
+    def caught_up(self) -> bool:
+        """After `stop`: every record the stream held was handled (the drain finished in time)."""
+        return self._caught_up
+
     def positions(self) -> dict[str, str]:
         """Per shard, the sequence number up to which every record has been handled."""
         return {s.shard_id: s.checkpoint for s in list(self._shards.values()) if s.checkpoint is not None}
@@ -134,11 +140,13 @@ class StreamPump:
         while not self._halt.is_set():
             try:
                 progressed = self._poll_once()
+                caught_up = not progressed
             except Exception:
                 log.exception("stream pump: polling failed; retrying")
-                progressed = False
+                progressed = caught_up = False
             if not progressed:
                 if self._draining.is_set():
+                    self._caught_up = caught_up
                     return
                 self._halt.wait(self._settings.poll_interval_seconds)
 

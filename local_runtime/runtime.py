@@ -17,7 +17,7 @@ from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
 from local_runtime.endpoints import StoreEndpoints
 from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
-from local_runtime.persistence import DataDir
+from local_runtime.persistence import DataDir, DurableTable
 from local_runtime.pump import StreamPump
 
 if TYPE_CHECKING:
@@ -62,8 +62,24 @@ def start(settings: Settings) -> RunningStore:
 def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> RunningStore:
     clients = Clients.connect(endpoint, settings.region, settings.access_key, settings.secret_key)
     data_dir = DataDir(settings.data_dir) if settings.data_dir else None
+    created = ensure_table(clients, settings.table_name)
+    durable = None
     restored = False
-    if ensure_table(clients, settings.table_name) and data_dir is not None and data_dir.has_items():
+    if data_dir is not None and emulator is not None:
+        durable = DurableTable(
+            data_dir, settings.table_name, region=settings.region, access_key=settings.access_key
+        )
+        with emulator.dynamodb.exclusive() as dynamodb:
+            recovery = durable.recover(dynamodb)
+        # Unsettled (after a crash): the pump reads the restored stream from its start; see persistence.
+        restored = recovery.settled
+        log.info(
+            "restored %d items and replayed %d journaled writes from %s",
+            recovery.restored,
+            recovery.replayed,
+            settings.data_dir,
+        )
+    elif created and data_dir is not None and data_dir.has_items():
         count = data_dir.restore_items(clients, settings.table_name)
         restored = True
         log.info("restored %d items from %s", count, settings.data_dir)
@@ -94,7 +110,10 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     )
     api = ApiServer(settings.host, settings.api_port, gateway)
     api.start()
-    snapshots = _Snapshots(data_dir, clients, settings.table_name, table_stream, pump)
+    # The built-in emulator journals every write; an external one only gets periodic snapshots.
+    snapshots = _Snapshots(
+        data_dir if durable is None else None, clients, settings.table_name, table_stream, pump
+    )
     snapshots.start()
 
     def stop() -> None:
@@ -102,6 +121,10 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         if pump is not None:
             pump.stop()
         snapshots.stop()
+        if durable is not None and emulator is not None:
+            with emulator.dynamodb.exclusive() as dynamodb:
+                count = durable.checkpoint(dynamodb, settled=pump is None or pump.caught_up)
+            log.info("saved %d items to the data dir", count)
         if emulator is not None:
             emulator.stop()
         log.info("stopped")
@@ -189,7 +212,8 @@ def _start_pump(
 
 
 class _Snapshots:
-    """With --data-dir: table and pump positions saved every few seconds when they changed, and at stop."""
+    """With --data-dir and an external emulator: table and pump positions saved every few seconds when they
+    changed, and at stop."""
 
     def __init__(
         self,

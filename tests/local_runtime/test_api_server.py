@@ -2,6 +2,7 @@
 
 import http.client
 import json
+import socket
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -200,3 +201,63 @@ def test_the_served_spec_names_the_url_in_use(iam_api: SignedHttp) -> None:
     assert by_name.json()["servers"][0]["url"] == "http://devbox.local:8123"
     forged = iam_api.request("GET", "/openapi.json", sign=False, headers={"Host": "a.example/x?y=<z>"})
     assert forged.json()["servers"][0]["url"] == server["url"]
+
+
+def _send_raw(base_url: str, request: bytes) -> tuple[int, str, bytes]:
+    """Bytes as a client might send them; the answer must come in seconds, not at the client's timeout."""
+    host, port = base_url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=5) as connection:
+        connection.sendall(request)
+        reply = http.client.HTTPResponse(connection)
+        reply.begin()
+        return reply.status, reply.getheader("Content-Type", ""), reply.read()
+
+
+HEAD = b"POST /echo/x HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status", "message"),
+    [
+        (HEAD + b"Content-Length: abc\r\n\r\n{}", 400, "Bad Request"),
+        (HEAD + b"Content-Length: -1\r\n\r\n{}", 400, "Bad Request"),
+        (HEAD + b"Content-Length: 1, 2\r\n\r\n{}", 400, "Bad Request"),
+        (HEAD + b"Transfer-Encoding: chunked\r\n\r\nzz\r\n{}\r\n0\r\n\r\n", 400, "Bad Request"),
+        (HEAD + b"Content-Length: 10485761\r\n\r\n", 413, "Request Too Long"),
+        (
+            b"GET /echo/x?q=" + b"a" * 70_000 + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            414,
+            "Request URI Too Long",
+        ),
+    ],
+    ids=[
+        "content-length-abc",
+        "content-length-negative",
+        "content-length-list",
+        "bad-chunk-size",
+        "over-10-mb",
+        "query-over-64-kib",
+    ],
+)
+def test_a_request_the_gateway_cannot_take_gets_its_json_error(
+    iam_api: SignedHttp, request_bytes: bytes, status: int, message: str
+) -> None:
+    assert _send_raw(iam_api.base_url, request_bytes) == (
+        status,
+        "application/json",
+        json.dumps({"message": message}).encode(),
+    )
+
+
+def test_a_body_shorter_than_its_content_length_is_not_handed_on(tmp_path: Path) -> None:
+    server = _serve(tmp_path, require_iam=False)
+    try:
+        host, port = server.url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=5) as connection:
+            connection.sendall(HEAD + b"Content-Length: 10\r\n\r\n{}")
+            connection.shutdown(socket.SHUT_WR)  # the client gives up on the rest of its body
+            reply = http.client.HTTPResponse(connection)
+            reply.begin()
+            assert (reply.status, reply.getheader("Content-Type")) == (400, "application/json")
+    finally:
+        server.stop()
