@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from eventstore import timefmt, validation
+from eventstore import jsontext, timefmt, validation
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
@@ -26,8 +26,10 @@ from eventstore.storage import EventStore
 # retried request maps to the same stream and events.
 _ID_NAMESPACE: Final = uuid.UUID("9b3d4f0e-5c2a-4c4e-9f39-6f1c2b7a8e11")
 DEFAULT_PAGE_LIMIT: Final = 100
-MAX_INTEGER_DIGITS: Final = 18
-"""Revisions and limits fit a signed 64-bit integer (and DynamoDB's 38-digit numbers)."""
+MAX_REVISION: Final = jsontext.MAX_EXACT_INTEGER
+"""Revisions are exact in every JSON parser (JSON numbers are doubles), as in openapi.yaml."""
+_MAX_INTEGER_TEXT: Final = 32
+"""Longer texts are refused before int() reads them (leading zeros aside, anything longer is too big)."""
 MAX_PAGE_LIMIT: Final = 1000
 
 
@@ -54,15 +56,16 @@ def _stream_id(request: Request) -> str:
     return _path_param(request, "streamId", "StreamId").lower()
 
 
-def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int = MAX_REVISION) -> int:
     if text is None:
         return default
-    if not text.isdigit() or not text.isascii() or len(text) > MAX_INTEGER_DIGITS:
-        raise InvalidRequest.single(name, f"must be a whole number >= {minimum}, got {text[:40]!r}")
+    if not text.isdigit() or not text.isascii() or len(text) > _MAX_INTEGER_TEXT:
+        raise InvalidRequest.single(
+            name, f"must be a whole number between {minimum} and {maximum}, got {text[:40]!r}"
+        )
     value = int(text)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise InvalidRequest.single(name, f"must be {bound}, got {value}")
+    if not minimum <= value <= maximum:
+        raise InvalidRequest.single(name, f"must be between {minimum} and {maximum}, got {value}")
     return value
 
 
@@ -79,10 +82,20 @@ def _limit(request: Request) -> int:
 # Events in ----------------------------------------------------------------------------------------
 
 
-def _new_events(raw: Sequence[Mapping[str, Any]], derive_id: str | None) -> list[NewEvent]:
+def _events_at(body: Mapping[str, Any], name: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """The events of body member `name` (one event or a list), each with its JSON pointer."""
+    value = body[name]
+    if isinstance(value, list):
+        return [(f"/body/{name}/{index}", event) for index, event in enumerate(value)]
+    return [(f"/body/{name}", value)]
+
+
+def _new_events(raw: Sequence[tuple[str, Mapping[str, Any]]], derive_id: str | None) -> list[NewEvent]:
     """Resolve event ids: the client's, else derived from the Idempotency-Key, else random."""
     events = []
-    for index, event in enumerate(raw):
+    for index, (pointer, event) in enumerate(raw):
+        for member in ("payload", "metadata"):
+            validation.check_nesting(event.get(member), f"{pointer}/{member}")
         event_id = event.get("eventId")
         if event_id is None:
             event_id = str(uuid.uuid5(_ID_NAMESPACE, f"{derive_id}\n{index}") if derive_id else uuid.uuid4())
@@ -95,11 +108,9 @@ def _new_events(raw: Sequence[Mapping[str, Any]], derive_id: str | None) -> list
             )
         )
     seen: set[str] = set()
-    for index, new_event in enumerate(events):
+    for (pointer, _), new_event in zip(raw, events, strict=True):
         if new_event.event_id in seen:
-            raise InvalidRequest.single(
-                f"/body/events/{index}/eventId", "is used by an earlier event of this request"
-            )
+            raise InvalidRequest.single(f"{pointer}/eventId", "is used by an earlier event of this request")
         seen.add(new_event.event_id)
     return events
 
@@ -154,11 +165,9 @@ def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> 
     stream_type = _stream_type(request)
     body = json_body(request)
     validation.validate("CreateStreamRequest", body, "/body")
-    if ("initialEvent" in body) == ("events" in body):
-        raise InvalidRequest.single("/body", "send exactly one of initialEvent and events")
-    raw_events = body["events"] if "events" in body else [body["initialEvent"]]
+    raw_events = _events_at(body, "events" if "events" in body else "initialEvent")
     key = _idempotency_key(request)
-    first_event_id = raw_events[0].get("eventId")
+    first_event_id = raw_events[0][1].get("eventId")
     if "streamId" in body:
         stream_id = body["streamId"].lower()
     elif first_event_id is not None:
@@ -182,10 +191,10 @@ def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> R
     if request.method == "PUT":
         revision = _integer(request.path_params.get("revision"), "/path/revision", default=0, minimum=1)
         validation.validate("AppendEventRequest", body, "/body")
-        raw_events, expected = [body["event"]], revision - 1
+        raw_events, expected = _events_at(body, "event"), revision - 1
     else:
         validation.validate("AppendEventsRequest", body, "/body")
-        raw_events, raw_expected = body["events"], body["expectedRevision"]
+        raw_events, raw_expected = _events_at(body, "events"), body["expectedRevision"]
         # JSON Schema's integer admits 2.0; the store keys revisions as integers.
         expected = ANY_REVISION if raw_expected == ANY_REVISION else int(raw_expected)
     key = _idempotency_key(request)
