@@ -13,6 +13,7 @@ from eventstore.domain import (
     AppendResult,
     EventIdConflict,
     ExpectedRevision,
+    InvalidParam,
     InvalidRequest,
     NewEvent,
     RecordedEvent,
@@ -67,6 +68,25 @@ def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum
     if not minimum <= value <= maximum:
         raise InvalidRequest.single(name, f"must be between {minimum} and {maximum}, got {value}")
     return value
+
+
+def _only_query(request: Request, *names: str) -> None:
+    """Refuse query parameters the route does not have: a misspelt `after_revision` would otherwise read
+    from the start, unnoticed."""
+    if unknown := sorted(set(request.query) - set(names)):
+        raise InvalidRequest(
+            [
+                InvalidParam(
+                    f"/query/{_escape(name)}",
+                    f"is not a parameter of this route ({', '.join(names) or 'it has none'})",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
 
 
 def _limit(request: Request) -> int:
@@ -163,6 +183,7 @@ def _written(request: Request, result: AppendResult, telemetry: Telemetry, event
 
 def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
     stream_type = _stream_type(request)
+    _only_query(request)
     body = json_body(request)
     validation.validate("CreateStreamRequest", body, "/body")
     raw_events = _events_at(body, "events" if "events" in body else "initialEvent")
@@ -186,6 +207,7 @@ def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> 
 def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
     """PUT .../events/{revision} (one event at current + 1) or POST .../events (a batch)."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
     body = json_body(request)
     expected: ExpectedRevision
     if request.method == "PUT":
@@ -211,7 +233,9 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
     """GET .../events (a page of events) or GET .../details (the stream)."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
     if request.resource.endswith("/details"):
+        _only_query(request)
         return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
+    _only_query(request, "after-revision", "limit")
     after = _integer(request.query.get("after-revision"), "/query/after-revision", default=0, minimum=0)
     page = store.read(stream_type, stream_id, after, _limit(request))
     return Response(
@@ -228,6 +252,7 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
 
 def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
     stream_type = _stream_type(request)
+    _only_query(request, "updated-after", "stream-next-page-key", "limit")
     updated_after = None
     if (text := request.query.get("updated-after")) is not None:
         try:

@@ -88,7 +88,9 @@ def json_body(request: Request) -> Any:
     try:
         return jsontext.loads(request.body)
     except jsontext.InvalidJson as exc:
-        raise InvalidRequest([InvalidParam("/body" + pointer, reason) for pointer, reason in exc.problems]) from exc
+        raise InvalidRequest(
+            [InvalidParam("/body" + pointer, reason) for pointer, reason in exc.problems]
+        ) from exc
     except ValueError as exc:
         raise InvalidRequest.single("/body", f"the body is not valid JSON: {exc}") from exc
 

@@ -49,39 +49,49 @@ class _Refused:
     reason: str
 
 
+class _NumberRule:
+    """json.loads hooks: numbers beyond ±MAX_EXACT_INTEGER become _Refused, to be located after the parse."""
+
+    def __init__(self) -> None:
+        self.refused = False
+
+    def _refuse(self, number: str) -> _Refused:
+        self.refused = True
+        return _Refused(_OUT_OF_RANGE.format(_excerpt(number)))
+
+    def parse_int(self, digits: str) -> int | _Refused:
+        # Length first: int() of thousands of digits is slow and raises past 4,300.
+        if len(digits.lstrip("-")) > _EXACT_INTEGER_DIGITS or abs(int(digits)) > MAX_EXACT_INTEGER:
+            return self._refuse(digits)
+        return int(digits)
+
+    def parse_float(self, number: str) -> float | _Refused:
+        value = float(number)
+        if not abs(value) <= MAX_EXACT_INTEGER:  # also infinities (1e400)
+            return self._refuse(number)
+        return value
+
+
 def loads(text: str) -> Any:
     """Parse JSON text under the store's rules.
 
     Raises InvalidJson (located problems) for numbers outside the rule, strings that cannot be UTF-8 (lone
     surrogates) and bodies nesting deeper than MAX_BODY_NESTING; ValueError for text that is not JSON.
     """
-    refused: list[_Refused] = []
-
-    def refuse(reason: str) -> _Refused:
-        refused.append(_Refused(reason))
-        return refused[-1]
-
-    def parse_int(digits: str) -> int | _Refused:
-        # Length first: int() of thousands of digits is slow and raises past 4,300.
-        if len(digits.lstrip("-")) > _EXACT_INTEGER_DIGITS or abs(int(digits)) > MAX_EXACT_INTEGER:
-            return refuse(_OUT_OF_RANGE.format(_excerpt(digits)))
-        return int(digits)
-
-    def parse_float(number: str) -> float | _Refused:
-        value = float(number)
-        if not abs(value) <= MAX_EXACT_INTEGER:  # also infinities (1e400)
-            return refuse(_OUT_OF_RANGE.format(_excerpt(number)))
-        return value
-
+    numbers = _NumberRule()
     try:
-        value = json.loads(text, parse_int=parse_int, parse_float=parse_float, parse_constant=_constant)
+        value = json.loads(
+            text, parse_int=numbers.parse_int, parse_float=numbers.parse_float, parse_constant=_constant
+        )
     except RecursionError:
         raise InvalidJson([("", f"nests more than {MAX_BODY_NESTING} arrays and objects")]) from None
     if (too_deep := _first_below(value, MAX_BODY_NESTING)) is not None:
         raise InvalidJson([(too_deep, f"is nested more than {MAX_BODY_NESTING} arrays and objects deep")])
     problems = []
-    if refused:
-        problems += [(_pointer(path), node.reason) for path, node in _walk(value) if isinstance(node, _Refused)]
+    if numbers.refused:
+        problems += [
+            (_pointer(path), node.reason) for path, node in _walk(value) if isinstance(node, _Refused)
+        ]
     try:
         json.dumps(value, ensure_ascii=False, default=lambda _: None).encode()
     except UnicodeEncodeError:  # lone surrogates (e.g. "\ud800") parse but are not UTF-8

@@ -39,4 +39,6 @@ def parse(text: str) -> datetime:
     except OverflowError:
         # In UTC the instant is before year 1 or after year 9999: it is before or after every instant the
         # store writes, and so is the first or last one datetime holds.
-        return (datetime.min if local.year == datetime.min.year else datetime.max).replace(tzinfo=UTC)
+        if local.year == 1:
+            return datetime(1, 1, 1, tzinfo=UTC)
+        return datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -158,7 +159,8 @@ CASES = [
         "body nesting 100,000 levels",
         *CREATE,
         "/body",
-        raw_body='{"initialEvent": {"eventType": "A", "payload": %s}}' % ('{"a":' * 100_000 + "1" + "}" * 100_000),
+        raw_body='{"initialEvent": {"eventType": "A", "payload": %s}}'
+        % ('{"a":' * 100_000 + "1" + "}" * 100_000),
         params=ORDER,
     ),
     Case(
@@ -366,6 +368,28 @@ CASES = [
     ),
     Case("limit too big", *LIST, "/query/limit", params=ORDER, query={"limit": "1001"}),
     Case(
+        "misspelt query parameter",
+        *READ,
+        "/query/after_revision",
+        params=STREAM,
+        query={"after_revision": "5"},
+    ),
+    Case(
+        "query parameter on a route without any",
+        *CREATE,
+        "/query/a~1b",
+        body={"initialEvent": ev()},
+        params=ORDER,
+        query={"a/b": "1"},
+    ),
+    Case(
+        "unknown query parameter on the listing",
+        *LIST,
+        "/query/updated_after",
+        params=ORDER,
+        query={"updated_after": "2020-01-01T00:00:00Z"},
+    ),
+    Case(
         "updated-after with 10 fraction digits",
         *LIST,
         "/query/updated-after",
@@ -462,10 +486,11 @@ def test_events_at_the_deepest_accepted_nesting_are_read_back(
     """The limit holds for payload and metadata on every write route, and what it lets in renders."""
     modules, _ = handlers
     payload, metadata = {"p": nested(31)}, {"m": nested(30, leaf={"deep": True})}
-    body = {"streamId": str(uuid.uuid4()), "initialEvent": ev(payload=payload, metadata=metadata)}
+    stream_id = str(uuid.uuid4())
+    body = {"streamId": stream_id, "initialEvent": ev(payload=payload, metadata=metadata)}
     created = modules["create_stream"].handler(proxy_event(*CREATE[1:], ORDER, body=body), None)
     assert created["statusCode"] == 201, created["body"]
-    params = {**ORDER, "streamId": body["streamId"]}
+    params = {**ORDER, "streamId": stream_id}
     put = modules["append_event"].handler(
         proxy_event(*PUT[1:], {**params, "revision": "2"}, body={"event": ev(payload=nested(32))}), None
     )
@@ -474,7 +499,7 @@ def test_events_at_the_deepest_accepted_nesting_are_read_back(
         None,
     )
     assert (put["statusCode"], batch["statusCode"]) == (201, 201), (put["body"], batch["body"])
-    read = _read(modules, body["streamId"])
+    read = _read(modules, stream_id)
     assert read["statusCode"] == 200, read["body"]
     page = json.loads(read["body"])
     assert_matches_schema(page, "EventPageResponse")
@@ -503,3 +528,29 @@ def test_an_event_stored_before_the_nesting_limit_still_reads(
     assert text.startswith('{"eventPage":{"events":[{"streamId":"' + stream_id)
     assert f'"payload":{nested_text},' in text
     assert f'"metadata":{{"trace":{nested_text}' in text
+
+
+@pytest.mark.parametrize(
+    ("updated_after", "listed"),
+    [
+        ("9999-12-31T23:59:59-01:00", False),  # year 10000 in UTC: after every update
+        ("9999-12-31T23:59:59.999999Z", False),
+        ("0001-01-01T00:00:00+01:00", True),  # year 0 in UTC: before every update
+    ],
+)
+def test_updated_after_at_the_edge_of_the_date_range_is_answered(
+    handlers: tuple[dict[str, ModuleType], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    updated_after: str,
+    *,
+    listed: bool,
+) -> None:
+    """These times overflowed datetime when converted to UTC (500)."""
+    modules, _ = handlers
+    module = modules["list_streams"]
+    monkeypatch.setattr(module.SERVICE.store, "_settle", dt.timedelta(0))
+    response = module.handler(proxy_event(*LIST[1:], ORDER, query={"updated-after": updated_after}), None)
+    assert response["statusCode"] == 200, response["body"]
+    page = json.loads(response["body"])
+    assert_matches_schema(page, "StreamPageResponse")
+    assert [s["streamId"] for s in page["streamPage"]["streams"]] == ([EXISTING] if listed else [])

@@ -33,7 +33,8 @@ def test_values_deeper_than_json_dumps_can_go_still_render() -> None:
     with pytest.raises(RecursionError):
         json.dumps(deep)
     text = jsontext.dumps(deep)
-    assert text.startswith('[{"k":[{"k":[') and text.endswith(']}]}]')
+    assert text.startswith('[{"k":[{"k":[')
+    assert text.endswith("]}]}]")
     assert text.count("[") == levels // 2
     assert '{"leaf":"é"}' in text
 
@@ -64,7 +65,7 @@ def test_nesting_counts_arrays_and_objects(value: Any) -> None:
         ("1" + "0" * 5000, False),  # past int()'s 4,300-digit limit: refused, not a ValueError
     ],
 )
-def test_numbers_are_doubles_within_2_to_the_53(text: str, accepted: bool) -> None:
+def test_numbers_are_doubles_within_2_to_the_53(text: str, *, accepted: bool) -> None:
     if accepted:
         assert jsontext.loads(text) == json.loads(text)
     else:
