@@ -4,7 +4,7 @@
 JsonSchemaValueException otherwise. Only the accept/reject answer is used: eventstore.validation asks
 jsonschema for the full list of problems when this code rejects.
 """
-# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, RUF060, SIM102, TRY301
+# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, SIM102, TRY301
 # mypy: ignore-errors
 # fmt: off
 
@@ -240,23 +240,6 @@ def validate___components_schemas_eventpageresponse(data, custom_formats={}, nam
 
 
 def validate___components_schemas_jsonvalue(data, custom_formats={}, name_prefix=None):
-    if isinstance(data, (int, float, Decimal)) and not isinstance(data, bool):
-        if data < -9007199254740991:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be bigger than or equal to -9007199254740991")
-        if data > 9007199254740991:
-            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be smaller than or equal to 9007199254740991")
-    data_is_list = isinstance(data, (list, tuple))
-    if data_is_list:
-        data_len = len(data)
-        for data_x, data_item in enumerate(data):
-            validate___components_schemas_jsonvalue(data_item, custom_formats, (name_prefix or "data") + "[{data_x}]".format(**locals()))
-    data_is_dict = isinstance(data, dict)
-    if data_is_dict:
-        data_keys = set(data.keys())
-        for data_key in data_keys:
-            if data_key not in []:
-                data_value = data.get(data_key)
-                validate___components_schemas_jsonvalue(data_value, custom_formats, (name_prefix or "data") + ".{data_key}".format(**locals()))
     return data
 
 

@@ -14,6 +14,7 @@ be much deeper: `dumps` renders those without recursion rather than failing the 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,11 +28,7 @@ MAX_NESTING: Final = 32
 MAX_BODY_NESTING: Final = 2 * MAX_NESTING
 """What a request body may nest at all: deeper ones are refused before anything looks inside them."""
 
-_EXACT_INTEGER_DIGITS: Final = len(str(MAX_EXACT_INTEGER))
-_OUT_OF_RANGE: Final = (
-    "the number {} is beyond ±9007199254740991 (2^53 - 1), where doubles stop holding every integer; "
-    "send it as a string"
-)
+_INT_MAX_STR_DIGITS: Final = sys.get_int_max_str_digits() or 4300
 
 
 class InvalidJson(ValueError):
@@ -44,32 +41,9 @@ class InvalidJson(ValueError):
 
 @dataclass(frozen=True, slots=True, eq=False)
 class _Refused:
-    """Stands in for a number that breaks the rule, so the parse goes on and the number can be located."""
+    """Stands in for an integer too long for int() (over 4,300 digits), so the parse can go on."""
 
-    reason: str
-
-
-class _NumberRule:
-    """json.loads hooks: numbers beyond ±MAX_EXACT_INTEGER become _Refused, to be located after the parse."""
-
-    def __init__(self) -> None:
-        self.refused = False
-
-    def _refuse(self, number: str) -> _Refused:
-        self.refused = True
-        return _Refused(_OUT_OF_RANGE.format(_excerpt(number)))
-
-    def parse_int(self, digits: str) -> int | _Refused:
-        # Length first: int() of thousands of digits is slow and raises past 4,300.
-        if len(digits.lstrip("-")) > _EXACT_INTEGER_DIGITS or abs(int(digits)) > MAX_EXACT_INTEGER:
-            return self._refuse(digits)
-        return int(digits)
-
-    def parse_float(self, number: str) -> float | _Refused:
-        value = float(number)
-        if not abs(value) <= MAX_EXACT_INTEGER:  # also infinities (1e400)
-            return self._refuse(number)
-        return value
+    digits: int
 
 
 def loads(text: str) -> Any:
@@ -78,38 +52,90 @@ def loads(text: str) -> Any:
     Raises InvalidJson (located problems) for numbers outside the rule, strings that cannot be UTF-8 (lone
     surrogates) and bodies nesting deeper than MAX_BODY_NESTING; ValueError for text that is not JSON.
     """
-    numbers = _NumberRule()
     try:
-        value = json.loads(
-            text, parse_int=numbers.parse_int, parse_float=numbers.parse_float, parse_constant=_constant
-        )
+        try:
+            value = json.loads(text, parse_constant=_constant)
+        except ValueError:
+            # Perhaps an integer too long for int() (4,300 digits): read those as _Refused, to name them.
+            value = json.loads(text, parse_int=_parse_int, parse_constant=_constant)
     except RecursionError:
         raise InvalidJson([("", f"nests more than {MAX_BODY_NESTING} arrays and objects")]) from None
-    if (too_deep := _first_below(value, MAX_BODY_NESTING)) is not None:
-        raise InvalidJson([(too_deep, f"is nested more than {MAX_BODY_NESTING} arrays and objects deep")])
-    problems = []
-    if numbers.refused:
-        problems += [
-            (_pointer(path), node.reason) for path, node in _walk(value) if isinstance(node, _Refused)
-        ]
-    try:
-        json.dumps(value, ensure_ascii=False, default=lambda _: None).encode()
-    except UnicodeEncodeError:  # lone surrogates (e.g. "\ud800") parse but are not UTF-8
-        problems += _surrogates(value)
+    depth, numbers_in_range = _survey(value, MAX_BODY_NESTING)
+    if depth > MAX_BODY_NESTING:
+        too_deep = next(
+            p for p, n in _walk(value) if isinstance(n, dict | list) and len(p) >= MAX_BODY_NESTING
+        )
+        raise InvalidJson(
+            [(_pointer(too_deep), f"is nested more than {MAX_BODY_NESTING} arrays and objects deep")]
+        )
+    problems = [] if numbers_in_range else _numbers_out_of_range(value)
+    if "\\u" in text or not _utf8(text):
+        try:
+            json.dumps(value, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # lone surrogates (e.g. "\ud800") parse but are not UTF-8
+            problems += _surrogates(value)
     if problems:
         raise InvalidJson(sorted(problems))
     return value
 
 
+def _parse_int(digits: str) -> int | _Refused:
+    return _Refused(len(digits)) if len(digits) > _INT_MAX_STR_DIGITS else int(digits)
+
+
+def _survey(value: Any, beyond: int) -> tuple[int, bool]:
+    """The nesting of value (counting stops beyond `beyond`) and whether every number in it keeps the
+    rule, in one pass without recursion."""
+    depth, nodes, in_range = 0, [value], True
+    while nodes:
+        children: list[Any] = []
+        has_container = False
+        for node in nodes:
+            if isinstance(node, dict):
+                children += node.values()
+                has_container = True
+            elif isinstance(node, list):
+                children += node
+                has_container = True
+            elif in_range and not _number_in_range(node):
+                in_range = False
+        if not has_container:
+            break
+        depth += 1
+        if depth > beyond:
+            break
+        nodes = children
+    return depth, in_range
+
+
+def _number_in_range(node: Any) -> bool:
+    if isinstance(node, float | int) and not isinstance(node, bool):
+        return abs(node) <= MAX_EXACT_INTEGER  # False for NaN and the infinities (1e400)
+    return not isinstance(node, _Refused)
+
+
+def _numbers_out_of_range(value: Any) -> list[tuple[str, str]]:
+    found = []
+    for path, node in _walk(value):
+        if not isinstance(node, dict | list) and not _number_in_range(node):
+            shown = f"of {node.digits} digits" if isinstance(node, _Refused) else _excerpt(repr(node))
+            reason = f"the number {shown} is beyond ±{MAX_EXACT_INTEGER} (2^53 - 1), where doubles stop"
+            found.append((_pointer(path), f"{reason} holding every integer; send it as a string"))
+    return found
+
+
 def nesting(value: Any, *, beyond: int | None = None) -> int:
     """How many arrays and objects nest in value (0 for a scalar), counted without recursion; when
     `beyond` is given, counting stops once it is exceeded (the answer is then beyond + 1)."""
-    level, depth = [value], 0
-    while level := [v for v in level if isinstance(v, dict | list)]:
+    depth, level = 0, [value] if isinstance(value, dict | list) else []
+    while level and (beyond is None or depth <= beyond):
         depth += 1
-        if beyond is not None and depth > beyond:
-            break
-        level = [child for v in level for child in (v.values() if isinstance(v, dict) else v)]
+        containers: list[Any] = []
+        for node in level:
+            containers += [
+                c for c in (node.values() if isinstance(node, dict) else node) if isinstance(c, dict | list)
+            ]
+        level = containers
     return depth
 
 
@@ -146,15 +172,6 @@ def _walk(value: Any) -> Iterator[tuple[tuple[str | int, ...], Any]]:
             stack += [((*path, key), child) for key, child in reversed(node.items())]
         elif isinstance(node, list):
             stack += [((*path, index), child) for index, child in reversed(list(enumerate(node)))]
-
-
-def _first_below(value: Any, levels: int) -> str | None:
-    """The pointer of the first array or object nested deeper than `levels`, if any."""
-    if nesting(value, beyond=levels) <= levels:
-        return None
-    return next(
-        _pointer(path) for path, node in _walk(value) if isinstance(node, dict | list) and len(path) >= levels
-    )
 
 
 def _surrogates(value: Any) -> list[tuple[str, str]]:
