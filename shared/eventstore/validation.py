@@ -69,6 +69,10 @@ def _reason(error: Any) -> str:
         return f"{error.instance!r} does not match the allowed format {error.validator_value!r}"
     if error.validator == "not" and isinstance(error.instance, dict):
         return "principal and requestId are recorded by the server and may not be sent"
+    alternatives = error.validator_value if error.validator == "oneOf" else []
+    if alternatives and all(set(a) == {"required"} for a in alternatives):
+        # Not jsonschema's message, which repeats the whole body.
+        return "send exactly one of " + " and ".join(name for a in alternatives for name in a["required"])
     message: str = error.message
     return message
 
