@@ -259,7 +259,7 @@ def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> 
             updated_after = timefmt.parse(text)
         except ValueError as exc:
             raise InvalidRequest.single("/query/updated-after", str(exc)) from exc
-    page_key = request.query.get("stream-next-page-key") or None
+    page_key = request.query.get("stream-next-page-key")  # empty is malformed, not "no key"
     page = store.list_streams(stream_type, updated_after, _limit(request), page_key)
     body: dict[str, Any] = {"streams": [stream_json(s) for s in page.streams], "hasMore": page.has_more}
     if page.next_page_key is not None:

@@ -404,6 +404,13 @@ CASES = [
         query={"updated-after": "yesterday"},
     ),
     Case(
+        "page key empty",
+        *LIST,
+        "/query/stream-next-page-key",
+        params=ORDER,
+        query={"stream-next-page-key": ""},
+    ),
+    Case(
         "page key forged",
         *LIST,
         "/query/stream-next-page-key",
