@@ -14,6 +14,7 @@ be much deeper: `dumps` renders those without recursion rather than failing the 
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -118,8 +119,13 @@ def _numbers_out_of_range(value: Any) -> list[tuple[str, str]]:
     found = []
     for path, node in _walk(value):
         if not isinstance(node, dict | list) and not _number_in_range(node):
-            shown = f"of {node.digits} digits" if isinstance(node, _Refused) else _excerpt(repr(node))
-            reason = f"the number {shown} is beyond ±{MAX_EXACT_INTEGER} (2^53 - 1), where doubles stop"
+            if isinstance(node, _Refused):
+                shown = f"a number of {node.digits} digits"
+            elif isinstance(node, float) and math.isinf(node):
+                shown = "a number too large for a double"
+            else:
+                shown = f"the number {_excerpt(repr(node))}"
+            reason = f"{shown} is beyond ±{MAX_EXACT_INTEGER} (2^53 - 1), where doubles stop"
             found.append((_pointer(path), f"{reason} holding every integer; send it as a string"))
     return found
 
