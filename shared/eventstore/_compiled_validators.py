@@ -4,7 +4,7 @@
 JsonSchemaValueException otherwise. Only the accept/reject answer is used: eventstore.validation asks
 jsonschema for the full list of problems when this code rejects.
 """
-# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, F841, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, SIM102, TRY301
+# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, SIM102, TRY301
 # mypy: ignore-errors
 # fmt: off
 
@@ -25,8 +25,10 @@ class JsonSchemaValuesException(ValueError):
 
 # Searched as written, like jsonschema does (re.search with the schema's own pattern).
 REGEX_PATTERNS = {
+    '^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])': re.compile('^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])'),
     '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])': re.compile('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])'),
     '^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])'),
+    '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])': re.compile('^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])'),
 }
 
 NoneType = type(None)
@@ -66,25 +68,27 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
         if "expectedRevision" in data_keys:
             data_keys.remove("expectedRevision")
             data__expectedRevision = data["expectedRevision"]
-            data__expectedRevision_one_of_count3 = 0
-            if data__expectedRevision_one_of_count3 < 2:
+            data__expectedRevision_one_of_count4 = 0
+            if data__expectedRevision_one_of_count4 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (int)) and not (isinstance(data__expectedRevision, float) and data__expectedRevision.is_integer()) or isinstance(data__expectedRevision, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be integer")
                     if isinstance(data__expectedRevision, (int, float, Decimal)) and not isinstance(data__expectedRevision, bool):
                         if data__expectedRevision < 0:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be bigger than or equal to 0")
-                    data__expectedRevision_one_of_count3 += 1
+                        if data__expectedRevision > 9007199254740991:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be smaller than or equal to 9007199254740991")
+                    data__expectedRevision_one_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count3 < 2:
+            if data__expectedRevision_one_of_count4 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be string")
                     if not (isinstance(data__expectedRevision, str) and data__expectedRevision == 'any'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be one of ['any']")
-                    data__expectedRevision_one_of_count3 += 1
+                    data__expectedRevision_one_of_count4 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count3 != 1:
+            if data__expectedRevision_one_of_count4 != 1:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be valid exactly by one definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -94,6 +98,27 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
 def validate___components_schemas_createstreamrequest(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_one_of_count3 = 0
+    if data_one_of_count3 < 2:
+        try:
+            data_is_dict = isinstance(data, dict)
+            if data_is_dict:
+                data__missing_keys = set(['initialEvent']) - data.keys()
+                if data__missing_keys:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+            data_one_of_count3 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+    if data_one_of_count3 < 2:
+        try:
+            data_is_dict = isinstance(data, dict)
+            if data_is_dict:
+                data__missing_keys = set(['events']) - data.keys()
+                if data__missing_keys:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+            data_one_of_count3 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+    if data_one_of_count3 != 1:
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be valid exactly by one definition")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
         data_keys = set(data.keys())
@@ -144,6 +169,7 @@ def validate___components_schemas_event(data, custom_formats={}, name_prefix=Non
         if "payload" in data_keys:
             data_keys.remove("payload")
             data__payload = data["payload"]
+            validate___components_schemas_jsonvalue(data__payload, custom_formats, (name_prefix or "data") + ".payload")
         if "revision" in data_keys:
             data_keys.remove("revision")
             data__revision = data["revision"]
@@ -211,6 +237,10 @@ def validate___components_schemas_eventpageresponse(data, custom_formats={}, nam
                     if isinstance(data__eventPage__lastEvaluatedRevision, (int, float, Decimal)) and not isinstance(data__eventPage__lastEvaluatedRevision, bool):
                         if data__eventPage__lastEvaluatedRevision < 0:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".eventPage.lastEvaluatedRevision must be bigger than or equal to 0")
+    return data
+
+
+def validate___components_schemas_jsonvalue(data, custom_formats={}, name_prefix=None):
     return data
 
 
@@ -291,6 +321,10 @@ def validate___components_schemas_metadata(data, custom_formats={}, name_prefix=
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".correlationId must be longer than or equal to 1 characters")
                 if data__correlationId_len > 256:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + ".correlationId must be shorter than or equal to 256 characters")
+        for data_key in data_keys:
+            if data_key not in ['causationId', 'correlationId']:
+                data_value = data.get(data_key)
+                validate___components_schemas_jsonvalue(data_value, custom_formats, (name_prefix or "data") + ".{data_key}".format(**locals()))
     return data
 
 
@@ -318,6 +352,7 @@ def validate___components_schemas_newevent(data, custom_formats={}, name_prefix=
         if "payload" in data_keys:
             data_keys.remove("payload")
             data__payload = data["payload"]
+            validate___components_schemas_jsonvalue(data__payload, custom_formats, (name_prefix or "data") + ".payload")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
@@ -335,6 +370,30 @@ def validate___components_schemas_newevents(data, custom_formats={}, name_prefix
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain less than or equal to 100 items")
         for data_x, data_item in enumerate(data):
             validate___components_schemas_newevent(data_item, custom_formats, (name_prefix or "data") + "[{data_x}]".format(**locals()))
+    return data
+
+
+def validate___components_schemas_pagekey(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 2048:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 2048 characters")
+        if not REGEX_PATTERNS['^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])")
+    return data
+
+
+def validate___components_schemas_pagekeyparameter(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len > 2048:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 2048 characters")
+        if not REGEX_PATTERNS['^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])")
     return data
 
 
@@ -477,8 +536,7 @@ def validate___components_schemas_streampageresponse(data, custom_formats={}, na
                 if "nextPageKey" in data__streamPage_keys:
                     data__streamPage_keys.remove("nextPageKey")
                     data__streamPage__nextPageKey = data__streamPage["nextPageKey"]
-                    if not isinstance(data__streamPage__nextPageKey, (str)):
-                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamPage.nextPageKey must be string")
+                    validate___components_schemas_pagekey(data__streamPage__nextPageKey, custom_formats, (name_prefix or "data") + ".streamPage.nextPageKey")
                 if "streams" in data__streamPage_keys:
                     data__streamPage_keys.remove("streams")
                     data__streamPage__streams = data__streamPage["streams"]
@@ -529,10 +587,13 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'Event': validate___components_schemas_event,
     'EventId': validate___components_schemas_eventid,
     'EventPageResponse': validate___components_schemas_eventpageresponse,
+    'JsonValue': validate___components_schemas_jsonvalue,
     'Liveness': validate___components_schemas_liveness,
     'Metadata': validate___components_schemas_metadata,
     'NewEvent': validate___components_schemas_newevent,
     'NewEvents': validate___components_schemas_newevents,
+    'PageKey': validate___components_schemas_pagekey,
+    'PageKeyParameter': validate___components_schemas_pagekeyparameter,
     'Problem': validate___components_schemas_problem,
     'Stream': validate___components_schemas_stream,
     'StreamId': validate___components_schemas_streamid,

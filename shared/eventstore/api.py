@@ -8,12 +8,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from eventstore import timefmt, validation
+from eventstore import jsontext, timefmt, validation
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
     EventIdConflict,
     ExpectedRevision,
+    InvalidParam,
     InvalidRequest,
     NewEvent,
     RecordedEvent,
@@ -27,8 +28,10 @@ from eventstore.storage import EventStore
 # retried request maps to the same stream and events.
 _ID_NAMESPACE: Final = uuid.UUID("9b3d4f0e-5c2a-4c4e-9f39-6f1c2b7a8e11")
 DEFAULT_PAGE_LIMIT: Final = 100
-MAX_INTEGER_DIGITS: Final = 18
-"""Revisions and limits fit a signed 64-bit integer (and DynamoDB's 38-digit numbers)."""
+MAX_REVISION: Final = jsontext.MAX_EXACT_INTEGER
+"""Revisions are exact in every JSON parser (JSON numbers are doubles), as in openapi.yaml."""
+_MAX_INTEGER_TEXT: Final = 32
+"""Longer texts are refused before int() reads them (leading zeros aside, anything longer is too big)."""
 MAX_PAGE_LIMIT: Final = 1000
 PAGE_KEY_ALIAS: Final = "nextPageKey"
 PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
@@ -59,15 +62,16 @@ def _stream_id(request: Request) -> str:
     return _path_param(request, "streamId", "StreamId").lower()
 
 
-def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int | None = None) -> int:
+def _integer(text: str | None, name: str, *, default: int, minimum: int, maximum: int = MAX_REVISION) -> int:
     if text is None:
         return default
-    if not text.isdigit() or not text.isascii() or len(text) > MAX_INTEGER_DIGITS:
-        raise InvalidRequest.single(name, f"must be a whole number >= {minimum}, got {text[:40]!r}")
+    if not text.isdigit() or not text.isascii() or len(text) > _MAX_INTEGER_TEXT:
+        raise InvalidRequest.single(
+            name, f"must be a whole number between {minimum} and {maximum}, got {text[:40]!r}"
+        )
     value = int(text)
-    if value < minimum or (maximum is not None and value > maximum):
-        bound = f"between {minimum} and {maximum}" if maximum is not None else f">= {minimum}"
-        raise InvalidRequest.single(name, f"must be {bound}, got {value}")
+    if not minimum <= value <= maximum:
+        raise InvalidRequest.single(name, f"must be between {minimum} and {maximum}, got {value}")
     return value
 
 
@@ -86,6 +90,25 @@ def _page_key(request: Request) -> tuple[str | None, str]:
     return key, f"/query/{name}"
 
 
+def _only_query(request: Request, *names: str) -> None:
+    """Refuse query parameters the route does not have: a misspelt `after_revision` would otherwise read
+    from the start, unnoticed."""
+    if unknown := sorted(set(request.query) - set(names)):
+        raise InvalidRequest(
+            [
+                InvalidParam(
+                    f"/query/{_escape(name)}",
+                    f"is not a parameter of this route ({', '.join(names) or 'it has none'})",
+                )
+                for name in unknown
+            ]
+        )
+
+
+def _escape(name: str) -> str:
+    return name.replace("~", "~0").replace("/", "~1")
+
+
 def _limit(request: Request) -> int:
     return _integer(
         request.query.get("limit"),
@@ -99,10 +122,20 @@ def _limit(request: Request) -> int:
 # Events in ----------------------------------------------------------------------------------------
 
 
-def _new_events(raw: Sequence[Mapping[str, Any]], derive_id: str | None) -> list[NewEvent]:
+def _events_at(body: Mapping[str, Any], name: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """The events of body member `name` (one event or a list), each with its JSON pointer."""
+    value = body[name]
+    if isinstance(value, list):
+        return [(f"/body/{name}/{index}", event) for index, event in enumerate(value)]
+    return [(f"/body/{name}", value)]
+
+
+def _new_events(raw: Sequence[tuple[str, Mapping[str, Any]]], derive_id: str | None) -> list[NewEvent]:
     """Resolve event ids: the client's, else derived from the Idempotency-Key, else random."""
     events = []
-    for index, event in enumerate(raw):
+    for index, (pointer, event) in enumerate(raw):
+        for member in ("payload", "metadata"):
+            validation.check_nesting(event.get(member), f"{pointer}/{member}")
         event_id = event.get("eventId")
         if event_id is None:
             event_id = str(uuid.uuid5(_ID_NAMESPACE, f"{derive_id}\n{index}") if derive_id else uuid.uuid4())
@@ -115,11 +148,9 @@ def _new_events(raw: Sequence[Mapping[str, Any]], derive_id: str | None) -> list
             )
         )
     seen: set[str] = set()
-    for index, new_event in enumerate(events):
+    for (pointer, _), new_event in zip(raw, events, strict=True):
         if new_event.event_id in seen:
-            raise InvalidRequest.single(
-                f"/body/events/{index}/eventId", "is used by an earlier event of this request"
-            )
+            raise InvalidRequest.single(f"{pointer}/eventId", "is used by an earlier event of this request")
         seen.add(new_event.event_id)
     return events
 
@@ -172,13 +203,12 @@ def _written(request: Request, result: AppendResult, telemetry: Telemetry, event
 
 def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
     stream_type = _stream_type(request)
+    _only_query(request)
     body = json_body(request)
     validation.validate("CreateStreamRequest", body, "/body")
-    if ("initialEvent" in body) == ("events" in body):
-        raise InvalidRequest.single("/body", "send exactly one of initialEvent and events")
-    raw_events = body["events"] if "events" in body else [body["initialEvent"]]
+    raw_events = _events_at(body, "events" if "events" in body else "initialEvent")
     key = _idempotency_key(request)
-    first_event_id = raw_events[0].get("eventId")
+    first_event_id = raw_events[0][1].get("eventId")
     if "streamId" in body:
         stream_id = body["streamId"].lower()
     elif first_event_id is not None:
@@ -197,15 +227,16 @@ def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> 
 def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
     """PUT .../events/{revision} (one event at current + 1) or POST .../events (a batch)."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
     body = json_body(request)
     expected: ExpectedRevision
     if request.method == "PUT":
         revision = _integer(request.path_params.get("revision"), "/path/revision", default=0, minimum=1)
         validation.validate("AppendEventRequest", body, "/body")
-        raw_events, expected = [body["event"]], revision - 1
+        raw_events, expected = _events_at(body, "event"), revision - 1
     else:
         validation.validate("AppendEventsRequest", body, "/body")
-        raw_events, raw_expected = body["events"], body["expectedRevision"]
+        raw_events, raw_expected = _events_at(body, "events"), body["expectedRevision"]
         # JSON Schema's integer admits 2.0; the store keys revisions as integers.
         expected = ANY_REVISION if raw_expected == ANY_REVISION else int(raw_expected)
     key = _idempotency_key(request)
@@ -222,7 +253,9 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
     """GET .../events (a page of events) or GET .../details (the stream)."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
     if request.resource.endswith("/details"):
+        _only_query(request)
         return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
+    _only_query(request, "after-revision", "limit")
     after = _integer(request.query.get("after-revision"), "/query/after-revision", default=0, minimum=0)
     page = store.read(stream_type, stream_id, after, _limit(request))
     return Response(
@@ -239,6 +272,7 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
 
 def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
     stream_type = _stream_type(request)
+    _only_query(request, "updated-after", *_PAGE_KEY_NAMES, "limit")
     updated_after = None
     if (text := request.query.get("updated-after")) is not None:
         try:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import logging
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from eventstore import jsontext
 from eventstore.domain import (
     Caller,
     EventIdConflict,
@@ -82,27 +81,18 @@ def parse_request(event: Mapping[str, Any]) -> Request:
     )
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large for a 64-bit float")
-    return value
-
-
 def json_body(request: Request) -> Any:
+    """The body's JSON value, under the store's rules for numbers and nesting (eventstore.jsontext)."""
     if request.body is None or not request.body.strip():
         raise InvalidRequest.single("/body", "a JSON body is required")
     try:
-        body = json.loads(request.body, parse_constant=_reject_constant, parse_float=_finite_float)
-        # Lone surrogates (e.g. "\ud800") parse but cannot be stored or returned as UTF-8.
-        json.dumps(body, ensure_ascii=False).encode()
-    except ValueError as exc:  # UnicodeEncodeError is a ValueError
+        return jsontext.loads(request.body)
+    except jsontext.InvalidJson as exc:
+        raise InvalidRequest(
+            [InvalidParam("/body" + pointer, reason) for pointer, reason in exc.problems]
+        ) from exc
+    except ValueError as exc:
         raise InvalidRequest.single("/body", f"the body is not valid JSON: {exc}") from exc
-    return body
 
 
 # One table maps each domain error to its HTTP status, problem type and title.
@@ -160,20 +150,20 @@ def to_proxy(response: Response) -> dict[str, Any]:
     return {
         "statusCode": response.status,
         "headers": {"Content-Type": response.content_type, **response.headers},
-        "body": json.dumps(response.body, separators=(",", ":"), ensure_ascii=False),
+        # Never fails on depth: events stored before the nesting limit existed must stay readable.
+        "body": jsontext.dumps(response.body),
         "isBase64Encoded": False,
     }
 
 
 def handle(event: Mapping[str, Any], operation: Callable[[Request], Response]) -> dict[str, Any]:
-    """Parse → operate → render, with every failure rendered as problem+json."""
+    """Parse → operate → render, with every failure (rendering included) rendered as problem+json."""
     request: Request | None = None
     try:
         request = parse_request(event)
-        response = operation(request)
+        return to_proxy(operation(request))
     except EventStoreError as error:
-        response = problem(error, request)
+        return to_proxy(problem(error, request))
     except Exception:
         logger.exception("unhandled error")
-        response = internal_error(request)
-    return to_proxy(response)
+        return to_proxy(internal_error(request))

@@ -106,7 +106,10 @@ def _written_at(change: Mapping[str, Any]) -> datetime | None:
     created = change.get("ApproximateCreationDateTime")
     if not isinstance(created, int | float) or isinstance(created, bool):
         return None
-    return datetime.fromtimestamp(created, UTC)
+    try:
+        return datetime.fromtimestamp(created, UTC)
+    except (OverflowError, OSError, ValueError):  # beyond datetime's (or the platform's) range
+        return None
 
 
 def _is_commit_key(keys: Any) -> bool:

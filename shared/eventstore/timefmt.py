@@ -21,7 +21,9 @@ def format_instant(instant: datetime) -> str:
 
 
 def parse(text: str) -> datetime:
-    """Parse an RFC 3339 date-time (any offset, optional fraction); raise ValueError otherwise."""
+    """Parse an RFC 3339 date-time (any offset, optional fraction) into UTC; raise ValueError otherwise.
+
+    Instants beyond datetime's range in UTC (9999-12-31T23:59:59-01:00) become its first or last one."""
     if not _RFC3339.fullmatch(text):
         raise ValueError(f"not an RFC 3339 date-time (such as 2026-11-27T13:33:40Z): {text[:60]!r}")
     head, _, rest = text.upper().partition(".")
@@ -31,4 +33,12 @@ def parse(text: str) -> datetime:
         assert digits is not None
         rest = rest[: min(6, digits.end())] + rest[digits.end() :]
         head = f"{head}.{rest}"
-    return datetime.fromisoformat(head).astimezone(UTC)
+    local = datetime.fromisoformat(head)
+    try:
+        return local.astimezone(UTC)
+    except OverflowError:
+        # In UTC the instant is before year 1 or after year 9999: it is before or after every instant the
+        # store writes, and so is the first or last one datetime holds.
+        if local.year == 1:
+            return datetime(1, 1, 1, tzinfo=UTC)
+        return datetime(9999, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)

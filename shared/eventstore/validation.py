@@ -13,6 +13,7 @@ import json
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from eventstore import jsontext
 from eventstore._compiled_validators import VALIDATORS, JsonSchemaValueException
 from eventstore.domain import InvalidParam, InvalidRequest
 
@@ -68,6 +69,10 @@ def _reason(error: Any) -> str:
         return f"{error.instance!r} does not match the allowed format {error.validator_value!r}"
     if error.validator == "not" and isinstance(error.instance, dict):
         return "principal and requestId are recorded by the server and may not be sent"
+    alternatives = error.validator_value if error.validator == "oneOf" else []
+    if alternatives and all(set(a) == {"required"} for a in alternatives):
+        # Not jsonschema's message, which repeats the whole body.
+        return "send exactly one of " + " and ".join(name for a in alternatives for name in a["required"])
     message: str = error.message
     return message
 
@@ -93,3 +98,12 @@ def validate(schema_name: str, instance: Any, prefix: str) -> None:
         InvalidParam(prefix, f"does not match the {schema_name} schema of openapi.yaml")
     ]
     raise InvalidRequest(found)
+
+
+def check_nesting(value: Any, pointer: str) -> None:
+    """Refuse a free-form value (an event's payload or metadata, a snapshot's state) that nests more than
+    jsontext.MAX_NESTING arrays and objects, naming it by its JSON pointer."""
+    if jsontext.nesting(value, beyond=jsontext.MAX_NESTING) > jsontext.MAX_NESTING:
+        raise InvalidRequest.single(
+            pointer, f"nests more than {jsontext.MAX_NESTING} arrays and objects, the most allowed"
+        )

@@ -242,3 +242,20 @@ def test_a_page_that_does_not_advance_is_an_error_not_a_loop(
 
     with pytest.raises(EventStoreError, match="did not advance"):
         list(client.read_events("Order", "3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11", after_revision=5))
+
+
+@pytest.mark.parametrize(
+    ("updated_after", "sent"),
+    [
+        ("9999-12-31T23:59:59-01:00", "9999-12-31T23:59:59-01:00"),
+        ("0001-01-01T00:00:00+01:00", "0001-01-01T00:00:00+01:00"),
+        ("2025-01-01T02:00:00+02:00", "2025-01-01T00:00:00Z"),
+    ],
+)
+def test_a_time_at_the_edge_of_the_date_range_is_sent_not_overflowed(
+    fake: FakeServer, client: EventStoreClient, updated_after: str, sent: str
+) -> None:
+    from datetime import datetime  # noqa: PLC0415
+
+    list(client.list_streams("Order", updated_after=datetime.fromisoformat(updated_after)))
+    assert fake.store.requests[-1].query["updated-after"] == sent

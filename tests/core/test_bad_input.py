@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import datetime as dt
 import json
 import uuid
 from collections.abc import Iterator
@@ -15,6 +16,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from eventstore.domain import Caller, NewEvent
 from eventstore.table import create_table
 from tests.support import assert_matches_schema, load_handler, proxy_event
 
@@ -43,6 +45,14 @@ def ev(**extra: Any) -> dict[str, Any]:
     return {"eventType": "Happened", **extra}
 
 
+def nested(levels: int, leaf: Any = 1) -> Any:
+    """A value nesting `levels` arrays (nested(0) is the leaf itself)."""
+    value = leaf
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
 ORDER = {"streamType": "order"}
 STREAM = {"streamType": "order", "streamId": EXISTING}
 CREATE = ("create_stream", "POST", "/streams/{streamType}")
@@ -64,14 +74,99 @@ CASES = [
     Case(
         "number beyond a double",
         *CREATE,
-        "/body",
+        "/body/initialEvent/payload",
         raw_body='{"initialEvent": {"eventType": "A", "payload": 1e400}}',
+        params=ORDER,
+    ),
+    Case(
+        "401-digit integer",
+        *CREATE,
+        "/body/events/0/payload/n",
+        raw_body='{"events": [{"eventType": "A", "payload": {"n": 1%s}}]}' % ("0" * 400),
+        params=ORDER,
+    ),
+    Case(
+        "integer just beyond 2^53 - 1",
+        *CREATE,
+        "/body/events/0/payload/1",
+        body={"events": [ev(payload=[1, 2**53])]},
+        params=ORDER,
+    ),
+    Case(
+        "negative integer beyond 2^53 - 1 in metadata",
+        *CREATE,
+        "/body/events/0/metadata/account",
+        body={"events": [ev(metadata={"account": -(2**53)})]},
+        params=ORDER,
+    ),
+    Case(
+        "fraction beyond 2^53 - 1",
+        *CREATE,
+        "/body/initialEvent/payload/x",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": {"x": 1.5e300}}}',
+        params=ORDER,
+    ),
+    Case(
+        "20-digit expectedRevision",
+        *BATCH,
+        "/body/expectedRevision",
+        raw_body='{"expectedRevision": 12345678901234567890, "events": [{"eventType": "A"}]}',
+        params=STREAM,
+    ),
+    Case(
+        "payload nesting 33 levels",
+        *CREATE,
+        "/body/initialEvent/payload",
+        body={"initialEvent": ev(payload=nested(33))},
+        params=ORDER,
+    ),
+    Case(
+        "metadata nesting 33 levels",
+        *PUT,
+        "/body/event/metadata",
+        body={"event": ev(metadata={"a": nested(32)})},
+        params={**STREAM, "revision": "2"},
+    ),
+    Case(
+        "second event's payload nesting 33 levels",
+        *BATCH,
+        "/body/events/1/payload",
+        body={"expectedRevision": 1, "events": [ev(payload=nested(32)), ev(payload=nested(33, leaf="x"))]},
+        params=STREAM,
+    ),
+    Case(
+        "payload nesting 100 levels",
+        *CREATE,
+        "/body/events/0/payload" + "/0" * 61,
+        body={"events": [ev(payload=nested(100))]},
+        params=ORDER,
+    ),
+    Case(
+        "payload nesting 5,000 levels",
+        *CREATE,
+        "/body/events/0/payload" + "/0" * 61,
+        raw_body='{"events": [{"eventType": "A", "payload": %s}]}' % ("[" * 5000 + "]" * 5000),
+        params=ORDER,
+    ),
+    Case(
+        "body nesting 10,000 levels",
+        *CREATE,
+        "/body",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": %s}}' % ("[" * 10_000 + "]" * 10_000),
+        params=ORDER,
+    ),
+    Case(
+        "body nesting 100,000 levels",
+        *CREATE,
+        "/body",
+        raw_body='{"initialEvent": {"eventType": "A", "payload": %s}}'
+        % ('{"a":' * 100_000 + "1" + "}" * 100_000),
         params=ORDER,
     ),
     Case(
         "lone surrogate",
         *CREATE,
-        "/body",
+        "/body/initialEvent/payload",
         raw_body='{"initialEvent": {"eventType": "A", "payload": "\\ud800"}}',
         params=ORDER,
     ),
@@ -257,7 +352,50 @@ CASES = [
         body={"event": ev()},
         params={**STREAM, "revision": "9" * 40},
     ),
+    Case(
+        "after-revision beyond 2^53 - 1",
+        *READ,
+        "/query/after-revision",
+        params=STREAM,
+        query={"after-revision": str(2**53)},
+    ),
+    Case(
+        "PUT revision beyond 2^53 - 1",
+        *PUT,
+        "/path/revision",
+        body={"event": ev()},
+        params={**STREAM, "revision": str(2**53)},
+    ),
     Case("limit too big", *LIST, "/query/limit", params=ORDER, query={"limit": "1001"}),
+    Case(
+        "misspelt query parameter",
+        *READ,
+        "/query/after_revision",
+        params=STREAM,
+        query={"after_revision": "5"},
+    ),
+    Case(
+        "query parameter on a route without any",
+        *CREATE,
+        "/query/a~1b",
+        body={"initialEvent": ev()},
+        params=ORDER,
+        query={"a/b": "1"},
+    ),
+    Case(
+        "unknown query parameter on the listing",
+        *LIST,
+        "/query/updated_after",
+        params=ORDER,
+        query={"updated_after": "2020-01-01T00:00:00Z"},
+    ),
+    Case(
+        "updated-after with 10 fraction digits",
+        *LIST,
+        "/query/updated-after",
+        params=ORDER,
+        query={"updated-after": "2026-01-01T00:00:00.1234567890Z"},
+    ),
     Case(
         "updated-after not a date",
         *LIST,
@@ -348,3 +486,85 @@ def test_a_failure_inside_the_store_is_a_500_problem_not_a_crash(
     assert response["statusCode"] == 500
     assert json.loads(response["body"])["type"] == "urn:eventstore:problem:internal-error"
     assert str(uuid.UUID(EXISTING)) == EXISTING
+
+
+def _read(modules: dict[str, ModuleType], stream_id: str) -> dict[str, Any]:
+    params = {**ORDER, "streamId": stream_id}
+    response: dict[str, Any] = modules["read_events"].handler(proxy_event("GET", READ[2], params), None)
+    return response
+
+
+def test_events_at_the_deepest_accepted_nesting_are_read_back(
+    handlers: tuple[dict[str, ModuleType], Any],
+) -> None:
+    """The limit holds for payload and metadata on every write route, and what it lets in renders."""
+    modules, _ = handlers
+    payload, metadata = {"p": nested(31)}, {"m": nested(30, leaf={"deep": True})}
+    stream_id = str(uuid.uuid4())
+    body = {"streamId": stream_id, "initialEvent": ev(payload=payload, metadata=metadata)}
+    created = modules["create_stream"].handler(proxy_event(*CREATE[1:], ORDER, body=body), None)
+    assert created["statusCode"] == 201, created["body"]
+    params = {**ORDER, "streamId": stream_id}
+    put = modules["append_event"].handler(
+        proxy_event(*PUT[1:], {**params, "revision": "2"}, body={"event": ev(payload=nested(32))}), None
+    )
+    batch = modules["append_event"].handler(
+        proxy_event(*BATCH[1:], params, body={"expectedRevision": 2, "events": [ev(metadata=metadata)]}),
+        None,
+    )
+    assert (put["statusCode"], batch["statusCode"]) == (201, 201), (put["body"], batch["body"])
+    read = _read(modules, stream_id)
+    assert read["statusCode"] == 200, read["body"]
+    page = json.loads(read["body"])
+    assert_matches_schema(page, "EventPageResponse")
+    events = page["eventPage"]["events"]
+    assert [e["payload"] for e in events] == [payload, nested(32), None]
+    assert events[0]["metadata"]["m"] == metadata["m"]
+    assert events[2]["metadata"]["m"] == metadata["m"]
+
+
+def test_an_event_stored_before_the_nesting_limit_still_reads(
+    handlers: tuple[dict[str, ModuleType], Any],
+) -> None:
+    """Before the limit, 9,000-level payloads were accepted and every read of them failed (502)."""
+    modules, _ = handlers
+    levels = 9000
+    deep = json.loads("[" * levels + '"leaf"' + "]" * levels)
+    stream_id = str(uuid.uuid4())
+    store = modules["read_events"].SERVICE.store
+    old = NewEvent(str(uuid.uuid4()), "Old", payload=deep, metadata={"trace": deep})
+    store.create("order", stream_id, [old], Caller(principal=None, request_id=None))
+    read = _read(modules, stream_id)
+    assert read["statusCode"] == 200
+    assert read["headers"]["Content-Type"] == "application/json"
+    text = read["body"]
+    nested_text = "[" * levels + '"leaf"' + "]" * levels
+    assert text.startswith('{"eventPage":{"events":[{"streamId":"' + stream_id)
+    assert f'"payload":{nested_text},' in text
+    assert f'"metadata":{{"trace":{nested_text}' in text
+
+
+@pytest.mark.parametrize(
+    ("updated_after", "listed"),
+    [
+        ("9999-12-31T23:59:59-01:00", False),  # year 10000 in UTC: after every update
+        ("9999-12-31T23:59:59.999999Z", False),
+        ("0001-01-01T00:00:00+01:00", True),  # year 0 in UTC: before every update
+    ],
+)
+def test_updated_after_at_the_edge_of_the_date_range_is_answered(
+    handlers: tuple[dict[str, ModuleType], Any],
+    monkeypatch: pytest.MonkeyPatch,
+    updated_after: str,
+    *,
+    listed: bool,
+) -> None:
+    """These times overflowed datetime when converted to UTC (500)."""
+    modules, _ = handlers
+    module = modules["list_streams"]
+    monkeypatch.setattr(module.SERVICE.store, "_settle", dt.timedelta(0))
+    response = module.handler(proxy_event(*LIST[1:], ORDER, query={"updated-after": updated_after}), None)
+    assert response["statusCode"] == 200, response["body"]
+    page = json.loads(response["body"])
+    assert_matches_schema(page, "StreamPageResponse")
+    assert [s["streamId"] for s in page["streamPage"]["streams"]] == ([EXISTING] if listed else [])

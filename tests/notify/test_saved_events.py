@@ -191,3 +191,14 @@ def test_the_saved_events_are_lambda_shaped() -> None:
             assert ("NewImage" in record["dynamodb"]) == (record["eventName"] != "REMOVE")
     ttl = load_event("dynamodb_stream_not_new_events")["Records"][1]
     assert ttl["userIdentity"] == {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+
+
+@pytest.mark.parametrize("created", [1e18, -1e18, 253402300800])  # the last: year 10000
+def test_a_creation_time_beyond_the_date_range_is_unknown_not_a_crash(created: float) -> None:
+    """datetime.fromtimestamp raised OverflowError/OSError/ValueError out of parse_event for these."""
+    event = copy.deepcopy(load_event("dynamodb_stream_commits"))
+    event["Records"][0]["dynamodb"]["ApproximateCreationDateTime"] = created
+    batch = parse_event(event)
+    assert len(batch.commits) == 3
+    assert batch.commits[0].written_at is None
+    assert batch.commits[1].written_at is not None

@@ -23,7 +23,10 @@ def parse_timestamp(value: str) -> datetime:
 def format_timestamp(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    try:
+        return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    except OverflowError:  # after year 9999 (or before year 1) in UTC: the server reads any offset
+        return value.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
