@@ -74,6 +74,11 @@ class StreamPage:
     streams: tuple[StreamState, ...]
     has_more: bool
     next_page_key: str | None
+    settled_until: str | None
+    """The listing's horizon: once a listing ends, every update at or before it is in it (at that revision
+    or a newer one). Later updates are listed as far as the index shows them already, and again later:
+    pollers pass this, not the newest `updatedAt` they saw, as the next `updated-after`. None: the listing
+    starts after the end of time."""
 
 
 class SummaryAdvance(enum.Enum):
