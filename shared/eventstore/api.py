@@ -144,6 +144,8 @@ def _written(request: Request, result: AppendResult, telemetry: Telemetry, event
     else:
         telemetry.count("AppendsAccepted")
         telemetry.count("EventsAppended", events)
+    if result.attempts > 1:
+        telemetry.count("AppendRetries", result.attempts - 1)
     return Response(201, {"stream": stream_json(stream)}, headers)
 
 

@@ -60,6 +60,8 @@ class AppendResult:
     """True when the append had already been carried out by an earlier identical request."""
 
     first_revision: int
+    attempts: int = 1
+    """Commit writes the append made: more than one when an "any" append lost races and retried."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -285,8 +285,9 @@ class DynamoEventStore:
         digest = content_digest(events)
         ids = {e.event_id for e in events}
         deadline = time.monotonic() + self._any_budget
-        backoff = ANY_BACKOFF_FIRST_SECONDS
+        backoff, attempt = ANY_BACKOFF_FIRST_SECONDS, 0
         while True:
+            attempt += 1
             recent = self._recent_or_raise(stream_type, stream_id)
             for commit in recent:
                 if commit.digest == digest:
@@ -298,7 +299,7 @@ class DynamoEventStore:
                 stream_type, stream_id, newest.last_revision + 1, events, caller=caller, after=newest
             )
             if self._put_commit(item) is None:
-                return self._written(item)
+                return self._written(item, attempts=attempt)
             # "Full jitter": a uniform pause up to the (doubling, capped) back-off.
             pause = self._jitter.uniform(0, backoff)
             if time.monotonic() + pause >= deadline:
@@ -493,9 +494,11 @@ class DynamoEventStore:
         return True
 
     @staticmethod
-    def _written(item: Item) -> AppendResult:
+    def _written(item: Item, attempts: int = 1) -> AppendResult:
         commit = decode_commit(item)
-        return AppendResult(commit.state(), replayed=False, first_revision=commit.first_revision)
+        return AppendResult(
+            commit.state(), replayed=False, first_revision=commit.first_revision, attempts=attempts
+        )
 
     # Reads --------------------------------------------------------------------------------------
 
@@ -608,14 +611,11 @@ class DynamoEventStore:
         cursor = lower
         if page_key is not None:
             cursor, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
-            if cursor > earlier_upper:
-                # The settled entries are all listed and the tail goes on: moving the horizon now would
-                # list the tail shown so far again, as settled.
-                upper = earlier_upper
-            else:
-                # The listing's horizon never moves back, though the container serving this page may
-                # have a clock a little behind the previous one's (those entries had settled by that clock).
-                upper = max(upper, earlier_upper)
+            # A key past its horizon continues a tail (the settled entries are all listed): moving the
+            # horizon then would count tail entries the cursor passed unseen as listed. Otherwise the
+            # horizon never moves back, though the container serving this page may have a clock a little
+            # behind the previous one's (those entries had settled by that clock).
+            upper = earlier_upper if cursor > earlier_upper else max(upper, earlier_upper)
         entries: list[Item] = []
         more = True
         for _ in range(MAX_LISTING_ROUNDS):
@@ -640,7 +640,13 @@ class DynamoEventStore:
         next_key = None
         if more:
             next_key = self._page_keys.encode(
-                {"v": PAGE_KEY_VERSION, "type": stream_type, "after": lower, "position": cursor, "upper": upper}
+                {
+                    "v": PAGE_KEY_VERSION,
+                    "type": stream_type,
+                    "after": lower,
+                    "position": cursor,
+                    "upper": upper,
+                }
             )
         return StreamPage(
             streams,
