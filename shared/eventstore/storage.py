@@ -606,8 +606,7 @@ class DynamoEventStore:
             return StreamPage((), has_more=False, next_page_key=None, settled_until=None)
         # Entries younger than the settle window may not be in the (eventually consistent) index yet.
         # Positions start with the fixed-width time and "|": "~" sorts after every position of `upper`.
-        settled_until = timefmt.format_instant(self._clock() - self._settle)
-        upper = settled_until + "~"
+        upper = timefmt.format_instant(self._clock() - self._settle) + "~"
         cursor = lower
         if page_key is not None:
             cursor, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
