@@ -280,25 +280,28 @@ class DynamoEventStore:
     ) -> AppendResult:
         """Append after whatever is newest. There is no expectation to get wrong, so a lost race is
         retried, after a jittered exponential back-off (so racing writers spread out instead of colliding
-        again), until the budget is spent; a retry of this very request is recognised while it is among
-        the newest commits. Every attempt writes a new key after a consistent read, so none duplicates."""
+        again), until the budget is spent. A retry of this very request is recognised while it is among
+        the newest commits when this one starts; every commit that lands while it retries is checked too
+        (read in order from the one that won the race), so a retry running beside it cannot duplicate
+        its events however busy the stream is."""
         digest = content_digest(events)
         ids = {e.event_id for e in events}
         deadline = time.monotonic() + self._any_budget
         backoff, attempt = ANY_BACKOFF_FIRST_SECONDS, 0
+        unseen = self._recent_or_raise(stream_type, stream_id)[::-1]  # oldest first
         while True:
             attempt += 1
-            recent = self._recent_or_raise(stream_type, stream_id)
-            for commit in recent:
+            for commit in unseen:
                 if commit.digest == digest:
                     return self._replayed(commit)
                 if commit.event_ids & ids:
                     raise EventIdConflict(commit.first_revision)
-            newest = recent[0]
+            newest = unseen[-1]
             item = self._commit_item(
                 stream_type, stream_id, newest.last_revision + 1, events, caller=caller, after=newest
             )
-            if self._put_commit(item) is None:
+            winner = self._put_commit(item)
+            if winner is None:
                 return self._written(item, attempts=attempt)
             # "Full jitter": a uniform pause up to the (doubling, capped) back-off.
             pause = self._jitter.uniform(0, backoff)
@@ -309,6 +312,19 @@ class DynamoEventStore:
                 )
             time.sleep(pause)
             backoff = min(2 * backoff, ANY_BACKOFF_MAX_SECONDS)
+            unseen = [winner, *self._commits_after(stream_id, winner.last_revision)]
+
+    def _commits_after(self, stream_id: str, revision: int) -> list[Commit]:
+        """Every commit after `revision`, oldest first, consistently read."""
+        commits: list[Commit] = []
+        more = True
+        while more:
+            page, more = self._commits(
+                stream_id, revision + 1, MAX_REVISION, newest_first=False, limit=ANY_RETRY_HORIZON
+            )
+            commits += page
+            revision = page[-1].last_revision if page else revision
+        return commits
 
     def _recent_or_raise(self, stream_type: str, stream_id: str) -> list[Commit]:
         commits, _ = self._commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=ANY_RETRY_HORIZON)
