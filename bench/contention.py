@@ -8,6 +8,7 @@ were retried, and `AppendsAccepted`), so they are what the store did, not an est
 
 from __future__ import annotations
 
+import contextlib
 import json
 import statistics
 import threading
@@ -27,7 +28,13 @@ def _metric(line: dict[str, Any], name: str) -> int:
 
 
 def _emf_lines(text: str) -> list[dict[str, Any]]:
-    return [json.loads(raw) for raw in text.splitlines() if raw.startswith("{") and '"_aws"' in raw]
+    """The EMF objects in the log; concurrent invocations can put two on one line."""
+    decoder, found, start = json.JSONDecoder(), [], text.find('{"_aws"')
+    while start >= 0:
+        with contextlib.suppress(ValueError):
+            found.append(decoder.raw_decode(text, start)[0])
+        start = text.find('{"_aws"', start + 1)
+    return found
 
 
 def _block(store: Any, writers: int, appends_per_writer: int) -> dict[str, Any]:
