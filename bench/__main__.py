@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, cost, operations, overhead, throughput
+from bench import coldstart, contention, cost, operations, overhead, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "cost")
+SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if "throughput" not in args.skip:
         progress("local runtime throughput (three runtimes: empty, 10,000 events, --data-dir)")
         throughput.run(report, rounds=1 if args.quick else 3, appends_per_client=10 if args.quick else 20)
+    if "contention" not in args.skip:
+        progress('"any" appends by 1, 4, 8, 16 concurrent writers to one stream (local runtime)')
+        contention.run(report, appends_per_writer=4 if args.quick else 12)
     if "cost" not in args.skip:
         if capacity is None or append_cpu is None:
             report.add(

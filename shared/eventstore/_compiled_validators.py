@@ -537,6 +537,11 @@ def validate___components_schemas_streampageresponse(data, custom_formats={}, na
                     data__streamPage_keys.remove("nextPageKey")
                     data__streamPage__nextPageKey = data__streamPage["nextPageKey"]
                     validate___components_schemas_pagekey(data__streamPage__nextPageKey, custom_formats, (name_prefix or "data") + ".streamPage.nextPageKey")
+                if "settledUntil" in data__streamPage_keys:
+                    data__streamPage_keys.remove("settledUntil")
+                    data__streamPage__settledUntil = data__streamPage["settledUntil"]
+                    if not isinstance(data__streamPage__settledUntil, (str)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamPage.settledUntil must be string")
                 if "streams" in data__streamPage_keys:
                     data__streamPage_keys.remove("streams")
                     data__streamPage__streams = data__streamPage["streams"]

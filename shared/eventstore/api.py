@@ -195,6 +195,8 @@ def _written(request: Request, result: AppendResult, telemetry: Telemetry, event
     else:
         telemetry.count("AppendsAccepted")
         telemetry.count("EventsAppended", events)
+    if result.attempts > 1:
+        telemetry.count("AppendRetries", result.attempts - 1)
     return Response(201, {"stream": stream_json(stream)}, headers)
 
 
@@ -291,6 +293,8 @@ def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> 
     body: dict[str, Any] = {"streams": [stream_json(s) for s in page.streams], "hasMore": page.has_more}
     if page.next_page_key is not None:
         body["nextPageKey"] = page.next_page_key
+    if page.settled_until is not None:
+        body["settledUntil"] = page.settled_until
     return Response(200, {"streamPage": body})
 
 

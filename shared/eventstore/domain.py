@@ -60,6 +60,8 @@ class AppendResult:
     """True when the append had already been carried out by an earlier identical request."""
 
     first_revision: int
+    attempts: int = 1
+    """Commit writes the append made: more than one when an "any" append lost races and retried."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +76,11 @@ class StreamPage:
     streams: tuple[StreamState, ...]
     has_more: bool
     next_page_key: str | None
+    settled_until: str | None
+    """The listing's horizon: once a listing ends, every update at or before it is in it (at that revision
+    or a newer one). Later updates are listed as far as the index shows them already, and again later:
+    pollers pass this, not the newest `updatedAt` they saw, as the next `updated-after`. None: the listing
+    starts after the end of time."""
 
 
 class SummaryAdvance(enum.Enum):

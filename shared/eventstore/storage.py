@@ -15,6 +15,7 @@ import heapq
 import itertools
 import json
 import logging
+import random
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -60,7 +61,11 @@ PAGE_KEY_VERSION: Final = 2
 """Version 2: a position in the sharded commit index (version 1 held a DynamoDB LastEvaluatedKey)."""
 """Index Queries one list page may make when superseded entries leave it less than half full."""
 MAX_REVISION: Final = 2**63 - 1
-ANY_APPEND_ATTEMPTS: Final = 5
+ANY_APPEND_BUDGET: Final = timedelta(seconds=5)
+"""How long an "any" append keeps retrying lost races: well inside the functions' timeout (10 s by default)
+and API Gateway's 29 s, so a stream that stays this busy answers a 503 with Retry-After, not a timeout."""
+ANY_BACKOFF_FIRST_SECONDS: Final = 0.005
+ANY_BACKOFF_MAX_SECONDS: Final = 1.0
 ANY_RETRY_HORIZON: Final = 10
 """A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 MARKER_ATTEMPTS: Final = 3
@@ -214,6 +219,7 @@ class DynamoEventStore:
         page_keys: PageKeySigner | None = None,
         listing_settle: timedelta = timedelta(seconds=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        any_append_budget: timedelta = ANY_APPEND_BUDGET,
     ) -> None:
         self._db = client
         self._table = table_name
@@ -223,6 +229,8 @@ class DynamoEventStore:
         # visible only after a listing cursor passed its stamp (zero settle: tests; nothing to protect).
         self._late_write = listing_settle.total_seconds() / 2 if listing_settle > timedelta(0) else None
         self._clock = clock
+        self._any_budget = any_append_budget.total_seconds()
+        self._jitter = random.Random()  # noqa: S311 - back-off jitter, not a secret
         self._layout = layout()
 
     # Writes -------------------------------------------------------------------------------------
@@ -271,23 +279,52 @@ class DynamoEventStore:
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
     ) -> AppendResult:
         """Append after whatever is newest. There is no expectation to get wrong, so a lost race is
-        retried; a retry of this very request is recognised while it is among the newest commits."""
+        retried, after a jittered exponential back-off (so racing writers spread out instead of colliding
+        again), until the budget is spent. A retry of this very request is recognised while it is among
+        the newest commits when this one starts; every commit that lands while it retries is checked too
+        (read in order from the one that won the race), so a retry running beside it cannot duplicate
+        its events however busy the stream is."""
         digest = content_digest(events)
         ids = {e.event_id for e in events}
-        for _ in range(ANY_APPEND_ATTEMPTS):
-            recent = self._recent_or_raise(stream_type, stream_id)
-            for commit in recent:
+        deadline = time.monotonic() + self._any_budget
+        backoff, attempt = ANY_BACKOFF_FIRST_SECONDS, 0
+        unseen = self._recent_or_raise(stream_type, stream_id)[::-1]  # oldest first
+        while True:
+            attempt += 1
+            for commit in unseen:
                 if commit.digest == digest:
                     return self._replayed(commit)
                 if commit.event_ids & ids:
                     raise EventIdConflict(commit.first_revision)
-            newest = recent[0]
+            newest = unseen[-1]
             item = self._commit_item(
                 stream_type, stream_id, newest.last_revision + 1, events, caller=caller, after=newest
             )
-            if self._put_commit(item) is None:
-                return self._written(item)
-        raise ServiceUnavailable("the stream is too busy: every attempt lost the race; retry the request")
+            winner = self._put_commit(item)
+            if winner is None:
+                return self._written(item, attempts=attempt)
+            # "Full jitter": a uniform pause up to the (doubling, capped) back-off.
+            pause = self._jitter.uniform(0, backoff)
+            if time.monotonic() + pause >= deadline:
+                raise ServiceUnavailable(
+                    f"the stream is too busy: appends kept losing races for {self._any_budget:g} s; "
+                    "nothing was written; retry the request"
+                )
+            time.sleep(pause)
+            backoff = min(2 * backoff, ANY_BACKOFF_MAX_SECONDS)
+            unseen = [winner, *self._commits_after(stream_id, winner.last_revision)]
+
+    def _commits_after(self, stream_id: str, revision: int) -> list[Commit]:
+        """Every commit after `revision`, oldest first, consistently read."""
+        commits: list[Commit] = []
+        more = True
+        while more:
+            page, more = self._commits(
+                stream_id, revision + 1, MAX_REVISION, newest_first=False, limit=ANY_RETRY_HORIZON
+            )
+            commits += page
+            revision = page[-1].last_revision if page else revision
+        return commits
 
     def _recent_or_raise(self, stream_type: str, stream_id: str) -> list[Commit]:
         commits, _ = self._commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=ANY_RETRY_HORIZON)
@@ -473,9 +510,11 @@ class DynamoEventStore:
         return True
 
     @staticmethod
-    def _written(item: Item) -> AppendResult:
+    def _written(item: Item, attempts: int = 1) -> AppendResult:
         commit = decode_commit(item)
-        return AppendResult(commit.state(), replayed=False, first_revision=commit.first_revision)
+        return AppendResult(
+            commit.state(), replayed=False, first_revision=commit.first_revision, attempts=attempts
+        )
 
     # Reads --------------------------------------------------------------------------------------
 
@@ -568,8 +607,10 @@ class DynamoEventStore:
         A round reads the next entries of the commit index in position order, merged over the type's
         index shards (one Query each), and drops with one BatchGetItem the entries a newer commit has
         superseded; more rounds only while superseded entries leave the page less than half full.
-        Entries never change, so paging never skips: an update made while a client pages adds an entry
-        after the cursor. A page may hold fewer than `limit` streams.
+        Entries up to the horizon (now minus the settle window) are settled: the cursor passes only what
+        it has seen, so paging never skips. Entries after it (the tail) are listed too, as far as the index
+        shows them already, but they are listed again later: a page key moves past the horizon only to
+        continue a tail that did not fit a page, and then keeps the horizon where it was.
         """
         if self._page_keys is None:
             raise RuntimeError("this store was built without a page-key signer; listing needs one")
@@ -578,29 +619,30 @@ class DynamoEventStore:
                 (updated_after or datetime(1970, 1, 1, tzinfo=UTC)) + timedelta(microseconds=1)
             )
         except OverflowError:
-            return StreamPage((), has_more=False, next_page_key=None)  # after the end of time
-        # Entries younger than the settle window may not be in the (eventually consistent) index yet;
-        # leaving them for the next poll means a cursor never moves past an update it has not seen.
+            return StreamPage((), has_more=False, next_page_key=None, settled_until=None)
+        # Entries younger than the settle window may not be in the (eventually consistent) index yet.
         # Positions start with the fixed-width time and "|": "~" sorts after every position of `upper`.
         upper = timefmt.format_instant(self._clock() - self._settle) + "~"
-        position = None
+        cursor = lower
         if page_key is not None:
-            position, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
-            # The listing's horizon never moves back, though the container serving this page may have a
-            # clock a little behind the previous one's (those entries had settled by that clock).
-            upper = max(upper, earlier_upper)
-        if lower > upper:
-            return StreamPage((), has_more=False, next_page_key=None)  # nothing has settled after it yet
+            cursor, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
+            # A key past its horizon continues a tail (the settled entries are all listed): moving the
+            # horizon then would count tail entries the cursor passed unseen as listed. Otherwise the
+            # horizon never moves back, though the container serving this page may have a clock a little
+            # behind the previous one's (those entries had settled by that clock).
+            upper = earlier_upper if cursor > earlier_upper else max(upper, earlier_upper)
         entries: list[Item] = []
         more = True
         for _ in range(MAX_LISTING_ROUNDS):
-            batch, position, more = self._next_entries(
-                stream_type, position or lower, upper, limit - len(entries)
+            batch, cursor, more = self._next_entries(stream_type, cursor, limit - len(entries))
+            settled = [item for item in batch if _position(item) <= upper]
+            tail = batch[len(settled) :]
+            entries += self._current(
+                _newest_entry_per_stream(settled) + _newest_entry_per_stream(tail), upper
             )
-            entries += self._current(_newest_entry_per_stream(batch), upper)
             if not more or 2 * len(entries) >= limit:
                 break
-        # A stream appended to between two rounds can be current in both: keep its newer entry.
+        # A stream can be current in two rounds (appended to between them), or settled and in the tail.
         streams = tuple(
             StreamState(
                 stream_id=item[self._layout.hash_key]["S"],
@@ -611,25 +653,28 @@ class DynamoEventStore:
             for item in _newest_entry_per_stream(entries)
         )
         next_key = None
-        if more and position is not None:
+        if more:
             next_key = self._page_keys.encode(
                 {
                     "v": PAGE_KEY_VERSION,
                     "type": stream_type,
                     "after": lower,
-                    "position": position,
+                    "position": cursor,
                     "upper": upper,
                 }
             )
-        return StreamPage(streams, has_more=next_key is not None, next_page_key=next_key)
+        return StreamPage(
+            streams,
+            has_more=next_key is not None,
+            next_page_key=next_key,
+            settled_until=upper.removesuffix("~"),
+        )
 
-    def _next_entries(
-        self, stream_type: str, start: str, upper: str, count: int
-    ) -> tuple[list[Item], str | None, bool]:
+    def _next_entries(self, stream_type: str, start: str, count: int) -> tuple[list[Item], str, bool]:
         """Up to `count` index entries after position `start`, in position order over all shards: the
-        entries, the position of the last one (`start` if none) and whether more may follow."""
+        entries, the position of the last one (`start` if none) and whether more may follow it."""
         shards = [
-            self._shard_entries(f"{stream_type}#{shard}", start, upper, count)
+            self._shard_entries(f"{stream_type}#{shard}", start, count)
             for shard in range(self._layout.listing_shards)
         ]
         # Beyond the last entry of a shard that has more, entries of that shard are still unread.
@@ -644,22 +689,18 @@ class DynamoEventStore:
         more = horizon is not None or len(taken) < total
         return taken, (_position(taken[-1]) if taken else start), more
 
-    def _shard_entries(self, shard: str, start: str, upper: str, count: int) -> tuple[list[Item], bool]:
+    def _shard_entries(self, shard: str, start: str, count: int) -> tuple[list[Item], bool]:
         """Up to `count` entries of one shard after position `start` (exclusive, since positions are
         unique; a bare time as `start` is before every position at that time) and whether it has more."""
         request: QueryInputTypeDef = {
             "TableName": self._table,
             "IndexName": self._layout.listing_index,
-            "KeyConditionExpression": "#shard = :shard AND #position BETWEEN :start AND :upper",
+            "KeyConditionExpression": "#shard = :shard AND #position >= :start",
             "ExpressionAttributeNames": {
                 "#shard": self._layout.listing_hash_key,
                 "#position": self._layout.listing_range_key,
             },
-            "ExpressionAttributeValues": {
-                ":shard": {"S": shard},
-                ":start": {"S": start},
-                ":upper": {"S": upper},
-            },
+            "ExpressionAttributeValues": {":shard": {"S": shard}, ":start": {"S": start}},
             "Limit": count + 1,  # the entry at `start` itself comes back first
         }
         response = self._query(request)
@@ -674,32 +715,37 @@ class DynamoEventStore:
         return items, truncated
 
     def _current(self, entries: list[Item], upper: str) -> list[Item]:
-        """The entries that are their stream's newest settled one: no commit at or before `upper` starts
-        right after their last revision.
+        """The entries that are their stream's newest: no commit starts right after their last revision,
+        or (for a settled entry) none that has settled, at or before `upper`.
 
         A superseded entry is dropped: the newer commit's entry has a later position (commit times are
-        monotonic per stream, a marker is stamped after its commit) and has settled, so it comes later in
-        this listing. A newer commit that has not settled does not count: a stream appended to all the
-        time would otherwise never be listed. Keys BatchGetItem leaves unprocessed are kept: listing a
-        stream twice is harmless, skipping it is not.
+        monotonic per stream, a marker is stamped after its commit), so it comes later in this listing. A
+        newer commit that has not settled does not supersede a settled entry: a stream appended to all the
+        time would otherwise never be listed (its tail entry is shown besides, as far as it is visible).
+        Keys BatchGetItem leaves unprocessed are kept: listing a stream twice is harmless, skipping it is
+        not.
         """
-        successors: list[Item] = [
-            {
-                self._layout.hash_key: item[self._layout.hash_key],
-                self._layout.range_key: {"N": str(int(item["lastRevision"]["N"]) + 1)},
-            }
-            for item in entries
+        successors = {
+            (item[self._layout.hash_key]["S"], int(item["lastRevision"]["N"]) + 1) for item in entries
+        }
+        keys: list[Item] = [
+            {self._layout.hash_key: {"S": stream_id}, self._layout.range_key: {"N": str(revision)}}
+            for stream_id, revision in sorted(successors)
         ]
-        superseded: set[str] = set()
-        for start in range(0, len(successors), MAX_BATCH_GET_KEYS):
-            found = self._existing_positions(successors[start : start + MAX_BATCH_GET_KEYS])
-            superseded |= {stream_id for stream_id, position in found.items() if position <= upper}
-        return [item for item in entries if item[self._layout.hash_key]["S"] not in superseded]
+        found: dict[tuple[str, int], str] = {}
+        for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+            found |= self._existing_positions(keys[start : start + MAX_BATCH_GET_KEYS])
+        current = []
+        for item in entries:
+            successor = found.get((item[self._layout.hash_key]["S"], int(item["lastRevision"]["N"]) + 1))
+            if successor is None or (successor > upper and _position(item) <= upper):
+                current.append(item)
+        return current
 
-    def _existing_positions(self, keys: list[Item]) -> dict[str, str]:
-        """The listing positions of those keys that exist, by stream id (eventually consistent: a miss
-        only lists a stream once more)."""
-        found: dict[str, str] = {}
+    def _existing_positions(self, keys: list[Item]) -> dict[tuple[str, int], str]:
+        """The listing positions of those keys that exist, by key (eventually consistent: a miss only
+        lists a stream once more)."""
+        found: dict[tuple[str, int], str] = {}
         pending: Any = keys
         for attempt in range(BATCH_GET_ATTEMPTS):
             if not pending:
@@ -711,16 +757,20 @@ class DynamoEventStore:
                     RequestItems={
                         self._table: {
                             "Keys": pending,
-                            "ProjectionExpression": "#id, #position",
+                            "ProjectionExpression": "#id, #rev, #position",
                             "ExpressionAttributeNames": {
                                 "#id": self._layout.hash_key,
+                                "#rev": self._layout.range_key,
                                 "#position": self._layout.listing_range_key,
                             },
                         }
                     }
                 )
             answered: Any = response.get("Responses", {}).get(self._table, [])
-            found |= {item[self._layout.hash_key]["S"]: _position(item) for item in answered}
+            found |= {
+                (item[self._layout.hash_key]["S"], int(item[self._layout.range_key]["N"])): _position(item)
+                for item in answered
+            }
             unprocessed: Any = response.get("UnprocessedKeys", {})
             pending = unprocessed.get(self._table, {}).get("Keys", [])
         if pending:

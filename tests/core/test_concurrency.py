@@ -1,4 +1,5 @@
-"""16 writers race appends at the same expected revision through the API: one wins each round, no loss."""
+"""16 writers race appends through the API: at the same expected revision one wins each round, no loss;
+appending "any", every append succeeds, gapless."""
 
 from __future__ import annotations
 
@@ -63,3 +64,38 @@ def test_racing_appends_have_exactly_one_winner_per_round(local_store: LocalStor
             break
     assert [e["revision"] for e in events] == list(range(1, ROUNDS + 2))
     assert {e["revision"]: e["eventId"] for e in events[1:]} == acknowledged
+
+
+ANY_WRITERS = 16
+ANY_APPENDS = 3
+
+
+@pytest.mark.slow
+def test_writers_appending_any_to_one_stream_all_succeed(local_store: LocalStore) -> None:
+    api = local_store.client()
+    created = api.request("POST", "/streams/tally", {"initialEvent": {"eventType": "Opened"}})
+    assert created.status == 201, created.body
+    stream_id = created.json()["stream"]["streamId"]
+    barrier = threading.Barrier(ANY_WRITERS)
+    sent: list[str] = []
+    refused: list[Any] = []
+
+    def writer(_: int) -> None:
+        client = local_store.client()
+        barrier.wait(timeout=60)
+        for _round in range(ANY_APPENDS):
+            event_id = str(uuid.uuid4())
+            body = {"expectedRevision": "any", "events": [{"eventType": "Counted", "eventId": event_id}]}
+            response = client.request("POST", f"/streams/tally/{stream_id}/events", body)
+            if response.status == 201:
+                sent.append(event_id)
+            else:
+                refused.append(response)
+
+    with ThreadPoolExecutor(ANY_WRITERS) as pool:
+        for future in [pool.submit(writer, n) for n in range(ANY_WRITERS)]:
+            future.result()
+    assert not refused, [(r.status, r.body) for r in refused]
+    page = api.request("GET", f"/streams/tally/{stream_id}/events?limit=1000").json()["eventPage"]
+    assert [e["revision"] for e in page["events"]] == list(range(1, ANY_WRITERS * ANY_APPENDS + 2))
+    assert sorted(e["eventId"] for e in page["events"][1:]) == sorted(sent)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -26,7 +28,7 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.pagekeys import PageKeySigner
-from eventstore.storage import DynamoEventStore
+from eventstore.storage import ANY_BACKOFF_MAX_SECONDS, DynamoEventStore
 from tests.core.conftest import PAGE_KEY_SECRET
 from tests.support import listing_marker
 
@@ -143,6 +145,162 @@ def test_an_any_append_that_loses_a_race_is_retried_not_refused(
     result = store.append("order", stream_id, ANY_REVISION, events("Loser"), CALLER)
     assert result.stream.revision == 3
     assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created", "Winner", "Loser"]
+
+
+class _ClientStandIn:
+    """Answers like the DynamoDB client it wraps; subclasses change one operation (a fault to inject)."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class _Serialized(_ClientStandIn):
+    """A DynamoDB client whose calls run one at a time."""
+
+    _lock = threading.Lock()
+
+    def __getattr__(self, name: str) -> Any:
+        call = getattr(self._client, name)
+
+        def serialized(**kwargs: Any) -> Any:
+            with self._lock:
+                return call(**kwargs)
+
+        return serialized
+
+
+ANY_WRITERS = 16
+ANY_ROUNDS = 2
+
+
+def test_sixteen_writers_racing_any_appends_all_succeed_gapless_without_duplicates(
+    store: DynamoEventStore,
+) -> None:
+    # DynamoDB's conditional writes are atomic; moto's are not under threads (check, then write), so the
+    # calls are serialized as the local runtime's emulator does. It then serves appends one at a time
+    # (tens of ms each on a busy machine): what the last writer of a round waits is its throughput, not
+    # the store's budget, which the next test holds to.
+    store = DynamoEventStore(
+        _Serialized(store._db),  # type: ignore[arg-type]
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(0),
+        any_append_budget=timedelta(seconds=120),
+    )
+    stream_id = new_stream(store, "tally")
+    batches = {(w, r): events("Counted") for w in range(ANY_WRITERS) for r in range(ANY_ROUNDS)}
+    barrier = threading.Barrier(ANY_WRITERS)
+    revisions: list[int] = []
+    attempts: list[int] = []
+
+    def writer(number: int) -> None:
+        for round_number in range(ANY_ROUNDS):
+            barrier.wait(timeout=60)  # every writer reads the same newest commit: all but one lose
+            batch = batches[(number, round_number)]
+            result = store.append("tally", stream_id, ANY_REVISION, batch, CALLER)
+            assert not result.replayed
+            revisions.append(result.stream.revision)
+            attempts.append(result.attempts)
+
+    with ThreadPoolExecutor(ANY_WRITERS) as pool:
+        futures = [pool.submit(writer, n) for n in range(ANY_WRITERS)]
+    failures = [f.exception() for f in futures if f.exception() is not None]
+    assert not [f for f in failures if not isinstance(f, threading.BrokenBarrierError)], failures
+    appended = ANY_WRITERS * ANY_ROUNDS
+    assert max(attempts) > 1  # the writers did race
+    assert sorted(revisions) == list(range(2, appended + 2))
+    read = all_events(store, "tally", stream_id, limit=1000)
+    assert [e.revision for e in read] == list(range(1, appended + 2))
+    assert sorted(e.event_id for e in read[1:]) == sorted(b[0].event_id for b in batches.values())
+
+
+class _Rivals(_ClientStandIn):
+    """Before each commit write, a rival writer takes its key: contention that never ends."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.commit_puts = 0
+
+    def put_item(self, **kwargs: Any) -> Any:
+        item = kwargs["Item"]
+        if int(item["revision"]["N"]) >= 1:
+            self.commit_puts += 1
+            rival_events = [{"M": {**e["M"], "id": {"S": str(uuid.uuid4())}}} for e in item["events"]["L"]]
+            rival = {
+                **item,
+                "digest": {"S": "rival"},
+                "writeId": {"S": "rival"},
+                "events": {"L": rival_events},
+            }
+            self._client.put_item(**{**kwargs, "Item": rival})
+        return self._client.put_item(**kwargs)
+
+
+class _TwinWinsThenBusy(_ClientStandIn):
+    """The first commit write races a twin of the same request (the client's retry, in another function
+    instance), which wins; then more appends land than an "any" append reads back (10)."""
+
+    def __init__(self, client: Any, others: DynamoEventStore, stream_id: str) -> None:
+        super().__init__(client)
+        self._others, self._stream_id = others, stream_id
+        self._armed = True
+
+    def put_item(self, **kwargs: Any) -> Any:
+        if self._armed and int(kwargs["Item"]["revision"]["N"]) >= 1:
+            self._armed = False
+            self._client.put_item(**{**kwargs, "Item": {**kwargs["Item"], "writeId": {"S": "twin"}}})
+            for _ in range(11):
+                self._others.append("tally", self._stream_id, ANY_REVISION, events("Other"), CALLER)
+        return self._client.put_item(**kwargs)
+
+
+def test_an_any_append_whose_twin_won_the_race_is_a_replay_however_busy_the_stream(
+    store: DynamoEventStore,
+) -> None:
+    stream_id = new_stream(store, "tally")
+    racing = DynamoEventStore(
+        _TwinWinsThenBusy(store._db, store, stream_id),  # type: ignore[arg-type]
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(0),
+    )
+    batch = events("Counted")
+    result = racing.append("tally", stream_id, ANY_REVISION, batch, CALLER)
+    assert result.replayed
+    assert result.stream.revision == 2
+    ids = [e.event_id for e in all_events(store, "tally", stream_id)]
+    assert ids.count(batch[0].event_id) == 1
+    assert len(ids) == 13
+
+
+def test_an_any_append_that_loses_every_race_gives_up_after_its_budget_with_a_503(
+    store: DynamoEventStore,
+) -> None:
+    stream_id = new_stream(store, "tally")
+    rivals = _Rivals(store._db)
+    budget = timedelta(seconds=2)
+    contended = DynamoEventStore(
+        rivals,  # type: ignore[arg-type]
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(0),
+        any_append_budget=budget,
+    )
+    batch = events("Counted")
+    started = time.monotonic()
+    with pytest.raises(ServiceUnavailable) as raised:
+        contended.append("tally", stream_id, ANY_REVISION, batch, CALLER)
+    elapsed = time.monotonic() - started
+    assert raised.value.retry_after_seconds >= 1
+    # It kept trying until the next pause would have overrun the budget, far more than 5 times.
+    assert budget.total_seconds() - ANY_BACKOFF_MAX_SECONDS < elapsed < budget.total_seconds() + 2
+    assert rivals.commit_puts > 5
+    read = all_events(store, "tally", stream_id, limit=1000)
+    assert len(read) == rivals.commit_puts + 1
+    assert batch[0].event_id not in {e.event_id for e in read}
 
 
 def test_same_event_ids_with_other_content_conflict(store: DynamoEventStore) -> None:
@@ -355,16 +513,6 @@ def test_a_busy_stream_does_not_cost_a_page_per_commit(store: DynamoEventStore) 
     assert pages == [[(busy, 30), (quiet, 1)]]
 
 
-class _ClientStandIn:
-    """Answers like the DynamoDB client it wraps; subclasses change one operation (a fault to inject)."""
-
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._client, name)
-
-
 class _SlowPuts(_ClientStandIn):
     """A DynamoDB client whose PutItem calls take longer (SDK retries, a slow network): the n-th call
     `delays[n]` seconds (`delay` once the list is used up). The calls numbered in `lose` write, but their
@@ -543,18 +691,84 @@ def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoE
     assert listing_marker(store, prompt_id) is None
 
 
-def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_settled_revision(
+def test_a_stream_created_just_before_a_listing_is_in_it(store: DynamoEventStore) -> None:
+    settled = _settled_store(store)
+    stream_id = new_stream(settled, "parcel")
+    page = settled.list_streams("parcel", None, 10, None)
+    assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 1)]
+    assert not page.has_more
+    # Shown before it settled: the listing's horizon is before it, so a poll from there lists it again.
+    assert page.settled_until is not None
+    assert page.settled_until < page.streams[0].updated_at
+    time.sleep(2 * SETTLE.total_seconds())
+    assert _listed(settled, "parcel", timefmt.parse(page.settled_until), 10) == [stream_id]
+
+
+def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_newest_revision(
     store: DynamoEventStore,
 ) -> None:
     settled = _settled_store(store)
     busy, quiet = new_stream(settled, "meter"), new_stream(settled, "meter")
     time.sleep(2 * SETTLE.total_seconds())
-    settled.append("meter", busy, 1, events("Read"), CALLER)  # not settled when the listing runs
-    listing = _listing(settled, "meter", None, 10)
-    assert [(s.stream_id, s.revision) for s in listing] == [(busy, 1), (quiet, 1)]
+    settled.append("meter", busy, 1, events("Read"), CALLER)  # not settled when the listings run
+    page = settled.list_streams("meter", None, 10, None)
+    assert [(s.stream_id, s.revision) for s in page.streams] == [(quiet, 1), (busy, 2)]
+    # A page at a time, the cursor passes the settled revision first: the update that had not settled
+    # when it did comes again at the end.
+    listing = _listing(settled, "meter", None, 1)
+    assert [(s.stream_id, s.revision) for s in listing] == [(busy, 1), (quiet, 1), (busy, 2)]
+    assert page.settled_until is not None
     time.sleep(2 * SETTLE.total_seconds())
-    after = timefmt.parse(listing[-1].updated_at)
+    after = timefmt.parse(page.settled_until)
     assert [(s.stream_id, s.revision) for s in _listing(settled, "meter", after, 10)] == [(busy, 2)]
+
+
+class _LaggingIndex(_ClientStandIn):
+    """A DynamoDB client whose listing index does not show the entries of the `hidden` streams yet."""
+
+    def __init__(self, client: Any) -> None:
+        super().__init__(client)
+        self.hidden: set[str] = set()
+
+    def query(self, **kwargs: Any) -> Any:
+        response = self._client.query(**kwargs)
+        if "IndexName" in kwargs:
+            response["Items"] = [i for i in response["Items"] if i["streamId"]["S"] not in self.hidden]
+        return response
+
+
+def test_a_tail_longer_than_a_page_is_paged_under_the_horizon_it_started_with(
+    store: DynamoEventStore,
+) -> None:
+    now = [datetime.now(UTC)]
+    lagging = _LaggingIndex(store._db)
+    clocked = DynamoEventStore(
+        lagging,  # type: ignore[arg-type]
+        store._table,
+        page_keys=PageKeySigner(PAGE_KEY_SECRET),
+        listing_settle=timedelta(seconds=30),
+        clock=lambda: now[0],
+    )
+    ids = []
+    for _ in range(5):
+        now[0] += timedelta(milliseconds=1)
+        ids.append(new_stream(clocked, "crate"))
+    lagging.hidden = {ids[1]}  # written, but not in the index yet when the first page is read
+    first = clocked.list_streams("crate", None, 2, None)
+    assert [s.stream_id for s in first.streams] == [ids[0], ids[2]]
+    # By the time the next pages are read, the entry is there and every entry is older than the
+    # settle window; the listing still ends at the horizon it started with, which the entry it could
+    # not see is after: a poll from there lists it.
+    lagging.hidden = set()
+    now[0] += timedelta(seconds=60)
+    pages = [first]
+    while pages[-1].has_more:
+        pages.append(clocked.list_streams("crate", None, 2, pages[-1].next_page_key))
+    assert [s.stream_id for page in pages for s in page.streams] == [ids[0], ids[2], ids[3], ids[4]]
+    horizons = {page.settled_until for page in pages}
+    assert horizons == {first.settled_until}
+    assert first.settled_until is not None
+    assert _listed(clocked, "crate", timefmt.parse(first.settled_until), 10) == ids
 
 
 def test_a_listing_served_by_a_container_whose_clock_is_behind_ends_at_its_first_horizon(

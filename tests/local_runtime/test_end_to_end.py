@@ -284,6 +284,18 @@ def test_listing_pages_through_every_stream_of_a_type(api: SignedHttp) -> None:
     assert pages >= 3
 
 
+def test_a_stream_is_listed_right_after_it_is_created(api: SignedHttp) -> None:
+    stream_type = _type()
+    created = _create(api, stream_type)
+    response = api.request("GET", f"/streams/{stream_type}")
+    assert response.status == 200, response.body
+    page = response.json()["streamPage"]
+    assert [(s["streamId"], s["revision"]) for s in page["streams"]] == [(created["streamId"], 1)]
+    assert page["hasMore"] is False
+    # Not settled yet (the default settle window is 1 s): a poll from settledUntil lists it again.
+    assert page["settledUntil"] < created["updatedAt"]
+
+
 def test_a_filtered_queue_receives_exactly_the_matching_notifications_in_order(
     local_store: LocalStore,
 ) -> None:
