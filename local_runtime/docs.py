@@ -10,13 +10,13 @@ from typing import TYPE_CHECKING
 
 import yaml
 
-from local_runtime.apigateway import HttpResponse
+from local_runtime.proxy_events import HttpResponse
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable
     from pathlib import Path
 
-    from local_runtime.apigateway import IncomingRequest
+    from local_runtime.proxy_events import IncomingRequest
 
 # The package's index.html loads ./swagger-initializer.js; ours points it at this API's spec.
 _INITIALIZER = b"""window.onload = function () {

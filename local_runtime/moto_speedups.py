@@ -6,12 +6,13 @@ end-to-end behaviour; they only remove work that grows with item depth or table 
 
 from __future__ import annotations
 
-import base64
 import threading
 from typing import Any
 
 from moto.core.serialize import BaseJSONSerializer
 from moto.dynamodb.models.table import Table
+
+from local_runtime.dynamodb_json import encode_value
 
 _installed = False
 _install_lock = threading.Lock()
@@ -29,23 +30,6 @@ def install() -> None:
 _ATTRIBUTE_VALUE_SERVICES = frozenset({"dynamodb", "dynamodbstreams"})
 
 
-def _attribute_value_json(value: Any) -> Any:
-    """An AttributeValue as moto's models hold it ({type: value}, binary as bytes) in its wire JSON form."""
-    result: dict[str, Any] = {}
-    for kind, item in value.items():
-        if kind == "B":
-            result[kind] = base64.b64encode(item).decode("ascii") if isinstance(item, bytes) else item
-        elif kind == "BS":
-            result[kind] = [base64.b64encode(b).decode("ascii") if isinstance(b, bytes) else b for b in item]
-        elif kind == "M":
-            result[kind] = {name: _attribute_value_json(v) for name, v in item.items()}
-        elif kind == "L":
-            result[kind] = [_attribute_value_json(v) for v in item]
-        else:
-            result[kind] = item
-    return result
-
-
 def _serialize_attribute_values_directly() -> None:
     """moto 5.2 serializes each nested DynamoDB attribute by walking botocore's shape model: a Query page of
     ten 100-event commits took over a second. Attribute values are already JSON but for binary, so they are
@@ -60,7 +44,7 @@ def _serialize_attribute_values_directly() -> None:
             and service in _ATTRIBUTE_VALUE_SERVICES
             and isinstance(value, dict)
         ):
-            self._default_serialize(serialized, _attribute_value_json(value), shape, key)
+            self._default_serialize(serialized, encode_value(value), shape, key)
         else:
             original(self, serialized, value, shape, key)
 

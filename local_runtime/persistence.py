@@ -22,7 +22,6 @@ periodic snapshot (`save_items`/`restore_items`) and the pump's positions, as be
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import os
@@ -32,6 +31,8 @@ import threading
 import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, BinaryIO
+
+from local_runtime.dynamodb_json import decode_item, encode_item
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -199,12 +200,12 @@ class DataDir:
         for page in clients.dynamodb.get_paginator("scan").paginate(
             TableName=table_name, ConsistentRead=True
         ):
-            items.extend(_encode(item) for item in page.get("Items", []))
+            items.extend(encode_item(item) for item in page.get("Items", []))
         _write_atomically(self._items, json.dumps(items))
         return len(items)
 
     def restore_items(self, clients: Clients, table_name: str) -> int:
-        items = [_decode(item) for item in self.load_snapshot().items]
+        items = [decode_item(item) for item in self.load_snapshot().items]
         for start in range(0, len(items), _BATCH_WRITE_LIMIT):
             requests: Any = [
                 {"PutRequest": {"Item": item}} for item in items[start : start + _BATCH_WRITE_LIMIT]
@@ -339,38 +340,3 @@ def _sync_directory(path: Path) -> None:
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
-
-
-def _encode(value: dict[str, Any]) -> dict[str, Any]:
-    """A boto3 item (bytes for binary) in DynamoDB JSON (base64 for binary)."""
-    return {name: _encode_attribute(attribute) for name, attribute in value.items()}
-
-
-def _encode_attribute(attribute: dict[str, Any]) -> dict[str, Any]:
-    ((kind, value),) = attribute.items()
-    if kind == "B":
-        return {kind: base64.b64encode(value).decode("ascii")}
-    if kind == "BS":
-        return {kind: [base64.b64encode(v).decode("ascii") for v in value]}
-    if kind == "M":
-        return {kind: _encode(value)}
-    if kind == "L":
-        return {kind: [_encode_attribute(v) for v in value]}
-    return attribute
-
-
-def _decode(value: dict[str, Any]) -> dict[str, Any]:
-    return {name: _decode_attribute(attribute) for name, attribute in value.items()}
-
-
-def _decode_attribute(attribute: dict[str, Any]) -> dict[str, Any]:
-    ((kind, value),) = attribute.items()
-    if kind == "B":
-        return {kind: base64.b64decode(value)}
-    if kind == "BS":
-        return {kind: [base64.b64decode(v) for v in value]}
-    if kind == "M":
-        return {kind: _decode(value)}
-    if kind == "L":
-        return {kind: [_decode_attribute(v) for v in value]}
-    return attribute

@@ -9,7 +9,6 @@ retry attempts, and on final failure a record to the on-failure SQS queue, after
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import json
 import logging
@@ -17,6 +16,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
+from local_runtime.dynamodb_json import encode_item
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -29,14 +31,17 @@ log = logging.getLogger(__name__)
 
 _SHARD_REFRESH_SECONDS = 5.0
 _MAX_RECORDS_PER_READ = 1000
+_NOT_COMMITS = frozenset({str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION)})
+_ITEMS = ("Keys", "NewImage", "OldImage")
+"""The parts of a stream record holding attribute values (binary: bytes from boto3, base64 for Lambda)."""
 
 
 def matches_filter(record: Mapping[str, Any]) -> bool:
-    """The mapping's FilterCriteria: new commits only; summary items (revision 0) and updates are not."""
+    """The mapping's FilterCriteria: new commits only; not summaries, listing markers or updates."""
     if record.get("eventName") != "INSERT":
         return False
-    revision = record.get("dynamodb", {}).get("Keys", {}).get("revision", {}).get("N")
-    return revision is not None and revision not in {"0", "-1"}
+    revision = record.get("dynamodb", {}).get("Keys", {}).get(layout().range_key, {}).get("N")
+    return revision is not None and revision not in _NOT_COMMITS
 
 
 def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
@@ -45,25 +50,18 @@ def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> di
     created = stream.get("ApproximateCreationDateTime")
     if isinstance(created, dt.datetime):
         stream["ApproximateCreationDateTime"] = created.timestamp()
+    for image in _ITEMS:
+        if image in stream:
+            stream[image] = encode_item(stream[image])
     return {
         "eventID": record["eventID"],
         "eventName": record["eventName"],
         "eventVersion": "1.1",
         "eventSource": "aws:dynamodb",
         "awsRegion": region,
-        "dynamodb": _json_safe(stream),
+        "dynamodb": stream,
         "eventSourceARN": stream_arn,
     }
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode("ascii")
-    if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [_json_safe(item) for item in value]
-    return value
 
 
 @dataclass(slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import secrets
@@ -10,19 +9,20 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from local_runtime.api import ApiGateway, ApiServer
-from local_runtime.apigateway import load_routes
 from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn, subscribe_queue
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
 from local_runtime.endpoints import StoreEndpoints
+from local_runtime.gateway_server import ApiGateway, ApiServer
 from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
 from local_runtime.persistence import DataDir, DurableTable
+from local_runtime.proxy_events import load_routes
 from local_runtime.pump import StreamPump
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
+    from local_runtime.proxy_events import Route
     from local_runtime.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -90,7 +90,8 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     subscribe_queue(clients, topic_arn, demo_queue_url)
     _set_handler_environment(settings, endpoint, topic_arn, data_dir)
 
-    functions = _functions(settings)
+    routes = load_routes(settings.repo_root / "functions" / "routes.json")
+    functions = _functions(settings, routes)
     pump = _start_pump(
         settings,
         clients,
@@ -101,7 +102,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         skip_existing_records=restored,
     )
     gateway = ApiGateway(
-        load_routes(settings.repo_root / "functions" / "routes.json"),
+        routes,
         functions,
         credentials={settings.access_key: settings.secret_key},
         region=settings.region,
@@ -170,9 +171,8 @@ def _set_handler_environment(
     os.environ.update(settings.extra_environment)
 
 
-def _functions(settings: Settings) -> dict[str, LambdaFunction]:
-    routes = json.loads((settings.repo_root / "functions" / "routes.json").read_text())["routes"]
-    names = sorted({route["function"] for route in routes} | {NOTIFY_FUNCTION})
+def _functions(settings: Settings, routes: Sequence[Route]) -> dict[str, LambdaFunction]:
+    names = sorted({route.function for route in routes} | {NOTIFY_FUNCTION})
     functions = {
         name: LambdaFunction(name, settings.repo_root / "functions" / name, settings.region) for name in names
     }

@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypedDict
 from urllib.parse import urlsplit
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from eventstore_client._transport import sign_request
 from local_runtime import REPO_ROOT
 from local_runtime.endpoints import StoreEndpoints
 
@@ -144,13 +143,15 @@ class SignedHttp:
     ) -> Response:
         """`body` is sent as JSON unless it is bytes; `secret_key` overrides the signing secret."""
         data = body if isinstance(body, bytes) or body is None else json.dumps(body).encode()
-        request = AWSRequest(method=method, url=self.base_url + path, data=data, headers=dict(headers or {}))
+        sent = dict(headers or {})
         if data is not None:
-            request.headers["Content-Type"] = "application/json"
+            sent["Content-Type"] = "application/json"
         if sign:
             credentials = Credentials(self.access_key, secret_key or self.secret_key)
-            SigV4Auth(credentials, "execute-api", self.region).add_auth(request)
-        return self._send(method, path, data, dict(request.headers.items()))
+            sent = sign_request(
+                method, self.base_url + path, data, sent, credentials=credentials, region=self.region
+            )
+        return self._send(method, path, data, sent)
 
     def _send(self, method: str, path: str, data: bytes | None, headers: dict[str, str]) -> Response:
         for attempt in range(2):

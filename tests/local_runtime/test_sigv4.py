@@ -3,10 +3,9 @@
 import datetime as dt
 
 import pytest
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from eventstore_client._transport import sign_request
 from local_runtime.sigv4 import BAD_SIGNATURE, UNKNOWN_KEY, AuthorizationError, SignedRequest, verify
 
 KEYS = {"test": "test"}
@@ -24,11 +23,17 @@ def _signed(
     service: str = "execute-api",
     token: str | None = None,
 ) -> SignedRequest:
-    request = AWSRequest(
-        method, f"http://{HOST}{path}?{query}", data=body, headers={"Content-Type": "application/json"}
+    url = f"http://{HOST}{path}?{query}"
+    sent = sign_request(
+        method,
+        url,
+        body,
+        {"Content-Type": "application/json"},
+        credentials=Credentials("test", secret, token),
+        region=region,
+        service=service,
     )
-    SigV4Auth(Credentials("test", secret, token), service, region).add_auth(request)
-    headers = {name.lower(): value for name, value in request.headers.items()} | {"host": HOST}
+    headers = {name.lower(): value for name, value in sent.items()} | {"host": HOST}
     return SignedRequest(method, HOST, path, query, headers, body)
 
 

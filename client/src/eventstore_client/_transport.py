@@ -17,7 +17,7 @@ import botocore.session
 import urllib3
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+from botocore.credentials import Credentials, ReadOnlyCredentials
 from botocore.exceptions import NoCredentialsError
 
 from eventstore_client.errors import MissingRegion, ServiceUnavailable, TransportError, error_from_response
@@ -83,6 +83,23 @@ def check_base_url(base_url: str) -> None:
         raise ValueError(f"not an http:// or https:// URL: {base_url!r}")
 
 
+def sign_request(
+    method: str,
+    url: str,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    *,
+    credentials: Credentials | ReadOnlyCredentials,
+    region: str,
+    service: str = SERVICE,
+) -> dict[str, str]:
+    """The headers to send: `headers` plus SigV4's (X-Amz-Date, Authorization and, with a session token,
+    X-Amz-Security-Token). The client and the local runtime's test helper both sign here."""
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers))
+    SigV4Auth(credentials, service, region).add_auth(request)
+    return dict(request.headers.items())
+
+
 def _parse_retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -126,9 +143,9 @@ class SignedTransport:
         credentials = self._session.get_credentials()
         if credentials is None:
             raise NoCredentialsError
-        request = AWSRequest(method=method, url=url, data=body, headers=headers)
-        SigV4Auth(credentials.get_frozen_credentials(), SERVICE, self.region).add_auth(request)
-        return dict(request.headers.items())
+        return sign_request(
+            method, url, body, headers, credentials=credentials.get_frozen_credentials(), region=self.region
+        )
 
     def request(self, method: str, url: str, body: Any = None, *, replay_safe: bool = True) -> Response:
         """Send with retries on transport errors, 429 and 5xx; raise the mapped error otherwise.

@@ -17,7 +17,8 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_runtime import sigv4
-from local_runtime.apigateway import (
+from local_runtime.lambdas import FunctionNotFoundError
+from local_runtime.proxy_events import (
     HttpResponse,
     IncomingRequest,
     MalformedResponseError,
@@ -26,7 +27,6 @@ from local_runtime.apigateway import (
     map_response,
     match_route,
 )
-from local_runtime.lambdas import FunctionNotFoundError
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Mapping, Sequence
@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
 
-    from local_runtime.apigateway import Route
     from local_runtime.docs import ApiDocs
     from local_runtime.lambdas import LambdaFunction
+    from local_runtime.proxy_events import Route
 
 log = logging.getLogger(__name__)
 

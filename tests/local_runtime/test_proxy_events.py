@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from local_runtime import REPO_ROOT
-from local_runtime.apigateway import (
+from local_runtime.proxy_events import (
     IncomingRequest,
     MalformedResponseError,
     build_event,

@@ -1,4 +1,5 @@
-"""API Gateway REST API with Lambda proxy integration: routes, the format 1.0 event, response mapping."""
+"""API Gateway REST API with Lambda proxy integration: routes, the format 1.0 event, response mapping, and
+the error responses API Gateway answers with itself. The HTTP server using them is `gateway_server`."""
 
 from __future__ import annotations
 

@@ -12,10 +12,10 @@ import pytest
 import yaml
 
 from local_runtime import REPO_ROOT
-from local_runtime.api import ApiGateway, ApiServer
-from local_runtime.apigateway import load_routes
 from local_runtime.docs import ApiDocs
+from local_runtime.gateway_server import ApiGateway, ApiServer
 from local_runtime.lambdas import LambdaFunction
+from local_runtime.proxy_events import load_routes
 from local_runtime.sigv4 import BAD_SIGNATURE
 from local_runtime.testing import SignedHttp
 
