@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 from local_runtime import REPO_ROOT
 from local_runtime.pump import matches_filter
 from local_runtime.settings import PumpSettings, Settings
@@ -42,3 +43,15 @@ def test_the_filter_passes_only_inserted_commits() -> None:
     assert not matches_filter(record("INSERT", "-1"))
     assert not matches_filter(record("MODIFY", "3"))
     assert not matches_filter(record("REMOVE", "3"))
+
+
+@pytest.mark.skipif(not (TERRAFORM / "notifications.tf").exists(), reason="terraform/ not written yet")
+def test_the_filter_leaves_out_the_revisions_terraforms_filter_does() -> None:
+    found = re.search(r'"anything-but"\s*=\s*\[([^\]]*)\]', (TERRAFORM / "notifications.tf").read_text())
+    assert found is not None, "terraform/notifications.tf has no anything-but revision filter"
+    excluded = set(re.findall(r'"(-?\d+)"', found.group(1)))
+    assert excluded == {str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION)}
+    key = layout().range_key
+    for revision in excluded:
+        record = {"eventName": "INSERT", "dynamodb": {"Keys": {key: {"N": revision}}}}
+        assert not matches_filter(record)
