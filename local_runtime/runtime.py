@@ -101,7 +101,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         skip_existing_records=restored,
     )
     gateway = ApiGateway(
-        load_routes(settings.repo_root / "functions" / "routes.json"),
+        load_routes(settings.repo_root / "shared" / "eventstore" / "routes.json"),
         functions,
         credentials={settings.access_key: settings.secret_key},
         region=settings.region,
@@ -171,7 +171,7 @@ def _set_handler_environment(
 
 
 def _functions(settings: Settings) -> dict[str, LambdaFunction]:
-    routes = json.loads((settings.repo_root / "functions" / "routes.json").read_text())["routes"]
+    routes = json.loads((settings.repo_root / "shared" / "eventstore" / "routes.json").read_text())["routes"]
     names = sorted({route["function"] for route in routes} | {NOTIFY_FUNCTION})
     functions = {
         name: LambdaFunction(name, settings.repo_root / "functions" / name, settings.region) for name in names
