@@ -146,6 +146,12 @@ resource "aws_lambda_function" "this" {
     mode = "Active"
   }
 
+  # The functions write JSON lines (eventstore.observability); Lambda's own lines (START, REPORT) follow.
+  logging_config {
+    log_format = "JSON"
+    log_group  = aws_cloudwatch_log_group.function[each.key].name
+  }
+
   depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]
 }
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -23,8 +22,7 @@ from eventstore.domain import (
     StreamNotFound,
     WrongExpectedRevision,
 )
-
-logger = logging.getLogger(__name__)
+from eventstore.observability import logger
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 PROBLEM_TYPE_PREFIX: Final = "urn:eventstore:problem:"
