@@ -81,6 +81,29 @@ def test_fmt_and_validate(initialised_module: Terraform) -> None:
     assert "Success" in result.stdout
 
 
+def test_functions_log_json_on_aws(initialised_module: Terraform) -> None:
+    """moto drops a function's LoggingConfig, so the module sets it (functions.tf, `logging_config`) on AWS
+    only, or a stack on moto would re-plan forever; the applied stack cannot show it: ask the module."""
+
+    def log_formats(endpoint: str) -> list[str]:
+        console = ["terraform", f"-chdir={initialised_module.directory}", "console", "-no-color"]
+        result = subprocess.run(
+            [*console, f"-var=aws_endpoint_url={endpoint}"],
+            input="jsonencode(local.function_log_formats)\n",
+            env=initialised_module.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        answer = [line for line in result.stdout.splitlines() if line.strip()][-1]
+        formats: list[str] = json.loads(json.loads(answer))
+        return formats
+
+    assert log_formats("") == ["JSON"]
+    assert log_formats("http://127.0.0.1:4566") == []
+
+
 def test_checkov_passes_and_every_skip_has_a_reason() -> None:
     checkov = Path(sys.executable).parent / "checkov"
     options = ["--framework", "terraform", "--skip-download", "--quiet", "--compact"]
