@@ -58,7 +58,6 @@ class ApiService:
     ) -> None:
         self.store = store
         self.telemetry = telemetry or observability.Telemetry()
-        self.operations = operations
         self._bound = {name: self._bind(operation) for name, operation in operations.items()}
 
     def _bind(self, operation: Operation) -> Callable[[http.Request], http.Response]:
