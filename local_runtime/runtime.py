@@ -90,7 +90,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     subscribe_queue(clients, topic_arn, demo_queue_url)
     _set_handler_environment(settings, endpoint, topic_arn, data_dir)
 
-    routes = load_routes(settings.repo_root / "functions" / "routes.json")
+    routes = load_routes(settings.repo_root / "shared" / "eventstore" / "routes.json")
     functions = _functions(settings, routes)
     pump = _start_pump(
         settings,

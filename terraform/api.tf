@@ -1,4 +1,4 @@
-# The REST API: explicit resources and methods from functions/routes.json (not an OpenAPI body, whose
+# The REST API: explicit resources and methods from shared/eventstore/routes.json (not an OpenAPI body, whose
 # methods emulators strip of their authorization), every method AWS_IAM, Lambda proxy integrations, a
 # deployment that follows every route change, and a stage with X-Ray, JSON access logs, metrics and
 # throttling.
@@ -48,7 +48,7 @@ resource "aws_api_gateway_rest_api" "this" {
 
     precondition {
       condition     = local.api_max_depth <= 5
-      error_message = "functions/routes.json has a path deeper than five segments; add a depth level in terraform/api.tf."
+      error_message = "shared/eventstore/routes.json has a path deeper than five segments; add a depth level in terraform/api.tf."
     }
   }
 }
@@ -124,6 +124,7 @@ resource "aws_api_gateway_method" "route" {
   rest_api_id          = aws_api_gateway_rest_api.this.id
   resource_id          = local.api_resource_ids[each.value.path]
   http_method          = each.value.method
+  operation_name       = each.value.operation
   authorization        = "AWS_IAM"
   request_validator_id = aws_api_gateway_request_validator.parameters.id
   request_parameters = {

@@ -87,6 +87,9 @@ locals {
   listing_index    = one([for index in local.table.global_secondary_indexes : index.name])
   listing_position = one([for index in local.table.global_secondary_indexes : index.range_key])
 
+  # JSON on AWS. Left out on emulators: moto 5.2 drops LoggingConfig, so every re-plan would add it again.
+  function_log_formats = local.emulated ? [] : ["JSON"]
+
   # Written by `make build`: what the zips were built for.
   build_manifest = jsondecode(file("${local.build_dir}/manifest.json"))
 }
@@ -144,6 +147,15 @@ resource "aws_lambda_function" "this" {
 
   tracing_config {
     mode = "Active"
+  }
+
+  # The functions write JSON lines (eventstore.observability); Lambda's own lines (START, REPORT) follow.
+  dynamic "logging_config" {
+    for_each = local.function_log_formats
+    content {
+      log_format = logging_config.value
+      log_group  = aws_cloudwatch_log_group.function[each.key].name
+    }
   }
 
   depends_on = [aws_cloudwatch_log_group.function, aws_iam_role_policy.function]

@@ -1,5 +1,5 @@
 # What every concern shares: the naming scheme, the account and region, and the definition files that
-# the Python code reads too (shared/eventstore/table.json, functions/routes.json).
+# the Python code reads too (shared/eventstore/table.json and routes.json).
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -14,7 +14,7 @@ locals {
   build_dir  = var.build_dir != null ? var.build_dir : "${path.module}/../build"
 
   table  = jsondecode(file("${path.module}/../shared/eventstore/table.json"))
-  routes = jsondecode(file("${path.module}/../functions/routes.json")).routes
+  routes = jsondecode(file("${path.module}/../shared/eventstore/routes.json")).routes
 
   # POWERTOOLS_SERVICE_NAME; also the `service` dimension of the project's metrics on the dashboard.
   service_name      = local.name

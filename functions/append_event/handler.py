@@ -7,8 +7,8 @@ from typing import Any
 from eventstore import api
 from eventstore.service import ApiService, dynamodb_store
 
-SERVICE = ApiService(dynamodb_store())
+SERVICE = ApiService(dynamodb_store(), {"appendEvents": api.append_events, "appendEvent": api.append_event})
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    return SERVICE.handle(event, api.append_event)
+    return SERVICE.handle(event)

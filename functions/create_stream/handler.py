@@ -7,8 +7,8 @@ from typing import Any
 from eventstore import api
 from eventstore.service import ApiService, dynamodb_store
 
-SERVICE = ApiService(dynamodb_store())
+SERVICE = ApiService(dynamodb_store(), {"createStream": api.create_stream})
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    return SERVICE.handle(event, api.create_stream)
+    return SERVICE.handle(event)

@@ -8,4 +8,4 @@ from eventstore import api, http
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    return http.handle(event, api.liveness_check)
+    return http.handle(event, {"livenessCheck": api.liveness_check})

@@ -7,8 +7,8 @@ from typing import Any
 from eventstore import api
 from eventstore.service import ApiService, dynamodb_store
 
-SERVICE = ApiService(dynamodb_store())
+SERVICE = ApiService(dynamodb_store(), {"readEvents": api.read_events, "describeStream": api.describe_stream})
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
-    return SERVICE.handle(event, api.read_events)
+    return SERVICE.handle(event)

@@ -1,4 +1,5 @@
-"""The API's operations: parse a Request, call the store, render a Response. One function per route."""
+"""The API's operations: parse a Request, call the store, render a Response. One function per operation
+(the operationIds of openapi.yaml, named by the routes in routes.json); none looks at the method or path."""
 
 from __future__ import annotations
 
@@ -226,21 +227,44 @@ def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> 
     return _written(request, result, telemetry, len(events))
 
 
-def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
-    """PUT .../events/{revision} (one event at current + 1) or POST .../events (a batch)."""
+def append_events(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
+    """POST .../events: a batch at the expected revision (or "any")."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
     _only_query(request)
     body = json_body(request)
-    expected: ExpectedRevision
-    if request.method == "PUT":
-        revision = _integer(request.path_params.get("revision"), "/path/revision", default=0, minimum=1)
-        validation.validate("AppendEventRequest", body, "/body")
-        raw_events, expected = _events_at(body, "event"), revision - 1
-    else:
-        validation.validate("AppendEventsRequest", body, "/body")
-        raw_events, raw_expected = _events_at(body, "events"), body["expectedRevision"]
-        # JSON Schema's integer admits 2.0; the store keys revisions as integers.
-        expected = ANY_REVISION if raw_expected == ANY_REVISION else int(raw_expected)
+    validation.validate("AppendEventsRequest", body, "/body")
+    raw_expected = body["expectedRevision"]
+    # JSON Schema's integer admits 2.0; the store keys revisions as integers.
+    expected: ExpectedRevision = ANY_REVISION if raw_expected == ANY_REVISION else int(raw_expected)
+    raw_events = _events_at(body, "events")
+    return _append(
+        store, request, telemetry, stream=(stream_type, stream_id), raw_events=raw_events, expected=expected
+    )
+
+
+def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
+    """PUT .../events/{revision}: one event, at current + 1."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    body = json_body(request)
+    revision = _integer(request.path_params.get("revision"), "/path/revision", default=0, minimum=1)
+    validation.validate("AppendEventRequest", body, "/body")
+    raw_events, expected = _events_at(body, "event"), revision - 1
+    return _append(
+        store, request, telemetry, stream=(stream_type, stream_id), raw_events=raw_events, expected=expected
+    )
+
+
+def _append(
+    store: EventStore,
+    request: Request,
+    telemetry: Telemetry,
+    *,
+    stream: tuple[str, str],
+    raw_events: Sequence[tuple[str, Mapping[str, Any]]],
+    expected: ExpectedRevision,
+) -> Response:
+    stream_type, stream_id = stream
     key = _idempotency_key(request)
     events = _new_events(raw_events, f"{stream_id}\n{expected}\n{key}" if key else None)
     try:
@@ -252,11 +276,8 @@ def append_event(store: EventStore, request: Request, telemetry: Telemetry) -> R
 
 
 def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
-    """GET .../events (a page of events) or GET .../details (the stream)."""
+    """GET .../events: a page of events."""
     stream_type, stream_id = _stream_type(request), _stream_id(request)
-    if request.resource.endswith("/details"):
-        _only_query(request)
-        return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
     _only_query(request, "after-revision", "limit")
     after = _integer(request.query.get("after-revision"), "/query/after-revision", default=0, minimum=0)
     page = store.read(stream_type, stream_id, after, _limit(request))
@@ -270,6 +291,13 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
             }
         },
     )
+
+
+def describe_stream(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    """GET .../details: the stream."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
 
 
 def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
@@ -302,4 +330,13 @@ def liveness_check(_request: Request) -> Response:
     return Response(200, {"status": "ok", "at": timefmt.format_instant(datetime.now(UTC))})
 
 
-__all__ = ["ANY_REVISION", "append_event", "create_stream", "list_streams", "liveness_check", "read_events"]
+__all__ = [
+    "ANY_REVISION",
+    "append_event",
+    "append_events",
+    "create_stream",
+    "describe_stream",
+    "list_streams",
+    "liveness_check",
+    "read_events",
+]

@@ -1,15 +1,15 @@
-"""API Gateway REST proxy events in, proxy responses out; domain errors → RFC 9457 problem+json."""
+"""API Gateway REST proxy events in, proxy responses out: the request's route picks the operation by name
+(eventstore.routes); domain errors → RFC 9457 problem+json."""
 
 from __future__ import annotations
 
 import base64
 import binascii
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from eventstore import jsontext
+from eventstore import jsontext, routes
 from eventstore.domain import (
     Caller,
     EventIdConflict,
@@ -22,8 +22,7 @@ from eventstore.domain import (
     StreamNotFound,
     WrongExpectedRevision,
 )
-
-logger = logging.getLogger(__name__)
+from eventstore.observability import logger
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 PROBLEM_TYPE_PREFIX: Final = "urn:eventstore:problem:"
@@ -33,6 +32,9 @@ PROBLEM_TYPE_PREFIX: Final = "urn:eventstore:problem:"
 class Request:
     method: str
     resource: str
+    operation: str | None
+    """The operation the route names (routes.json); None when no route has this method and resource."""
+
     path: str
     path_params: Mapping[str, str]
     query: Mapping[str, str]
@@ -65,9 +67,11 @@ def parse_request(event: Mapping[str, Any]) -> Request:
     path = event.get("path") or ""
     full_path = context.get("path") or path
     base_path = full_path[: -len(path)] if path and full_path.endswith(path) else ""
+    method, resource = event.get("httpMethod", ""), event.get("resource", "")
     return Request(
-        method=event.get("httpMethod", ""),
-        resource=event.get("resource", ""),
+        method=method,
+        resource=resource,
+        operation=routes.operation_of(method, resource),
         path=path,
         path_params=event.get("pathParameters") or {},
         query=event.get("queryStringParameters") or {},
@@ -156,12 +160,28 @@ def to_proxy(response: Response) -> dict[str, Any]:
     }
 
 
-def handle(event: Mapping[str, Any], operation: Callable[[Request], Response]) -> dict[str, Any]:
-    """Parse → operate → render, with every failure (rendering included) rendered as problem+json."""
+class UnservedRoute(LookupError):
+    """API Gateway sent a route this function has no operation for: a deployment fault, not the caller's."""
+
+
+def _operation(
+    operations: Mapping[str, Callable[[Request], Response]], request: Request
+) -> Callable[[Request], Response]:
+    operation = operations.get(request.operation) if request.operation is not None else None
+    if operation is None:
+        raise UnservedRoute(f"{request.method} {request.resource} (operation {request.operation})")
+    return operation
+
+
+def handle(
+    event: Mapping[str, Any], operations: Mapping[str, Callable[[Request], Response]]
+) -> dict[str, Any]:
+    """Parse → run the operation the route names → render, with every failure (rendering included) rendered
+    as problem+json."""
     request: Request | None = None
     try:
         request = parse_request(event)
-        return to_proxy(operation(request))
+        return to_proxy(_operation(operations, request)(request))
     except EventStoreError as error:
         return to_proxy(problem(error, request))
     except Exception:

@@ -1,5 +1,10 @@
 """Structured logs, EMF metrics (aws-lambda-powertools) and X-Ray instrumentation of AWS SDK calls.
 
+One JSON log format for the whole layer: modules log through `logger` (the Powertools Logger) or through the
+standard library (`logging.getLogger(__name__)`, as storage does), which this module routes, once per
+container, into the same JSON handler, `extra=` fields kept as keys. Terraform sets the functions' log
+format to JSON, so Lambda's own lines (START, REPORT) are JSON too.
+
 Cold-start budget (measured by `make bench`, section 1): aws-lambda-powertools is imported at module scope;
 with boto3 already loaded it adds at most a few tens of ms (often within the noise), which fits the budget
 (init <= 1.25x a bare boto3 client).
@@ -10,13 +15,20 @@ whichever one is asked for. aws-xray-sdk is the expensive one and is deferred to
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "eventstore"))
+
+# The package's standard-library loggers (eventstore.<module>) propagate to this one; it gets the Powertools
+# handler and stops propagating, so their records are written once, as JSON, never as the runtime's text.
+logging.getLogger(__package__)
+copy_config_to_registered_loggers(source_logger=logger, include={__package__})
 
 
 class Telemetry:

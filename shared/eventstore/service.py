@@ -47,16 +47,26 @@ def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
 
 
 class ApiService:
-    """One route's Lambda: the store and telemetry live for the container, a request for an invocation."""
+    """One Lambda and the operations its routes name: the store and telemetry live for the container, a
+    request for an invocation."""
 
-    def __init__(self, store: EventStore, telemetry: observability.Telemetry | None = None) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        operations: Mapping[str, Operation],
+        telemetry: observability.Telemetry | None = None,
+    ) -> None:
         self.store = store
         self.telemetry = telemetry or observability.Telemetry()
+        self._bound = {name: self._bind(operation) for name, operation in operations.items()}
 
-    def handle(self, event: Mapping[str, Any], operation: Operation) -> dict[str, Any]:
+    def _bind(self, operation: Operation) -> Callable[[http.Request], http.Response]:
+        return lambda request: operation(self.store, request, self.telemetry)
+
+    def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
         observability.instrument_aws_sdk()
         try:
-            response = http.handle(event, lambda request: operation(self.store, request, self.telemetry))
+            response = http.handle(event, self._bound)
         finally:
             self.telemetry.flush()
         observability.log_request(

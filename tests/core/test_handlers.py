@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from eventstore.routes import ROUTES, Route
 from eventstore.table import create_table
 from tests.support import assert_matches_schema, load_handler, proxy_event
 
@@ -20,6 +21,7 @@ STREAMS = "/streams/{streamType}"
 EVENTS = "/streams/{streamType}/{streamId}/events"
 EVENT_AT = "/streams/{streamType}/{streamId}/events/{revision}"
 DETAILS = "/streams/{streamType}/{streamId}/details"
+API_FUNCTIONS = ("create_stream", "append_event", "read_events", "list_streams", "liveness_check")
 
 type Call = Callable[..., tuple[int, dict[str, str], Any]]
 
@@ -31,10 +33,7 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]
     monkeypatch.setenv("EVENTSTORE_LISTING_SETTLE_SECONDS", "0")
     with mock_aws():
         create_table(boto3.client("dynamodb"), "events")
-        yield {
-            name: load_handler(name)
-            for name in ("create_stream", "append_event", "read_events", "list_streams", "liveness_check")
-        }
+        yield {name: load_handler(name) for name in API_FUNCTIONS}
 
 
 @pytest.fixture
@@ -190,6 +189,25 @@ def test_listing_after_notification_with_signed_page_keys(
             break
         key = page["streamPage"]["nextPageKey"]
     assert seen == [s["streamId"] for s in created]
+
+
+def _route_call(route: Route) -> dict[str, Any]:
+    """Arguments for `call` that reach the route's operation (path parameters filled in)."""
+    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2"}
+    names = [segment[1:-1] for segment in route.path.split("/") if segment.startswith("{")]
+    return {"method": route.method, "resource": route.path, "params": {n: values[n] for n in names} or None}
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=lambda route: route.operation)
+def test_each_function_runs_the_operation_its_route_names_and_no_other(call: Call, route: Route) -> None:
+    """A route's own function answers it (here 2xx or a domain error, never 500); every other API function
+    refuses it as a deployment fault (500, nothing run) instead of running its own operation on it."""
+    for function in API_FUNCTIONS:
+        status, _, body = call(function, **_route_call(route))
+        if function == route.function:
+            assert status != 500, body
+        else:
+            assert (status, body["type"]) == (500, "urn:eventstore:problem:internal-error"), function
 
 
 def test_liveness(call: Call) -> None:

@@ -18,7 +18,7 @@ from local_runtime.proxy_events import (
 )
 from local_runtime.sigv4 import Identity
 
-ROUTES = load_routes(REPO_ROOT / "functions" / "routes.json")
+ROUTES = load_routes(REPO_ROOT / "shared" / "eventstore" / "routes.json")
 SAVED_EVENT = json.loads((Path(__file__).parent.parent / "events" / "apigw_rest_proxy_iam.json").read_text())
 
 

@@ -90,7 +90,7 @@ def stack(
     shutil.copytree(
         ROOT / "functions",
         functions_dir,
-        ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "routes.json"),
+        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"),
     )
     # A snapshot of the layer's sources: the working tree may change while the tests run.
     shared_dir = work / "shared"

@@ -149,10 +149,9 @@ def copy_module(destination: Path) -> Path:
         destination / "terraform",
         ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", ".terraform.lock.hcl"),
     )
-    (destination / "functions").mkdir()
-    shutil.copy(ROOT / "functions" / "routes.json", destination / "functions" / "routes.json")
     (destination / "shared" / "eventstore").mkdir(parents=True)
-    shutil.copy(ROOT / "shared" / "eventstore" / "table.json", destination / "shared" / "eventstore")
+    for definition in ("table.json", "routes.json"):
+        shutil.copy(ROOT / "shared" / "eventstore" / definition, destination / "shared" / "eventstore")
     return destination / "terraform"
 
 
