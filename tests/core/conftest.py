@@ -12,8 +12,8 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.pagekeys import PageKeySigner
-from eventstore.storage import DynamoEventStore
 from eventstore.table import create_table
 
 REGION = "us-east-1"

@@ -27,8 +27,9 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
+from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.dynamodb.writes import ANY_BACKOFF_MAX_SECONDS
 from eventstore.pagekeys import PageKeySigner
-from eventstore.storage import ANY_BACKOFF_MAX_SECONDS, DynamoEventStore
 from tests.core.conftest import PAGE_KEY_SECRET
 from tests.support import listing_marker
 
@@ -137,11 +138,11 @@ def test_an_any_append_that_loses_a_race_is_retried_not_refused(
     store: DynamoEventStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stream_id = new_stream(store)
-    stale = store._recent_or_raise("order", stream_id)
+    stale = store.writer.recent_or_raise("order", stream_id)
     store.append("order", stream_id, 1, events("Winner"), CALLER)
     reads = iter([stale])
-    fresh = store._recent_or_raise
-    monkeypatch.setattr(store, "_recent_or_raise", lambda t, i: next(reads, None) or fresh(t, i))
+    fresh = store.writer.recent_or_raise
+    monkeypatch.setattr(store.writer, "recent_or_raise", lambda t, i: next(reads, None) or fresh(t, i))
     result = store.append("order", stream_id, ANY_REVISION, events("Loser"), CALLER)
     assert result.stream.revision == 3
     assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created", "Winner", "Loser"]
@@ -184,8 +185,8 @@ def test_sixteen_writers_racing_any_appends_all_succeed_gapless_without_duplicat
     # (tens of ms each on a busy machine): what the last writer of a round waits is its throughput, not
     # the store's budget, which the next test holds to.
     store = DynamoEventStore(
-        _Serialized(store._db),  # type: ignore[arg-type]
-        store._table,
+        _Serialized(store.table.client),  # type: ignore[arg-type]
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
         any_append_budget=timedelta(seconds=120),
@@ -262,8 +263,8 @@ def test_an_any_append_whose_twin_won_the_race_is_a_replay_however_busy_the_stre
 ) -> None:
     stream_id = new_stream(store, "tally")
     racing = DynamoEventStore(
-        _TwinWinsThenBusy(store._db, store, stream_id),  # type: ignore[arg-type]
-        store._table,
+        _TwinWinsThenBusy(store.table.client, store, stream_id),  # type: ignore[arg-type]
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
     )
@@ -280,11 +281,11 @@ def test_an_any_append_that_loses_every_race_gives_up_after_its_budget_with_a_50
     store: DynamoEventStore,
 ) -> None:
     stream_id = new_stream(store, "tally")
-    rivals = _Rivals(store._db)
+    rivals = _Rivals(store.table.client)
     budget = timedelta(seconds=2)
     contended = DynamoEventStore(
         rivals,  # type: ignore[arg-type]
-        store._table,
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
         any_append_budget=budget,
@@ -554,15 +555,15 @@ def _settled_store(
     store: DynamoEventStore, client: Any = None, settle: timedelta = SETTLE
 ) -> DynamoEventStore:
     return DynamoEventStore(
-        client or store._db,
-        store._table,
+        client or store.table.client,
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=settle,
     )
 
 
 def test_a_commit_that_lands_late_gets_a_fresh_listing_entry(store: DynamoEventStore) -> None:
-    late = _settled_store(store, _SlowPuts(store._db, delay=SETTLE.total_seconds()))
+    late = _settled_store(store, _SlowPuts(store.table.client, delay=SETTLE.total_seconds()))
     prompt = _settled_store(store)
     late_id, prompt_id = new_stream(late, "parcel"), new_stream(prompt, "parcel")
     late_stamp = timefmt.parse(late.describe("parcel", late_id).updated_at)
@@ -588,7 +589,7 @@ def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> N
     assert not _settled_store(store).mark_if_late(newest, stamp + SETTLE / 4)
     assert settled.mark_if_late(newest, stamp + 2 * SETTLE)
     # An older mark never moves the marker back.
-    assert not settled.mark_for_listing(settled.commits_between(stream_id, 1, 1)[0])
+    assert not settled.markers.mark_for_listing(settled.commits_between(stream_id, 1, 1)[0])
     time.sleep(2 * SETTLE.total_seconds())
     listing = _listing(settled, "parcel", stamp, 10)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
@@ -598,7 +599,7 @@ def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> N
 def test_a_late_commit_found_by_the_sdk_retry_is_written_not_replayed_and_marked(
     store: DynamoEventStore,
 ) -> None:
-    client = _SlowPuts(store._db, delay=0, delays=[SETTLE.total_seconds()], lose=[0])
+    client = _SlowPuts(store.table.client, delay=0, delays=[SETTLE.total_seconds()], lose=[0])
     late = _settled_store(store, client)
     stream_id = str(uuid.uuid4())
     assert not late.create("parcel", stream_id, events("Created"), CALLER).replayed  # found its own write
@@ -610,7 +611,7 @@ def test_a_late_commit_found_by_the_sdk_retry_is_written_not_replayed_and_marked
 @pytest.mark.parametrize("lose", [[], [1]], ids=["slow", "slow-and-its-answer-lost"])
 def test_a_slow_marker_write_is_stamped_again(store: DynamoEventStore, lose: list[int]) -> None:
     slow = SETTLE.total_seconds()
-    late = _settled_store(store, _SlowPuts(store._db, delay=0, delays=[slow, slow], lose=lose))
+    late = _settled_store(store, _SlowPuts(store.table.client, delay=0, delays=[slow, slow], lose=lose))
     stream_id = new_stream(late, "parcel")  # the commit, then its marker: both slow; the second marker not
     stamp = timefmt.parse(late.describe("parcel", stream_id).updated_at)
     marked = timefmt.parse(listing_marker(store, stream_id)["committedAt"]["S"])
@@ -638,7 +639,7 @@ class _BackfillingIndex(_ClientStandIn):
 
 
 def test_listing_while_the_index_is_built_is_unavailable_not_an_error(store: DynamoEventStore) -> None:
-    building = _settled_store(store, _BackfillingIndex(store._db))
+    building = _settled_store(store, _BackfillingIndex(store.table.client))
     with pytest.raises(ServiceUnavailable):
         building.list_streams("ticket", None, 10, None)
 
@@ -662,18 +663,18 @@ class _UnprocessedKeys(_ClientStandIn):
 def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(store: DynamoEventStore) -> None:
     stream_id = new_stream(store, "meter")
     store.append("meter", stream_id, 1, events("Read"), CALLER)
-    retried = _UnprocessedKeys(store._db, times=2)
+    retried = _UnprocessedKeys(store.table.client, times=2)
     listing = _listing(_settled_store(store, retried, timedelta(0)), "meter", None, 1)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
     assert retried.calls >= 3
     # Never answered: the superseded entry is listed too (a stream twice is harmless; skipping it is not).
-    hopeless = _UnprocessedKeys(store._db, times=10**6)
+    hopeless = _UnprocessedKeys(store.table.client, times=10**6)
     listing = _listing(_settled_store(store, hopeless, timedelta(0)), "meter", None, 1)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 1), (stream_id, 2)]
 
 
 def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoEventStore) -> None:
-    failing = _settled_store(store, _SlowPuts(store._db, delay=0, fail=[0]))
+    failing = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]))
     stream_id, first = str(uuid.uuid4()), events("Created")
     with pytest.raises(ServiceUnavailable):
         failing.create("parcel", stream_id, first, CALLER)
@@ -684,7 +685,7 @@ def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoE
     assert _listed(failing, "parcel", stamp, 10) == [stream_id]
     # A prompt retry marks nothing.
     prompt_id = str(uuid.uuid4())
-    prompt = _settled_store(store, _SlowPuts(store._db, delay=0, fail=[0]))
+    prompt = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]))
     with pytest.raises(ServiceUnavailable):
         prompt.create("parcel", prompt_id, first := events("Created"), CALLER)
     assert prompt.create("parcel", prompt_id, first, CALLER).replayed
@@ -741,10 +742,10 @@ def test_a_tail_longer_than_a_page_is_paged_under_the_horizon_it_started_with(
     store: DynamoEventStore,
 ) -> None:
     now = [datetime.now(UTC)]
-    lagging = _LaggingIndex(store._db)
+    lagging = _LaggingIndex(store.table.client)
     clocked = DynamoEventStore(
         lagging,  # type: ignore[arg-type]
-        store._table,
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(seconds=30),
         clock=lambda: now[0],
@@ -777,8 +778,8 @@ def test_a_listing_served_by_a_container_whose_clock_is_behind_ends_at_its_first
     ids = [new_stream(store, "ticket") for _ in range(3)]
     now = [datetime.now(UTC)]
     skewed = DynamoEventStore(
-        store._db,
-        store._table,
+        store.table.client,
+        store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
         clock=lambda: now[0],
