@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import Final, Protocol
 
 from eventstore.commits import Commit
 from eventstore.domain import (
@@ -21,6 +21,11 @@ from eventstore.domain import (
     StreamState,
     SummaryAdvance,
 )
+
+MAX_PAGE_EVENTS: Final = 1000
+"""A page of events holds at most this many, whatever the limit asked for."""
+ANY_RETRY_HORIZON: Final = 10
+"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 
 
 class EventStore(Protocol):

@@ -12,7 +12,7 @@ from eventstore.commits import Commit
 from eventstore.domain import SummaryAdvance
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers
-from eventstore.dynamodb.reads import MAX_QUERY_PAGE_EVENTS
+from eventstore.store import MAX_PAGE_EVENTS
 from eventstore.table import SUMMARY_REVISION
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class SummaryCursor:
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
         """The commits holding revisions first..last (notify_stream fills gaps in its input with them)."""
         commits, _ = self._table.commits(
-            stream_id, first_revision, last_revision, newest_first=False, limit=MAX_QUERY_PAGE_EVENTS
+            stream_id, first_revision, last_revision, newest_first=False, limit=MAX_PAGE_EVENTS
         )
         return commits
 

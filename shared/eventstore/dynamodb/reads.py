@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Final
-
 from eventstore.domain import EventPage, StreamNotFound, StreamState
 from eventstore.dynamodb.access import Table
-
-MAX_QUERY_PAGE_EVENTS: Final = 1000
+from eventstore.store import MAX_PAGE_EVENTS
 
 
 def describe(table: Table, stream_type: str, stream_id: str) -> StreamState:
@@ -15,7 +12,7 @@ def describe(table: Table, stream_type: str, stream_id: str) -> StreamState:
 
 
 def read(table: Table, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
-    limit = min(limit, MAX_QUERY_PAGE_EVENTS)
+    limit = min(limit, MAX_PAGE_EVENTS)
     # Commits holding the next `limit` revisions start at most `limit` revisions later; bounding the
     # key range keeps the Query (and its read units) to one page whatever the stream's length.
     first, last_wanted = after_revision + 1, after_revision + limit

@@ -32,14 +32,13 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.access import MAX_REVISION, Settling, Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers, listing_entry
+from eventstore.store import ANY_RETRY_HORIZON
 
 ANY_APPEND_BUDGET: Final = timedelta(seconds=5)
 """How long an "any" append keeps retrying lost races: well inside the functions' timeout (10 s by default)
 and API Gateway's 29 s, so a stream that stays this busy answers a 503 with Retry-After, not a timeout."""
 ANY_BACKOFF_FIRST_SECONDS: Final = 0.005
 ANY_BACKOFF_MAX_SECONDS: Final = 1.0
-ANY_RETRY_HORIZON: Final = 10
-"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
 
 
 class CommitWriter:
