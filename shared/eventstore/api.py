@@ -35,7 +35,7 @@ _MAX_INTEGER_TEXT: Final = 32
 MAX_PAGE_LIMIT: Final = 1000
 PAGE_KEY_ALIAS: Final = "nextPageKey"
 PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
-"""The name the store's page-key errors carry (dynamodb/listing.py)."""
+"""The name the store's page-key errors carry (pagekeys.PAGE_KEY_PARAM)."""
 _PAGE_KEY_NAMES: Final = ("stream-next-page-key", PAGE_KEY_ALIAS)
 
 
