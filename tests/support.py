@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema
 
 if TYPE_CHECKING:
-    from eventstore.storage import DynamoEventStore
+    from eventstore.dynamodb.store import DynamoEventStore
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
@@ -90,4 +90,4 @@ def listing_marker(store: DynamoEventStore, stream_id: str) -> Any:
     from eventstore.table import LISTING_MARKER_REVISION  # noqa: PLC0415
 
     key = {"streamId": {"S": stream_id}, "revision": {"N": str(LISTING_MARKER_REVISION)}}
-    return store._db.get_item(TableName=store._table, Key=key, ConsistentRead=True).get("Item")
+    return store.table.client.get_item(TableName=store.table.name, Key=key, ConsistentRead=True).get("Item")

@@ -23,7 +23,7 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.http import Request, Response, json_body
-from eventstore.storage import EventStore
+from eventstore.store import EventStore
 
 # Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
 # retried request maps to the same stream and events.
@@ -36,7 +36,7 @@ _MAX_INTEGER_TEXT: Final = 32
 MAX_PAGE_LIMIT: Final = 1000
 PAGE_KEY_ALIAS: Final = "nextPageKey"
 PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
-"""The name the store's page-key errors carry (storage.py)."""
+"""The name the store's page-key errors carry (pagekeys.PAGE_KEY_PARAM)."""
 _PAGE_KEY_NAMES: Final = ("stream-next-page-key", PAGE_KEY_ALIAS)
 
 

@@ -24,10 +24,11 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, Unpack
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eventstore import timefmt
+from eventstore.commits import Commit, decode_commit, is_commit_key
 from eventstore.config import TopicSettings
 from eventstore.domain import EventStoreError, SummaryAdvance
 from eventstore.observability import logger
-from eventstore.storage import Commit, decode_commit, is_commit_key
+from eventstore.store import NotificationCursor
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.type_defs import (
@@ -207,20 +208,6 @@ def build_notification(
 # Processing -----------------------------------------------------------------------------------------
 
 
-class SummaryCursor(Protocol):
-    """The part of the EventStore notify_stream needs (DynamoEventStore implements it)."""
-
-    def notified_revision(self, stream_id: str) -> int: ...
-
-    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]: ...
-
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance: ...
-
-    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool: ...
-
-
 class Publisher(Protocol):
     """The SNS client's PublishBatch (tests wrap it to inject failures)."""
 
@@ -252,7 +239,7 @@ class Notifier:
 
     def __init__(
         self,
-        cursor: SummaryCursor,
+        cursor: NotificationCursor,
         publisher: Publisher,
         topic: TopicSettings,
         metrics: Metrics,

@@ -9,12 +9,16 @@ import hmac
 import json
 from typing import TYPE_CHECKING, Any, Final
 
+from eventstore.domain import InvalidRequest
+
 if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
 # GenerateMac over this fixed label derives the signing secret: the KMS key never leaves KMS and every
 # container derives the same secret with one call at cold start.
 _DERIVATION_LABEL: Final = b"eventstore/page-keys/v1"
+PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
+EARLIER_PAGE_KEY: Final = "the page key comes from an earlier version of the store; start the listing again"
 
 
 class InvalidPageKey(ValueError):
@@ -59,3 +63,25 @@ class PageKeySigner:
         if not isinstance(content, dict):
             raise InvalidPageKey("the page key is malformed")
         return content
+
+
+def decode_listing_key(
+    signer: PageKeySigner, token: str, stream_type: str, updated_after: str, version: int
+) -> dict[str, Any]:
+    """The content of a listing's page key, checked to continue this listing: the same stream type and
+    updated-after, and the store's page-key version. A bad key is the client's error (400)."""
+    try:
+        content = signer.decode(token)
+    except InvalidPageKey as exc:
+        raise InvalidRequest.single(PAGE_KEY_PARAM, str(exc)) from exc
+    if content.get("type") != stream_type:
+        raise InvalidRequest.single(
+            PAGE_KEY_PARAM, "the page key belongs to a listing of another stream type"
+        )
+    if content.get("after") != updated_after:
+        raise InvalidRequest.single(
+            PAGE_KEY_PARAM, "the page key belongs to a listing with another updated-after"
+        )
+    if content.get("v") != version:
+        raise InvalidRequest.single(PAGE_KEY_PARAM, EARLIER_PAGE_KEY)
+    return content

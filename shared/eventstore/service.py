@@ -11,8 +11,9 @@ from botocore.config import Config
 
 from eventstore import http, observability
 from eventstore.config import PageKeySettings, StoreSettings
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
-from eventstore.storage import DynamoEventStore, EventStore
+from eventstore.store import EventStore
 
 if TYPE_CHECKING:
     from eventstore.api import Telemetry

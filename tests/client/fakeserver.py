@@ -1,19 +1,17 @@
 """A tiny in-process event store API for the client's unit tests (stdlib http.server on 127.0.0.1).
 
-It verifies every request's SigV4 signature by re-signing it with botocore, speaks the wire contract of
-openapi.yaml (problem+json, paging, idempotent replays) and can be told to fail the next requests.
+It verifies every request's SigV4 signature by re-signing it with botocore, serves the API's routes from
+the in-memory reference store (eventstore.memory) and can be told to fail the next requests.
 """
 
 from __future__ import annotations
 
-import base64
 import hmac
 import json
 import re
 import threading
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -22,10 +20,15 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from eventstore import api, http, timefmt, validation
+from eventstore.domain import ANY_REVISION, AppendResult, Caller, EventStoreError, InvalidRequest, NewEvent
+from eventstore.memory import MemoryEventStore
+
 ACCESS_KEY = "AKIDEXAMPLE"
 SECRET_KEY = "fake-secret-key"
 REGION = "eu-west-1"
 PROBLEM = "urn:eventstore:problem:"
+CALLER = Caller(principal="arn:aws:iam::123456789012:user/t", request_id=None)
 _AUTH = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/execute-api/aws4_request, "
     r"SignedHeaders=(?P<signed>[a-z0-9;-]+), Signature=(?P<signature>[0-9a-f]{64})"
@@ -72,42 +75,19 @@ class Failure:
     after_write: bool = False  # carry the request out, then lose the answer
 
 
-@dataclass
-class StreamState:
-    stream_type: str
-    events: list[dict[str, Any]] = field(default_factory=list)
-    updated_at: datetime = field(default_factory=lambda: datetime.now(UTC))
-
-    def to_json(self, stream_id: str) -> dict[str, Any]:
-        return {
-            "streamId": stream_id,
-            "streamType": self.stream_type,
-            "revision": len(self.events),
-            "updatedAt": self.updated_at.isoformat().replace("+00:00", "Z"),
-        }
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, kind: str, **extra: Any) -> None:
-        super().__init__(kind)
-        self.status, self.kind, self.extra = status, kind, extra
-
-
 class FakeEventStore:
+    """The API's routes over the in-memory reference store (the storage contract holds it to the DynamoDB
+    store's behaviour), with the API's request schemas and problem documents; records every request."""
+
     def __init__(self) -> None:
-        self.streams: dict[str, StreamState] = {}
+        self.model = MemoryEventStore()
         self.requests: list[Recorded] = []
         self.failures: list[Failure] = []
         self.signature_errors: list[str] = []
         self.lock = threading.Lock()
-        self._clock = datetime(2026, 1, 1, tzinfo=UTC)
 
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
-
-    def _tick(self) -> datetime:
-        self._clock += timedelta(seconds=1)  # strictly increasing updatedAt keeps the listing order exact
-        return self._clock
 
     def handle(
         self, method: str, path: str, query: dict[str, str], body: Any
@@ -115,112 +95,79 @@ class FakeEventStore:
         parts = [unquote(p) for p in path.strip("/").split("/")]
         match parts:
             case ["streams", stream_type] if method == "POST":
+                validation.validate("CreateStreamRequest", body, "/body")
                 return self._create(stream_type, body)
             case ["streams", stream_type] if method == "GET":
                 return self._list(stream_type, query)
             case ["streams", stream_type, stream_id, "events"] if method == "POST":
-                return self._append(stream_type, stream_id, body["expectedRevision"], body["events"])
+                validation.validate("AppendEventsRequest", body, "/body")
+                expected = body["expectedRevision"]
+                expected = expected if expected == ANY_REVISION else int(expected)
+                return self._written(
+                    self.model.append(stream_type, stream_id, expected, _events(body["events"]), CALLER)
+                )
             case ["streams", stream_type, stream_id, "events", revision] if method == "PUT":
-                return self._append(stream_type, stream_id, int(revision) - 1, [body["event"]])
+                validation.validate("AppendEventRequest", body, "/body")
+                events = _events([body["event"]])
+                return self._written(
+                    self.model.append(stream_type, stream_id, int(revision) - 1, events, CALLER)
+                )
             case ["streams", stream_type, stream_id, "events"] if method == "GET":
                 return self._read(stream_type, stream_id, query)
             case ["streams", stream_type, stream_id, "details"] if method == "GET":
-                return 200, {}, {"stream": self._stream(stream_type, stream_id).to_json(stream_id)}
-        raise ApiError(400, "invalid-request", detail=f"no route {method} {path}")
-
-    def _stream(self, stream_type: str, stream_id: str) -> StreamState:
-        stream = self.streams.get(stream_id)
-        if stream is None or stream.stream_type != stream_type:
-            raise ApiError(404, "stream-not-found")
-        return stream
+                return 200, {}, {"stream": api.stream_json(self.model.describe(stream_type, stream_id))}
+        raise InvalidRequest.single("/path", f"no route {method} {path}")
 
     def _create(self, stream_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
-        events = body.get("events") or [body["initialEvent"]]
-        for event in events:
-            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:-]*", event.get("eventType", "")):
-                raise ApiError(
-                    400,
-                    "invalid-request",
-                    **{"invalid-params": [{"name": "/body/events/0/eventType", "reason": "bad type"}]},
-                )
-        stream_id = body.get("streamId") or str(uuid.uuid5(uuid.NAMESPACE_URL, events[0]["eventId"]))
-        if stream_id in self.streams:
-            if self.streams[stream_id].stream_type != stream_type:  # ids are unique across types
-                detail = f"stream id {stream_id} is already used by another stream type"
-                raise ApiError(409, "stream-already-exists", detail=detail)
-            return self._append(stream_type, stream_id, 0, events, exists_kind="stream-already-exists")
-        self.streams[stream_id] = StreamState(stream_type)
-        return self._append(stream_type, stream_id, 0, events)
+        events = _events(body["events"] if "events" in body else [body["initialEvent"]])
+        stream_id = body.get("streamId") or str(uuid.uuid5(uuid.NAMESPACE_URL, events[0].event_id))
+        return self._written(self.model.create(stream_type, stream_id.lower(), events, CALLER))
 
-    def _append(
-        self,
-        stream_type: str,
-        stream_id: str,
-        expected: int | str,
-        events: list[dict[str, Any]],
-        exists_kind: str = "wrong-expected-revision",
-    ) -> tuple[int, dict[str, str], Any]:
-        stream = self._stream(stream_type, stream_id)
-        current = len(stream.events)
-        if expected not in ("any", current):
-            start = int(expected)
-            previous = [e["eventId"] for e in stream.events[start : start + len(events)]]
-            if previous == [e["eventId"] for e in events]:
-                replay = {"stream": stream.to_json(stream_id) | {"revision": start + len(events)}}
-                return 201, {"Idempotent-Replay": "true"}, replay
-            raise ApiError(409, exists_kind, currentRevision=current)
-        now = self._tick()
-        for offset, event in enumerate(events, start=current + 1):
-            stream.events.append(
-                {
-                    "streamId": stream_id,
-                    "revision": offset,
-                    "eventId": event["eventId"],
-                    "eventType": event["eventType"],
-                    "payload": event.get("payload"),
-                    "metadata": {
-                        **event.get("metadata", {}),
-                        "principal": "arn:aws:iam::123456789012:user/t",
-                    },
-                    "createdAt": now.isoformat().replace("+00:00", "Z"),
-                }
-            )
-        stream.updated_at = now
-        return (
-            201,
-            {"Location": f"/streams/{stream_type}/{stream_id}/events"},
-            {"stream": stream.to_json(stream_id)},
-        )
+    @staticmethod
+    def _written(result: AppendResult) -> tuple[int, dict[str, str], Any]:
+        stream = result.stream
+        headers = {"Location": f"/streams/{stream.stream_type}/{stream.stream_id}/details"}
+        if result.replayed:
+            headers["Idempotent-Replay"] = "true"
+        return 201, headers, {"stream": api.stream_json(stream)}
 
     def _read(
         self, stream_type: str, stream_id: str, query: dict[str, str]
     ) -> tuple[int, dict[str, str], Any]:
-        stream = self._stream(stream_type, stream_id)
         after, limit = int(query.get("after-revision", 0)), int(query.get("limit", 100))
-        page = stream.events[after : after + limit]
-        last = page[-1]["revision"] if page else after
-        page_body = {"events": page, "hasMore": last < len(stream.events), "lastEvaluatedRevision": last}
+        page = self.model.read(stream_type, stream_id, after, limit)
+        page_body = {
+            "events": [api.event_json(e) for e in page.events],
+            "hasMore": page.has_more,
+            "lastEvaluatedRevision": page.last_evaluated_revision,
+        }
         return 200, {}, {"eventPage": page_body}
 
     def _list(self, stream_type: str, query: dict[str, str]) -> tuple[int, dict[str, str], Any]:
-        after = datetime.fromisoformat(query["updated-after"]) if "updated-after" in query else None
-        matching = sorted(
-            (s.updated_at, stream_id)
-            for stream_id, s in self.streams.items()
-            if s.stream_type == stream_type and (after is None or s.updated_at > after)
-        )
-        offset = (
-            int(base64.urlsafe_b64decode(query["stream-next-page-key"]))
-            if "stream-next-page-key" in query
-            else 0
-        )
+        after = timefmt.parse(query["updated-after"]) if "updated-after" in query else None
         limit = int(query.get("limit", 100))
-        page = [self.streams[i].to_json(i) for _, i in matching[offset : offset + limit]]
-        has_more = offset + limit < len(matching)
-        body: dict[str, Any] = {"streams": page, "hasMore": has_more}
-        if has_more:
-            body["nextPageKey"] = base64.urlsafe_b64encode(str(offset + limit).encode()).decode()
+        page = self.model.list_streams(stream_type, after, limit, query.get("stream-next-page-key"))
+        body: dict[str, Any] = {
+            "streams": [api.stream_json(s) for s in page.streams],
+            "hasMore": page.has_more,
+        }
+        if page.next_page_key is not None:
+            body["nextPageKey"] = page.next_page_key
+        if page.settled_until is not None:
+            body["settledUntil"] = page.settled_until
         return 200, {}, {"streamPage": body}
+
+
+def _events(raw: list[dict[str, Any]]) -> list[NewEvent]:
+    return [
+        NewEvent(
+            event_id=(event.get("eventId") or str(uuid.uuid4())).lower(),
+            event_type=event["eventType"],
+            payload=event.get("payload"),
+            metadata=dict(event.get("metadata") or {}),
+        )
+        for event in raw
+    ]
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -260,9 +207,10 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 status, extra, document = store.handle(method, split.path, query, body)
                 content_type = "application/json"
-            except ApiError as exc:
-                status, extra, content_type = exc.status, {}, "application/problem+json"
-                document = {"type": PROBLEM + exc.kind, "title": exc.kind, "status": exc.status, **exc.extra}
+            except EventStoreError as exc:
+                answer = http.problem(exc)
+                status, extra, document = answer.status, dict(answer.headers), answer.body
+                content_type = answer.content_type
             if failure is not None:
                 self._fail(failure)
                 return

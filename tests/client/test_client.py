@@ -211,7 +211,7 @@ def test_problems_map_to_typed_errors_and_are_not_retried(fake: FakeServer, clie
     assert conflict.value.current_revision == 2
     assert conflict.value.type == "urn:eventstore:problem:wrong-expected-revision"
     assert exists.value.current_revision == 2
-    assert [p.name for p in invalid.value.invalid_params] == ["/body/events/0/eventType"]
+    assert [p.name for p in invalid.value.invalid_params] == ["/body/initialEvent/eventType"]
     assert len(fake.store.requests) == 3
 
 

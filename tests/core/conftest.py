@@ -1,4 +1,4 @@
-"""Fixtures for the core: the same EventStore contract runs against each emulator fixture."""
+"""Fixtures for the core: the same storage contract runs against every store (see `store`)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
+from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
-from eventstore.storage import DynamoEventStore
 from eventstore.table import create_table
 
 REGION = "us-east-1"
@@ -75,8 +76,20 @@ def server_store(moto_server_url: str) -> DynamoEventStore:
     return _store(client, table)
 
 
-@pytest.fixture(params=["moto_store", "server_store"])
-def store(request: pytest.FixtureRequest) -> DynamoEventStore:
-    """Every backend fixture the storage contract must hold on."""
-    fixture: DynamoEventStore = request.getfixturevalue(request.param)
+@pytest.fixture
+def memory_store() -> MemoryEventStore:
+    """The in-memory reference store."""
+    return MemoryEventStore(page_keys=PageKeySigner(PAGE_KEY_SECRET))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory_store", id="memory"),
+        pytest.param("moto_store", id="moto"),
+        pytest.param("server_store", id="moto-server"),
+    ]
+)
+def store(request: pytest.FixtureRequest) -> DynamoEventStore | MemoryEventStore:
+    """Every store the storage contract must hold on."""
+    fixture: DynamoEventStore | MemoryEventStore = request.getfixturevalue(request.param)
     return fixture

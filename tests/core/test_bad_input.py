@@ -562,7 +562,10 @@ def test_updated_after_at_the_edge_of_the_date_range_is_answered(
     """These times overflowed datetime when converted to UTC (500)."""
     modules, _ = handlers
     module = modules["list_streams"]
-    monkeypatch.setattr(module.SERVICE.store, "_settle", dt.timedelta(0))
+    store = module.SERVICE.store
+    monkeypatch.setattr(
+        store.listing, "_settling", dataclasses.replace(store.listing._settling, window=dt.timedelta(0))
+    )
     response = module.handler(proxy_event(*LIST[1:], ORDER, query={"updated-after": updated_after}), None)
     assert response["statusCode"] == 200, response["body"]
     page = json.loads(response["body"])

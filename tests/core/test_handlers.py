@@ -221,7 +221,7 @@ def test_throttling_after_retries_is_a_503_with_retry_after_and_writes_nothing(
     call: Call, handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     stream = create(call)
-    client = handlers["append_event"].SERVICE.store._db
+    client = handlers["append_event"].SERVICE.store.table.client
 
     def throttled(**_kwargs: Any) -> Any:
         error = {"Error": {"Code": "ProvisionedThroughputExceededException", "Message": "slow down"}}

@@ -19,8 +19,8 @@ from moto import mock_aws
 
 from eventstore import timefmt
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, StreamPage, WrongExpectedRevision
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.pagekeys import PageKeySigner
-from eventstore.storage import DynamoEventStore
 from eventstore.table import create_table
 from tests.support import listing_marker
 

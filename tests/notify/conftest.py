@@ -10,9 +10,9 @@ import pytest
 from moto import mock_aws
 
 from eventstore.config import TopicSettings
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.notifications import Notifier, Publisher
 from eventstore.observability import Telemetry
-from eventstore.storage import DynamoEventStore
 from eventstore.table import create_table
 from tests.notify.harness import STREAMS_CONFIG, Bus, StreamTap
 

@@ -24,8 +24,9 @@ if TYPE_CHECKING:
     )
     from mypy_boto3_sqs import SQSClient
 
+    from eventstore.commits import Commit
     from eventstore.domain import SummaryAdvance
-    from eventstore.storage import Commit, DynamoEventStore
+    from eventstore.dynamodb.store import DynamoEventStore
 
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from eventstore.domain import ANY_REVISION, Caller, NewEvent
-from eventstore.storage import DynamoEventStore
+from eventstore.dynamodb.store import DynamoEventStore
 from tests.notify.conftest import TABLE
 from tests.notify.harness import Bus, EventSourceMapping, Received, StreamTap, Subscriber
 from tests.support import load_handler, proxy_event
@@ -122,7 +122,7 @@ def test_the_summary_records_each_stream_as_notified(
     lambda_mapping.drain()
 
     assert store.describe("order", stream_id).revision == 4
-    summary: Any = store._db.get_item(
+    summary: Any = store.table.client.get_item(
         TableName=TABLE, Key={"streamId": {"S": stream_id}, "revision": {"N": "0"}}, ConsistentRead=True
     )["Item"]
     assert (summary["lastRevision"], summary["streamType"]) == ({"N": "4"}, {"S": "order"})

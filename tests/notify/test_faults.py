@@ -15,10 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstore import timefmt
+from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.notifications import Notifier, parse_event
-from eventstore.storage import Commit, DynamoEventStore
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
     Bus,
@@ -316,7 +317,9 @@ def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delay
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
     assert listing_marker(store, late) is None
     # A fresh batch carrying the late commit (say, from another shard's retry) marks it.
-    store._db.delete_item(TableName=store._table, Key={"streamId": {"S": late}, "revision": {"N": "0"}})
+    store.table.client.delete_item(
+        TableName=store.table.name, Key={"streamId": {"S": late}, "revision": {"N": "0"}}
+    )
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
     assert listing_marker(store, prompt) is None
     marker = listing_marker(store, late)

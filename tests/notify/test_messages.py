@@ -8,8 +8,10 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import Caller, NewEvent, RecordedEvent, SummaryAdvance
+from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.notifications import (
     MAX_PUBLISH_BYTES,
     CommitRecord,
@@ -18,7 +20,6 @@ from eventstore.notifications import (
     parse_event,
 )
 from eventstore.observability import Telemetry
-from eventstore.storage import Commit, DynamoEventStore
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import Bus, StreamTap, body_of
 from tests.support import load_event

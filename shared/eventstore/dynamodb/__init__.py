@@ -1,0 +1,1 @@
+"""The EventStore and NotificationCursor on one DynamoDB table (docs/design.md, "Module map")."""

@@ -1,0 +1,131 @@
+"""DynamoDB access shared by the store's parts: the table, error translation and consistent commit reads.
+
+Layout and the reasoning behind it: docs/design.md. In short, each append is one immutable "commit" item
+keyed by the revision of its first event; a stream's newest commit is one consistent Query away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Final
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from eventstore.commits import Commit, Item, decode_commit
+from eventstore.domain import ServiceUnavailable, StreamNotFound
+from eventstore.table import TableLayout, layout
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, QueryOutputTypeDef
+
+MAX_REVISION: Final = 2**63 - 1
+
+# DynamoDB error codes that mean "try again later"; botocore has already retried them.
+_TRANSIENT_CODES: Final = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "LimitExceededException",
+        "TransactionInProgressException",
+    }
+)
+
+
+@contextlib.contextmanager
+def dynamodb_errors() -> Iterator[None]:
+    """DynamoDB failures that remain after botocore's retries become ServiceUnavailable (a 503); other
+    ClientErrors, such as a failed condition, pass through for the caller to read."""
+    retry_hint = "retry the same request: an append that was written after all is answered as a replay"
+    try:
+        yield
+    except ClientError as exc:
+        code = exc.response["Error"]["Code"]
+        if code in _TRANSIENT_CODES:
+            raise ServiceUnavailable(f"DynamoDB is unavailable or throttling ({code}); {retry_hint}") from exc
+        if code == "ValidationException" and "backfilling" in exc.response["Error"].get("Message", ""):
+            # A listing index being built (after a layout change) answers this until it is active.
+            raise ServiceUnavailable("the listing index is being built; retry later") from exc
+        raise
+    except BotoCoreError as exc:
+        raise ServiceUnavailable(
+            f"DynamoDB could not be reached ({type(exc).__name__}); {retry_hint}"
+        ) from exc
+
+
+def condition_failed(exc: ClientError) -> bool:
+    return exc.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
+@dataclass(frozen=True, slots=True)
+class Settling:
+    """The listing's settle window and the clock commits are stamped with."""
+
+    window: timedelta
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    @property
+    def late_write(self) -> float | None:
+        """A commit is stamped just before its PutItem. One that took longer than this to land may be
+        visible only after a listing cursor passed its stamp (zero settle: tests; nothing to protect)."""
+        return self.window.total_seconds() / 2 if self.window > timedelta(0) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    """One event table: the client, its name and its layout (table.json)."""
+
+    client: DynamoDBClient
+    name: str
+    layout: TableLayout = field(default_factory=layout)
+
+    def key(self, stream_id: str, revision: int) -> Item:
+        return {self.layout.hash_key: {"S": stream_id}, self.layout.range_key: {"N": str(revision)}}
+
+    def query(self, request: QueryInputTypeDef) -> QueryOutputTypeDef:
+        with dynamodb_errors():
+            return self.client.query(**request)
+
+    def commits(
+        self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
+    ) -> tuple[list[Commit], bool]:
+        """Commits whose first revision is in [low, high], consistently read, and whether more follow."""
+        response = self.query(
+            {
+                "TableName": self.name,
+                "KeyConditionExpression": "#id = :id AND #rev BETWEEN :low AND :high",
+                "ExpressionAttributeNames": {"#id": self.layout.hash_key, "#rev": self.layout.range_key},
+                "ExpressionAttributeValues": {
+                    ":id": {"S": stream_id},
+                    ":low": {"N": str(low)},
+                    ":high": {"N": str(high)},
+                },
+                "ScanIndexForward": not newest_first,
+                "ConsistentRead": True,
+                "Limit": limit,
+            }
+        )
+        return [decode_commit(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+    def newest_or_raise(self, stream_type: str, stream_id: str) -> Commit:
+        commits, _ = self.commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=1)
+        if not commits or commits[0].stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        return commits[0]
+
+    def get_item(self, stream_id: str, revision: int) -> Item | None:
+        with dynamodb_errors():
+            response = self.client.get_item(
+                TableName=self.name, Key=self.key(stream_id, revision), ConsistentRead=True
+            )
+        return response.get("Item")
+
+    def get_commit(self, stream_id: str, first_revision: int) -> Commit | None:
+        item = self.get_item(stream_id, first_revision)
+        return decode_commit(item) if item else None

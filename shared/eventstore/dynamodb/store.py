@@ -1,0 +1,95 @@
+"""DynamoEventStore: the EventStore and the NotificationCursor on one DynamoDB table, composed of the
+writer, the reads, the listing and the cursor (each given the same table)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from eventstore.commits import Commit
+from eventstore.domain import (
+    AppendResult,
+    Caller,
+    EventPage,
+    ExpectedRevision,
+    NewEvent,
+    StreamPage,
+    StreamState,
+    SummaryAdvance,
+)
+from eventstore.dynamodb import reads
+from eventstore.dynamodb.access import Settling, Table
+from eventstore.dynamodb.cursor import SummaryCursor
+from eventstore.dynamodb.listing import StreamListing
+from eventstore.dynamodb.markers import ListingMarkers
+from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
+from eventstore.pagekeys import PageKeySigner
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+
+class DynamoEventStore:
+    """EventStore and NotificationCursor on one DynamoDB table (names and keys from table.json)."""
+
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        *,
+        page_keys: PageKeySigner | None = None,
+        listing_settle: timedelta = timedelta(seconds=1),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        any_append_budget: timedelta = ANY_APPEND_BUDGET,
+    ) -> None:
+        self.table = Table(client, table_name)
+        settling = Settling(listing_settle, clock)
+        self.markers = ListingMarkers(self.table, settling)
+        self.writer = CommitWriter(self.table, self.markers, settling, any_append_budget=any_append_budget)
+        self.listing = StreamListing(self.table, settling, page_keys)
+        self.cursor = SummaryCursor(self.table, self.markers)
+
+    # EventStore
+
+    def create(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult:
+        return self.writer.create(stream_type, stream_id, events, caller)
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        events: Sequence[NewEvent],
+        caller: Caller,
+    ) -> AppendResult:
+        return self.writer.append(stream_type, stream_id, expected, events, caller)
+
+    def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
+        return reads.read(self.table, stream_type, stream_id, after_revision, limit)
+
+    def describe(self, stream_type: str, stream_id: str) -> StreamState:
+        return reads.describe(self.table, stream_type, stream_id)
+
+    def list_streams(
+        self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
+    ) -> StreamPage:
+        return self.listing.list_streams(stream_type, updated_after, limit, page_key)
+
+    # NotificationCursor
+
+    def notified_revision(self, stream_id: str) -> int:
+        return self.cursor.notified_revision(stream_id)
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance:
+        return self.cursor.advance_summary(stream_id, stream_type, first_revision, last_revision)
+
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
+        return self.cursor.commits_between(stream_id, first_revision, last_revision)
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        return self.cursor.mark_if_late(commit, written_at)

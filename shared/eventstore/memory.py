@@ -1,0 +1,230 @@
+"""The reference store: the EventStore and the NotificationCursor in memory, as simple as their contract.
+
+It holds the same guarantees as the DynamoDB store (tests/core/test_store_contract.py runs one suite
+against both) through the same commit codec, so idempotent replays, conflicts and payload round trips
+agree. Listing is simpler: every commit is visible once written, so everything is settled at once (the
+horizon is the newest stamp when a listing starts). The client's fake server runs on it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Final
+
+from eventstore import timefmt
+from eventstore.commits import Commit, check_size, content_digest, decode_commit, encode_commit
+from eventstore.domain import (
+    ANY_REVISION,
+    AppendResult,
+    Caller,
+    EventIdConflict,
+    EventPage,
+    ExpectedRevision,
+    InvalidRequest,
+    NewEvent,
+    StreamAlreadyExists,
+    StreamNotFound,
+    StreamPage,
+    StreamState,
+    SummaryAdvance,
+    WrongExpectedRevision,
+)
+from eventstore.pagekeys import EARLIER_PAGE_KEY, PAGE_KEY_PARAM, PageKeySigner, decode_listing_key
+from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
+
+PAGE_KEY_VERSION: Final = 1
+_TICK: Final = timedelta(microseconds=1)
+
+
+class MemoryEventStore:
+    """EventStore and NotificationCursor over dicts, one lock around each call."""
+
+    def __init__(
+        self,
+        *,
+        page_keys: PageKeySigner | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._page_keys = page_keys or PageKeySigner(secrets.token_bytes(32))
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._streams: dict[str, list[Commit]] = {}
+        self._summaries: dict[str, int] = {}
+        self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
+
+    # EventStore
+
+    def create(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult:
+        digest = content_digest(events)
+        with self._lock:
+            commits = self._streams.get(stream_id)
+            if not commits:
+                return self._write(stream_type, stream_id, 1, events, digest=digest, caller=caller)
+            first = commits[0]
+            if first.stream_type != stream_type:
+                raise StreamAlreadyExists(stream_id, None)  # the other type's revision is not the caller's
+            if first.digest == digest:
+                return _replayed(first)
+            if first.event_ids & {e.event_id for e in events}:
+                raise EventIdConflict(1)
+            raise StreamAlreadyExists(stream_id, commits[-1].last_revision)
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        events: Sequence[NewEvent],
+        caller: Caller,
+    ) -> AppendResult:
+        digest, ids = content_digest(events), {e.event_id for e in events}
+        with self._lock:
+            commits = self._commits(stream_type, stream_id)
+            current = commits[-1].last_revision
+            if expected == ANY_REVISION:
+                for commit in commits[-ANY_RETRY_HORIZON:]:
+                    if commit.digest == digest:
+                        return _replayed(commit)
+                    if commit.event_ids & ids:
+                        raise EventIdConflict(commit.first_revision)
+                return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+            if expected > current:
+                raise WrongExpectedRevision(expected, current)
+            if expected < current:
+                # A retry of an append that happened (the commit right after `expected`), or a stale writer.
+                earlier = next((c for c in commits if c.first_revision == expected + 1), None)
+                if earlier is not None and earlier.digest == digest:
+                    return _replayed(earlier)
+                if earlier is not None and earlier.event_ids & ids:
+                    raise EventIdConflict(earlier.first_revision)
+                raise WrongExpectedRevision(expected, current)
+            return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+
+    def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
+        with self._lock:
+            commits = self._commits(stream_type, stream_id)
+        limit = min(limit, MAX_PAGE_EVENTS)
+        following = [e for c in commits for e in c.events if e.revision > after_revision]
+        page = following[:limit]
+        last = page[-1].revision if page else after_revision
+        # As the DynamoDB store: a full page says more may follow.
+        return EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+
+    def describe(self, stream_type: str, stream_id: str) -> StreamState:
+        with self._lock:
+            return self._commits(stream_type, stream_id)[-1].state()
+
+    def list_streams(
+        self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
+    ) -> StreamPage:
+        try:
+            lower = timefmt.format_instant((updated_after or datetime(1970, 1, 1, tzinfo=UTC)) + _TICK)
+        except OverflowError:
+            return StreamPage((), has_more=False, next_page_key=None, settled_until=None)
+        with self._lock:
+            if page_key is None:
+                # Every later commit is stamped after this: a poll from here lists it.
+                cursor, horizon = lower, timefmt.format_instant(self._stamp())
+            else:
+                cursor, horizon = self._decode_page_key(page_key, stream_type, lower)
+            # Positions as in the DynamoDB store's index: the time, then the stream id (unique, ordered);
+            # a bare time as the cursor is before every position at that time.
+            positions = sorted(
+                (f"{commits[-1].committed_at}|{stream_id}", commits[-1].state())
+                for stream_id, commits in self._streams.items()
+                if commits[-1].stream_type == stream_type
+            )
+        following = [(position, state) for position, state in positions if position > cursor]
+        page = following[:limit]
+        next_key = None
+        if len(following) > limit:
+            content = {"v": PAGE_KEY_VERSION, "type": stream_type, "after": lower}
+            next_key = self._page_keys.encode(content | {"position": page[-1][0], "upper": horizon})
+        return StreamPage(
+            tuple(state for _, state in page),
+            has_more=next_key is not None,
+            next_page_key=next_key,
+            settled_until=horizon,
+        )
+
+    # NotificationCursor
+
+    def notified_revision(self, stream_id: str) -> int:
+        with self._lock:
+            return self._summaries.get(stream_id, 0)
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance:
+        del stream_type  # the DynamoDB store records it on the summary item; nothing here reads it
+        with self._lock:
+            recorded = self._summaries.get(stream_id, 0)
+            if recorded >= last_revision:
+                return SummaryAdvance.ALREADY_RECORDED
+            if recorded < first_revision - 1:
+                return SummaryAdvance.PREDECESSOR_PENDING
+            self._summaries[stream_id] = last_revision
+            return SummaryAdvance.ADVANCED
+
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
+        with self._lock:
+            commits = self._streams.get(stream_id, [])
+            return [c for c in commits if first_revision <= c.first_revision <= last_revision]
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        """Never: a commit here is visible the moment it is stamped."""
+        del commit, written_at
+        return False
+
+    # Inside the lock
+
+    def _commits(self, stream_type: str, stream_id: str) -> list[Commit]:
+        commits = self._streams.get(stream_id)
+        if not commits or commits[0].stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        return commits
+
+    def _stamp(self) -> datetime:
+        """The clock's time, but after every earlier stamp: commit times never tie or go backwards."""
+        self._last_stamp = max(self._clock(), self._last_stamp + _TICK)
+        return self._last_stamp
+
+    def _write(
+        self,
+        stream_type: str,
+        stream_id: str,
+        first_revision: int,
+        events: Sequence[NewEvent],
+        *,
+        digest: str,
+        caller: Caller,
+    ) -> AppendResult:
+        item = encode_commit(
+            stream_type,
+            stream_id,
+            first_revision,
+            events,
+            committed_at=timefmt.format_instant(self._stamp()),
+            digest=digest,
+            caller=caller,
+        )
+        check_size(item)  # the DynamoDB store's items are a little larger (its listing-index entry)
+        commit = decode_commit(item)
+        self._streams.setdefault(stream_id, []).append(commit)
+        return AppendResult(commit.state(), replayed=False, first_revision=first_revision)
+
+    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> tuple[str, str]:
+        content = decode_listing_key(self._page_keys, token, stream_type, lower, PAGE_KEY_VERSION)
+        position, horizon = content.get("position"), content.get("upper")
+        if not isinstance(position, str) or not isinstance(horizon, str):
+            raise InvalidRequest.single(PAGE_KEY_PARAM, EARLIER_PAGE_KEY)
+        return position, horizon
+
+
+def _replayed(commit: Commit) -> AppendResult:
+    return AppendResult(commit.state(), replayed=True, first_revision=commit.first_revision)

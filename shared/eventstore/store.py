@@ -1,0 +1,76 @@
+"""The storage interfaces, one per consumer: the API's EventStore and notify_stream's NotificationCursor.
+
+Implementations: eventstore.dynamodb (the service's), eventstore.memory (the reference model the client's
+fake server runs on). tests/core/test_store_contract.py runs one suite against each of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Final, Protocol
+
+from eventstore.commits import Commit
+from eventstore.domain import (
+    AppendResult,
+    Caller,
+    EventPage,
+    ExpectedRevision,
+    NewEvent,
+    StreamPage,
+    StreamState,
+    SummaryAdvance,
+)
+
+MAX_PAGE_EVENTS: Final = 1000
+"""A page of events holds at most this many, whatever the limit asked for."""
+ANY_RETRY_HORIZON: Final = 10
+"""A retried "any" append is recognised (replayed, not duplicated) while it is among the newest commits."""
+
+
+class EventStore(Protocol):
+    """What the API's operations need: create, append, read, describe and list streams."""
+
+    def create(
+        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
+    ) -> AppendResult: ...
+
+    def append(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: ExpectedRevision,
+        events: Sequence[NewEvent],
+        caller: Caller,
+    ) -> AppendResult: ...
+
+    def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage: ...
+
+    def describe(self, stream_type: str, stream_id: str) -> StreamState: ...
+
+    def list_streams(
+        self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
+    ) -> StreamPage: ...
+
+
+class NotificationCursor(Protocol):
+    """What notify_stream needs: each stream's notification cursor (its summary) and the commits it
+    publishes from."""
+
+    def notified_revision(self, stream_id: str) -> int:
+        """The last revision published and recorded (0: none yet)."""
+        ...
+
+    def advance_summary(
+        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
+    ) -> SummaryAdvance:
+        """Move the cursor to last_revision if it stands right before first_revision."""
+        ...
+
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
+        """The commits holding revisions first..last (to fill gaps in notify_stream's input)."""
+        ...
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        """List the commit's stream again if the commit became visible late; whether it did."""
+        ...

@@ -1,0 +1,338 @@
+"""The storage contract: one suite, typed to the interfaces (eventstore.store), run against every store.
+
+Each case runs once per implementation (conftest.store): the in-memory reference store, and the DynamoDB
+store on moto in-process and on moto's server. The cases state what a user of the interface sees;
+what only the DynamoDB store does (settle windows, listing markers, faults) is in test_dynamo_store.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+import pytest
+
+from eventstore import timefmt
+from eventstore.domain import (
+    ANY_REVISION,
+    Caller,
+    EventIdConflict,
+    InvalidRequest,
+    NewEvent,
+    PayloadTooLarge,
+    StreamAlreadyExists,
+    StreamNotFound,
+    SummaryAdvance,
+    WrongExpectedRevision,
+)
+from eventstore.store import EventStore, NotificationCursor
+
+
+class Store(EventStore, NotificationCursor, Protocol):
+    """Every store implements both interfaces."""
+
+
+CALLER = Caller(principal="arn:aws:iam::123456789012:user/tester", request_id="req-1")
+PAYLOADS: list[Any] = [
+    '{"orderId":42}',
+    {"orderId": 42, "lines": [{"sku": "A", "qty": 2}], "note": "zürich ✓"},
+    [1, 2.5, None, True],
+    3.25,
+    None,
+    "",
+]
+
+
+def events(*types: str, payload: Any = None) -> list[NewEvent]:
+    return [
+        NewEvent(str(uuid.uuid4()), t, payload if payload is not None else {"n": i})
+        for i, t in enumerate(types)
+    ]
+
+
+def new_stream(store: EventStore, stream_type: str = "order", count: int = 1) -> str:
+    stream_id = str(uuid.uuid4())
+    store.create(stream_type, stream_id, events(*["Created"] * count), CALLER)
+    return stream_id
+
+
+def all_events(store: EventStore, stream_type: str, stream_id: str, limit: int = 100) -> list[Any]:
+    found: list[Any] = []
+    after = 0
+    while True:
+        page = store.read(stream_type, stream_id, after, limit)
+        found.extend(page.events)
+        after = page.last_evaluated_revision
+        if not page.has_more:
+            return found
+
+
+def test_create_then_read_returns_payloads_as_sent(store: EventStore) -> None:
+    stream_id = str(uuid.uuid4())
+    sent = [NewEvent(str(uuid.uuid4()), "Happened", payload) for payload in PAYLOADS]
+    result = store.create("order", stream_id, sent, CALLER)
+    assert result.stream.revision == len(PAYLOADS)
+    assert not result.replayed
+    read = all_events(store, "order", stream_id)
+    assert [e.payload for e in read] == PAYLOADS
+    assert [e.revision for e in read] == list(range(1, len(PAYLOADS) + 1))
+    assert [e.event_id for e in read] == [e.event_id for e in sent]
+    assert read[0].metadata == {"principal": CALLER.principal, "requestId": CALLER.request_id}
+
+
+def test_appends_continue_gapless_from_the_expected_revision(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    assert store.append("order", stream_id, 1, events("A"), CALLER).stream.revision == 2
+    assert store.append("order", stream_id, 2, events("B", "C", "D"), CALLER).stream.revision == 5
+    assert store.append("order", stream_id, ANY_REVISION, events("E"), CALLER).stream.revision == 6
+    read = all_events(store, "order", stream_id)
+    assert [e.revision for e in read] == [1, 2, 3, 4, 5, 6]
+    assert [e.event_type for e in read] == ["Created", "A", "B", "C", "D", "E"]
+    assert store.describe("order", stream_id).revision == 6
+
+
+def test_stale_or_future_expected_revision_is_rejected_and_writes_nothing(store: EventStore) -> None:
+    stream_id = new_stream(store, count=3)
+    for expected in (0, 1, 2, 4, 99):
+        with pytest.raises(WrongExpectedRevision) as raised:
+            store.append("order", stream_id, expected, events("Late"), CALLER)
+        assert raised.value.current == 3
+    assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created"] * 3
+
+
+def test_retry_of_a_successful_append_is_replayed_not_duplicated(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A", "B")
+    first = store.append("order", stream_id, 1, batch, CALLER)
+    again = store.append("order", stream_id, 1, batch, Caller(CALLER.principal, "req-retry"))
+    assert again.replayed
+    assert again.stream == first.stream
+    store.append("order", stream_id, 3, events("C"), CALLER)
+    late_retry = store.append("order", stream_id, 1, batch, CALLER)
+    assert late_retry.replayed
+    assert late_retry.stream.revision == 3
+    assert len(all_events(store, "order", stream_id)) == 4
+
+
+def test_retry_of_an_any_append_is_replayed_while_it_is_the_newest(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    assert store.append("order", stream_id, ANY_REVISION, batch, CALLER).replayed
+    assert store.describe("order", stream_id).revision == 2
+
+
+def test_retry_of_an_any_append_after_other_appends_is_still_a_replay(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    store.append("order", stream_id, ANY_REVISION, events("B"), CALLER)
+    retry = store.append("order", stream_id, ANY_REVISION, batch, CALLER)
+    assert retry.replayed
+    assert retry.stream.revision == 2
+    assert [e.event_type for e in all_events(store, "order", stream_id)] == ["Created", "A", "B"]
+
+
+def test_same_event_ids_with_other_content_conflict(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    batch = events("A")
+    store.append("order", stream_id, 1, batch, CALLER)
+    altered = [NewEvent(batch[0].event_id, "A", {"different": True})]
+    with pytest.raises(EventIdConflict):
+        store.append("order", stream_id, 1, altered, CALLER)
+    store.append("order", stream_id, 2, events("B"), CALLER)
+    with pytest.raises(EventIdConflict):
+        store.append("order", stream_id, 1, altered, CALLER)
+
+
+def test_create_is_idempotent_and_refuses_an_existing_stream(store: EventStore) -> None:
+    stream_id = str(uuid.uuid4())
+    initial = events("Created")
+    store.create("order", stream_id, initial, CALLER)
+    assert store.create("order", stream_id, initial, CALLER).replayed
+    store.append("order", stream_id, 1, events("A"), CALLER)
+    with pytest.raises(StreamAlreadyExists) as raised:
+        store.create("order", stream_id, events("Created"), CALLER)
+    assert raised.value.current == 2
+
+
+def test_a_stream_id_taken_by_another_type_is_refused_without_naming_that_type(
+    store: EventStore,
+) -> None:
+    stream_id = str(uuid.uuid4())
+    initial = events("Created")
+    store.create("order", stream_id, initial, CALLER)
+    store.append("order", stream_id, 1, events("A", "B"), CALLER)
+
+    for attempt in (initial, events("Other")):  # the same events, or others
+        with pytest.raises(StreamAlreadyExists) as raised:
+            store.create("invoice", stream_id, attempt, CALLER)
+        assert raised.value.current is None  # the other type's revision is not the caller's to see
+        assert str(raised.value) == f"stream id {stream_id} is already used by another stream type"
+        assert "order" not in str(raised.value)
+
+
+def test_a_stream_is_invisible_under_another_type(store: EventStore) -> None:
+    stream_id = new_stream(store, "order")
+    with pytest.raises(StreamNotFound):
+        store.describe("invoice", stream_id)
+    with pytest.raises(StreamNotFound):
+        store.read("invoice", stream_id, 0, 10)
+    with pytest.raises(StreamNotFound):
+        store.append("invoice", stream_id, 1, events("A"), CALLER)
+
+
+def test_unknown_streams_are_not_found(store: EventStore) -> None:
+    unknown = str(uuid.uuid4())
+    with pytest.raises(StreamNotFound):
+        store.describe("order", unknown)
+    with pytest.raises(StreamNotFound):
+        store.read("order", unknown, 0, 10)
+    with pytest.raises(StreamNotFound):
+        store.read("order", unknown, 5, 10)
+    with pytest.raises(StreamNotFound):
+        store.append("order", unknown, 0, events("A"), CALLER)
+
+
+@pytest.mark.parametrize("limit", [1, 2, 3, 4, 7, 100])
+def test_pages_cut_inside_commits_return_every_event_once(store: EventStore, limit: int) -> None:
+    stream_id = new_stream(store)
+    for size in (5, 1, 2, 4):
+        current = store.describe("order", stream_id).revision
+        store.append("order", stream_id, current, events(*["X"] * size), CALLER)
+    read = all_events(store, "order", stream_id, limit)
+    assert [e.revision for e in read] == list(range(1, 14))
+
+
+def test_reading_past_the_end_is_an_empty_page_at_the_same_position(store: EventStore) -> None:
+    stream_id = new_stream(store, count=2)
+    page = store.read("order", stream_id, 2, 10)
+    assert page.events == ()
+    assert not page.has_more
+    assert page.last_evaluated_revision == 2
+    beyond = store.read("order", stream_id, 50, 10)
+    assert beyond.events == ()
+    assert beyond.last_evaluated_revision == 50
+
+
+def test_an_append_that_does_not_fit_one_item_is_refused_whole(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    big = events(*["Big"] * 100, payload="x" * 5000)
+    with pytest.raises(PayloadTooLarge):
+        store.append("order", stream_id, 1, big, CALLER)
+    assert store.describe("order", stream_id).revision == 1
+
+
+def test_commit_times_never_go_backwards(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    for revision in range(1, 6):
+        store.append("order", stream_id, revision, events("A"), CALLER)
+    times = [e.created_at for e in all_events(store, "order", stream_id)]
+    assert times == sorted(times)
+    assert len(set(times)) == len(times)
+
+
+# Summary: notify_stream's cursor ---------------------------------------------------------------------
+
+
+def test_summary_advances_only_in_revision_order(store: Store) -> None:
+    stream_id = new_stream(store)
+    assert store.notified_revision(stream_id) == 0
+    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.PREDECESSOR_PENDING
+    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ADVANCED
+    assert store.notified_revision(stream_id) == 1
+    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ALREADY_RECORDED
+    assert store.advance_summary(stream_id, "order", 4, 4) is SummaryAdvance.PREDECESSOR_PENDING
+    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.ADVANCED
+    # A retried batch that covers an already recorded commit and a new one.
+    assert store.advance_summary(stream_id, "order", 2, 5) is SummaryAdvance.ADVANCED
+    assert store.notified_revision(stream_id) == 5
+    # The cursor is not a listing entry: the listing shows the stream's commits, notified or not.
+    page = store.list_streams("order", None, 10, None)
+    assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 1)]
+
+
+# Listing -----------------------------------------------------------------------------
+
+
+def all_streams(store: EventStore, stream_type: str, after: datetime | None, limit: int) -> list[Any]:
+    found: list[Any] = []
+    key = None
+    while True:
+        page = store.list_streams(stream_type, after, limit, key)
+        assert len(page.streams) <= limit
+        found.extend(page.streams)
+        if not page.has_more:
+            return found
+        key = page.next_page_key
+
+
+def listed(store: EventStore, stream_type: str, after: datetime | None, limit: int) -> list[str]:
+    return [s.stream_id for s in all_streams(store, stream_type, after, limit)]
+
+
+def test_listing_pages_by_update_time_and_filters_by_type(store: EventStore) -> None:
+    ids = [new_stream(store, "cart") for _ in range(5)]
+    other = new_stream(store, "invoice")
+    assert listed(store, "cart", None, 2) == ids
+    assert listed(store, "invoice", None, 2) == [other]
+    assert listed(store, "cart", datetime.now(UTC) + timedelta(seconds=5), 2) == []
+    assert listed(store, "cart", datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC), 2) == []
+
+
+def test_a_stream_updated_while_paging_is_listed_again_not_skipped(store: EventStore) -> None:
+    ids = [new_stream(store, "basket") for _ in range(4)]
+    first = store.list_streams("basket", None, 2, None)
+    assert [s.stream_id for s in first.streams] == ids[:2]
+    store.append("basket", ids[0], 1, events("Changed"), CALLER)
+    rest: list[Any] = []
+    key = first.next_page_key
+    while key is not None:
+        page = store.list_streams("basket", None, 2, key)
+        rest.extend(page.streams)
+        key = page.next_page_key
+    assert [s.stream_id for s in rest] == [*ids[2:], ids[0]]
+    assert rest[-1].revision == 2
+
+
+def test_page_keys_are_tamper_evident(store: EventStore) -> None:
+    for _ in range(3):
+        new_stream(store, "ticket")
+    key = store.list_streams("ticket", None, 1, None).next_page_key
+    assert key is not None
+    body, tag = key.split(".")
+    forged = body[:-2] + ("A" if body[-2] != "A" else "B") + body[-1] + "." + tag
+    for bad in (forged, "garbage", key + "x"):
+        with pytest.raises(InvalidRequest) as raised:
+            store.list_streams("ticket", None, 1, bad)
+        assert raised.value.params[0].name == "/query/stream-next-page-key"
+    with pytest.raises(InvalidRequest):
+        store.list_streams("other-type", None, 1, key)
+    with pytest.raises(InvalidRequest) as raised:
+        store.list_streams("ticket", datetime(2000, 1, 1, tzinfo=UTC), 1, key)
+    assert "updated-after" in raised.value.params[0].reason
+
+
+def test_a_stream_with_many_commits_is_listed_once_at_its_newest_revision(store: EventStore) -> None:
+    busy, quiet = new_stream(store, "ledger"), new_stream(store, "ledger")
+    for revision in range(1, 8):
+        store.append("ledger", busy, revision, events("Posted"), CALLER)
+    later = new_stream(store, "ledger")
+    for limit in (1, 2, 3, 100):
+        listing = all_streams(store, "ledger", None, limit)
+        assert [(s.stream_id, s.revision) for s in listing] == [(quiet, 1), (busy, 8), (later, 1)], limit
+    assert listing[1] == store.describe("ledger", busy)
+    fourth = timefmt.parse(all_events(store, "ledger", busy)[3].created_at)
+    assert listed(store, "ledger", fourth, 2) == [busy, later]
+
+
+def test_a_poll_from_a_listings_horizon_lists_exactly_what_changed_after_it(store: EventStore) -> None:
+    changed, quiet = new_stream(store, "crate"), new_stream(store, "crate")
+    first = store.list_streams("crate", None, 10, None)
+    assert [s.stream_id for s in first.streams] == [changed, quiet]
+    assert first.settled_until is not None
+    store.append("crate", changed, 1, events("Packed"), CALLER)
+    created = new_stream(store, "crate")
+    poll = all_streams(store, "crate", timefmt.parse(first.settled_until), 10)
+    assert [(s.stream_id, s.revision) for s in poll] == [(changed, 2), (created, 1)]
