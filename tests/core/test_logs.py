@@ -20,7 +20,7 @@ _CONTAINER = textwrap.dedent(
     from eventstore import http
     from tests.support import proxy_event
 
-    logging.getLogger("eventstore.storage").warning("unprocessed keys", extra={"keys": 3})
+    logging.getLogger("eventstore.dynamodb.listing").warning("unprocessed keys", extra={"keys": 3})
 
     def fails(request):
         raise RuntimeError("boom")
@@ -48,6 +48,6 @@ def test_standard_library_and_powertools_logs_are_one_json_format_with_their_ext
         ("ERROR", "unhandled error"),
     ]
     stored, unhandled = records
-    assert (stored["keys"], stored["name"], stored["service"]) == (3, "eventstore.storage", "eventstore-test")
+    assert (stored["keys"], stored["name"], stored["service"]) == (3, "eventstore.dynamodb.listing", "eventstore-test")
     assert unhandled["service"] == "eventstore-test"
     assert "RuntimeError: boom" in unhandled["exception"]
