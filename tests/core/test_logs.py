@@ -48,6 +48,10 @@ def test_standard_library_and_powertools_logs_are_one_json_format_with_their_ext
         ("ERROR", "unhandled error"),
     ]
     stored, unhandled = records
-    assert (stored["keys"], stored["name"], stored["service"]) == (3, "eventstore.dynamodb.listing", "eventstore-test")
+    assert (stored["keys"], stored["name"], stored["service"]) == (
+        3,
+        "eventstore.dynamodb.listing",
+        "eventstore-test",
+    )
     assert unhandled["service"] == "eventstore-test"
     assert "RuntimeError: boom" in unhandled["exception"]
