@@ -23,7 +23,6 @@ from eventstore.domain import (
     EventIdConflict,
     EventPage,
     ExpectedRevision,
-    InvalidRequest,
     NewEvent,
     StreamAlreadyExists,
     StreamNotFound,
@@ -32,7 +31,7 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
-from eventstore.pagekeys import EARLIER_PAGE_KEY, PAGE_KEY_PARAM, PageKeySigner, decode_listing_key
+from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
 PAGE_KEY_VERSION: Final = 1
@@ -131,7 +130,9 @@ class MemoryEventStore:
                 # Every later commit is stamped after this: a poll from here lists it.
                 cursor, horizon = lower, timefmt.format_instant(self._stamp())
             else:
-                cursor, horizon = self._decode_page_key(page_key, stream_type, lower)
+                cursor, horizon = decode_listing_key(
+                    self._page_keys, page_key, stream_type, lower, PAGE_KEY_VERSION
+                )
             # Positions as in the DynamoDB store's index: the time, then the stream id (unique, ordered);
             # a bare time as the cursor is before every position at that time.
             positions = sorted(
@@ -217,13 +218,6 @@ class MemoryEventStore:
         commit = decode_commit(item)
         self._streams.setdefault(stream_id, []).append(commit)
         return AppendResult(commit.state(), replayed=False, first_revision=first_revision)
-
-    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> tuple[str, str]:
-        content = decode_listing_key(self._page_keys, token, stream_type, lower, PAGE_KEY_VERSION)
-        position, horizon = content.get("position"), content.get("upper")
-        if not isinstance(position, str) or not isinstance(horizon, str):
-            raise InvalidRequest.single(PAGE_KEY_PARAM, EARLIER_PAGE_KEY)
-        return position, horizon
 
 
 def _replayed(commit: Commit) -> AppendResult:

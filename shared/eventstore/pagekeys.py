@@ -67,9 +67,10 @@ class PageKeySigner:
 
 def decode_listing_key(
     signer: PageKeySigner, token: str, stream_type: str, updated_after: str, version: int
-) -> dict[str, Any]:
-    """The content of a listing's page key, checked to continue this listing: the same stream type and
-    updated-after, and the store's page-key version. A bad key is the client's error (400)."""
+) -> tuple[str, str]:
+    """The position a listing's previous page ended at and the settle horizon it used, from its page key,
+    checked to continue this listing: the same stream type and updated-after, and the store's page-key
+    version. A bad key is the client's error (400)."""
     try:
         content = signer.decode(token)
     except InvalidPageKey as exc:
@@ -82,6 +83,7 @@ def decode_listing_key(
         raise InvalidRequest.single(
             PAGE_KEY_PARAM, "the page key belongs to a listing with another updated-after"
         )
-    if content.get("v") != version:
+    position, horizon = content.get("position"), content.get("upper")
+    if content.get("v") != version or not isinstance(position, str) or not isinstance(horizon, str):
         raise InvalidRequest.single(PAGE_KEY_PARAM, EARLIER_PAGE_KEY)
-    return content
+    return position, horizon

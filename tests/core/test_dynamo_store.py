@@ -7,7 +7,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -261,13 +261,17 @@ SETTLE = timedelta(milliseconds=200)
 
 
 def _settled_store(
-    store: DynamoEventStore, client: Any = None, settle: timedelta = SETTLE
+    store: DynamoEventStore,
+    client: Any = None,
+    settle: timedelta = SETTLE,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> DynamoEventStore:
     return DynamoEventStore(
         client or store.table.client,
         store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=settle,
+        clock=clock,
     )
 
 
@@ -383,18 +387,20 @@ def test_unprocessed_batch_keys_are_retried_and_otherwise_listed_not_dropped(sto
 
 
 def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoEventStore) -> None:
-    failing = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]))
+    # A clock the test moves, so "late" and "prompt" do not depend on the machine's load.
+    now = [datetime.now(UTC)]
+    failing = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]), clock=lambda: now[0])
     stream_id, first = str(uuid.uuid4()), events("Created")
     with pytest.raises(ServiceUnavailable):
         failing.create("parcel", stream_id, first, CALLER)
-    time.sleep(SETTLE.total_seconds())  # the client's retry comes later than half the settle window
+    now[0] += SETTLE  # the client's retry comes later than half the settle window
     assert failing.create("parcel", stream_id, first, CALLER).replayed
     stamp = timefmt.parse(failing.describe("parcel", stream_id).updated_at)
-    time.sleep(2 * SETTLE.total_seconds())
+    now[0] += 2 * SETTLE
     assert listed(failing, "parcel", stamp, 10) == [stream_id]
     # A prompt retry marks nothing.
     prompt_id = str(uuid.uuid4())
-    prompt = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]))
+    prompt = _settled_store(store, _SlowPuts(store.table.client, delay=0, fail=[0]), clock=lambda: now[0])
     with pytest.raises(ServiceUnavailable):
         prompt.create("parcel", prompt_id, first := events("Created"), CALLER)
     assert prompt.create("parcel", prompt_id, first, CALLER).replayed
@@ -402,7 +408,8 @@ def test_a_retry_of_an_append_that_failed_though_written_marks_it(store: DynamoE
 
 
 def test_a_stream_created_just_before_a_listing_is_in_it(store: DynamoEventStore) -> None:
-    settled = _settled_store(store)
+    now = [datetime.now(UTC)]
+    settled = _settled_store(store, clock=lambda: now[0])
     stream_id = new_stream(settled, "parcel")
     page = settled.list_streams("parcel", None, 10, None)
     assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 1)]
@@ -410,16 +417,21 @@ def test_a_stream_created_just_before_a_listing_is_in_it(store: DynamoEventStore
     # Shown before it settled: the listing's horizon is before it, so a poll from there lists it again.
     assert page.settled_until is not None
     assert page.settled_until < page.streams[0].updated_at
-    time.sleep(2 * SETTLE.total_seconds())
+    now[0] += 2 * SETTLE
     assert listed(settled, "parcel", timefmt.parse(page.settled_until), 10) == [stream_id]
 
 
 def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_newest_revision(
     store: DynamoEventStore,
 ) -> None:
-    settled = _settled_store(store)
-    busy, quiet = new_stream(settled, "meter"), new_stream(settled, "meter")
-    time.sleep(2 * SETTLE.total_seconds())
+    # A clock the test moves: what has settled depends on the test's steps, not on the machine's speed.
+    now = [datetime.now(UTC)]
+    window = timedelta(seconds=30)
+    settled = _settled_store(store, settle=window, clock=lambda: now[0])
+    busy = new_stream(settled, "meter")
+    now[0] += timedelta(milliseconds=1)  # created after busy, so listed after it
+    quiet = new_stream(settled, "meter")
+    now[0] += 2 * window
     settled.append("meter", busy, 1, events("Read"), CALLER)  # not settled when the listings run
     page = settled.list_streams("meter", None, 10, None)
     assert [(s.stream_id, s.revision) for s in page.streams] == [(quiet, 1), (busy, 2)]
@@ -428,7 +440,7 @@ def test_a_stream_appended_to_within_the_settle_window_is_listed_at_its_newest_r
     listing = all_streams(settled, "meter", None, 1)
     assert [(s.stream_id, s.revision) for s in listing] == [(busy, 1), (quiet, 1), (busy, 2)]
     assert page.settled_until is not None
-    time.sleep(2 * SETTLE.total_seconds())
+    now[0] += 2 * window
     after = timefmt.parse(page.settled_until)
     assert [(s.stream_id, s.revision) for s in all_streams(settled, "meter", after, 10)] == [(busy, 2)]
 

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from eventstore import timefmt
 from eventstore.commits import Item
-from eventstore.domain import InvalidRequest, StreamPage, StreamState
+from eventstore.domain import StreamPage, StreamState
 from eventstore.dynamodb.access import Settling, Table, dynamodb_errors
-from eventstore.pagekeys import EARLIER_PAGE_KEY, PAGE_KEY_PARAM, PageKeySigner, decode_listing_key
+from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.table import layout
 
 if TYPE_CHECKING:
@@ -67,7 +67,9 @@ class StreamListing:
         upper = timefmt.format_instant(self._settling.clock() - self._settling.window) + "~"
         cursor = lower
         if page_key is not None:
-            cursor, earlier_upper = self._decode_page_key(page_key, stream_type, lower)
+            cursor, earlier_upper = decode_listing_key(
+                self._page_keys, page_key, stream_type, lower, PAGE_KEY_VERSION
+            )
             # A key past its horizon continues a tail (the settled entries are all listed): moving the
             # horizon then would count tail entries the cursor passed unseen as listed. Otherwise the
             # horizon never moves back, though the container serving this page may have a clock a little
@@ -218,15 +220,6 @@ class StreamListing:
                 "BatchGetItem left keys unprocessed; listing their streams", extra={"keys": len(pending)}
             )
         return found
-
-    def _decode_page_key(self, token: str, stream_type: str, lower: str) -> tuple[str, str]:
-        """The position the previous page ended at and the settle horizon it used."""
-        assert self._page_keys is not None
-        content = decode_listing_key(self._page_keys, token, stream_type, lower, PAGE_KEY_VERSION)
-        position, upper = content.get("position"), content.get("upper")
-        if not isinstance(position, str) or not isinstance(upper, str):
-            raise InvalidRequest.single(PAGE_KEY_PARAM, EARLIER_PAGE_KEY)
-        return position, upper
 
 
 def _position(item: Item) -> str:
