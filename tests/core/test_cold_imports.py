@@ -79,3 +79,26 @@ def test_clients_keep_the_sdk_configuration_and_the_endpoint_from_the_environmen
         "tcp_keepalive": True,
     }
     assert service.sns_client().meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+_TRACED = """import sys
+sys.path[:0] = [{shared!r}]
+from eventstore import observability, service
+client = service.dynamodb_client()
+observability.instrument_aws_sdk()
+print(type(client)._make_api_call.__wrapped__.__qualname__)
+"""
+
+
+def test_the_first_invocation_traces_the_clients_created_at_init() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "append_event",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    }
+    code = _TRACED.format(shared=str(ROOT / "shared"))
+    result = subprocess.run(  # noqa: S603 - our interpreter, our code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["BaseClient._make_api_call"]
