@@ -35,7 +35,7 @@ FUNCTIONS = (
     "liveness_check",
     "notify_stream",
 )
-TARGET = 1.25
+TARGET = 1.15  # on the median, so that a noisy run stays under the 1.25 bar (issue 20)
 
 # What each variant's process does before it reports "imported".
 _BASELINE = 'import boto3\nclient = boto3.client("dynamodb")\nmodule = None\n'
@@ -159,7 +159,8 @@ def variants() -> list[str]:
 
 
 def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
-    """Medians of each variant's figures, and medians of its ratios to the same round's baseline.
+    """Medians of each variant's figures, and the median, min and max of its ratios to the same round's
+    baseline.
 
     Pairing each sample with the baseline of its own round (all variants run within seconds of each other,
     in a shuffled order) cancels the slow swings of a shared machine's load.
@@ -184,6 +185,8 @@ def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[st
             "total": statistics.median(
                 (s["init"] + s["first"]) / (b["init"] + b["first"]) for s, b in zip(runs, base, strict=True)
             ),
+            "min": min(s["init"] / b["init"] for s, b in zip(runs, base, strict=True)),
+            "max": max(s["init"] / b["init"] for s, b in zip(runs, base, strict=True)),
         }
         for name, runs in samples.items()
     }
@@ -200,7 +203,8 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
             "baseline: import boto3; client (init CPU)",
             base["init"],
             "ms",
-            note=f"wall {base['wall']:.0f} ms; 1st query {base['first']:.0f} ms; {rounds} rounds, paired",
+            note=f"wall {base['wall']:.0f} ms; 1st query {base['first']:.0f} ms;"
+            f" init+1st {base['init'] + base['first']:.0f} ms; {rounds} rounds, paired",
         )
     )
     for name in (*FUNCTIONS, "naive append_event"):
@@ -215,8 +219,10 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
                 "x",
                 "" if naive else f"<= {TARGET}",
                 None if naive else ratio <= TARGET,
-                f"{figures['init']:.0f} ms CPU (wall {wall_ratio:.2f}x); 1st call {figures['first']:.0f} ms,"
-                f" 2nd {figures['second']:.1f} ms; init+1st {total:.2f}x",
+                f"{figures['init']:.0f} ms CPU, rounds {ratios[name]['min']:.2f}-{ratios[name]['max']:.2f}x"
+                f" (wall {wall_ratio:.2f}x); 1st call {figures['first']:.0f} ms,"
+                f" 2nd {figures['second']:.1f} ms;"
+                f" init+1st {figures['init'] + figures['first']:.0f} ms, {total:.2f}x",
             )
         )
     for name in ("+ aws_lambda_powertools", "+ jsonschema", "+ aws_xray_sdk patch"):

@@ -310,9 +310,10 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
     from moto import mock_aws  # noqa: PLC0415 - only this section needs moto
 
     with function_environment(), mock_aws():
+        from eventstore import service  # noqa: PLC0415 - after the layer is on the path
         from eventstore.table import create_table, layout  # noqa: PLC0415 - after the layer is on the path
 
-        boto3.setup_default_session()
+        service.aws_session.cache_clear()  # a fresh session: this run's counters only
         peek = boto3.session.Session(region_name=REGION).client("dynamodb")
         create_table(peek, TABLE)
         _create_original_table(peek)
@@ -331,9 +332,9 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
             keys={TABLE: (shape.hash_key, shape.range_key), ORIGINAL_TABLE: ("StreamId", "Revision")},
             indexes={TABLE: [ours], ORIGINAL_TABLE: [_ORIGINAL_INDEX]},
         )
-        assert boto3.DEFAULT_SESSION is not None
-        counter.register(boto3.DEFAULT_SESSION.events)
-        recorder.register(boto3.DEFAULT_SESSION.events)
+        events = service.aws_session().get_component("event_emitter")
+        counter.register(events)  # the session the handlers' clients come from
+        recorder.register(events)
         api = _Api()
         notify_reads = _requests(report, api, counter, peek, listing_shards=shape.listing_shards)
         return _capacity(report, api, recorder, peek, events_per_stream, notify_reads=notify_reads)
@@ -441,7 +442,9 @@ def _capacity(
     recorder.costs.clear()
     original_id = str(uuid.uuid4())
     payload_text = json.dumps(payload, separators=(",", ":"))
-    client = boto3.client("dynamodb")  # from the default session: counted and recorded
+    from eventstore.service import dynamodb_client  # noqa: PLC0415 - the layer is on the path now
+
+    client = dynamodb_client()  # from the handlers' session: counted and recorded
     for revision in range(1, min(events, ORIGINAL_EVENTS) + 1):
         now = f"2026-11-27T12:00:{revision // 1000:02d}.{revision % 1000:03d}000Z"
         _original_append(client, original_id, revision, payload_text, now)

@@ -11,8 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import boto3
-
 from bench import stub
 from bench.harness import function_environment, quiet_stdout
 from bench.report import Report, Row
@@ -30,25 +28,26 @@ def _cpu_per_call(call: Callable[[], Any], count: int) -> float:
 
 def measure(blocks: int, per_block: int) -> dict[str, float]:
     with function_environment():
-        boto3.setup_default_session()
-        assert boto3.DEFAULT_SESSION is not None
-        stub.install(boto3.DEFAULT_SESSION.events)
+        from eventstore import service  # noqa: PLC0415 - the layer is on the path now
+
+        service.aws_session.cache_clear()  # a fresh session: only this run's stub on it
+        session = service.aws_session()  # the handler's clients come from it
+        events = session.get_component("event_emitter")
+        stub.install(events)
         captured: list[tuple[str, dict[str, Any]]] = []
 
         def capture(params: dict[str, Any], model: Any, **_: Any) -> None:
             captured.append((model.name, dict(params)))
 
-        boto3.DEFAULT_SESSION.events.register("provide-client-params.dynamodb", capture)
+        events.register("provide-client-params.dynamodb", capture)
         append = load_handler("append_event")
-        from eventstore.service import SDK_CONFIG  # noqa: PLC0415 - the layer is on the path now
-
-        bare = boto3.client("dynamodb", config=SDK_CONFIG)
+        bare = session.create_client("dynamodb", config=service.SDK_CONFIG)
         event = stub.invocation_event("append_event")
         with quiet_stdout():
             response = append.handler(event, None)
         if response["statusCode"] != 201:
             raise RuntimeError(f"the stubbed append failed: {response}")
-        boto3.DEFAULT_SESSION.events.unregister("provide-client-params.dynamodb", capture)
+        events.unregister("provide-client-params.dynamodb", capture)
         calls = [(getattr(bare, _snake(name)), params) for name, params in captured]
 
         def handler_call() -> None:

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import boto3
-
 from eventstore import notifications, observability
 from eventstore.config import TopicSettings
-from eventstore.service import SDK_CONFIG, dynamodb_store
+from eventstore.service import dynamodb_store, sns_client
 
 # Not Powertools' BatchProcessor: it handles one record at a time; this coalesces per stream and batches 10.
 NOTIFIER = notifications.Notifier(
     dynamodb_store(),
-    boto3.client("sns", config=SDK_CONFIG),
+    sns_client(),
     TopicSettings.from_environment(),
     observability.Telemetry(),
 )

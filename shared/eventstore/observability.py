@@ -6,8 +6,8 @@ container, into the same JSON handler, `extra=` fields kept as keys. Terraform s
 format to JSON, so Lambda's own lines (START, REPORT) are JSON too.
 
 Cold-start budget (measured by `make bench`, section 1): aws-lambda-powertools is imported at module scope;
-with boto3 already loaded it adds at most a few tens of ms (often within the noise), which fits the budget
-(init <= 1.25x a bare boto3 client).
+with botocore already loaded it adds ~10-30 ms, which fits the budget (median init <= 1.15x a bare boto3
+client; the functions create botocore clients and skip boto3's own import, see service.aws_session).
 Deferring only Metrics would save nothing: the package's __init__ imports Logger, Metrics and Tracer
 whichever one is asked for. aws-xray-sdk is the expensive one and is deferred to the first invocation
 (instrument_aws_sdk); the benchmark reports that first invocation separately.
@@ -63,7 +63,7 @@ _instrumented = False
 
 
 def instrument_aws_sdk() -> None:
-    """Record every boto3 call as an X-Ray subsegment.
+    """Record every AWS SDK (botocore) call as an X-Ray subsegment.
 
     Called on the first invocation rather than at import: aws-xray-sdk costs ~140 ms to import, which
     would otherwise be added to every cold start's init phase before the function can answer.

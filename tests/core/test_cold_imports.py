@@ -1,0 +1,104 @@
+"""What a cold start loads: each function's init imports neither boto3 nor what only some requests need."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from eventstore import service
+from tests.support import ROOT
+
+FUNCTIONS = (
+    "create_stream",
+    "append_event",
+    "read_events",
+    "list_streams",
+    "liveness_check",
+    "notify_stream",
+)
+# boto3 drags in s3transfer and multiprocessing; jsonschema only a rejected request needs; X-Ray is patched
+# on the first invocation.
+NOT_AT_INIT = ("boto3", "s3transfer", "multiprocessing", "jsonschema", "aws_xray_sdk")
+
+_OPTIONS = ("retries", "connect_timeout", "read_timeout", "tcp_keepalive")
+_CHILD = """import json, sys
+sys.path[:0] = [{shared!r}, {folder!r}]
+import handler
+print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {names!r})))
+"""
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_init_loads_no_boto3_jsonschema_or_xray(function: str) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTSTORE_"))}
+    env |= {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_LAMBDA_FUNCTION_NAME": function,
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "EVENTSTORE_TABLE_NAME": "events",
+        "EVENTSTORE_PAGE_KEY_SECRET": "a-page-key-secret-of-enough-length-0123",
+        "EVENTSTORE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:events",
+    }
+    code = _CHILD.format(
+        shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / function), names=set(NOT_AT_INIT)
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert json.loads(result.stdout.splitlines()[-1]) == []
+
+
+@pytest.fixture
+def fresh_session() -> Iterator[None]:
+    service.aws_session.cache_clear()
+    yield
+    service.aws_session.cache_clear()
+
+
+@pytest.mark.usefixtures("fresh_session")
+def test_clients_keep_the_sdk_configuration_and_the_endpoint_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    client = service.dynamodb_client()
+    assert client.meta.region_name == "eu-west-3"
+    assert client.meta.endpoint_url == "http://127.0.0.1:4566"
+    options = {name: getattr(client.meta.config, name) for name in _OPTIONS}
+    assert options == {
+        "retries": {"mode": "standard", "total_max_attempts": 5},  # max_attempts 4 = 4 retries
+        "connect_timeout": 2,
+        "read_timeout": 5,
+        "tcp_keepalive": True,
+    }
+    assert service.sns_client().meta.endpoint_url == "http://127.0.0.1:4566"
+
+
+_TRACED = """import sys
+sys.path[:0] = [{shared!r}]
+from eventstore import observability, service
+client = service.dynamodb_client()
+observability.instrument_aws_sdk()
+print(type(client)._make_api_call.__wrapped__.__qualname__)
+"""
+
+
+def test_the_first_invocation_traces_the_clients_created_at_init() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env |= {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "append_event",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+    }
+    code = _TRACED.format(shared=str(ROOT / "shared"))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.split() == ["BaseClient._make_api_call"]
