@@ -6,6 +6,7 @@ import copy
 import importlib.util
 import json
 import re
+import socket
 import sys
 import uuid
 from pathlib import Path
@@ -91,3 +92,11 @@ def listing_marker(store: DynamoEventStore, stream_id: str) -> Any:
 
     key = {"streamId": {"S": stream_id}, "revision": {"N": str(LISTING_MARKER_REVISION)}}
     return store.table.client.get_item(TableName=store.table.name, Key=key, ConsistentRead=True).get("Item")
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on (now)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port

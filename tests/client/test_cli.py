@@ -5,11 +5,9 @@ import json
 import os
 import pty
 import shutil
-import socket
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -18,13 +16,13 @@ from typing import Any
 import boto3
 import pytest
 import yaml
-from moto.server import ThreadedMotoServer
 
 from eventstore_client import NewEvent
 from eventstore_client.cli import TYPE_NAME_MAX, TYPE_NAME_PATTERN, UUID_PATTERN, Progress
 from eventstore_client.transfer import new_stream_id
 from tests.client.conftest import make_client
 from tests.client.fakeserver import ACCESS_KEY, REGION, SECRET_KEY, Failure, FakeServer
+from tests.support import free_port
 
 STREAM_ID = "3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11"
 INVALID = {
@@ -583,30 +581,14 @@ def test_tail_follows_a_stream(cli_env: FakeServer) -> None:
     assert (ran.code, ran.out) == (0, "")
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@pytest.fixture(scope="module")
-def sqs_emulator() -> Iterator[str]:
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
-
-
 @pytest.fixture
-def queue_url(cli_env: FakeServer, sqs_emulator: str, monkeypatch: pytest.MonkeyPatch) -> str:
+def queue_url(cli_env: FakeServer, moto_server_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """A queue on an emulator, and no AWS_ENDPOINT_URL: `tail` must reach it at its URL's host."""
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SQS", "LOCALSTACK_HOST"):
         monkeypatch.delenv(name, raising=False)
-    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=sqs_emulator)
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=moto_server_url)
     url: str = sqs.create_queue(QueueName=f"tail-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    assert url.startswith(sqs_emulator)
+    assert url.startswith(moto_server_url)
     return url
 
 
@@ -643,7 +625,7 @@ def test_tail_of_a_missing_or_unreachable_queue_is_one_line(queue_url: str) -> N
     assert missing.code == 2
     assert "NonExistentQueue" in one_line_error(missing) or "QueueDoesNotExist" in missing.err
 
-    closed = f"http://127.0.0.1:{_free_port()}/000000000000/nowhere"
+    closed = f"http://127.0.0.1:{free_port()}/000000000000/nowhere"
     unreachable = run(
         "tail", "--queue", closed, "--idle-timeout", "0", env=os.environ | {"AWS_MAX_ATTEMPTS": "1"}
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support import free_port
 from tests.terraform.stack import (
     FUNCTIONS,
     PLACEHOLDER_HANDLER,
@@ -41,13 +41,6 @@ def initialised_module(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
     terraform = Terraform(copy_module(root), terraform_env(root / "tf-data"))
     terraform.run("init", "-input=false", "-no-color")
     return terraform
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
