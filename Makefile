@@ -73,9 +73,13 @@ bench: $(STAMP) ## Benchmarks: cold start, requests and write units per operatio
 	$(PY) -m bench $(ARGS)
 
 # --- Build and deploy (terraform/) -------------------------------------------------------------------
-ARCH ?= arm64
+# The local workspace runs its zips on this machine (`make run ARGS=--from-terraform`), so it is built for
+# this machine's architecture: the layer's compiled wheels must load here.
+HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+ARCH ?= $(if $(filter local,$(WORKSPACE)),$(HOST_ARCH),arm64)
 TF := terraform -chdir=terraform
-TF_VARS := $(if $(wildcard terraform/env/$(WORKSPACE).tfvars),-var-file=env/$(WORKSPACE).tfvars)
+TF_VARS := $(if $(wildcard terraform/env/$(WORKSPACE).tfvars),-var-file=env/$(WORKSPACE).tfvars) \
+  $(if $(filter local,$(WORKSPACE)),-var=lambda_architecture=$(ARCH))
 TF_RC := $(if $(wildcard $(TF_MIRROR)/registry.terraform.io),build/terraform-mirror.tfrc)
 
 build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provider mirror.

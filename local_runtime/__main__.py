@@ -55,10 +55,27 @@ def parse_settings(
     )
     parser.add_argument("--name", default=defaults.name, help="prefix of the table, topic and queue names")
     parser.add_argument(
+        "--from-terraform",
+        action="store_true",
+        help="serve the stack Terraform deploys: apply --workspace to the emulator (unless AWS_ENDPOINT_URL "
+        "names one already applied to), then run its routes, function zips and mappings as deployed",
+    )
+    parser.add_argument(
+        "--workspace", default=defaults.workspace, help="with --from-terraform (default %(default)s)"
+    )
+    parser.add_argument(
+        "--build-dir", type=Path, default=defaults.build_dir, help="with --from-terraform: where the zips are"
+    )
+    parser.add_argument(
+        "--terraform-dir", type=Path, default=defaults.terraform_dir, help="with --from-terraform: the module"
+    )
+    parser.add_argument(
         "--ready-file", type=Path, help="write the endpoints here as JSON once everything is up"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     args = parser.parse_args(argv)
+    if args.from_terraform and args.data_dir:
+        parser.error("--data-dir keeps the runtime's own table; --from-terraform serves Terraform's")
     settings = Settings(
         host=args.host,
         api_port=args.api_port,
@@ -68,6 +85,10 @@ def parse_settings(
         region=args.region,
         name=args.name,
         external_endpoint=environ.get("AWS_ENDPOINT_URL") or None,
+        from_terraform=args.from_terraform,
+        workspace=args.workspace,
+        build_dir=args.build_dir,
+        terraform_dir=args.terraform_dir,
     )
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

@@ -17,6 +17,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from local_runtime import sigv4
+from local_runtime.containers import FunctionError
 from local_runtime.lambdas import FunctionNotFoundError
 from local_runtime.proxy_events import (
     HttpResponse,
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
     from werkzeug.serving import BaseWSGIServer
 
     from local_runtime.docs import ApiDocs
-    from local_runtime.lambdas import LambdaFunction
+    from local_runtime.lambdas import Function
     from local_runtime.proxy_events import Route
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class ApiGateway:
     def __init__(
         self,
         routes: Sequence[Route],
-        functions: Mapping[str, LambdaFunction],
+        functions: Mapping[str, Function],
         *,
         credentials: Mapping[str, str],
         region: str,
@@ -92,7 +93,7 @@ class ApiGateway:
             identity = self._authorize(request)
         except sigv4.AuthorizationError as exc:
             return gateway_error(403, exc.message, exc.error_type, request_id)
-        if identity is None and self._require_iam:
+        if identity is None and (self._require_iam or matched[0].require_iam):
             return gateway_error(403, sigv4.MISSING_TOKEN, "MissingAuthenticationTokenException", request_id)
         return matched[0], matched[1], identity
 
@@ -107,8 +108,9 @@ class ApiGateway:
             )
         except MalformedResponseError as exc:
             log.error("%s: malformed Lambda proxy response: %s", function_name, exc)  # noqa: TRY400
-        except FunctionNotFoundError as exc:
-            log.error("%s", exc)  # noqa: TRY400 - a missing handler file needs no traceback
+        except (FunctionNotFoundError, FunctionError) as exc:
+            # A missing handler file, or the function's own error (its container logged the traceback).
+            log.error("%s", exc)  # noqa: TRY400
         except Exception:
             # Lambda reports the unhandled error; API Gateway answers 502.
             log.exception("%s: unhandled error", function_name)

@@ -59,6 +59,22 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - elapsed) * 1000))
 
 
+class Function(Protocol):
+    """What API Gateway and the stream pump invoke: a source-tree function or a deployed package."""
+
+    name: str
+    arn: str
+
+    @property
+    def exists(self) -> bool: ...
+
+    def warm_up(self) -> None: ...
+
+    def new_context(self) -> LambdaContext: ...
+
+    def invoke(self, event: dict[str, Any], context: LambdaContext | None = None) -> Any: ...
+
+
 class FunctionNotFoundError(RuntimeError):
     pass
 

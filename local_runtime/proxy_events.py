@@ -9,7 +9,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
@@ -31,20 +31,32 @@ class Route:
     resource: str
     """The resource path with {placeholders}, as API Gateway names it."""
     function: str
+    """The function it invokes: its folder name (routes.json) or, from Terraform, its ARN."""
     pattern: re.Pattern[str] = field(compare=False)
+    require_iam: bool = False
+    """The method's authorization is AWS_IAM (unsigned requests get 403 whatever --require-iam says)."""
 
 
 def load_routes(routes_file: Path) -> list[Route]:
     """routes.json → routes, literal segments matched before {parameters} (API Gateway's precedence)."""
     document = json.loads(routes_file.read_text())
-    routes = [
-        Route(method=r["method"], resource=r["path"], function=r["function"], pattern=_compile(r["path"]))
+    return sort_routes(
+        Route(
+            method=r["method"],
+            resource=r["path"],
+            function=r["function"],
+            pattern=compile_resource(r["path"]),
+        )
         for r in document["routes"]
-    ]
+    )
+
+
+def sort_routes(routes: Iterable[Route]) -> list[Route]:
+    """Literal segments before {parameters}: API Gateway's precedence."""
     return sorted(routes, key=lambda r: [seg.startswith("{") for seg in r.resource.split("/")])
 
 
-def _compile(resource: str) -> re.Pattern[str]:
+def compile_resource(resource: str) -> re.Pattern[str]:
     regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(resource))
     return re.compile(f"^{regex}$")
 

@@ -21,10 +21,10 @@ from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 from local_runtime.dynamodb_json import encode_item
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Callable, Mapping
 
     from local_runtime.aws import Clients
-    from local_runtime.lambdas import LambdaFunction
+    from local_runtime.lambdas import Function
     from local_runtime.settings import PumpSettings
 
 log = logging.getLogger(__name__)
@@ -90,12 +90,13 @@ class StreamPump:
         *,
         clients: Clients,
         stream_arn: str,
-        function: LambdaFunction,
-        on_failure_queue_url: str,
+        function: Function,
+        on_failure_queue_url: str | None,
         region: str,
         settings: PumpSettings,
         positions: Mapping[str, str] | None = None,
         skip_existing_records: bool = False,
+        record_filter: Callable[[Mapping[str, Any]], bool] = matches_filter,
     ) -> None:
         """`positions`: resume after these sequence numbers; `skip_existing_records`: start the shards that
         exist now at LATEST (their records are a snapshot's restore, notified before the restart)."""
@@ -109,6 +110,7 @@ class StreamPump:
         self._shards: dict[str, _Shard] = {}
         self._shards_refreshed = 0.0
         self._skip_existing = skip_existing_records
+        self._filter = record_filter
         self._draining = threading.Event()
         self._halt = threading.Event()
         self._caught_up = False
@@ -208,7 +210,8 @@ class StreamPump:
         if not records:
             return False
         shard.last_read = records[-1]["dynamodb"]["SequenceNumber"]
-        matching = [lambda_record(r, self._stream_arn, self._region) for r in records if matches_filter(r)]
+        converted = [lambda_record(r, self._stream_arn, self._region) for r in records]
+        matching = [record for record in converted if self._filter(record)]
         if matching and not shard.buffer:
             shard.buffered_since = time.monotonic()
         shard.buffer.extend(matching)
@@ -267,7 +270,7 @@ class StreamPump:
                 "%s: %d records %s..%s: function error", self._function.name, len(batch), first, last
             )
             return _Outcome(failed_from=0, function_error=True, request_id=context.aws_request_id)
-        failed_from = _first_failure(result, batch)
+        failed_from = _first_failure(result, batch) if self._settings.report_batch_item_failures else None
         elapsed = (time.perf_counter() - started) * 1000
         if failed_from is None:
             log.info(
@@ -315,14 +318,16 @@ class StreamPump:
                 "streamArn": self._stream_arn,
             },
         }
-        self._clients.sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(record))
+        if self._queue_url is not None:
+            self._clients.sqs.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(record))
         log.error(
-            "%s: gave up on %d records %s..%s after %d attempts; sent to the on-failure queue",
+            "%s: gave up on %d records %s..%s after %d attempts (%s)",
             self._function.name,
             len(batch),
             first["SequenceNumber"],
             last["SequenceNumber"],
             attempts,
+            "sent to the on-failure queue" if self._queue_url else "no on-failure destination: dropped",
         )
 
 

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
+import shutil
+import tempfile
 import threading
-from dataclasses import dataclass, field
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+import boto3
+
 from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn, subscribe_queue
+from local_runtime.containers import IsolatedFunction
+from local_runtime.deployed import Workspace, read_stack, routes_summary
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
 from local_runtime.endpoints import StoreEndpoints
@@ -60,6 +70,8 @@ def start(settings: Settings) -> RunningStore:
 
 
 def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> RunningStore:
+    if settings.from_terraform:
+        return _serve_terraform_stack(settings, endpoint, emulator)
     clients = Clients.connect(endpoint, settings.region, settings.access_key, settings.secret_key)
     data_dir = DataDir(settings.data_dir) if settings.data_dir else None
     created = ensure_table(clients, settings.table_name)
@@ -260,3 +272,106 @@ class _Snapshots:
         self._data_dir.save_positions(self._stream, positions)
         self._saved_positions = positions
         log.info("saved %d items to the data dir", count)
+
+
+def _serve_terraform_stack(settings: Settings, endpoint: str, emulator: Emulator | None) -> RunningStore:
+    """--from-terraform: apply the workspace to a fresh built-in emulator (an external one is read as it
+    is), then serve what the emulator holds: its routes, functions (from their zips) and mappings."""
+    workspace = Workspace(settings.terraform_dir, settings.workspace)
+    build_dir = settings.build_dir.resolve()
+    if emulator is not None:
+        manifest = json.loads((build_dir / "manifest.json").read_text())
+        started = time.monotonic()
+        log.info("terraform apply of workspace %s to %s (about a minute on moto)", workspace.name, endpoint)
+        workspace.ensure()
+        workspace.apply(
+            {
+                "aws_endpoint_url": endpoint,
+                "build_dir": str(build_dir),
+                "lambda_architecture": manifest["architecture"],
+            }
+        )
+        log.info("applied in %.0f s", time.monotonic() - started)
+    session = boto3.session.Session(
+        aws_access_key_id=settings.access_key,
+        aws_secret_access_key=settings.secret_key,
+        region_name=settings.region,
+    )
+    stack = read_stack(session, endpoint, workspace.outputs(), build_dir)
+    log.info("serving %s (workspace %s): %s", stack.table_name, workspace.name, routes_summary(stack.routes))
+    scratch = Path(tempfile.mkdtemp(prefix="eventstore-functions-"))
+    base_environment = {
+        "PATH": os.environ.get("PATH", ""),
+        "AWS_ENDPOINT_URL": endpoint,
+        "AWS_REGION": settings.region,
+        "AWS_DEFAULT_REGION": settings.region,
+        "AWS_ACCESS_KEY_ID": settings.access_key,
+        "AWS_SECRET_ACCESS_KEY": settings.secret_key,
+        # Quieter than Lambda (as in the default mode) unless the function's configuration says otherwise.
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        **settings.extra_environment,
+    }
+    functions = {
+        arn: IsolatedFunction(package, scratch / f"{index}-{package.name}", base_environment)
+        for index, (arn, package) in enumerate(stack.packages.items())
+    }
+    with ThreadPoolExecutor(max_workers=4) as starting:
+        list(starting.map(lambda function: function.warm_up(), functions.values()))
+    clients = Clients.connect(endpoint, settings.region, settings.access_key, settings.secret_key)
+    pumps = [
+        StreamPump(
+            clients=clients,
+            stream_arn=stack.stream_arn,
+            function=functions[mapping.function_arn],
+            on_failure_queue_url=mapping.on_failure_queue_url,
+            region=settings.region,
+            settings=replace(
+                mapping.settings,
+                poll_interval_seconds=settings.pump.poll_interval_seconds,
+                retry_backoff_seconds=settings.pump.retry_backoff_seconds,
+            ),
+            skip_existing_records=mapping.start_at_latest,
+            record_filter=mapping.matches,
+        )
+        for mapping in stack.mappings
+    ]
+    if not pumps:
+        log.warning("no event source mapping on %s: no notifications", stack.stream_arn)
+    for pump in pumps:
+        pump.start()
+    gateway = ApiGateway(
+        stack.routes,
+        functions,
+        credentials={settings.access_key: settings.secret_key},
+        region=settings.region,
+        require_iam=settings.require_iam,
+        docs=ApiDocs(settings.repo_root / "openapi.yaml"),
+    )
+    api = ApiServer(settings.host, settings.api_port, gateway)
+    api.start()
+
+    def stop() -> None:
+        api.stop()
+        for pump in pumps:
+            pump.stop()
+        for function in functions.values():
+            function.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+        if emulator is not None:
+            emulator.stop()
+        log.info("stopped")
+
+    return RunningStore(
+        api_url=api.url,
+        aws_endpoint_url=endpoint,
+        region=settings.region,
+        table_name=stack.table_name,
+        stream_arn=stack.stream_arn,
+        topic_arn=stack.topic_arn,
+        on_failure_queue_url=stack.on_failure_queue_url,
+        demo_queue_url=stack.subscriber_queue_url,
+        access_key=settings.access_key,
+        secret_key=settings.secret_key,
+        _stop=stop,
+    )

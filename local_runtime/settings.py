@@ -19,6 +19,8 @@ class PumpSettings:
     maximum_record_age_seconds: float = 3600
     """-1: no limit."""
     bisect_batch_on_function_error: bool = True
+    report_batch_item_failures: bool = True
+    """FunctionResponseTypes has ReportBatchItemFailures: a response's batchItemFailures are retried."""
     poll_interval_seconds: float = 0.1
     retry_backoff_seconds: float = 0.1
 
@@ -36,10 +38,17 @@ class Settings:
     secret_key: str = "test"  # noqa: S105 - the emulator's well-known credentials, not a secret
     external_endpoint: str | None = None
     """An emulator that is already running (LocalStack): no moto is started."""
-    name: str = "eventstore-local"
-    """Prefix of the table, topic and queue names."""
+    name: str = "local-eventstore"
+    """Prefix of the table, topic and queue names; Terraform's are `eventstore-<workspace>`, so `make apply
+    WORKSPACE=local` on this emulator creates its own beside them."""
     repo_root: Path = REPO_ROOT
     pump: PumpSettings = field(default_factory=PumpSettings)
+    from_terraform: bool = False
+    """Serve the stack Terraform created in the emulator (local_runtime.deployed) instead of building one."""
+    terraform_dir: Path = REPO_ROOT / "terraform"
+    workspace: str = "local"
+    build_dir: Path = REPO_ROOT / "build"
+    """Where `make build` wrote the zips the deployed functions were created from."""
     extra_environment: dict[str, str] = field(default_factory=dict)
     """More environment for the handlers (e.g. EVENTSTORE_LISTING_SETTLE_SECONDS)."""
 
