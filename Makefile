@@ -68,6 +68,10 @@ contract: $(STAMP) ## Regenerate the layer's contract.json and compiled validato
 run: $(RUN_STAMP) ## Run the whole event store locally (emulator :4566, API :8000).
 	$(PY) -m local_runtime $(ARGS)
 
+.PHONY: run-terraform
+run-terraform: build tf-workspace ## Serve what Terraform deploys: apply WORKSPACE to a fresh emulator, run its zips.
+	$(PY) -m local_runtime --from-terraform --workspace $(WORKSPACE) --build-dir build $(ARGS)
+
 .PHONY: bench
 bench: $(STAMP) ## Benchmarks: cold start, requests and write units per operation, throughput, cost.
 	$(PY) -m bench $(ARGS)

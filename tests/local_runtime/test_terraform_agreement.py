@@ -1,11 +1,14 @@
 """The pump emulates the event source mapping terraform/ deploys: same defaults, filter and queue name."""
 
+import json
 import re
 
 import pytest
+from moto.events.models import EventPattern
 
 from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 from local_runtime import REPO_ROOT
+from local_runtime.deployed import SourceMapping
 from local_runtime.pump import matches_filter
 from local_runtime.settings import PumpSettings, Settings
 
@@ -55,3 +58,35 @@ def test_the_filter_leaves_out_the_revisions_terraforms_filter_does() -> None:
     for revision in excluded:
         record = {"eventName": "INSERT", "dynamodb": {"Keys": {key: {"N": revision}}}}
         assert not matches_filter(record)
+
+
+def test_the_runtimes_own_names_are_none_a_workspace_can_have() -> None:
+    # `make apply WORKSPACE=local` on `make run`'s emulator must not find its table or queues taken.
+    main = (TERRAFORM / "main.tf").read_text()
+    prefix = re.search(r'\bname\s*=\s*"([a-z-]*)\$\{terraform\.workspace\}"', main)
+    workspace = re.search(r'condition\s*=\s*can\(regex\("([^"]+)", terraform\.workspace\)\)', main)
+    assert prefix is not None and workspace is not None, "terraform/main.tf names resources differently"
+    name = Settings().name
+    clashes = name.startswith(prefix.group(1)) and re.fullmatch(
+        workspace.group(1).replace("\\\\", "\\"), name.removeprefix(prefix.group(1))
+    )
+    assert not clashes, f"{name}-* can be a Terraform workspace's names"
+
+
+def test_the_mapping_pattern_as_lambda_applies_it_agrees_with_the_pump_filter() -> None:
+    # What notifications.tf renders (jsonencode), evaluated the way --from-terraform evaluates a mapping.
+    key = layout().range_key
+    pattern = json.dumps(
+        {"eventName": ["INSERT"], "dynamodb": {"Keys": {key: {"N": [{"anything-but": ["0", "-1"]}]}}}}
+    )
+    mapping = SourceMapping(
+        function_arn="arn:aws:lambda:us-east-1:123456789012:function:notify",
+        settings=PumpSettings(),
+        patterns=(EventPattern.load(pattern),),
+        on_failure_queue_url=None,
+        start_at_latest=False,
+    )
+    for event_name in ("INSERT", "MODIFY", "REMOVE"):
+        for revision in ("-1", "0", "1", "17"):
+            record = {"eventName": event_name, "dynamodb": {"Keys": {key: {"N": revision}}}}
+            assert mapping.matches(record) == matches_filter(record), record
