@@ -200,7 +200,9 @@ def _package(client: _Clients, function_arn: str, zips: Mapping[str, Path]) -> P
     for layer in config.get("Layers", []):
         # GetLayerVersionByArn answers 500 on moto 5.2; the name and version are in the ARN.
         layer_name, version = layer["Arn"].rsplit(":", 2)[-2:]
-        content = client.awslambda.get_layer_version(LayerName=layer_name, VersionNumber=int(version))["Content"]
+        content = client.awslambda.get_layer_version(LayerName=layer_name, VersionNumber=int(version))[
+            "Content"
+        ]
         layers.append(_zip_for(zips, content["CodeSha256"], f"layer {layer['Arn']}"))
     return Package(
         name=config["FunctionName"],

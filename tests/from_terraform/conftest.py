@@ -87,6 +87,7 @@ def local_store(deployment: Deployment) -> Iterator[LocalStore]:
         destroyed = deployment.terraform.run(
             "destroy",
             "-auto-approve",
+            "-refresh=false",  # the state was written by the apply just now
             "-input=false",
             "-no-color",
             "-var-file=env/local.tfvars",

@@ -17,7 +17,9 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 # Imports the store's package, which the source tree has (shared/eventstore) but this layer does not.
-NEEDS_EVENTSTORE = "import eventstore.routes\n\ndef handler(event, context):\n    return {'statusCode': 200}\n"
+NEEDS_EVENTSTORE = (
+    "import eventstore.routes\n\ndef handler(event, context):\n    return {'statusCode': 200}\n"
+)
 ECHO = (
     "import os, greeting\n\n"
     "def handler(event, context):\n"
@@ -49,7 +51,9 @@ def function(tmp_path: Path, handler_source: str, layer_files: dict[str, str]) -
 
 def gateway(isolated: IsolatedFunction) -> ApiGateway:
     route = Route("GET", "/thing", isolated.arn, compile_resource("/thing"))
-    return ApiGateway([route], {isolated.arn: isolated}, credentials={}, region="us-east-1", require_iam=False)
+    return ApiGateway(
+        [route], {isolated.arn: isolated}, credentials={}, region="us-east-1", require_iam=False
+    )
 
 
 def get(api: ApiGateway) -> int:
@@ -93,7 +97,8 @@ def test_an_unhandled_exception_is_the_functions_error(tmp_path: Path) -> None:
     try:
         with pytest.raises(FunctionError) as raised:
             isolated.invoke({})
-        again = pytest.raises(FunctionError, isolated.invoke, {})  # the container survives its error
+        with pytest.raises(FunctionError) as again:
+            isolated.invoke({})  # the container survived its error and answers again
     finally:
         isolated.stop()
 

@@ -65,7 +65,8 @@ def test_the_runtimes_own_names_are_none_a_workspace_can_have() -> None:
     main = (TERRAFORM / "main.tf").read_text()
     prefix = re.search(r'\bname\s*=\s*"([a-z-]*)\$\{terraform\.workspace\}"', main)
     workspace = re.search(r'condition\s*=\s*can\(regex\("([^"]+)", terraform\.workspace\)\)', main)
-    assert prefix is not None and workspace is not None, "terraform/main.tf names resources differently"
+    assert prefix is not None, "terraform/main.tf names resources differently"
+    assert workspace is not None, "terraform/main.tf checks workspace names differently"
     name = Settings().name
     clashes = name.startswith(prefix.group(1)) and re.fullmatch(
         workspace.group(1).replace("\\\\", "\\"), name.removeprefix(prefix.group(1))
