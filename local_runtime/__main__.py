@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from local_runtime.deployed import DeploymentError
 from local_runtime.runtime import start
 from local_runtime.settings import Settings
 
@@ -165,6 +166,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         store = start(settings)
     except OSError as exc:  # typically a port in use: say which, without a traceback
         log.error("cannot start: %s (see --api-port, --emulator-port)", exc)  # noqa: TRY400
+        raise SystemExit(1) from None
+    except DeploymentError as exc:
+        log.error("cannot serve the Terraform stack: %s", exc)  # noqa: TRY400 - the message says it all
         raise SystemExit(1) from None
     log.info("%s", banner(store, settings))
     if ready_file is not None:

@@ -56,12 +56,24 @@ class Package:
     version: str = "$LATEST"
 
 
-def unpack(archive: Path, destination: Path) -> Path:
-    """Extract a deployment package as Lambda does (the zip's root is the folder's root)."""
-    destination.mkdir(parents=True, exist_ok=True)
-    with zipfile.ZipFile(archive) as package:
-        package.extractall(destination)
-    return destination
+class Unpacker:
+    """Deployment packages extracted as Lambda does (the zip's root is the folder's root), each zip once:
+    functions sharing a layer share its folder (read-only, as /opt is)."""
+
+    def __init__(self, scratch: Path) -> None:
+        self._scratch = scratch
+        self._folders: dict[Path, Path] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, archive: Path) -> Path:
+        with self._lock:
+            folder = self._folders.get(archive)
+            if folder is None:
+                folder = self._scratch / str(len(self._folders))
+                with zipfile.ZipFile(archive) as package:
+                    package.extractall(folder)
+                self._folders[archive] = folder
+            return folder
 
 
 class _Container:
@@ -101,7 +113,7 @@ class IsolatedFunction:
     def __init__(
         self,
         package: Package,
-        work_dir: Path,
+        unpack: Unpacker,
         base_environment: Mapping[str, str],
         *,
         max_concurrency: int = 16,
@@ -109,10 +121,8 @@ class IsolatedFunction:
         self.name = package.name
         self.arn = package.arn
         self._package = package
-        self._task_root = unpack(package.code_zip, work_dir / "task")
-        self._layer_roots = [
-            unpack(layer, work_dir / f"layer-{index}") for index, layer in enumerate(package.layer_zips)
-        ]
+        self._task_root = unpack(package.code_zip)
+        self._layer_roots = [unpack(layer) for layer in package.layer_zips]
         # Lambda's own variables, then the function's configuration (which wins, as it does in Lambda).
         self._environment = {
             **base_environment,

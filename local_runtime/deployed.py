@@ -133,6 +133,9 @@ def read_stack(
     session: boto3.session.Session, endpoint: str, outputs: Mapping[str, Any], build_dir: Path
 ) -> DeployedStack:
     """The stack the outputs name, read back from the emulator at `endpoint`."""
+    missing = {"table_name", "topic_arn", "api_execution_arn", "on_failure_queue_url"} - set(outputs)
+    if missing:
+        raise DeploymentError(f"the workspace has no {', '.join(sorted(missing))} output: was it applied?")
     client = _Clients(session, endpoint)
     table_name = outputs["table_name"]
     table = client.dynamodb.describe_table(TableName=table_name)["Table"]
@@ -150,7 +153,7 @@ def read_stack(
         stream_arn=stream_arn,
         topic_arn=outputs["topic_arn"],
         on_failure_queue_url=outputs["on_failure_queue_url"],
-        subscriber_queue_url=outputs["example_subscriber_queue_url"],
+        subscriber_queue_url=outputs.get("example_subscriber_queue_url", ""),
         routes=tuple(sort_routes(routes)),
         packages=packages,
         mappings=tuple(mappings),

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 import boto3
 
 from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn, subscribe_queue
-from local_runtime.containers import IsolatedFunction
+from local_runtime.containers import IsolatedFunction, Unpacker
 from local_runtime.deployed import Workspace, read_stack, routes_summary
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
@@ -312,9 +312,9 @@ def _serve_terraform_stack(settings: Settings, endpoint: str, emulator: Emulator
         "POWERTOOLS_METRICS_DISABLED": "true",
         **settings.extra_environment,
     }
+    unpack = Unpacker(scratch)
     functions = {
-        arn: IsolatedFunction(package, scratch / f"{index}-{package.name}", base_environment)
-        for index, (arn, package) in enumerate(stack.packages.items())
+        arn: IsolatedFunction(package, unpack, base_environment) for arn, package in stack.packages.items()
     }
     with ThreadPoolExecutor(max_workers=4) as starting:
         list(starting.map(lambda function: function.warm_up(), functions.values()))

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from local_runtime.containers import FunctionError, IsolatedFunction, Package
+from local_runtime.containers import FunctionError, IsolatedFunction, Package, Unpacker
 from local_runtime.gateway_server import ApiGateway
 from local_runtime.proxy_events import IncomingRequest, Route, compile_resource
 
@@ -46,7 +46,7 @@ def function(tmp_path: Path, handler_source: str, layer_files: dict[str, str]) -
         timeout_seconds=3,
         memory_mb=128,
     )
-    return IsolatedFunction(package, tmp_path / "unpacked", {"PATH": "/usr/bin"})
+    return IsolatedFunction(package, Unpacker(tmp_path / "unpacked"), {"PATH": "/usr/bin"})
 
 
 def gateway(isolated: IsolatedFunction) -> ApiGateway:
