@@ -44,6 +44,9 @@ SCAN_BUDGET_FACTOR: Final = 10
 MAX_PAGE_BYTES: Final = 5 * 1024 * 1024
 """A page stops before this much payload and metadata (Lambda's response limit is 6 MB)."""
 
+MAX_QUERY_ITEMS: Final = 100
+"""Items one page Query asks for (DynamoDB returns at most 1 MB anyway)."""
+
 MAX_GROUP_SIZE: Final = 64
 WRITE_ATTEMPTS: Final = 5
 
@@ -402,12 +405,13 @@ class _Entry:
     """The event's index within its commit."""
 
 
-def _entries(source: FeedSource, feed: str, sequence: int) -> Iterator[_Entry | None]:
+def _entries(source: FeedSource, feed: str, sequence: int, wanted: int) -> Iterator[_Entry | None]:
     """The feed's entries from item `sequence` on; None where a hole (not yet visible) ends what can be
-    read now."""
+    read now. Every item holds an entry, so `wanted` entries need at most that many items (+1: the first
+    item may be partly behind the start)."""
     expected = sequence
     while True:
-        items = source.items(feed, expected, 10)
+        items = source.items(feed, expected, min(wanted + 1, MAX_QUERY_ITEMS))
         if not items:
             return
         for item in items:
@@ -443,7 +447,7 @@ def read_page(
     scanned = 0
     last: _Entry | None = None
     has_more = False
-    for entry in _entries(source, feed, start[0]):
+    for entry in _entries(source, feed, start[0], budget + 1):
         if entry is not None and (entry.sequence, entry.offset) <= start:
             continue
         if entry is None or scanned == budget or len(chosen) == limit:
