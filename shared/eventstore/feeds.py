@@ -296,6 +296,8 @@ class FeedWriter:
         self._log = log
         self._clock = clock
         self._attempts = attempts
+        self._completed = 0
+        """The newest all-types item whose effects this instance saw complete."""
 
     def feed(self, stream_ids: Collection[str], pending: Pending) -> FeedOutcome:
         """Append the streams' pending commits that are not fed yet, after rolling the head forward.
@@ -331,12 +333,15 @@ class FeedWriter:
         for stream_id, fed in outcome.fed.items():
             if fed > outcome.cursors[stream_id].fed:
                 self._log.advance_fed(stream_id, stream_types[stream_id], fed)
+        self.completed(outcome)
 
     def roll_forward(self, written: list[FeedItem]) -> int:
         """Complete the head item's effects; its k (0: the feed is empty)."""
         head = self._log.head(ALL_FEED)
         if head is None:
             return 0
+        if head.sequence <= self._completed:
+            return head.sequence  # this instance saw its effects complete (they are never undone)
         self._derive(head, written)
         # Refs are in each stream's revision order: its last ref holds its last revision.
         last = {ref.stream_id: ref for ref in head.refs}
@@ -344,7 +349,15 @@ class FeedWriter:
         for stream_id, ref in last.items():
             if cursors[stream_id].fed < ref.last_revision:
                 self._log.advance_fed(stream_id, ref.stream_type, ref.last_revision)
+        self._completed = head.sequence
         return head.sequence
+
+    def completed(self, outcome: FeedOutcome) -> None:
+        """The caller moved every fed cursor of the outcome: its items' effects are complete, and the next
+        roll-forward of this instance need not check them again."""
+        sequences = [i.sequence for i in outcome.items if i.feed == ALL_FEED]
+        if sequences:
+            self._completed = max(self._completed, *sequences)
 
     def _append(self, items: Sequence[FeedItem], written: list[FeedItem]) -> bool:
         """Put the items in order; every one but the last is rolled forward before the next (the last is

@@ -287,7 +287,8 @@ class Notifier:
                 if notified < r.commit.last_revision <= through
             )
         published, calls = self._publish(queues, failed)
-        self._advance(ready, fed, published, failed)
+        if self._advance(ready, fed, published, failed):
+            self._writer.completed(fed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls, fed, ready)
         return outcome
@@ -356,9 +357,11 @@ class Notifier:
         fed: FeedOutcome,
         published: Sequence[Notification],
         failed: dict[int, str],
-    ) -> None:
+    ) -> bool:
         """Move each stream's two cursors in one write: fed over what the writer fed, notified over what
-        was just published (a prefix of its ready commits). A failed publish still moves fed."""
+        was just published (a prefix of its ready commits). A failed publish still moves fed. Whether every
+        stream's fed cursor moved (the items written are then complete)."""
+        complete = True
         by_stream: dict[str, list[CommitRecord]] = {}
         for notification in published:
             by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
@@ -379,6 +382,8 @@ class Notifier:
                 # Published but not recorded: retried, so published again (at least once) and recorded.
                 # The feed needs nothing: the next writer completes the head item's effects.
                 failed.update((r.position, r.sequence_number) for r in sent)
+                complete = False
+        return complete
 
     def _publish(
         self, queues: dict[str, deque[Notification]], failed: dict[int, str]
