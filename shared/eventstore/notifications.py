@@ -334,20 +334,24 @@ class Notifier:
             self._metrics.count("ListingMarksFailed")
 
     def _missing(self, stream_id: str, first: int, last: int) -> list[Commit] | None:
-        """The commits holding revisions first..last, or None when they cannot all be read now."""
-        try:
-            commits = self._cursor.commits_between(stream_id, first, last)
-        except (EventStoreError, ClientError, BotoCoreError):
-            logger.exception("could not read the commits to fill a gap", extra={"streamId": stream_id})
-            return None
+        """The commits holding revisions first..last, or None when they cannot all be read now. Read a
+        page at a time: a stream notified before the feeds existed is fed from its first commit."""
+        commits: list[Commit] = []
         expected = first
-        for commit in commits:
-            if commit.first_revision != expected:
-                break
-            expected = commit.last_revision + 1
-        if expected != last + 1:
-            logger.warning("gap not filled", extra={"streamId": stream_id, "from": first, "to": last})
-            return None
+        while expected <= last:
+            try:
+                page = self._cursor.commits_between(stream_id, expected, last)
+            except (EventStoreError, ClientError, BotoCoreError):
+                logger.exception("could not read the commits to fill a gap", extra={"streamId": stream_id})
+                return None
+            if not page or page[0].first_revision != expected:
+                logger.warning("gap not filled", extra={"streamId": stream_id, "from": first, "to": last})
+                return None
+            for commit in page:
+                if commit.first_revision != expected:
+                    break
+                commits.append(commit)
+                expected = commit.last_revision + 1
         logger.info("filled a gap from the table", extra={"streamId": stream_id, "from": first, "to": last})
         return commits
 

@@ -425,3 +425,32 @@ def test_a_writer_that_loses_the_next_position_retries_after_the_winner(
     assert feed_entries(store) == [(theirs, 1), (mine, 1)]
     assert feed_entries(store, "order") == [(theirs, 1), (mine, 1)]
     assert sorted(published(publisher)) == sorted([(mine, 1), (theirs, 1)])
+
+
+def test_a_stream_notified_before_the_feeds_existed_is_fed_from_its_first_commit_page_by_page(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 5)
+    *_, newest = tap.new_records()
+    # The summary as notify_stream left it before the feeds: revisions 1-4 notified, nothing fed.
+    store.table.client.put_item(
+        TableName=store.table.name,
+        Item={
+            "streamId": {"S": stream_id},
+            "revision": {"N": "0"},
+            "streamType": {"S": "order"},
+            "lastRevision": {"N": "4"},
+        },
+    )
+
+    class SmallPages(StoreCursor):
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)[:2]
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(SmallPages(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    assert notifier.process(parse_event({"Records": [newest]})).failed_sequence_numbers == ()
+
+    assert feed_entries(store) == [(stream_id, r) for r in range(1, 6)]
+    assert published(publisher) == [(stream_id, 5)]
+    assert store.cursors([stream_id])[stream_id] == StreamCursors(5, 5)
