@@ -1,4 +1,5 @@
-"""The storage interfaces, one per consumer: the API's EventStore and notify_stream's NotificationCursor.
+"""The storage interfaces, one per consumer: the API's EventStore and FeedStore, notify_stream's
+NotificationCursor.
 
 Implementations: eventstore.dynamodb (the service's), eventstore.memory (the reference model the client's
 fake server runs on). tests/core/test_store_contract.py runs one suite against each of them.
@@ -14,13 +15,16 @@ from eventstore.commits import Commit
 from eventstore.domain import (
     AppendResult,
     Caller,
+    Checkpoint,
     EventPage,
     ExpectedRevision,
+    FeedPage,
     NewEvent,
+    NotGiven,
     StreamPage,
     StreamState,
-    SummaryAdvance,
 )
+from eventstore.feeds import FeedLog, StreamCursors
 
 MAX_PAGE_EVENTS: Final = 1000
 """A page of events holds at most this many, whatever the limit asked for."""
@@ -53,18 +57,42 @@ class EventStore(Protocol):
     ) -> StreamPage: ...
 
 
-class NotificationCursor(Protocol):
-    """What notify_stream needs: each stream's notification cursor (its summary) and the commits it
-    publishes from."""
+class FeedStore(Protocol):
+    """What the feed and checkpoint operations need (docs/design.md, "Feeds")."""
 
-    def notified_revision(self, stream_id: str) -> int:
-        """The last revision published and recorded (0: none yet)."""
+    def read_feed(
+        self,
+        stream_type: str | None,
+        after: str | None,
+        limit: int,
+        *,
+        event_types: frozenset[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+    ) -> FeedPage:
+        """A page of one type's feed (None: all types) after a position (None: from the beginning).
+        BadPosition for a malformed position or one of another feed."""
         ...
 
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance:
-        """Move the cursor to last_revision if it stands right before first_revision."""
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        """CheckpointNotFound when there is none."""
+        ...
+
+    def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
+        """Set the checkpoint: unconditionally (NOT_GIVEN), only if it does not exist (None) or only if it is
+        at `expected`; else CheckpointConflict. BadPosition if `position` is not a feed position."""
+        ...
+
+
+class NotificationCursor(FeedLog, Protocol):
+    """What notify_stream needs: the feed writer's log, each stream's cursors (its summary) and the commits
+    it feeds and publishes from."""
+
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        """Set both cursors in one write, if the notified cursor is still as read and fed is not past
+        `fed`; whether it was written."""
         ...
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:

@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstore import timefmt
 from eventstore.commits import Commit
 from eventstore.config import TopicSettings
-from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
+from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.feeds import FeedItem, StreamCursors
 from eventstore.notifications import Notifier, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -30,7 +32,7 @@ from tests.notify.harness import (
     body_of,
     first_occurrences,
 )
-from tests.support import listing_marker
+from tests.support import feed_entries, listing_marker, notified
 
 CALLER = Caller(None, None)
 
@@ -106,24 +108,30 @@ def test_a_failed_publish_call_fails_its_entries_and_the_later_records_of_their_
     assert first_occurrences(queue.receive()) == {s: [1, 2] for s in streams}
 
 
-def test_a_store_failure_fails_only_that_stream(store: DynamoEventStore, tap: StreamTap, bus: Bus) -> None:
-    healthy, broken = new_stream(store, "order", 2), new_stream(store, "order", 2)
+def test_a_summary_read_failure_fails_the_batch_and_publishes_nothing_unfed(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    first, second = new_stream(store, "order", 2), new_stream(store, "order", 2)
+    outage = [True]
 
     class FailingCursor(StoreCursor):
-        def notified_revision(self, stream_id: str) -> int:
-            if stream_id == broken:
+        def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+            if outage[0] and second in stream_ids:
                 raise ServiceUnavailable("throttled")
-            return store.notified_revision(stream_id)
+            return store.cursors(stream_ids)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(FailingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     records = tap.new_records()
-    seq = sequence_of(records)
 
     outcome = notifier.process(parse_event({"Records": records}))
 
-    assert outcome.failed_sequence_numbers == (seq[broken, 1], seq[broken, 2])
-    assert published(publisher) == [(healthy, 1), (healthy, 2)]
+    assert sorted(outcome.failed_sequence_numbers) == sorted(sequence_of(records).values())
+    assert published(publisher) == []
+    outage[0] = False
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+    assert sorted(published(publisher)) == sorted([(first, 1), (first, 2), (second, 1), (second, 2)])
+    assert sorted(feed_entries(store)) == sorted([(first, 1), (first, 2), (second, 1), (second, 2)])
 
 
 def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
@@ -135,21 +143,26 @@ def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
     outage = [True]
 
     class RecordingFails(StoreCursor):
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+        def move_cursors(
+            self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+        ) -> bool:
             if outage[0]:
                 raise ServiceUnavailable("throttled")
-            return store.advance_summary(stream_id, stream_type, first, last)
+            return store.move_cursors(stream_id, stream_type, fed, notified, read)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(RecordingFails(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
 
     first = notifier.process(parse_event({"Records": records}))
     assert first.failed_sequence_numbers == (seq[stream_id, 1], seq[stream_id, 2])
-    assert store.notified_revision(stream_id) == 0
+    assert notified(store, stream_id) == 0
     outage[0] = False
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
-    assert store.notified_revision(stream_id) == 2
+    assert notified(store, stream_id) == 2
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 1), (stream_id, 2)]
+    # At least once for notifications; exactly once in the feeds.
+    assert feed_entries(store) == [(stream_id, 1), (stream_id, 2)]
+    assert feed_entries(store, "order") == [(stream_id, 1), (stream_id, 2)]
 
 
 def test_a_later_commit_in_another_shard_never_overtakes_a_predecessor_awaiting_a_retry(
@@ -173,7 +186,7 @@ def test_a_later_commit_in_another_shard_never_overtakes_a_predecessor_awaiting_
     assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == ()
     assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == ()
     assert published(publisher) == [(stream_id, 1), (stream_id, 1), (stream_id, 1), (stream_id, 2)]
-    assert store.notified_revision(stream_id) == 2
+    assert notified(store, stream_id) == 2
 
 
 def test_commits_missing_from_the_input_are_published_from_the_table_first(
@@ -208,7 +221,7 @@ def test_a_gap_that_cannot_be_read_holds_the_record_back(
         r3["dynamodb"]["SequenceNumber"],
     )
     assert publisher.calls == []
-    assert store.notified_revision(stream_id) == 0
+    assert notified(store, stream_id) == 0
 
 
 def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_summary_write(
@@ -219,9 +232,15 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     writes: list[tuple[int, int]] = []
 
     class CountingCursor(StoreCursor):
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
-            writes.append((first, last))
-            return store.advance_summary(stream_id, stream_type, first, last)
+        def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+            writes.append((revision, -1))
+            store.advance_fed(stream_id, stream_type, revision)
+
+        def move_cursors(
+            self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+        ) -> bool:
+            writes.append((fed, notified))
+            return store.move_cursors(stream_id, stream_type, fed, notified, read)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(CountingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
@@ -229,7 +248,7 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     outcome = notifier.process(parse_event({"Records": list(reversed(records))}))
 
     assert outcome.failed_sequence_numbers == ()
-    assert writes == [(1, 3)]
+    assert writes == [(3, 3)]
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
 
 
@@ -325,4 +344,113 @@ def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delay
     marker = listing_marker(store, late)
     assert marker["lastRevision"] == {"N": "2"}
     assert timefmt.parse(marker["committedAt"]["S"]) > stamp
-    assert (store.notified_revision(late), store.notified_revision(prompt)) == (2, 1)
+    assert (notified(store, late), notified(store, prompt)) == (2, 1)
+
+
+# The feed writer's faults ----------------------------------------------------------------------------
+
+
+class Crash(Exception):
+    """The Lambda dying: nothing in notify_stream catches it."""
+
+
+def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_without_duplicates(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    first, second = new_stream(store, "order", 2), new_stream(store, "invoice", 1)
+    records = tap.new_records()
+    dying = [True]
+
+    class DiesAfterPut(StoreCursor):
+        def put(self, item: FeedItem) -> bool:
+            written = store.put(item)
+            if dying[0]:
+                dying[0] = False
+                raise Crash
+            return written
+
+    publisher = bus.flaky_publisher()
+    killed = Notifier(DiesAfterPut(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    with pytest.raises(Crash):
+        killed.process(parse_event({"Records": records}))
+    # Item 1 of the all-types feed is written; its type items and cursors are not.
+    assert len(feed_entries(store)) == 3
+    assert feed_entries(store, "order") == []
+    assert published(publisher) == []
+
+    # Another batch (a later commit of the first stream, from another instance), then the retried one.
+    store.append("order", first, 2, [NewEvent(str(uuid.uuid4()), "Changed", {})], CALLER)
+    later = tap.new_records()
+    notifier = make_notifier(publisher, bus.topic_arn)
+    assert notifier.process(parse_event({"Records": later})).failed_sequence_numbers == ()
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+
+    everything = feed_entries(store)
+    assert sorted(everything) == sorted([(first, 1), (first, 2), (first, 3), (second, 1)])
+    assert [e for e in everything if e[0] == first] == [(first, 1), (first, 2), (first, 3)]
+    assert feed_entries(store, "order") == [(first, 1), (first, 2), (first, 3)]
+    assert feed_entries(store, "invoice") == [(second, 1)]
+    assert sorted(set(published(publisher))) == sorted(everything)
+    assert store.cursors([first, second]) == {first: StreamCursors(3, 3), second: StreamCursors(1, 1)}
+
+
+def test_a_writer_that_loses_the_next_position_retries_after_the_winner(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    mine, theirs = new_stream(store, "order", 1), new_stream(store, "order", 1)
+    records = tap.new_records()
+    by_stream = {r["dynamodb"]["Keys"]["streamId"]["S"]: r for r in records}
+    publisher = bus.flaky_publisher()
+    rival = make_notifier(publisher, bus.topic_arn)
+    counted: dict[str, int] = {}
+
+    class Counting(NoMetrics):
+        def count(self, name: str, value: int = 1) -> None:
+            counted[name] = counted.get(name, 0) + value
+
+    class RacedOnce(StoreCursor):
+        def put(self, item: FeedItem) -> bool:
+            if not counted.get("raced"):
+                counted["raced"] = 1
+                # Another shard's instance feeds its own commit (and this one's, by the same record) first.
+                assert (
+                    rival.process(parse_event({"Records": [by_stream[theirs]]})).failed_sequence_numbers == ()
+                )
+            return store.put(item)
+
+    notifier = Notifier(RacedOnce(store), publisher, TopicSettings(bus.topic_arn), Counting())
+    assert notifier.process(parse_event({"Records": [by_stream[mine]]})).failed_sequence_numbers == ()
+
+    assert counted["FeedWriteConflicts"] == 1
+    assert feed_entries(store) == [(theirs, 1), (mine, 1)]
+    assert feed_entries(store, "order") == [(theirs, 1), (mine, 1)]
+    assert sorted(published(publisher)) == sorted([(mine, 1), (theirs, 1)])
+
+
+def test_a_stream_notified_before_the_feeds_existed_is_fed_from_its_first_commit_page_by_page(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 5)
+    *_, newest = tap.new_records()
+    # The summary as notify_stream left it before the feeds: revisions 1-4 notified, nothing fed.
+    store.table.client.put_item(
+        TableName=store.table.name,
+        Item={
+            "streamId": {"S": stream_id},
+            "revision": {"N": "0"},
+            "streamType": {"S": "order"},
+            "lastRevision": {"N": "4"},
+        },
+    )
+
+    class SmallPages(StoreCursor):
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)[:2]
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(SmallPages(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    assert notifier.process(parse_event({"Records": [newest]})).failed_sequence_numbers == ()
+
+    assert feed_entries(store) == [(stream_id, r) for r in range(1, 6)]
+    assert published(publisher) == [(stream_id, 5)]
+    assert store.cursors([stream_id])[stream_id] == StreamCursors(5, 5)
