@@ -2,6 +2,7 @@
 
 import json
 import re
+from typing import Any
 
 import pytest
 from moto.events.models import EventPattern
@@ -89,7 +90,13 @@ def test_the_mapping_pattern_as_lambda_applies_it_agrees_with_the_pump_filter() 
     # What notifications.tf renders (jsonencode), evaluated the way --from-terraform evaluates a mapping.
     key = layout().range_key
     pattern = json.dumps(
-        {"eventName": ["INSERT"], "dynamodb": {"Keys": {key: {"N": [{"anything-but": ["0", "-1"]}]}}}}
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {
+                "Keys": {key: {"N": [{"anything-but": ["0", "-1"]}]}},
+                "NewImage": {"digest": {"S": [{"exists": True}]}},
+            },
+        }
     )
     mapping = SourceMapping(
         function_arn="arn:aws:lambda:us-east-1:123456789012:function:notify",
@@ -98,7 +105,10 @@ def test_the_mapping_pattern_as_lambda_applies_it_agrees_with_the_pump_filter() 
         on_failure_queue_url=None,
         start_at_latest=False,
     )
+    images: tuple[dict[str, Any], ...] = ({}, {"digest": {"S": "d"}}, {"refs": {"L": []}})
     for event_name in ("INSERT", "MODIFY", "REMOVE"):
         for revision in ("-1", "0", "1", "17"):
-            record = {"eventName": event_name, "dynamodb": {"Keys": {key: {"N": revision}}}}
-            assert mapping.matches(record) == matches_filter(record), record
+            for image in images:
+                change = {"Keys": {key: {"N": revision}}, "NewImage": image}
+                record = {"eventName": event_name, "dynamodb": change}
+                assert mapping.matches(record) == matches_filter(record), record
