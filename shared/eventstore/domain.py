@@ -24,6 +24,8 @@ class NewEvent:
     event_type: str
     payload: JsonValue
     metadata: dict[str, JsonValue] = field(default_factory=dict)
+    data_subject: str | None = None
+    """The person the payload is about: the payload is stored encrypted under that subject's key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,12 @@ class RecordedEvent:
     payload: JsonValue
     metadata: dict[str, JsonValue]
     created_at: str
+    data_subject: str | None = None
+    payload_erased: bool = False
+    """The subject's key is destroyed: `payload` is None for good."""
+
+    sealed: bytes | None = None
+    """The payload as stored (encrypted) while no keyring has opened it (eventstore.erasure.open_commit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,19 @@ class StreamPage:
     or a newer one). Later updates are listed as far as the index shows them already, and again later:
     pollers pass this, not the newest `updatedAt` they saw, as the next `updated-after`. None: the listing
     starts after the end of time."""
+
+
+@dataclass(frozen=True, slots=True)
+class DataSubjectState:
+    """A data subject's key, for audit: active, or erased (when, and by whom)."""
+
+    data_subject: str
+    erased_at: str | None
+    erased_by: str | None = None
+
+    @property
+    def state(self) -> Literal["active", "erased"]:
+        return "active" if self.erased_at is None else "erased"
 
 
 class SummaryAdvance(enum.Enum):
@@ -157,3 +178,16 @@ class ServiceUnavailable(EventStoreError):
     def __init__(self, reason: str, retry_after_seconds: int = 1) -> None:
         self.retry_after_seconds = retry_after_seconds
         super().__init__(reason)
+
+
+class DataSubjectErased(EventStoreError):
+    """An append names a data subject whose key was destroyed: it can never get a key again."""
+
+    def __init__(self, data_subject: str) -> None:
+        self.data_subject = data_subject
+        super().__init__(f"data subject {data_subject} was erased; no event can be stored for it any more")
+
+
+class DataSubjectNotFound(EventStoreError):
+    def __init__(self, data_subject: str) -> None:
+        super().__init__(f"data subject {data_subject} has never been seen by this store")

@@ -12,6 +12,8 @@ from typing import Any, Final
 from eventstore import jsontext, routes
 from eventstore.domain import (
     Caller,
+    DataSubjectErased,
+    DataSubjectNotFound,
     EventIdConflict,
     EventStoreError,
     InvalidParam,
@@ -103,6 +105,8 @@ def json_body(request: Request) -> Any:
 _PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
     InvalidRequest: (400, "invalid-request", "The request is invalid"),
     StreamNotFound: (404, "stream-not-found", "No such stream"),
+    DataSubjectNotFound: (404, "data-subject-not-found", "No such data subject"),
+    DataSubjectErased: (410, "data-subject-erased", "The data subject was erased"),
     WrongExpectedRevision: (409, "wrong-expected-revision", "The stream is not at the expected revision"),
     StreamAlreadyExists: (409, "stream-already-exists", "The stream already exists"),
     PayloadTooLarge: (413, "payload-too-large", "The events are too large for one append"),
@@ -151,6 +155,13 @@ def internal_error(request: Request | None) -> Response:
 
 
 def to_proxy(response: Response) -> dict[str, Any]:
+    if response.body is None:  # 204
+        return {
+            "statusCode": response.status,
+            "headers": dict(response.headers),
+            "body": "",
+            "isBase64Encoded": False,
+        }
     return {
         "statusCode": response.status,
         "headers": {"Content-Type": response.content_type, **response.headers},

@@ -20,6 +20,7 @@ from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
     Caller,
+    DataSubjectState,
     EventIdConflict,
     EventPage,
     ExpectedRevision,
@@ -31,6 +32,7 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
+from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
@@ -46,7 +48,10 @@ class MemoryEventStore:
         *,
         page_keys: PageKeySigner | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keyring: Keyring | None = None,
     ) -> None:
+        # The reference keyring: keys wrapped under a master key in memory (LocalKeyService), not KMS.
+        self.keyring = keyring or Keyring(MemorySubjectKeys(), LocalKeyService())
         self._page_keys = page_keys or PageKeySigner(secrets.token_bytes(32))
         self._clock = clock
         self._lock = threading.Lock()
@@ -59,11 +64,12 @@ class MemoryEventStore:
     def create(
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
     ) -> AppendResult:
-        digest = content_digest(events)
+        sealing = self.keyring.seal(stream_id, events)
+        digest = content_digest(events, sealing.fingerprints)
         with self._lock:
             commits = self._streams.get(stream_id)
             if not commits:
-                return self._write(stream_type, stream_id, 1, events, digest=digest, caller=caller)
+                return self._write(stream_type, stream_id, 1, (events, sealing), digest=digest, caller=caller)
             first = commits[0]
             if first.stream_type != stream_type:
                 raise StreamAlreadyExists(stream_id, None)  # the other type's revision is not the caller's
@@ -81,7 +87,8 @@ class MemoryEventStore:
         events: Sequence[NewEvent],
         caller: Caller,
     ) -> AppendResult:
-        digest, ids = content_digest(events), {e.event_id for e in events}
+        sealing = self.keyring.seal(stream_id, events)
+        digest, ids = content_digest(events, sealing.fingerprints), {e.event_id for e in events}
         with self._lock:
             commits = self._commits(stream_type, stream_id)
             current = commits[-1].last_revision
@@ -91,7 +98,9 @@ class MemoryEventStore:
                         return _replayed(commit)
                     if commit.event_ids & ids:
                         raise EventIdConflict(commit.first_revision)
-                return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+                return self._write(
+                    stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
+                )
             if expected > current:
                 raise WrongExpectedRevision(expected, current)
             if expected < current:
@@ -102,7 +111,9 @@ class MemoryEventStore:
                 if earlier is not None and earlier.event_ids & ids:
                     raise EventIdConflict(earlier.first_revision)
                 raise WrongExpectedRevision(expected, current)
-            return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+            return self._write(
+                stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
+            )
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
         with self._lock:
@@ -112,7 +123,9 @@ class MemoryEventStore:
         page = following[:limit]
         last = page[-1].revision if page else after_revision
         # As the DynamoDB store: a full page says more may follow.
-        return EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+        return self.keyring.open_page(
+            EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+        )
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         with self._lock:
@@ -152,6 +165,12 @@ class MemoryEventStore:
             next_page_key=next_key,
             settled_until=horizon,
         )
+
+    def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
+        return self.keyring.erase(data_subject, caller)
+
+    def data_subject(self, data_subject: str) -> DataSubjectState:
+        return self.keyring.describe(data_subject)
 
     # NotificationCursor
 
@@ -200,11 +219,12 @@ class MemoryEventStore:
         stream_type: str,
         stream_id: str,
         first_revision: int,
-        events: Sequence[NewEvent],
+        sealed: tuple[Sequence[NewEvent], Sealing],
         *,
         digest: str,
         caller: Caller,
     ) -> AppendResult:
+        events, sealing = sealed
         item = encode_commit(
             stream_type,
             stream_id,
@@ -213,6 +233,7 @@ class MemoryEventStore:
             committed_at=timefmt.format_instant(self._stamp()),
             digest=digest,
             caller=caller,
+            sealed=sealing.ciphertexts,
         )
         check_size(item)  # the DynamoDB store's items are a little larger (its listing-index entry)
         commit = decode_commit(item)

@@ -11,6 +11,7 @@ from eventstore.commits import Commit
 from eventstore.domain import (
     AppendResult,
     Caller,
+    DataSubjectState,
     EventPage,
     ExpectedRevision,
     NewEvent,
@@ -24,6 +25,7 @@ from eventstore.dynamodb.cursor import SummaryCursor
 from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
+from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.pagekeys import PageKeySigner
 
 if TYPE_CHECKING:
@@ -42,11 +44,19 @@ class DynamoEventStore:
         listing_settle: timedelta = timedelta(seconds=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
+        keyring: Keyring | None = None,
     ) -> None:
         self.table = Table(client, table_name)
+        self.keyring = keyring
         settling = Settling(listing_settle, clock)
         self.markers = ListingMarkers(self.table, settling)
-        self.writer = CommitWriter(self.table, self.markers, settling, any_append_budget=any_append_budget)
+        self.writer = CommitWriter(
+            self.table,
+            self.markers,
+            settling,
+            any_append_budget=any_append_budget,
+            seal=keyring.seal if keyring is not None else seal_without_keys,
+        )
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
 
@@ -68,7 +78,10 @@ class DynamoEventStore:
         return self.writer.append(stream_type, stream_id, expected, events, caller)
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
-        return reads.read(self.table, stream_type, stream_id, after_revision, limit)
+        page = reads.read(self.table, stream_type, stream_id, after_revision, limit)
+        if all(e.sealed is None for e in page.events):
+            return page
+        return self._keys().open_page(page)
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         return reads.describe(self.table, stream_type, stream_id)
@@ -77,6 +90,17 @@ class DynamoEventStore:
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage:
         return self.listing.list_streams(stream_type, updated_after, limit, page_key)
+
+    def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
+        return self._keys().erase(data_subject, caller)
+
+    def data_subject(self, data_subject: str) -> DataSubjectState:
+        return self._keys().describe(data_subject)
+
+    def _keys(self) -> Keyring:
+        if self.keyring is None:
+            raise KeysNotConfigured("this function has no data-subject keys (EVENTSTORE_KEYS_TABLE_NAME)")
+        return self.keyring
 
     # NotificationCursor
 
