@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -277,7 +278,7 @@ CASES = [
         "oversize append",
         *CREATE,
         None,
-        body={"events": [ev(payload="x" * 5000)] * 100},
+        body={"events": [ev(payload=base64.b64encode(os.urandom(6000)).decode())] * 100},  # incompressible
         params=ORDER,
         status=413,
         problem=TOO_LARGE,
