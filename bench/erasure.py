@@ -106,7 +106,7 @@ def run(report: Report) -> dict[str, Any]:
     with function_environment():
         for subjects in (1, APPENDS):
             writes, reads = _appends(subjects)
-            figures[subjects] = {"writes": dict(writes), "reads": dict(reads)}
+            figures[f"subjects_{subjects}"] = {"writes": dict(writes), "reads": dict(reads)}
             report.add(
                 Row(
                     SECTION,

@@ -81,7 +81,7 @@ class _Raw:
 def answer(request: Any, **_: Any) -> AWSResponse:
     target = request.headers.get("X-Amz-Target")
     if target:
-        service, _, operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")
+        service, _sep, operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")
         raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
         if service == "TrentService":
             body = json.dumps(_kms_answer(operation)).encode()

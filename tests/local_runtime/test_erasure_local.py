@@ -54,7 +54,7 @@ def test_subjects_payloads_are_sealed_and_erasures_survive_a_restart(tmp_path: P
         for table in dynamodb.list_tables()["TableNames"]:
             scanned = json.dumps(dynamodb.scan(TableName=table)["Items"], default=repr)
             assert MARKER not in scanned, table
-        deadline, bodies = time.monotonic() + 10, []
+        deadline, bodies = time.monotonic() + 10, list[str]()
         while not bodies and time.monotonic() < deadline:
             bodies = [
                 m["Body"]
