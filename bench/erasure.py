@@ -13,22 +13,20 @@ import json
 import time
 import uuid
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from moto import mock_aws
 
 from bench.harness import REGION, function_environment
 from bench.report import Report, Row
-from eventstore.domain import Caller, NewEvent
-from eventstore.dynamodb.keys import DynamoSubjectKeys
-from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.erasure import KEY_CACHE_SECONDS, Keyring, KmsKeyService
-from eventstore.table import create_keys_table, create_table
+
+if TYPE_CHECKING:
+    from eventstore.erasure import Keyring
 
 APPENDS = 1000
 SECTION = "7 erasure"
-_CALLER = Caller("arn:aws:iam::123456789012:user/bench", "bench")
+_PRINCIPAL = "arn:aws:iam::123456789012:user/bench"
 _PAYLOAD = {
     "name": "Ada Lovelace",
     "email": "ada@example.org",
@@ -37,6 +35,9 @@ _PAYLOAD = {
 
 
 def _keyring(dynamodb: Any, key_id: str, calls: Counter[str]) -> Keyring:
+    from eventstore.dynamodb.keys import DynamoSubjectKeys  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.erasure import Keyring, KmsKeyService  # noqa: PLC0415
+
     kms = boto3.client("kms", region_name=REGION)
     kms.meta.events.register("before-call.kms.*", lambda model, **_: calls.update([model.name]))
     return Keyring(DynamoSubjectKeys(dynamodb, "keys"), KmsKeyService(lambda: kms, key_id))
@@ -45,6 +46,11 @@ def _keyring(dynamodb: Any, key_id: str, calls: Counter[str]) -> Keyring:
 def _appends(subjects: int) -> tuple[Counter[str], Counter[str]]:
     """KMS calls of APPENDS appends over `subjects` subjects, then of reading them all back in a new
     container (cold cache)."""
+    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
+    from eventstore.table import create_keys_table, create_table  # noqa: PLC0415
+
+    caller = Caller(_PRINCIPAL, "bench")
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_table(dynamodb, "events")
@@ -53,10 +59,10 @@ def _appends(subjects: int) -> tuple[Counter[str], Counter[str]]:
         writes: Counter[str] = Counter()
         store = DynamoEventStore(dynamodb, "events", keyring=_keyring(dynamodb, key_id, writes))
         stream_id = str(uuid.uuid4())
-        store.create("person", stream_id, [NewEvent(str(uuid.uuid4()), "Opened", None)], _CALLER)
+        store.create("person", stream_id, [NewEvent(str(uuid.uuid4()), "Opened", None)], caller)
         for n in range(APPENDS):
             event = NewEvent(str(uuid.uuid4()), "Noted", _PAYLOAD, data_subject=f"subject-{n % subjects}")
-            store.append("person", stream_id, n + 1, [event], _CALLER)
+            store.append("person", stream_id, n + 1, [event], caller)
         reads: Counter[str] = Counter()
         reader = DynamoEventStore(dynamodb, "events", keyring=_keyring(dynamodb, key_id, reads))
         after = 0
@@ -70,6 +76,10 @@ def _appends(subjects: int) -> tuple[Counter[str], Counter[str]]:
 
 def _seal_cpu_microseconds(count: int = 2000) -> tuple[float, float]:
     """CPU per append to seal one event with a warm key cache, and per event to open it."""
+    from eventstore.commits import decode_commit, encode_commit  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415
+    from eventstore.table import create_keys_table  # noqa: PLC0415
+
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)
         create_keys_table(dynamodb, "keys")
@@ -81,8 +91,6 @@ def _seal_cpu_microseconds(count: int = 2000) -> tuple[float, float]:
         for _ in range(count):
             sealing = keyring.seal("s", events)
         seal = (time.process_time() - started) / count * 1e6
-        from eventstore.commits import decode_commit, encode_commit  # noqa: PLC0415
-
         item = encode_commit(
             "person",
             "s",
@@ -90,7 +98,7 @@ def _seal_cpu_microseconds(count: int = 2000) -> tuple[float, float]:
             events,
             committed_at="2026-01-01T00:00:00.000000Z",
             digest="d",
-            caller=_CALLER,
+            caller=Caller(_PRINCIPAL, "bench"),
             sealed=sealing.ciphertexts,
         )
         commit = decode_commit(item)
@@ -104,6 +112,8 @@ def _seal_cpu_microseconds(count: int = 2000) -> tuple[float, float]:
 def run(report: Report) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     with function_environment():
+        from eventstore.erasure import KEY_CACHE_SECONDS  # noqa: PLC0415 - the layer is on the path now
+
         for subjects in (1, APPENDS):
             writes, reads = _appends(subjects)
             figures[f"subjects_{subjects}"] = {"writes": dict(writes), "reads": dict(reads)}
