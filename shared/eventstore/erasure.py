@@ -50,6 +50,9 @@ warm container that used the key before may still seal or open with it (docs/des
 CONTEXT_KEY: Final = "eventstore:dataSubject"
 """The encryption context's key: KMS binds each wrapped data key to its subject (and CloudTrail shows it)."""
 _NONCE_BYTES: Final = 12
+_CACHE_PRUNE_AT: Final = 10_000
+"""Entries in a container's key cache before expired keys are dropped (they are otherwise dropped when
+next looked up)."""
 _KMS_TRANSIENT: Final = frozenset(
     {"ThrottlingException", "KMSInternalException", "DependencyTimeoutException", "LimitExceededException"}
 )
@@ -370,6 +373,9 @@ class Keyring:
         with self._lock:
             if self._cache.get(data_subject, (0.0, b""))[1] is None:
                 return  # erased here already: a slower lookup must not bring the key back
+            if len(self._cache) >= _CACHE_PRUNE_AT:
+                now = self._clock()
+                self._cache = {s: e for s, e in self._cache.items() if e[1] is None or e[0] > now}
             self._cache[data_subject] = (since + self._ttl, key)
 
 

@@ -26,7 +26,7 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.erasure import KEY_CACHE_SECONDS, Keyring, KmsKeyService, LocalKeyService
+from eventstore.erasure import KEY_CACHE_SECONDS, Keyring, KmsKeyService, LocalKeyService, MemorySubjectKeys
 from eventstore.notifications import CommitRecord, build_notification
 from eventstore.store import EventStore
 from eventstore.table import create_table
@@ -318,3 +318,18 @@ def test_local_key_service_binds_a_wrapped_key_to_its_subject() -> None:
     assert service.decrypt(wrapped, {"eventstore:dataSubject": "ada"}) == key
     with pytest.raises(InvalidTag):
         service.decrypt(wrapped, {"eventstore:dataSubject": "bob"})
+
+
+def test_expired_keys_leave_a_full_cache_and_erasures_stay(monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventstore import erasure  # noqa: PLC0415
+
+    monkeypatch.setattr(erasure, "_CACHE_PRUNE_AT", 3)
+    now = [0.0]
+    keyring = Keyring(MemorySubjectKeys(), LocalKeyService(), clock=lambda: now[0])
+    keyring.seal("s", [event("a", 1), event("b", 1)])
+    keyring.erase("c", CALLER)
+    now[0] += KEY_CACHE_SECONDS
+    keyring.seal("s", [event("d", 1)])
+    assert set(keyring._cache) == {"c", "d"}
+    with pytest.raises(DataSubjectErased):
+        keyring.seal("s", [event("c", 1)])
