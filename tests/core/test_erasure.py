@@ -333,3 +333,20 @@ def test_expired_keys_leave_a_full_cache_and_erasures_stay(monkeypatch: pytest.M
     assert set(keyring._cache) == {"c", "d"}
     with pytest.raises(DataSubjectErased):
         keyring.seal("s", [event("c", 1)])
+
+
+def test_a_ciphertext_moved_to_another_event_is_refused_not_misread(
+    tables: tuple[DynamoEventStore, Any],
+) -> None:
+    """The associated data binds each ciphertext to its stream, event and subject."""
+    store, client = tables
+    ada = subject()
+    stream_id = str(uuid.uuid4())
+    store.create("person", stream_id, [event(ada, {"n": 1}), event(ada, {"n": 2})], CALLER)
+    key = {"streamId": {"S": stream_id}, "revision": {"N": "1"}}
+    item = client.get_item(TableName="events", Key=key)["Item"]
+    first, second = (entry["M"] for entry in item["events"]["L"])
+    first["sealed"], second["sealed"] = second["sealed"], first["sealed"]
+    client.put_item(TableName="events", Item=item)
+    with pytest.raises(InvalidTag):
+        read_all(store, stream_id)
