@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, operations, overhead, throughput
+from bench import coldstart, contention, cost, erasure, operations, overhead, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "cost")
+SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "cost", "erasure")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -63,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
                 wru_coalesced=capacity.ours_coalesced,
                 rru_per_append=capacity.rru_per_append,
             )
+    if "erasure" not in args.skip:
+        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
+        erasure.run(report)
     seconds = time.perf_counter() - started
     sys.stdout.write(render(report) + "\n")
     options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}

@@ -26,6 +26,7 @@ from typing import Any
 
 from bench.harness import FUNCTION_ENVIRONMENT, ROOT, SHARED, quiet_stdout
 from bench.report import Report, Row
+from bench.stub import SEALED_APPEND
 
 FUNCTIONS = (
     "create_stream",
@@ -74,6 +75,8 @@ def child_invocations(function: str, module: Any) -> None:
     clients: list[Any] = [o for o in gc.get_objects() if isinstance(o, botocore.client.BaseClient)]
     for client in clients:
         stub.install(client.meta.events)
+    if "eventstore.service" in sys.modules:  # clients made later (KMS, on the first sealed event)
+        stub.install(sys.modules["eventstore.service"].aws_session().get_component("event_emitter"))
     if module is None:
         query = {"TableName": "t", "KeyConditionExpression": "#id = :id", "ConsistentRead": True, "Limit": 1}
         query |= {
@@ -115,10 +118,11 @@ def _code(variant: str) -> tuple[str, str]:
         function, prelude = "append_event", _PRELUDE[variant]
     else:
         naive = variant.startswith("naive ")
-        function = variant.removeprefix("naive ")
+        function = "append_event" if variant == SEALED_APPEND else variant.removeprefix("naive ")
         folder = str(ROOT / "functions" / function)
         prelude = _HANDLER.format(shared=str(SHARED), folder=folder, naive=_NAIVE if naive else "")
-    return function, _CHILD.format(prelude=prelude, root=str(ROOT), function=function)
+    invoked = SEALED_APPEND if variant == SEALED_APPEND else function
+    return function, _CHILD.format(prelude=prelude, root=str(ROOT), function=invoked)
 
 
 def sample(variant: str, attempts: int = 3) -> dict[str, float]:
@@ -155,7 +159,7 @@ def _sample(variant: str) -> dict[str, float]:
 
 
 def variants() -> list[str]:
-    return [*_PRELUDE, *FUNCTIONS, "naive append_event"]
+    return [*_PRELUDE, *FUNCTIONS, SEALED_APPEND, "naive append_event"]
 
 
 def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
@@ -207,7 +211,7 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
             f" init+1st {base['init'] + base['first']:.0f} ms; {rounds} rounds, paired",
         )
     )
-    for name in (*FUNCTIONS, "naive append_event"):
+    for name in (*FUNCTIONS, SEALED_APPEND, "naive append_event"):
         figures = medians[name]
         ratio, wall_ratio, total = ratios[name]["init"], ratios[name]["wall"], ratios[name]["total"]
         naive = name.startswith("naive")

@@ -1,13 +1,16 @@
-"""A stand-in for DynamoDB and SNS: canned HTTP responses returned from botocore's `before-send` event.
+"""A stand-in for DynamoDB, SNS and KMS: canned HTTP responses returned from botocore's `before-send` event.
 
 The client still serializes, signs and parses as it would against AWS; only the network is skipped. The
 answers make every API operation succeed: a Query finds one commit (revision 1) of the saved stream event
-tests/events/dynamodb_stream_commits.json, a PutItem or UpdateItem is accepted, SNS publishes everything.
+tests/events/dynamodb_stream_commits.json, a PutItem or UpdateItem is accepted, SNS publishes everything;
+the data-subject keys table has no subject yet and KMS makes a data key.
 """
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from functools import cache
@@ -17,7 +20,7 @@ from urllib.parse import parse_qs
 from botocore.awsrequest import AWSResponse
 from botocore.compat import HTTPHeaders
 
-from bench.harness import EVENTS, stream_event
+from bench.harness import EVENTS, KEYS_TABLE, stream_event
 from tests.support import proxy_event
 
 
@@ -34,12 +37,22 @@ def stream_id() -> str:
     return value
 
 
-def _dynamodb_answer(operation: str) -> dict[str, Any]:
+def _dynamodb_answer(operation: str, body: bytes) -> dict[str, Any]:
     if operation == "Query":
         return {"Items": [commit_item()], "Count": 1, "ScannedCount": 1}
     if operation == "GetItem":
-        return {"Item": commit_item()}
+        return {} if json.loads(body).get("TableName") == KEYS_TABLE else {"Item": commit_item()}
     return {}
+
+
+def _kms_answer(operation: str) -> dict[str, Any]:
+    if operation != "GenerateDataKey":
+        raise ValueError(f"the stub does not answer KMS {operation}")
+    return {
+        "Plaintext": base64.b64encode(os.urandom(32)).decode(),
+        "CiphertextBlob": base64.b64encode(os.urandom(184)).decode(),
+        "KeyId": "stub",
+    }
 
 
 def _sns_answer(body: bytes) -> bytes:
@@ -68,9 +81,14 @@ class _Raw:
 def answer(request: Any, **_: Any) -> AWSResponse:
     target = request.headers.get("X-Amz-Target")
     if target:
-        operation = (target.decode() if isinstance(target, bytes) else target).rsplit(".", 1)[-1]
-        body = json.dumps(_dynamodb_answer(operation)).encode()
-        content_type = "application/x-amz-json-1.0"
+        service, _sep, operation = (target.decode() if isinstance(target, bytes) else target).rpartition(".")
+        raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        if service == "TrentService":
+            body = json.dumps(_kms_answer(operation)).encode()
+            content_type = "application/x-amz-json-1.1"
+        else:
+            body = json.dumps(_dynamodb_answer(operation, raw)).encode()
+            content_type = "application/x-amz-json-1.0"
     else:
         raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
         body = _sns_answer(raw)
@@ -87,10 +105,16 @@ def install(events: Any) -> None:
     events.register("before-send", answer)
 
 
+SEALED_APPEND = "append_event, data subject"
+"""The cold start whose first invocation appends an event with a data subject (cryptography, a new key)."""
+
+
 def invocation_event(function: str) -> dict[str, Any]:
     """The request a first invocation of each function answers (succeeding against the stub)."""
     ids = {"streamType": "order", "streamId": stream_id()}
-    event = {"eventType": "OrderPaid", "payload": {"amount": 12}}
+    event: dict[str, Any] = {"eventType": "OrderPaid", "payload": {"amount": 12}}
+    if function == SEALED_APPEND:
+        function, event = "append_event", event | {"dataSubject": "customer-1"}
     match function:
         case "create_stream":
             return proxy_event(

@@ -9,11 +9,12 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from eventstore.table import create_table
+from eventstore.table import create_keys_table, create_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
+    from mypy_boto3_kms import KMSClient
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -28,6 +29,7 @@ class Clients:
     streams: DynamoDBStreamsClient
     sns: SNSClient
     sqs: SQSClient
+    kms: KMSClient
 
     @classmethod
     def connect(cls, endpoint_url: str, region: str, access_key: str, secret_key: str) -> Clients:
@@ -39,6 +41,7 @@ class Clients:
             streams=session.client("dynamodbstreams", endpoint_url=endpoint_url, config=_CONFIG),
             sns=session.client("sns", endpoint_url=endpoint_url, config=_CONFIG),
             sqs=session.client("sqs", endpoint_url=endpoint_url, config=_CONFIG),
+            kms=session.client("kms", endpoint_url=endpoint_url, config=_CONFIG),
         )
 
 
@@ -50,6 +53,14 @@ def ensure_table(clients: Clients, table_name: str) -> bool:
         log.info("table %s exists, reusing it", table_name)
         return False
     return True
+
+
+def ensure_keys_table(clients: Clients, table_name: str) -> None:
+    """Create the data-subject keys table (table.json's `data_subject_keys`) unless it exists."""
+    try:
+        create_keys_table(clients.dynamodb, table_name)
+    except clients.dynamodb.exceptions.ResourceInUseException:
+        log.info("table %s exists, reusing it", table_name)
 
 
 def stream_arn(clients: Clients, table_name: str) -> str:

@@ -29,7 +29,7 @@ import re
 import secrets
 import threading
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from local_runtime.dynamodb_json import decode_item, encode_item
@@ -155,6 +155,8 @@ class Snapshot:
     """Every commit in it was handed to notify_stream before it was taken."""
     items: list[dict[str, Any]]
     """The table's items in DynamoDB's JSON (binary base64-encoded), as Scan returns them."""
+    keys: list[dict[str, Any]] = field(default_factory=list)
+    """The data-subject keys table's items, the same way (absent from snapshots written before it)."""
 
 
 class DataDir:
@@ -168,7 +170,7 @@ class DataDir:
     def page_key_secret(self) -> str:
         """A secret per data dir, so page keys handed out before a restart still verify after it."""
         if not self._page_key.exists():
-            _write_atomically(self._page_key, secrets.token_hex(32))
+            write_atomically(self._page_key, secrets.token_hex(32))
         return self._page_key.read_text().strip()
 
     def has_items(self) -> bool:
@@ -180,12 +182,22 @@ class DataDir:
         saved = json.loads(self._items.read_text())
         if isinstance(saved, list):  # written before the journal: taken at a stop, after the pump drained
             return Snapshot(generation=0, settled=True, items=saved)
-        return Snapshot(generation=saved["generation"], settled=saved["settled"], items=saved["items"])
+        return Snapshot(
+            generation=saved["generation"],
+            settled=saved["settled"],
+            items=saved["items"],
+            keys=saved.get("keys", []),
+        )
 
     def save_snapshot(self, snapshot: Snapshot) -> None:
         """Replace the snapshot, then delete the journals it includes."""
-        document = {"generation": snapshot.generation, "settled": snapshot.settled, "items": snapshot.items}
-        _write_atomically(self._items, json.dumps(document))
+        document = {
+            "generation": snapshot.generation,
+            "settled": snapshot.settled,
+            "items": snapshot.items,
+            "keys": snapshot.keys,
+        }
+        write_atomically(self._items, json.dumps(document))
         for path in self._path.iterdir():
             found = _JOURNAL_NAME.match(path.name)
             if found and int(found.group(1)) < snapshot.generation:
@@ -201,7 +213,7 @@ class DataDir:
             TableName=table_name, ConsistentRead=True
         ):
             items.extend(encode_item(item) for item in page.get("Items", []))
-        _write_atomically(self._items, json.dumps(items))
+        write_atomically(self._items, json.dumps(items))
         return len(items)
 
     def restore_items(self, clients: Clients, table_name: str) -> int:
@@ -224,7 +236,7 @@ class DataDir:
         return positions
 
     def save_positions(self, stream_arn: str, positions: dict[str, str]) -> None:
-        _write_atomically(self._pump, json.dumps({"streamArn": stream_arn, "positions": positions}))
+        write_atomically(self._pump, json.dumps({"streamArn": stream_arn, "positions": positions}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,11 +247,15 @@ class Recovery:
 
 
 class DurableTable:
-    """The built-in emulator's table in a data dir: a snapshot plus the journal of every write since."""
+    """The built-in emulator's tables in a data dir (the events and the data-subject keys): a snapshot plus
+    the journal of every write since (the journal holds every table's writes)."""
 
-    def __init__(self, data_dir: DataDir, table_name: str, *, region: str, access_key: str) -> None:
+    def __init__(
+        self, data_dir: DataDir, table_name: str, *, region: str, access_key: str, keys_table: str
+    ) -> None:
         self._data_dir = data_dir
         self._table = table_name
+        self._keys_table = keys_table
         # moto takes the region and account from the credential scope and checks no signature.
         self._authorization = (
             f"AWS4-HMAC-SHA256 Credential={access_key}/20000101/{region}/dynamodb/aws4_request, "
@@ -252,7 +268,8 @@ class DurableTable:
         """Restore the snapshot into the (new, empty) table and replay the journal; journal from then on."""
         snapshot = self._data_dir.load_snapshot()
         self._generation = snapshot.generation
-        self._put_items(emulator, snapshot.items)
+        self._put_items(emulator, self._table, snapshot.items)
+        self._put_items(emulator, self._keys_table, snapshot.keys)
         journal_path = self._data_dir.journal_path(snapshot.generation)
         entries, torn = read_journal(journal_path)
         if torn:
@@ -276,14 +293,14 @@ class DurableTable:
         return self._compact(emulator, settled=settled)
 
     def _compact(self, emulator: Exclusive, *, settled: bool) -> int:
-        items = self._scan(emulator)
+        items, keys = self._scan(emulator, self._table), self._scan(emulator, self._keys_table)
         generation = self._generation + 1
         journal_path = self._data_dir.journal_path(generation)
         journal_path.unlink(missing_ok=True)  # left by a crash before its snapshot was saved: never used
         journal = Journal(journal_path)
         # The snapshot is written before the older journal goes: a crash in between replays nothing twice,
         # since the snapshot names the generation whose journal follows it.
-        self._data_dir.save_snapshot(Snapshot(generation=generation, settled=settled, items=items))
+        self._data_dir.save_snapshot(Snapshot(generation=generation, settled=settled, items=items, keys=keys))
         self._generation = generation
         self._attach(emulator, journal)
         return len(items)
@@ -294,9 +311,9 @@ class DurableTable:
             self._journal.close()
         self._journal = journal
 
-    def _scan(self, emulator: Exclusive) -> list[dict[str, Any]]:
+    def _scan(self, emulator: Exclusive, table: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
-        request: dict[str, Any] = {"TableName": self._table, "ConsistentRead": True}
+        request: dict[str, Any] = {"TableName": table, "ConsistentRead": True}
         while True:
             page = self._call(emulator, "Scan", request)
             items.extend(page.get("Items", []))
@@ -304,12 +321,12 @@ class DurableTable:
                 return items
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def _put_items(self, emulator: Exclusive, items: list[dict[str, Any]]) -> None:
+    def _put_items(self, emulator: Exclusive, table: str, items: list[dict[str, Any]]) -> None:
         for start in range(0, len(items), _BATCH_WRITE_LIMIT):
             requests = [{"PutRequest": {"Item": item}} for item in items[start : start + _BATCH_WRITE_LIMIT]]
             while requests:
-                response = self._call(emulator, "BatchWriteItem", {"RequestItems": {self._table: requests}})
-                requests = response.get("UnprocessedItems", {}).get(self._table, [])
+                response = self._call(emulator, "BatchWriteItem", {"RequestItems": {table: requests}})
+                requests = response.get("UnprocessedItems", {}).get(table, [])
 
     def _call(self, emulator: Exclusive, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         target = f"DynamoDB_20120810.{operation}"
@@ -320,7 +337,7 @@ class DurableTable:
         return response
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     temporary = path.with_suffix(path.suffix + ".tmp")
     with temporary.open("w") as file:
         file.write(text)

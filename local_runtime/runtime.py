@@ -17,8 +17,17 @@ from typing import TYPE_CHECKING
 
 import boto3
 
-from local_runtime.aws import Clients, ensure_queue, ensure_table, ensure_topic, stream_arn, subscribe_queue
+from local_runtime.aws import (
+    Clients,
+    ensure_keys_table,
+    ensure_queue,
+    ensure_table,
+    ensure_topic,
+    stream_arn,
+    subscribe_queue,
+)
 from local_runtime.containers import IsolatedFunction, Unpacker
+from local_runtime.data_keys import ensure_data_key
 from local_runtime.deployed import Workspace, read_stack, routes_summary
 from local_runtime.docs import ApiDocs
 from local_runtime.emulator import Emulator
@@ -75,11 +84,19 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     clients = Clients.connect(endpoint, settings.region, settings.access_key, settings.secret_key)
     data_dir = DataDir(settings.data_dir) if settings.data_dir else None
     created = ensure_table(clients, settings.table_name)
+    ensure_keys_table(clients, settings.keys_table_name)
+    data_key_id = ensure_data_key(
+        clients.kms, settings.region, settings.data_dir, in_process=emulator is not None
+    )
     durable = None
     restored = False
     if data_dir is not None and emulator is not None:
         durable = DurableTable(
-            data_dir, settings.table_name, region=settings.region, access_key=settings.access_key
+            data_dir,
+            settings.table_name,
+            region=settings.region,
+            access_key=settings.access_key,
+            keys_table=settings.keys_table_name,
         )
         with emulator.dynamodb.exclusive() as dynamodb:
             recovery = durable.recover(dynamodb)
@@ -100,7 +117,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     queue_url = ensure_queue(clients, settings.on_failure_queue_name)
     demo_queue_url = ensure_queue(clients, settings.demo_queue_name)
     subscribe_queue(clients, topic_arn, demo_queue_url)
-    _set_handler_environment(settings, endpoint, topic_arn, data_dir)
+    _set_handler_environment(settings, endpoint, topic_arn, data_dir, data_key_id)
 
     routes = load_routes(settings.repo_root / "shared" / "eventstore" / "routes.json")
     functions = _functions(settings, routes)
@@ -158,7 +175,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
 
 
 def _set_handler_environment(
-    settings: Settings, endpoint: str, topic_arn: str, data_dir: DataDir | None
+    settings: Settings, endpoint: str, topic_arn: str, data_dir: DataDir | None, data_key_id: str
 ) -> None:
     """What Terraform gives each function, pointed at the emulator; handlers read it at import."""
     environment = {
@@ -169,6 +186,8 @@ def _set_handler_environment(
         "AWS_SECRET_ACCESS_KEY": settings.secret_key,
         "EVENTSTORE_TABLE_NAME": settings.table_name,
         "EVENTSTORE_TOPIC_ARN": topic_arn,
+        "EVENTSTORE_KEYS_TABLE_NAME": settings.keys_table_name,
+        "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
     }
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENTSTORE_PAGE_KEY_KMS_KEY_ID"):

@@ -57,6 +57,10 @@ class Settings:
         return f"{self.name}-events"
 
     @property
+    def keys_table_name(self) -> str:
+        return f"{self.name}-data-subject-keys"
+
+    @property
     def topic_name(self) -> str:
         return f"{self.name}-notifications"
 

@@ -19,8 +19,9 @@ locals {
   })
 
   # Per function: description, timeout, environment and the statements of its role (besides its own
-  # log group and X-Ray, which every function gets).
-  functions = {
+  # log group and X-Ray, which every function gets). erasure.tf adds its functions, and its statements and
+  # environment to the event functions.
+  functions = merge(local.erasure_functions, {
     create_stream = {
       description = "POST /streams/{streamType}: create a stream with its first events"
       timeout     = var.lambda_timeout_seconds
@@ -78,7 +79,7 @@ locals {
         { sid = "EncryptForTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.topics.arn] },
       ]
     }
-  }
+  })
 
   function_names = { for name, _ in local.functions : name => "${local.name}-${replace(name, "_", "-")}" }
 
@@ -142,7 +143,7 @@ resource "aws_lambda_function" "this" {
   layers           = [aws_lambda_layer_version.shared.arn]
 
   environment {
-    variables = merge(local.common_environment, each.value.environment)
+    variables = merge(local.common_environment, each.value.environment, lookup(local.erasure_environment, each.key, {}))
   }
 
   tracing_config {
@@ -199,7 +200,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = each.value.statements
+    for_each = concat(each.value.statements, lookup(local.erasure_statements, each.key, []))
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions

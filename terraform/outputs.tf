@@ -89,3 +89,13 @@ output "example_reader_policy_json" {
   description = "IAM policy for a read-only caller: GET on every stream type, no writes."
   value       = data.aws_iam_policy_document.example_reader.json
 }
+
+output "keys_table_name" {
+  description = "The DynamoDB table holding each data subject's wrapped data key and erasure record."
+  value       = aws_dynamodb_table.data_subject_keys.name
+}
+
+output "data_key_arn" {
+  description = "The KMS key that wraps data subjects' data keys (CloudTrail shows each use with its subject)."
+  value       = aws_kms_key.data_keys.arn
+}

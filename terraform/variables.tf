@@ -350,3 +350,9 @@ variable "example_writer_stream_type" {
     error_message = "example_writer_stream_type must be a stream type as the API accepts it (openapi.yaml TypeName)."
   }
 }
+
+variable "keys_table_point_in_time_recovery" {
+  type        = bool
+  description = "Point-in-time recovery of the data-subject keys table. Off by default: restoring it would bring erased keys back, undoing erasures (docs/design.md, Erasure). Turn it on only with a procedure that erases again, after any restore, every subject erased since the restore point."
+  default     = false
+}

@@ -40,7 +40,7 @@ def run(block: str, store: LocalStore) -> list[Any]:
 
 @pytest.mark.slow
 def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
-    create, put, batch, read, details_and_list = curl_blocks()
+    create, put, batch, read, details_and_list, erasure = curl_blocks()
     stream = run(create, local_store)[0]
     assert stream == {"stream": {**stream["stream"], "revision": 1, "streamType": "order"}}
     assert run(put, local_store)[0]["stream"]["revision"] == 2
@@ -52,3 +52,9 @@ def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
     details, listing = run(details_and_list, local_store)
     assert details["stream"]["revision"] == 4
     assert "streamPage" in listing
+    appended, state = run(erasure, local_store)
+    assert appended["stream"]["revision"] == 5
+    assert (state["dataSubject"], state["state"]) == ("customer-5501", "erased")
+    erased = run(read, local_store)[0]["eventPage"]["events"][4]
+    assert (erased["payload"], erased["payloadErased"]) == (None, True)
+    assert erased["dataSubject"] == "customer-5501"

@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.service import ApiService, dynamodb_store, keyring
 
-SERVICE = ApiService(dynamodb_store(), {"appendEvents": api.append_events, "appendEvent": api.append_event})
+SERVICE = ApiService(
+    dynamodb_store(keys=keyring(kms=True)),
+    {"appendEvents": api.append_events, "appendEvent": api.append_event},
+)
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

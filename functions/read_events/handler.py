@@ -5,9 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.service import ApiService, dynamodb_store, keyring
 
-SERVICE = ApiService(dynamodb_store(), {"readEvents": api.read_events, "describeStream": api.describe_stream})
+SERVICE = ApiService(
+    dynamodb_store(keys=keyring(kms=True)),
+    {"readEvents": api.read_events, "describeStream": api.describe_stream},
+)
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

@@ -29,6 +29,7 @@ REGEX_PATTERNS = {
     '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])': re.compile('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])'),
     '^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])'),
     '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])': re.compile('^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])'),
+    '^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])': re.compile('^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])'),
 }
 
 NoneType = type(None)
@@ -139,6 +140,48 @@ def validate___components_schemas_createstreamrequest(data, custom_formats={}, n
     return data
 
 
+def validate___components_schemas_datasubject(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len < 1:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters")
+        if data_len > 256:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 256 characters")
+        if not REGEX_PATTERNS['^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])")
+    return data
+
+
+def validate___components_schemas_datasubjectstate(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['dataSubject', 'state', 'erasedAt']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
+        if "erasedAt" in data_keys:
+            data_keys.remove("erasedAt")
+            data__erasedAt = data["erasedAt"]
+            if not isinstance(data__erasedAt, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".erasedAt must be string")
+        if "state" in data_keys:
+            data_keys.remove("state")
+            data__state = data["state"]
+            if not isinstance(data__state, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be string")
+            if not (isinstance(data__state, str) and data__state == 'active' or isinstance(data__state, str) and data__state == 'erased'):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".state must be one of ['active', 'erased']")
+    return data
+
+
 def validate___components_schemas_event(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -153,6 +196,10 @@ def validate___components_schemas_event(data, custom_formats={}, name_prefix=Non
             data__createdAt = data["createdAt"]
             if not isinstance(data__createdAt, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".createdAt must be string")
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
         if "eventId" in data_keys:
             data_keys.remove("eventId")
             data__eventId = data["eventId"]
@@ -170,6 +217,13 @@ def validate___components_schemas_event(data, custom_formats={}, name_prefix=Non
             data_keys.remove("payload")
             data__payload = data["payload"]
             validate___components_schemas_jsonvalue(data__payload, custom_formats, (name_prefix or "data") + ".payload")
+        if "payloadErased" in data_keys:
+            data_keys.remove("payloadErased")
+            data__payloadErased = data["payloadErased"]
+            if not isinstance(data__payloadErased, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".payloadErased must be boolean")
+            if not (isinstance(data__payloadErased, bool) and data__payloadErased is True):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".payloadErased must be one of [True]")
         if "revision" in data_keys:
             data_keys.remove("revision")
             data__revision = data["revision"]
@@ -337,6 +391,10 @@ def validate___components_schemas_newevent(data, custom_formats={}, name_prefix=
         if data__missing_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
         if "eventId" in data_keys:
             data_keys.remove("eventId")
             data__eventId = data["eventId"]
@@ -589,6 +647,8 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'AppendEventRequest': validate___components_schemas_appendeventrequest,
     'AppendEventsRequest': validate___components_schemas_appendeventsrequest,
     'CreateStreamRequest': validate___components_schemas_createstreamrequest,
+    'DataSubject': validate___components_schemas_datasubject,
+    'DataSubjectState': validate___components_schemas_datasubjectstate,
     'Event': validate___components_schemas_event,
     'EventId': validate___components_schemas_eventid,
     'EventPageResponse': validate___components_schemas_eventpageresponse,

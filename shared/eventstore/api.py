@@ -13,6 +13,7 @@ from eventstore import jsontext, timefmt, validation
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
+    DataSubjectState,
     EventIdConflict,
     ExpectedRevision,
     InvalidParam,
@@ -146,6 +147,7 @@ def _new_events(raw: Sequence[tuple[str, Mapping[str, Any]]], derive_id: str | N
                 event_type=event["eventType"],
                 payload=event.get("payload"),
                 metadata=dict(event.get("metadata") or {}),
+                data_subject=event.get("dataSubject"),
             )
         )
     seen: set[str] = set()
@@ -176,7 +178,7 @@ def stream_json(stream: StreamState) -> dict[str, Any]:
 
 
 def event_json(event: RecordedEvent) -> dict[str, Any]:
-    return {
+    rendered = {
         "streamId": event.stream_id,
         "revision": event.revision,
         "eventType": event.event_type,
@@ -185,6 +187,15 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "eventId": event.event_id,
         "metadata": event.metadata,
     }
+    if event.data_subject is not None:
+        rendered["dataSubject"] = event.data_subject
+    if event.payload_erased:
+        rendered["payloadErased"] = True
+    return rendered
+
+
+def data_subject_json(state: DataSubjectState) -> dict[str, Any]:
+    return {"dataSubject": state.data_subject, "state": state.state, "erasedAt": state.erased_at}
 
 
 def _written(request: Request, result: AppendResult, telemetry: Telemetry, events: int) -> Response:
@@ -326,6 +337,25 @@ def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> 
     return Response(200, {"streamPage": body})
 
 
+def _data_subject(request: Request) -> str:
+    return _path_param(request, "dataSubject", "DataSubject")
+
+
+def erase_data_subject(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    """DELETE /data-subjects/{dataSubject}: destroy the subject's key (204, also when repeated)."""
+    data_subject = _data_subject(request)
+    _only_query(request)
+    store.erase_data_subject(data_subject, request.caller)
+    return Response(204, None)
+
+
+def describe_data_subject(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    """GET /data-subjects/{dataSubject}: active or erased (404 never seen)."""
+    data_subject = _data_subject(request)
+    _only_query(request)
+    return Response(200, data_subject_json(store.data_subject(data_subject)))
+
+
 def liveness_check(_request: Request) -> Response:
     return Response(200, {"status": "ok", "at": timefmt.format_instant(datetime.now(UTC))})
 
@@ -335,7 +365,9 @@ __all__ = [
     "append_event",
     "append_events",
     "create_stream",
+    "describe_data_subject",
     "describe_stream",
+    "erase_data_subject",
     "list_streams",
     "liveness_check",
     "read_events",

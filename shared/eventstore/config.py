@@ -71,3 +71,19 @@ class TopicSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TopicSettings:
         return cls(topic_arn=_required(environ, "EVENTSTORE_TOPIC_ARN"))
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """The data-subject keys: their table and the KMS key that wraps them (None for functions that only
+    erase or describe subjects and never use a key)."""
+
+    table_name: str
+    kms_key_id: str | None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ, *, kms: bool) -> KeySettings:
+        return cls(
+            table_name=_required(environ, "EVENTSTORE_KEYS_TABLE_NAME"),
+            kms_key_id=_required(environ, "EVENTSTORE_DATA_KEY_KMS_KEY_ID") if kms else None,
+        )

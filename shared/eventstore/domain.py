@@ -24,6 +24,8 @@ class NewEvent:
     event_type: str
     payload: JsonValue
     metadata: dict[str, JsonValue] = field(default_factory=dict)
+    data_subject: str | None = None
+    """The person the payload is about: the payload is stored encrypted under that subject's key."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,12 @@ class RecordedEvent:
     payload: JsonValue
     metadata: dict[str, JsonValue]
     created_at: str
+    data_subject: str | None = None
+    payload_erased: bool = False
+    """The subject's key is destroyed: `payload` is None for good."""
+
+    sealed: bytes | None = None
+    """The payload as stored (encrypted) while no keyring has opened it (eventstore.erasure.open_commit)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +92,19 @@ class StreamPage:
 
 
 @dataclass(frozen=True, slots=True)
+class DataSubjectState:
+    """A data subject's key, for audit: active, or erased (when, and by whom)."""
+
+    data_subject: str
+    erased_at: str | None
+    erased_by: str | None = None
+
+    @property
+    def state(self) -> Literal["active", "erased"]:
+        return "active" if self.erased_at is None else "erased"
+
+
+@dataclass(frozen=True, slots=True)
 class FeedEvent:
     """One event as a feed returns it: where it is in the feed, and the event itself."""
 
@@ -96,6 +117,9 @@ class FeedEvent:
     payload: JsonValue
     metadata: dict[str, JsonValue]
     created_at: str
+    data_subject: str | None = None
+    payload_erased: bool = False
+    """The subject's key is destroyed: `payload` is None for good."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,3 +237,16 @@ class ServiceUnavailable(EventStoreError):
     def __init__(self, reason: str, retry_after_seconds: int = 1) -> None:
         self.retry_after_seconds = retry_after_seconds
         super().__init__(reason)
+
+
+class DataSubjectErased(EventStoreError):
+    """An append names a data subject whose key was destroyed: it can never get a key again."""
+
+    def __init__(self, data_subject: str) -> None:
+        self.data_subject = data_subject
+        super().__init__(f"data subject {data_subject} was erased; no event can be stored for it any more")
+
+
+class DataSubjectNotFound(EventStoreError):
+    def __init__(self, data_subject: str) -> None:
+        super().__init__(f"data subject {data_subject} has never been seen by this store")

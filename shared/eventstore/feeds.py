@@ -448,9 +448,11 @@ def read_page(
     event_types: frozenset[str] | None = None,
     member: int | None = None,
     size: int | None = None,
+    open_commit: Callable[[Commit], Commit] = lambda commit: commit,
 ) -> FeedPage:
     """One page of a feed after a position: at most `limit` events, a scan budget of entries and a byte
-    budget of payload; lastPosition is the last entry scanned."""
+    budget of payload; lastPosition is the last entry scanned. `open_commit` is the read paths' one step
+    after decoding (eventstore.erasure: sealed payloads opened, or marked erased)."""
     feed = feed_key(stream_type)
     check_group(member, size)
     start = decode_position(feed, after) if after is not None else (1, -1)
@@ -473,17 +475,23 @@ def read_page(
         if size is not None and group_member(entry.ref.stream_id, size) != member:
             continue
         chosen.append(entry)
-    events, cut = _events(source, feed, chosen)
+    events, cut = _events(source, feed, chosen, open_commit)
     if cut is not None:
         return FeedPage(tuple(events), has_more=True, last_position=cut)
     last_position = encode_position(feed, last.sequence, last.offset) if last is not None else after
     return FeedPage(tuple(events), has_more=has_more, last_position=last_position)
 
 
-def _events(source: FeedSource, feed: str, chosen: Sequence[_Entry]) -> tuple[list[FeedEvent], str | None]:
+def _events(
+    source: FeedSource,
+    feed: str,
+    chosen: Sequence[_Entry],
+    open_commit: Callable[[Commit], Commit],
+) -> tuple[list[FeedEvent], str | None]:
     """The chosen entries' events (a deleted stream's are skipped), and where the byte budget cut the page
     (None: not cut)."""
-    commits = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen})
+    found = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen})
+    commits = {key: open_commit(commit) for key, commit in found.items()}
     events: list[FeedEvent] = []
     total = 0
     for entry in chosen:
@@ -505,6 +513,8 @@ def _events(source: FeedSource, feed: str, chosen: Sequence[_Entry]) -> tuple[li
                 payload=event.payload,
                 metadata=event.metadata,
                 created_at=event.created_at,
+                data_subject=event.data_subject,
+                payload_erased=event.payload_erased,
             )
         )
     return events, None

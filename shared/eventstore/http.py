@@ -15,6 +15,8 @@ from eventstore.domain import (
     Caller,
     CheckpointConflict,
     CheckpointNotFound,
+    DataSubjectErased,
+    DataSubjectNotFound,
     EventIdConflict,
     EventStoreError,
     InvalidParam,
@@ -109,6 +111,8 @@ _PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
     StreamNotFound: (404, "stream-not-found", "No such stream"),
     CheckpointNotFound: (404, "checkpoint-not-found", "No such checkpoint"),
     CheckpointConflict: (409, "checkpoint-conflict", "The checkpoint is not at the expected position"),
+    DataSubjectNotFound: (404, "data-subject-not-found", "No such data subject"),
+    DataSubjectErased: (410, "data-subject-erased", "The data subject was erased"),
     WrongExpectedRevision: (409, "wrong-expected-revision", "The stream is not at the expected revision"),
     StreamAlreadyExists: (409, "stream-already-exists", "The stream already exists"),
     PayloadTooLarge: (413, "payload-too-large", "The events are too large for one append"),
@@ -159,6 +163,13 @@ def internal_error(request: Request | None) -> Response:
 
 
 def to_proxy(response: Response) -> dict[str, Any]:
+    if response.body is None:  # 204
+        return {
+            "statusCode": response.status,
+            "headers": dict(response.headers),
+            "body": "",
+            "isBase64Encoded": False,
+        }
     return {
         "statusCode": response.status,
         "headers": {"Content-Type": response.content_type, **response.headers},

@@ -26,6 +26,7 @@ from eventstore.domain import (
     Checkpoint,
     CheckpointConflict,
     CheckpointNotFound,
+    DataSubjectState,
     EventIdConflict,
     EventPage,
     ExpectedRevision,
@@ -38,6 +39,7 @@ from eventstore.domain import (
     StreamState,
     WrongExpectedRevision,
 )
+from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
 from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
@@ -54,7 +56,10 @@ class MemoryEventStore:
         *,
         page_keys: PageKeySigner | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        keyring: Keyring | None = None,
     ) -> None:
+        # The reference keyring: keys wrapped under a master key in memory (LocalKeyService), not KMS.
+        self.keyring = keyring or Keyring(MemorySubjectKeys(), LocalKeyService())
         self._page_keys = page_keys or PageKeySigner(secrets.token_bytes(32))
         self._clock = clock
         self._lock = threading.RLock()
@@ -70,11 +75,12 @@ class MemoryEventStore:
     def create(
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
     ) -> AppendResult:
-        digest = content_digest(events)
+        sealing = self.keyring.seal(stream_id, events)
+        digest = content_digest(events, sealing.fingerprints)
         with self._lock:
             commits = self._streams.get(stream_id)
             if not commits:
-                return self._write(stream_type, stream_id, 1, events, digest=digest, caller=caller)
+                return self._write(stream_type, stream_id, 1, (events, sealing), digest=digest, caller=caller)
             first = commits[0]
             if first.stream_type != stream_type:
                 raise StreamAlreadyExists(stream_id, None)  # the other type's revision is not the caller's
@@ -92,7 +98,8 @@ class MemoryEventStore:
         events: Sequence[NewEvent],
         caller: Caller,
     ) -> AppendResult:
-        digest, ids = content_digest(events), {e.event_id for e in events}
+        sealing = self.keyring.seal(stream_id, events)
+        digest, ids = content_digest(events, sealing.fingerprints), {e.event_id for e in events}
         with self._lock:
             commits = self._commits(stream_type, stream_id)
             current = commits[-1].last_revision
@@ -102,7 +109,9 @@ class MemoryEventStore:
                         return _replayed(commit)
                     if commit.event_ids & ids:
                         raise EventIdConflict(commit.first_revision)
-                return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+                return self._write(
+                    stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
+                )
             if expected > current:
                 raise WrongExpectedRevision(expected, current)
             if expected < current:
@@ -113,7 +122,9 @@ class MemoryEventStore:
                 if earlier is not None and earlier.event_ids & ids:
                     raise EventIdConflict(earlier.first_revision)
                 raise WrongExpectedRevision(expected, current)
-            return self._write(stream_type, stream_id, current + 1, events, digest=digest, caller=caller)
+            return self._write(
+                stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
+            )
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
         with self._lock:
@@ -123,7 +134,9 @@ class MemoryEventStore:
         page = following[:limit]
         last = page[-1].revision if page else after_revision
         # As the DynamoDB store: a full page says more may follow.
-        return EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+        return self.keyring.open_page(
+            EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+        )
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         with self._lock:
@@ -164,6 +177,12 @@ class MemoryEventStore:
             settled_until=horizon,
         )
 
+    def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
+        return self.keyring.erase(data_subject, caller)
+
+    def data_subject(self, data_subject: str) -> DataSubjectState:
+        return self.keyring.describe(data_subject)
+
     # FeedStore
 
     def read_feed(
@@ -176,7 +195,16 @@ class MemoryEventStore:
         member: int | None = None,
         size: int | None = None,
     ) -> FeedPage:
-        return read_page(self, stream_type, after, limit, event_types=event_types, member=member, size=size)
+        return read_page(
+            self,
+            stream_type,
+            after,
+            limit,
+            event_types=event_types,
+            member=member,
+            size=size,
+            open_commit=self.keyring.open_commit,
+        )
 
     def get_checkpoint(self, name: str) -> Checkpoint:
         with self._lock:
@@ -275,11 +303,12 @@ class MemoryEventStore:
         stream_type: str,
         stream_id: str,
         first_revision: int,
-        events: Sequence[NewEvent],
+        sealed: tuple[Sequence[NewEvent], Sealing],
         *,
         digest: str,
         caller: Caller,
     ) -> AppendResult:
+        events, sealing = sealed
         item = encode_commit(
             stream_type,
             stream_id,
@@ -288,6 +317,7 @@ class MemoryEventStore:
             committed_at=timefmt.format_instant(self._stamp()),
             digest=digest,
             caller=caller,
+            sealed=sealing.ciphertexts,
         )
         check_size(item)  # the DynamoDB store's items are a little larger (its listing-index entry)
         commit = decode_commit(item)

@@ -11,8 +11,10 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import http, observability
-from eventstore.config import PageKeySettings, StoreSettings
+from eventstore.config import KeySettings, PageKeySettings, StoreSettings
+from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
 from eventstore.store import EventStore
 
@@ -59,12 +61,19 @@ def _kms_client() -> KMSClient:
     return cast("KMSClient", aws_session().create_client("kms", config=SDK_CONFIG))
 
 
-def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
+def keyring(*, kms: bool) -> Keyring:
+    """The data-subject keys; with `kms`, the key service too (functions that seal or open payloads)."""
+    settings = KeySettings.from_environment(kms=kms)
+    service = KmsKeyService(_kms_client, settings.kms_key_id) if settings.kms_key_id is not None else None
+    return Keyring(DynamoSubjectKeys(dynamodb_client(), settings.table_name), service)
+
+
+def dynamodb_store(*, listing: bool = False, keys: Keyring | None = None) -> DynamoEventStore:
     settings = StoreSettings.from_environment()
     client = dynamodb_client()
     settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
-        return DynamoEventStore(client, settings.table_name, listing_settle=settle)
+        return DynamoEventStore(client, settings.table_name, listing_settle=settle, keyring=keys)
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:
         secret = secret_from_kms(_kms_client(), page_settings.kms_key_id)

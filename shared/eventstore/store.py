@@ -16,6 +16,7 @@ from eventstore.domain import (
     AppendResult,
     Caller,
     Checkpoint,
+    DataSubjectState,
     EventPage,
     ExpectedRevision,
     FeedPage,
@@ -33,7 +34,10 @@ ANY_RETRY_HORIZON: Final = 10
 
 
 class EventStore(Protocol):
-    """What the API's operations need: create, append, read, describe and list streams."""
+    """What the API's operations need: create, append, read, describe and list streams; erase data subjects.
+
+    Reads return payloads opened (eventstore.erasure.Keyring.open_commit): plaintext, or None with
+    `payload_erased` once the subject's key is gone."""
 
     def create(
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
@@ -55,6 +59,14 @@ class EventStore(Protocol):
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage: ...
+
+    def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
+        """Destroy the subject's key (idempotent): its payloads read back erased everywhere."""
+        ...
+
+    def data_subject(self, data_subject: str) -> DataSubjectState:
+        """The subject's state (DataSubjectNotFound when never seen)."""
+        ...
 
 
 class FeedStore(Protocol):

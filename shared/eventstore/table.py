@@ -45,6 +45,32 @@ def layout() -> TableLayout:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class KeysLayout:
+    hash_key: str
+    definition: dict[str, Any]
+
+
+@cache
+def keys_layout() -> KeysLayout:
+    definition: dict[str, Any] = layout().definition["data_subject_keys"]
+    return KeysLayout(hash_key=definition["hash_key"], definition=definition)
+
+
+def create_keys_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the data-subject keys table on an emulator, exactly as terraform/erasure.tf does."""
+    definition = keys_layout().definition
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in definition["attributes"]
+        ],
+        KeySchema=[{"AttributeName": definition["hash_key"], "KeyType": "HASH"}],
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name)
+
+
 def create_table(client: DynamoDBClient, table_name: str) -> None:
     """Create the table on an emulator (tests, local runtime), exactly as terraform/table.tf does."""
     definition = layout().definition

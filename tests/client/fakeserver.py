@@ -89,7 +89,7 @@ class FakeEventStore:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
-    def handle(
+    def handle(  # noqa: PLR0911 - one return per route, as the match reads
         self, method: str, path: str, query: dict[str, str], body: Any
     ) -> tuple[int, dict[str, str], Any]:
         parts = [unquote(p) for p in path.strip("/").split("/")]
@@ -116,6 +116,11 @@ class FakeEventStore:
                 return self._read(stream_type, stream_id, query)
             case ["streams", stream_type, stream_id, "details"] if method == "GET":
                 return 200, {}, {"stream": api.stream_json(self.model.describe(stream_type, stream_id))}
+            case ["data-subjects", data_subject] if method == "DELETE":
+                self.model.erase_data_subject(data_subject, CALLER)
+                return 204, {}, None
+            case ["data-subjects", data_subject] if method == "GET":
+                return 200, {}, api.data_subject_json(self.model.data_subject(data_subject))
         raise InvalidRequest.single("/path", f"no route {method} {path}")
 
     def _create(self, stream_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
@@ -165,6 +170,7 @@ def _events(raw: list[dict[str, Any]]) -> list[NewEvent]:
             event_type=event["eventType"],
             payload=event.get("payload"),
             metadata=dict(event.get("metadata") or {}),
+            data_subject=event.get("dataSubject"),
         )
         for event in raw
     ]
@@ -185,6 +191,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PUT(self) -> None:
         self._serve("PUT")
+
+    def do_DELETE(self) -> None:
+        self._serve("DELETE")
 
     def _serve(self, method: str) -> None:
         store = self.server.store
@@ -230,10 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(failure.status, failure.headers, body, "application/problem+json")
 
     def _send(self, status: int, headers: dict[str, str], document: Any, content_type: str) -> None:
-        data = json.dumps(document).encode()
+        data = b"" if document is None else json.dumps(document).encode()
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(data)))
+        if document is not None:  # a 204 has neither
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
         self.end_headers()

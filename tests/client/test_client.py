@@ -1,6 +1,8 @@
 import pytest
 
 from eventstore_client import (
+    DataSubjectErased,
+    DataSubjectNotFound,
     EventStoreClient,
     EventStoreError,
     HTTPError,
@@ -259,3 +261,27 @@ def test_a_time_at_the_edge_of_the_date_range_is_sent_not_overflowed(
 
     list(client.list_streams("Order", updated_after=datetime.fromisoformat(updated_after)))
     assert fake.store.requests[-1].query["updated-after"] == sent
+
+
+def test_a_data_subjects_events_read_back_until_the_subject_is_erased(client: EventStoreClient) -> None:
+    about_ada = NewEvent("Registered", {"name": "Ada"}, data_subject="customer-7")
+    plain = NewEvent("Noted", {"n": 1})
+    stream = client.create_stream("person", [about_ada, plain]).stream
+    events = list(client.read_events("person", stream.stream_id))
+    assert [(e.payload, e.data_subject, e.payload_erased) for e in events] == [
+        ({"name": "Ada"}, "customer-7", False),
+        ({"n": 1}, None, False),
+    ]
+    assert client.get_data_subject("customer-7").state == "active"
+    client.erase_data_subject("customer-7")
+    client.erase_data_subject("customer-7")  # idempotent
+    erased = client.get_data_subject("customer-7")
+    assert erased.state == "erased"
+    assert erased.erased_at is not None
+    events = list(client.read_events("person", stream.stream_id))
+    assert [(e.payload, e.payload_erased) for e in events] == [(None, True), ({"n": 1}, False)]
+    assert events[0].to_json()["payloadErased"] is True
+    with pytest.raises(DataSubjectErased):
+        client.append("person", stream.stream_id, NewEvent("Moved", 1, data_subject="customer-7"), revision=3)
+    with pytest.raises(DataSubjectNotFound):
+        client.get_data_subject("nobody")

@@ -82,15 +82,18 @@ def session(fuzzed_store: LocalStore) -> Iterator[requests.Session]:
 def _legitimate_refusal(status: int, problem: dict[str, Any]) -> bool:
     """A 4xx that valid input can get: the answer depends on the store's state or on a secret.
 
-    Generated stream ids name streams that do not exist (404), generated event ids and stream ids
-    collide with earlier examples (409, 422), and generated page keys were not issued by this store
+    Generated stream ids and data subjects name ones that do not exist (404), generated event ids and
+    stream ids collide with earlier examples (409, 422), a generated data subject may have been erased by
+    an earlier example (410), and generated page keys were not issued by this store
     (400 naming only the page key, under either of its names; two different keys are refused too).
     Nothing else: every other 4xx for valid input is a contract bug.
     """
     kind = str(problem.get("type", "")).removeprefix(PROBLEM)
     if (status, kind) in {
         (404, "stream-not-found"),
+        (404, "data-subject-not-found"),
         (409, "wrong-expected-revision"),
+        (410, "data-subject-erased"),
         (409, "stream-already-exists"),
         (422, "event-id-conflict"),
     }:

@@ -11,11 +11,13 @@ import pytest
 from moto import mock_aws
 
 from eventstore.commits import Commit, decode_commit
+from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.feeds import FeedWriter
 from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
-from eventstore.table import create_table
+from eventstore.table import create_keys_table, create_table
 
 REGION = "us-east-1"
 PAGE_KEY_SECRET = b"contract-tests-page-key-secret!!"
@@ -33,22 +35,32 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _store(client: object, table: str) -> DynamoEventStore:
+def _store(client: object, table: str, keyring: Keyring | None = None) -> DynamoEventStore:
     return DynamoEventStore(
         client,  # type: ignore[arg-type]
         table,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
+        keyring=keyring,
     )
+
+
+def moto_keyring(endpoint_url: str | None, keys_table: str) -> Keyring:
+    """A keyring on moto: the keys table (created here) and a customer managed key in moto's KMS."""
+    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
+    create_keys_table(dynamodb, keys_table)
+    key_id = kms.create_key(Description="data keys")["KeyMetadata"]["KeyId"]
+    return Keyring(DynamoSubjectKeys(dynamodb, keys_table), KmsKeyService(lambda: kms, key_id))
 
 
 @pytest.fixture
 def moto_store() -> Iterator[DynamoEventStore]:
-    """moto in-process (mock_aws)."""
+    """moto in-process (mock_aws), with moto's KMS for data keys."""
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_table(client, "events")
-        yield _store(client, "events")
+        yield _store(client, "events", moto_keyring(None, "keys"))
 
 
 @pytest.fixture
@@ -57,7 +69,7 @@ def server_store(moto_server_url: str) -> DynamoEventStore:
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_server_url)
     table = f"events-{uuid.uuid4().hex[:8]}"
     create_table(client, table)
-    return _store(client, table)
+    return _store(client, table, moto_keyring(moto_server_url, f"keys-{table}"))
 
 
 @pytest.fixture

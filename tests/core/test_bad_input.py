@@ -6,6 +6,7 @@ import base64
 import dataclasses
 import datetime as dt
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from moto import mock_aws
 
 from eventstore.domain import Caller, NewEvent
 from eventstore.table import create_table
-from tests.support import assert_matches_schema, load_handler, proxy_event
+from tests.support import assert_matches_schema, data_key_resources, load_handler, proxy_event
 
 EXISTING = "6f1c2b7a-8e11-4c4e-9f39-9b3d4f0e5c2a"
 INVALID = "urn:eventstore:problem:invalid-request"
@@ -277,7 +278,7 @@ CASES = [
         "oversize append",
         *CREATE,
         None,
-        body={"events": [ev(payload="x" * 5000)] * 100},
+        body={"events": [ev(payload=base64.b64encode(os.urandom(6000)).decode())] * 100},  # incompressible
         params=ORDER,
         status=413,
         problem=TOO_LARGE,
@@ -434,6 +435,8 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[dict[str, Module
     with mock_aws():
         client = boto3.client("dynamodb")
         create_table(client, "events")
+        for name, value in data_key_resources().items():
+            monkeypatch.setenv(name, value)
         modules = {
             name: load_handler(name)
             for name in ("create_stream", "append_event", "read_events", "list_streams")

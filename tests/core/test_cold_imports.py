@@ -16,8 +16,8 @@ from tests.support import ROOT
 # Every function, so a new one is held to the same rule.
 FUNCTIONS = tuple(sorted(path.parent.name for path in (ROOT / "functions").glob("*/handler.py")))
 # boto3 drags in s3transfer and multiprocessing; jsonschema only a rejected request needs; X-Ray is patched
-# on the first invocation.
-NOT_AT_INIT = ("boto3", "s3transfer", "multiprocessing", "jsonschema", "aws_xray_sdk")
+# on the first invocation; cryptography only a data subject's event needs.
+NOT_AT_INIT = ("boto3", "s3transfer", "multiprocessing", "jsonschema", "aws_xray_sdk", "cryptography")
 
 _OPTIONS = ("retries", "connect_timeout", "read_timeout", "tcp_keepalive")
 _CHILD = """import json, sys
@@ -39,6 +39,8 @@ def test_init_loads_no_boto3_jsonschema_or_xray(function: str) -> None:
         "EVENTSTORE_TABLE_NAME": "events",
         "EVENTSTORE_PAGE_KEY_SECRET": "a-page-key-secret-of-enough-length-0123",
         "EVENTSTORE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:events",
+        "EVENTSTORE_KEYS_TABLE_NAME": "keys",
+        "EVENTSTORE_DATA_KEY_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab",
     }
     code = _CHILD.format(
         shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / function), names=set(NOT_AT_INIT)

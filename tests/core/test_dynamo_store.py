@@ -520,9 +520,9 @@ def test_a_listing_served_by_a_container_whose_clock_is_behind_ends_at_its_first
 def test_an_append_digests_its_events_once(store: DynamoEventStore, monkeypatch: pytest.MonkeyPatch) -> None:
     digested: list[int] = []
 
-    def counted(batch: Sequence[NewEvent]) -> str:
+    def counted(batch: Sequence[NewEvent], fingerprints: Sequence[str | None] = ()) -> str:
         digested.append(len(batch))
-        return content_digest(batch)
+        return content_digest(batch, fingerprints)
 
     monkeypatch.setattr(writes, "content_digest", counted)
     stream_id = new_stream(store)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -13,16 +14,26 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from eventstore.erasure import KEY_CACHE_SECONDS
 from eventstore.feeds import StreamCursors
 from eventstore.routes import ROUTES, Route
 from eventstore.table import create_table
-from tests.support import assert_matches_schema, load_handler, proxy_event
+from tests.support import assert_matches_schema, data_key_resources, load_handler, proxy_event
 
 STREAMS = "/streams/{streamType}"
 EVENTS = "/streams/{streamType}/{streamId}/events"
 EVENT_AT = "/streams/{streamType}/{streamId}/events/{revision}"
 DETAILS = "/streams/{streamType}/{streamId}/details"
-API_FUNCTIONS = ("create_stream", "append_event", "read_events", "list_streams", "liveness_check")
+SUBJECT = "/data-subjects/{dataSubject}"
+API_FUNCTIONS = (
+    "create_stream",
+    "append_event",
+    "read_events",
+    "list_streams",
+    "liveness_check",
+    "erase_data_subject",
+    "describe_data_subject",
+)
 
 type Call = Callable[..., tuple[int, dict[str, str], Any]]
 
@@ -34,6 +45,8 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]
     monkeypatch.setenv("EVENTSTORE_LISTING_SETTLE_SECONDS", "0")
     with mock_aws():
         create_table(boto3.client("dynamodb"), "events")
+        for name, value in data_key_resources().items():
+            monkeypatch.setenv(name, value)
         yield {name: load_handler(name) for name in API_FUNCTIONS}
 
 
@@ -44,7 +57,8 @@ def call(handlers: dict[str, ModuleType]) -> Call:
     ) -> Any:
         response = handlers[function].handler(proxy_event(method, resource, params, **kw), None)
         assert set(response) == {"statusCode", "headers", "body", "isBase64Encoded"}
-        return response["statusCode"], response["headers"], json.loads(response["body"])
+        body = json.loads(response["body"]) if response["body"] else None
+        return response["statusCode"], response["headers"], body
 
     return invoke
 
@@ -194,7 +208,7 @@ def test_listing_after_notification_with_signed_page_keys(
 
 def _route_call(route: Route) -> dict[str, Any]:
     """Arguments for `call` that reach the route's operation (path parameters filled in)."""
-    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2"}
+    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2", "dataSubject": "p-1"}
     names = [segment[1:-1] for segment in route.path.split("/") if segment.startswith("{")]
     return {"method": route.method, "resource": route.path, "params": {n: values[n] for n in names} or None}
 
@@ -237,3 +251,73 @@ def test_throttling_after_retries_is_a_503_with_retry_after_and_writes_nothing(
     assert headers["Retry-After"] == "1"
     assert problem["type"] == "urn:eventstore:problem:service-unavailable"
     assert call("read_events", "GET", DETAILS, ids)[2]["stream"]["revision"] == 1
+
+
+def test_a_data_subjects_payloads_read_back_until_erased_then_null_and_appends_are_gone(
+    call: Call, handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = create(
+        call,
+        events=[
+            {"eventType": "Registered", "payload": {"name": "Ada Lovelace"}, "dataSubject": "person-7"},
+            {"eventType": "Noted", "payload": {"free": "text"}, "metadata": {"correlationId": "c-1"}},
+        ],
+    )
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    status, _, page = call("read_events", "GET", EVENTS, ids)
+    assert status == 200
+    assert_matches_schema(page, "EventPageResponse")
+    first, second = page["eventPage"]["events"]
+    assert (first["payload"], first["dataSubject"]) == ({"name": "Ada Lovelace"}, "person-7")
+    assert "payloadErased" not in first
+    assert "dataSubject" not in second
+    status, _, state = call("describe_data_subject", "GET", SUBJECT, {"dataSubject": "person-7"})
+    assert (status, state) == (200, {"dataSubject": "person-7", "state": "active", "erasedAt": None})
+
+    for _ in range(2):  # idempotent
+        status, headers, body = call("erase_data_subject", "DELETE", SUBJECT, {"dataSubject": "person-7"})
+        assert (status, body) == (204, None)
+        assert "Content-Type" not in headers
+    status, _, state = call("describe_data_subject", "GET", SUBJECT, {"dataSubject": "person-7"})
+    assert status == 200
+    assert_matches_schema(state, "DataSubjectState")
+    assert state["state"] == "erased"
+    assert state["erasedAt"] is not None
+
+    # read_events is a warm container that used the key: it may for up to KEY_CACHE_SECONDS, no longer.
+    status, _, page = call("read_events", "GET", EVENTS, ids)
+    assert page["eventPage"]["events"][0] == first
+    keyring = handlers["read_events"].SERVICE.store.keyring
+    monkeypatch.setattr(keyring, "_clock", lambda: time.monotonic() + KEY_CACHE_SECONDS)
+    status, _, page = call("read_events", "GET", EVENTS, ids)
+    erased, kept = page["eventPage"]["events"]
+    assert_matches_schema(page, "EventPageResponse")
+    assert erased == first | {"payload": None, "payloadErased": True}
+    assert kept == second
+
+    status, _, problem = call(
+        "append_event",
+        "POST",
+        EVENTS,
+        ids,
+        body={"expectedRevision": 2, "events": [{"eventType": "Moved", "dataSubject": "person-7"}]},
+    )
+    assert status == 410
+    assert problem["type"] == "urn:eventstore:problem:data-subject-erased"
+    status, _, details = call("read_events", "GET", DETAILS, ids)
+    assert details["stream"]["revision"] == 2  # nothing written
+
+
+def test_a_data_subject_never_seen_is_not_found_and_bad_ids_are_refused(call: Call) -> None:
+    status, _, problem = call("describe_data_subject", "GET", SUBJECT, {"dataSubject": "nobody"})
+    assert (status, problem["type"]) == (404, "urn:eventstore:problem:data-subject-not-found")
+    status, _, problem = call("erase_data_subject", "DELETE", SUBJECT, {"dataSubject": "x" * 257})
+    assert (status, problem["invalid-params"][0]["name"]) == (400, "/path/dataSubject")
+    status, _, problem = call(
+        "create_stream",
+        "POST",
+        STREAMS,
+        {"streamType": "order"},
+        body={"initialEvent": {"eventType": "A", "dataSubject": ""}},
+    )
+    assert (status, problem["invalid-params"][0]["name"]) == (400, "/body/initialEvent/dataSubject")

@@ -14,7 +14,7 @@ from eventstore.domain import ANY_REVISION, Caller, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
 from tests.notify.conftest import TABLE
 from tests.notify.harness import Bus, EventSourceMapping, Received, StreamTap, Subscriber
-from tests.support import load_handler, proxy_event
+from tests.support import data_key_resources, load_handler, proxy_event
 
 CALLER = Caller("arn:aws:iam::123456789012:user/tester", None)
 
@@ -158,6 +158,8 @@ def test_appends_through_the_api_are_each_notified_in_order(
 ) -> None:
     """The issue's acceptance test: N events appended to M streams through the API Lambdas."""
     monkeypatch.setenv("EVENTSTORE_TABLE_NAME", TABLE)
+    for name, value in data_key_resources().items():
+        monkeypatch.setenv(name, value)
     create_stream, append_event = load_handler("create_stream"), load_handler("append_event")
     queue = bus.subscribe("orders", raw=False, filter_policy={"StreamType": ["order"]})
 

@@ -36,6 +36,8 @@ REGION = "us-east-1"
 FUNCTIONS = (
     "append_event",
     "create_stream",
+    "describe_data_subject",
+    "erase_data_subject",
     "list_streams",
     "liveness_check",
     "notify_stream",

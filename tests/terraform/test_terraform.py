@@ -27,11 +27,14 @@ pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 ROUTES = json.loads((ROOT / "shared" / "eventstore" / "routes.json").read_text())["routes"]
 XRAY_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
+DATA_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
 # docs/design.md, "IAM actions each function needs" (plus every function's own logs and X-Ray).
 DESIGN_ACTIONS = {
-    "create_stream": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"},
-    "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem"},
-    "read_events": {"dynamodb:Query", "dynamodb:GetItem"},
+    "create_stream": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", *DATA_KEY_USE},
+    "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", *DATA_KEY_USE},
+    "read_events": {"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt"},
+    "erase_data_subject": {"dynamodb:UpdateItem"},
+    "describe_data_subject": {"dynamodb:GetItem"},
     "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
     "liveness_check": set(),
     "notify_stream": {
@@ -178,6 +181,10 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EventStore"
         assert ("EVENTSTORE_TABLE_NAME" in env) == (key != "liveness_check")
         assert ("EVENTSTORE_TOPIC_ARN" in env) == (key == "notify_stream")
+        keyed = {"create_stream", "append_event", "read_events"}
+        assert ("EVENTSTORE_DATA_KEY_KMS_KEY_ID" in env) == (key in keyed)
+        subjects = keyed | {"erase_data_subject", "describe_data_subject"}
+        assert ("EVENTSTORE_KEYS_TABLE_NAME" in env) == (key in subjects)
         # Writers and notify_stream mark late commits for listing, so they need the settle window too.
         listing_aware = {"create_stream", "append_event", "list_streams", "notify_stream"}
         assert ("EVENTSTORE_LISTING_SETTLE_SECONDS" in env) == (key in listing_aware)
@@ -290,20 +297,81 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
         for key, needed in DESIGN_ACTIONS.items():
             if role == function_name(stack, key):
                 assert actions == needed | LOG_ACTIONS | XRAY_ACTIONS, role
-                if key in {"read_events", "list_streams"}:
+                if key in {"read_events", "list_streams", "describe_data_subject"}:
                     assert not actions & WRITE_ACTIONS
+
+
+def _granted(stack: Stack, key: str) -> set[tuple[str, str]]:
+    """(action, resource) pairs of a function's role."""
+    iam = stack.iam()
+    role = function_name(stack, key)
+    pairs: set[tuple[str, str]] = set()
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        for statement in statements(document):  # type: ignore[arg-type]
+            pairs |= {(a, r) for a in as_list(statement["Action"]) for r in as_list(statement["Resource"])}
+    return pairs
+
+
+def _data_access(stack: Stack, key: str) -> set[tuple[str, str]]:
+    return {pair for pair in _granted(stack, key) if not pair[0].startswith(("logs:", "xray:"))}
+
+
+def test_keys_table_and_data_key_for_erasure(stack: Stack) -> None:
+    """The keys table apart from the events table (no point-in-time recovery: a restore would undo
+    erasures), and a data key only the event functions may use, only with a subject's context."""
+    dynamodb = stack.dynamodb()
+    keys_name = stack.outputs["keys_table_name"]
+    table = dynamodb.describe_table(TableName=keys_name)["Table"]
+    assert table["KeySchema"] == [{"AttributeName": "dataSubject", "KeyType": "HASH"}]
+    assert "StreamSpecification" not in table or not table["StreamSpecification"].get("StreamEnabled")
+    backups = dynamodb.describe_continuous_backups(TableName=keys_name)
+    pitr = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert pitr["PointInTimeRecoveryStatus"] == "DISABLED"
+
+    key_arn = stack.outputs["data_key_arn"]
+    kms = stack.kms()
+    assert kms.get_key_rotation_status(KeyId=key_arn)["KeyRotationEnabled"]
+    policy = json.loads(kms.get_key_policy(KeyId=key_arn, PolicyName="default")["Policy"])
+    uses = {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"}
+    by_sid = {s["Sid"]: s for s in statements(policy)}
+    assert not set(as_list(by_sid["AccountAdministersKey"]["Action"])) & uses  # no delegation to IAM
+    role_arn = stack.iam().get_role(RoleName=function_name(stack, "read_events"))["Role"]["Arn"]
+    readers = by_sid["ReadersUnwrapSubjectKeys"]
+    assert as_list(readers["Principal"]["AWS"]) == [role_arn]
+    assert as_list(readers["Action"]) == ["kms:Decrypt"]
+    for sid in ("ReadersUnwrapSubjectKeys", "WritersMakeAndUnwrapSubjectKeys"):
+        condition = by_sid[sid]["Condition"]
+        assert as_list(condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]) == [
+            "eventstore:dataSubject"
+        ]
+        assert condition["Null"] == {"kms:EncryptionContext:eventstore:dataSubject": "false"}
+
+    keys_arn = table["TableArn"]
+    events_arn = dynamodb.describe_table(TableName=stack.outputs["table_name"])["Table"]["TableArn"]
+    assert _data_access(stack, "erase_data_subject") == {("dynamodb:UpdateItem", keys_arn)}
+    assert _data_access(stack, "describe_data_subject") == {("dynamodb:GetItem", keys_arn)}
+    reads = _granted(stack, "read_events")
+    assert ("kms:Decrypt", key_arn) in reads
+    assert ("dynamodb:GetItem", keys_arn) in reads
+    assert not any(resource == keys_arn and action != "dynamodb:GetItem" for action, resource in reads)
+    assert not any(resource == events_arn for _, resource in _granted(stack, "erase_data_subject"))
 
 
 def test_layer_holds_the_package_and_lambda_platform_wheels(stack: Stack) -> None:
     with zipfile.ZipFile(stack.build_dir / "layer.zip") as archive:
         names = archive.namelist()
         dates = {info.date_time for info in archive.infolist()}
+        native = {name: archive.read(name)[:20] for name in names if name.endswith(".so")}
     assert names == sorted(names)
     assert dates == {(1980, 1, 1, 0, 0, 0)}
     assert "python/eventstore/table.json" in names
     assert all(name.startswith("python/") for name in names)
-    native = [name for name in names if name.endswith(".so")]
-    assert all("aarch64" in name for name in native), f"arm64 functions need aarch64 wheels: {native}"
+    # ELF e_machine (bytes 18-19, little-endian) 0xB7 is AArch64; abi3 modules such as cryptography's
+    # do not name the architecture in the file name.
+    wrong = [name for name, header in native.items() if header[18:20] != b"\xb7\x00"]
+    assert not wrong, f"arm64 functions need aarch64 wheels: {wrong}"
+    assert any(name.startswith("python/cryptography/") for name in native)
 
 
 def test_changing_one_handler_changes_exactly_that_function(stack: Stack) -> None:

@@ -4,6 +4,8 @@ from eventstore_client._transport import RetryPolicy
 from eventstore_client.client import EventStoreClient
 from eventstore_client.consumer import Delivery, NotificationConsumer, make_sqs_client
 from eventstore_client.errors import (
+    DataSubjectErased,
+    DataSubjectNotFound,
     EventIdConflict,
     EventStoreError,
     HTTPError,
@@ -22,6 +24,7 @@ from eventstore_client.errors import (
 )
 from eventstore_client.models import (
     AppendResult,
+    DataSubject,
     ExpectedRevision,
     NewEvent,
     Notification,
@@ -38,6 +41,9 @@ from eventstore_client.notifications import (
 
 __all__ = [
     "AppendResult",
+    "DataSubject",
+    "DataSubjectErased",
+    "DataSubjectNotFound",
     "Delivery",
     "EventIdConflict",
     "EventStoreClient",

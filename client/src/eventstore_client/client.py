@@ -13,6 +13,7 @@ from eventstore_client._transport import CredentialSource, RetryPolicy, SignedTr
 from eventstore_client.errors import EventStoreError
 from eventstore_client.models import (
     AppendResult,
+    DataSubject,
     ExpectedRevision,
     NewEvent,
     RecordedEvent,
@@ -161,6 +162,15 @@ class EventStoreClient:
     def get_stream(self, stream_type: str, stream_id: str) -> Stream:
         url = self._transport.url("streams", stream_type, stream_id, "details")
         return Stream.from_json(self._transport.request("GET", url).body["stream"])
+
+    def erase_data_subject(self, data_subject: str) -> None:
+        """Destroy the subject's key: its payloads read back as None (`payload_erased`) from then on, and
+        appends naming it fail (410). Idempotent, so safe to retry."""
+        self._transport.request("DELETE", self._transport.url("data-subjects", data_subject))
+
+    def get_data_subject(self, data_subject: str) -> DataSubject:
+        body = self._transport.request("GET", self._transport.url("data-subjects", data_subject)).body
+        return DataSubject.from_json(body)
 
 
 def _as_batch(events: NewEvent | Sequence[NewEvent]) -> tuple[NewEvent, ...]:

@@ -72,6 +72,14 @@ class EventIdConflict(EventStoreError):
     pass
 
 
+class DataSubjectNotFound(EventStoreError):
+    """404 data-subject-not-found: the store has never seen this data subject."""
+
+
+class DataSubjectErased(EventStoreError):
+    """410 data-subject-erased: an event names a data subject that was erased; nothing was written."""
+
+
 class PayloadTooLarge(EventStoreError):
     pass
 
@@ -122,6 +130,8 @@ PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
     f"{PROBLEM_PREFIX}stream-already-exists": StreamAlreadyExists,
     f"{PROBLEM_PREFIX}event-id-conflict": EventIdConflict,
     f"{PROBLEM_PREFIX}payload-too-large": PayloadTooLarge,
+    f"{PROBLEM_PREFIX}data-subject-not-found": DataSubjectNotFound,
+    f"{PROBLEM_PREFIX}data-subject-erased": DataSubjectErased,
     f"{PROBLEM_PREFIX}service-unavailable": ServiceUnavailable,
     f"{PROBLEM_PREFIX}internal-error": InternalError,
 }

@@ -37,12 +37,23 @@ class NewEvent:
     payload: Any = None
     metadata: dict[str, Any] | None = None
     event_id: str = field(default_factory=new_event_id)
+    data_subject: str | None = None
+    """The person the payload is about: the store encrypts the payload under that subject's key, and
+    erasing the subject (`EventStoreClient.erase_data_subject`) erases it."""
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> NewEvent:
-        """From the API's event shape ({eventType, payload, metadata, eventId}); a missing id is made here."""
+        """From the API's event shape ({eventType, payload, metadata, eventId, dataSubject}); a missing id is
+        made here."""
         extra = {"event_id": str(data["eventId"])} if data.get("eventId") else {}
-        return cls(str(data["eventType"]), data.get("payload"), data.get("metadata") or None, **extra)
+        subject = str(data["dataSubject"]) if data.get("dataSubject") else None
+        return cls(
+            str(data["eventType"]),
+            data.get("payload"),
+            data.get("metadata") or None,
+            **extra,
+            data_subject=subject,
+        )
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"eventType": self.event_type, "eventId": self.event_id}
@@ -50,7 +61,27 @@ class NewEvent:
             body["payload"] = self.payload
         if self.metadata:
             body["metadata"] = self.metadata
+        if self.data_subject is not None:
+            body["dataSubject"] = self.data_subject
         return body
+
+
+@dataclass(frozen=True, slots=True)
+class DataSubject:
+    """A data subject's state: `erased_at` is None while its key exists."""
+
+    data_subject: str
+    state: str
+    erased_at: datetime | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> DataSubject:
+        erased_at = data.get("erasedAt")
+        return cls(
+            data_subject=str(data["dataSubject"]),
+            state=str(data["state"]),
+            erased_at=parse_timestamp(str(erased_at)) if erased_at else None,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +119,9 @@ class RecordedEvent:
     payload: Any
     metadata: dict[str, Any]
     created_at: datetime
+    data_subject: str | None = None
+    payload_erased: bool = False
+    """The data subject was erased: `payload` is None for good."""
 
     @classmethod
     def from_json(cls, stream_type: str, data: dict[str, Any]) -> RecordedEvent:
@@ -101,11 +135,13 @@ class RecordedEvent:
             payload=data.get("payload"),
             metadata=dict(data.get("metadata") or {}),
             created_at=parse_timestamp(str(data["createdAt"])),
+            data_subject=str(data["dataSubject"]) if data.get("dataSubject") else None,
+            payload_erased=bool(data.get("payloadErased")),
         )
 
     def to_json(self) -> dict[str, Any]:
-        """The export line: enough to re-create the event elsewhere with the same id."""
-        return {
+        """The export line: enough to re-create the event elsewhere with the same id (and subject)."""
+        line = {
             "streamType": self.stream_type,
             "streamId": self.stream_id,
             "revision": self.revision,
@@ -115,6 +151,11 @@ class RecordedEvent:
             "metadata": self.metadata,
             "createdAt": format_timestamp(self.created_at),
         }
+        if self.data_subject is not None:
+            line["dataSubject"] = self.data_subject
+        if self.payload_erased:
+            line["payloadErased"] = True
+        return line
 
 
 @dataclass(frozen=True, slots=True)

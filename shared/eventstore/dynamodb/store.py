@@ -12,6 +12,7 @@ from eventstore.domain import (
     AppendResult,
     Caller,
     Checkpoint,
+    DataSubjectState,
     EventPage,
     ExpectedRevision,
     FeedPage,
@@ -27,6 +28,7 @@ from eventstore.dynamodb.feeds import TableFeeds
 from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
+from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.feeds import FeedItem, StreamCursors, read_page
 from eventstore.pagekeys import PageKeySigner
 
@@ -46,11 +48,19 @@ class DynamoEventStore:
         listing_settle: timedelta = timedelta(seconds=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
+        keyring: Keyring | None = None,
     ) -> None:
         self.table = Table(client, table_name)
+        self.keyring = keyring
         settling = Settling(listing_settle, clock)
         self.markers = ListingMarkers(self.table, settling)
-        self.writer = CommitWriter(self.table, self.markers, settling, any_append_budget=any_append_budget)
+        self.writer = CommitWriter(
+            self.table,
+            self.markers,
+            settling,
+            any_append_budget=any_append_budget,
+            seal=keyring.seal if keyring is not None else seal_without_keys,
+        )
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
         self.feeds = TableFeeds(self.table, clock)
@@ -73,7 +83,10 @@ class DynamoEventStore:
         return self.writer.append(stream_type, stream_id, expected, events, caller)
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
-        return reads.read(self.table, stream_type, stream_id, after_revision, limit)
+        page = reads.read(self.table, stream_type, stream_id, after_revision, limit)
+        if all(e.sealed is None for e in page.events):
+            return page
+        return self._keys().open_page(page)
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         return reads.describe(self.table, stream_type, stream_id)
@@ -82,6 +95,17 @@ class DynamoEventStore:
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage:
         return self.listing.list_streams(stream_type, updated_after, limit, page_key)
+
+    def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
+        return self._keys().erase(data_subject, caller)
+
+    def data_subject(self, data_subject: str) -> DataSubjectState:
+        return self._keys().describe(data_subject)
+
+    def _keys(self) -> Keyring:
+        if self.keyring is None:
+            raise KeysNotConfigured("this function has no data-subject keys (EVENTSTORE_KEYS_TABLE_NAME)")
+        return self.keyring
 
     # FeedStore
 
@@ -96,8 +120,20 @@ class DynamoEventStore:
         size: int | None = None,
     ) -> FeedPage:
         return read_page(
-            self.feeds, stream_type, after, limit, event_types=event_types, member=member, size=size
+            self.feeds,
+            stream_type,
+            after,
+            limit,
+            event_types=event_types,
+            member=member,
+            size=size,
+            open_commit=self._open_commit,
         )
+
+    def _open_commit(self, commit: Commit) -> Commit:
+        if all(e.sealed is None for e in commit.events):
+            return commit
+        return self._keys().open_commit(commit)
 
     def get_checkpoint(self, name: str) -> Checkpoint:
         return self.feeds.get_checkpoint(name)

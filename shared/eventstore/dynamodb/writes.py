@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 import secrets
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any, Final
 
@@ -32,6 +32,7 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.access import MAX_REVISION, Settling, Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers, listing_entry
+from eventstore.erasure import Sealing, seal_without_keys
 from eventstore.store import ANY_RETRY_HORIZON
 
 ANY_APPEND_BUDGET: Final = timedelta(seconds=5)
@@ -51,8 +52,10 @@ class CommitWriter:
         settling: Settling,
         *,
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
+        seal: Callable[[str, Sequence[NewEvent]], Sealing] = seal_without_keys,
     ) -> None:
         self._table = table
+        self._seal = seal
         self._markers = markers
         self._clock = settling.clock
         self._any_budget = any_append_budget.total_seconds()
@@ -61,8 +64,11 @@ class CommitWriter:
     def create(
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller
     ) -> AppendResult:
-        digest = content_digest(events)
-        commit = self._commit_item(stream_type, stream_id, 1, events, digest, caller=caller, after=None)
+        sealing = self._seal(stream_id, events)
+        digest = content_digest(events, sealing.fingerprints)
+        commit = self._commit_item(
+            stream_type, stream_id, 1, (events, sealing), digest, caller=caller, after=None
+        )
         existing = self._put_commit(commit)
         if existing is None:
             return _written(commit)
@@ -84,9 +90,10 @@ class CommitWriter:
         events: Sequence[NewEvent],
         caller: Caller,
     ) -> AppendResult:
-        digest = content_digest(events)
+        sealing = self._seal(stream_id, events)
+        digest = content_digest(events, sealing.fingerprints)
         if expected == ANY_REVISION:
-            return self._append_any(stream_type, stream_id, events, digest, caller)
+            return self._append_any(stream_type, stream_id, (events, sealing), digest, caller)
         newest = self._table.newest_or_raise(stream_type, stream_id)
         if expected > newest.last_revision:
             raise WrongExpectedRevision(expected, newest.last_revision)
@@ -95,7 +102,7 @@ class CommitWriter:
             earlier = self._table.get_commit(stream_id, expected + 1)
             return self._resolve_collision(stream_type, stream_id, expected, earlier, digest, events=events)
         commit = self._commit_item(
-            stream_type, stream_id, expected + 1, events, digest, caller=caller, after=newest
+            stream_type, stream_id, expected + 1, (events, sealing), digest, caller=caller, after=newest
         )
         existing = self._put_commit(commit)
         if existing is None:
@@ -103,7 +110,12 @@ class CommitWriter:
         return self._resolve_collision(stream_type, stream_id, expected, existing, digest, events=events)
 
     def _append_any(
-        self, stream_type: str, stream_id: str, events: Sequence[NewEvent], digest: str, caller: Caller
+        self,
+        stream_type: str,
+        stream_id: str,
+        sealed: tuple[Sequence[NewEvent], Sealing],
+        digest: str,
+        caller: Caller,
     ) -> AppendResult:
         """Append after whatever is newest. There is no expectation to get wrong, so a lost race is
         retried, after a jittered exponential back-off (so racing writers spread out instead of colliding
@@ -111,7 +123,7 @@ class CommitWriter:
         the newest commits when this one starts; every commit that lands while it retries is checked too
         (read in order from the one that won the race), so a retry running beside it cannot duplicate
         its events however busy the stream is."""
-        ids = {e.event_id for e in events}
+        ids = {e.event_id for e in sealed[0]}
         deadline = time.monotonic() + self._any_budget
         backoff, attempt = ANY_BACKOFF_FIRST_SECONDS, 0
         unseen = self.recent_or_raise(stream_type, stream_id)[::-1]  # oldest first
@@ -124,7 +136,7 @@ class CommitWriter:
                     raise EventIdConflict(commit.first_revision)
             newest = unseen[-1]
             item = self._commit_item(
-                stream_type, stream_id, newest.last_revision + 1, events, digest, caller=caller, after=newest
+                stream_type, stream_id, newest.last_revision + 1, sealed, digest, caller=caller, after=newest
             )
             winner = self._put_commit(item)
             if winner is None:
@@ -185,12 +197,13 @@ class CommitWriter:
         stream_type: str,
         stream_id: str,
         first_revision: int,
-        events: Sequence[NewEvent],
+        sealed: tuple[Sequence[NewEvent], Sealing],
         digest: str,
         *,
         caller: Caller,
         after: Commit | None,
     ) -> Item:
+        events, sealing = sealed
         now = self._clock()
         if after is not None:
             # committedAt is monotonic per stream even if Lambda clocks disagree by a little.
@@ -205,6 +218,7 @@ class CommitWriter:
                 committed_at=stamp,
                 digest=digest,
                 caller=caller,
+                sealed=sealing.ciphertexts,
             ),
             **listing_entry(self._table.layout, stream_type, stream_id, first_revision, now),
             # Tells this write from an earlier request's when the SDK's retry finds the key taken.
