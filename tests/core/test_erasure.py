@@ -7,7 +7,7 @@ import threading
 import uuid
 import zlib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -29,6 +29,7 @@ from eventstore.domain import (
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import KEY_CACHE_SECONDS, Keyring, KmsKeyService, LocalKeyService, MemorySubjectKeys
+from eventstore.memory import MemoryEventStore
 from eventstore.notifications import CommitRecord, build_notification
 from eventstore.store import EventStore
 from eventstore.table import create_table
@@ -362,3 +363,28 @@ def test_a_ciphertext_moved_to_another_event_is_refused_not_misread(
     client.put_item(TableName="events", Item=item)
     with pytest.raises(InvalidTag):
         read_all(store, stream_id)
+
+
+def test_feeds_show_an_erased_subjects_events_marked_and_the_rest_intact(
+    fed: tuple[DynamoEventStore | MemoryEventStore, Callable[[], None]],
+) -> None:
+    store, bring_feeds_up_to_date = fed
+    ada = subject()
+    stream_type = f"patient{uuid.uuid4().hex[:8]}"
+    stream_id = str(uuid.uuid4())
+    sent = [event(ada, {"name": "Ada", "marker": MARKER}), event(None, {"plain": True})]
+    store.create(stream_type, stream_id, sent, CALLER)
+    bring_feeds_up_to_date()
+    before = store.read_feed(stream_type, None, 10).events
+    assert [(e.payload, e.data_subject, e.payload_erased) for e in before] == [
+        (sent[0].payload, ada, False),
+        (sent[1].payload, None, False),
+    ]
+
+    store.erase_data_subject(ada, CALLER)
+    for feed in (stream_type, None):
+        events = [e for e in store.read_feed(feed, None, 1000).events if e.stream_id == stream_id]
+        assert [(e.revision, e.payload, e.data_subject, e.payload_erased) for e in events] == [
+            (1, None, ada, True),
+            (2, {"plain": True}, None, False),
+        ]
