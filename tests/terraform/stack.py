@@ -35,11 +35,13 @@ TF_MIRROR = Path(os.environ.get("TF_MIRROR", "/opt/tf-plugins"))
 REGION = "us-east-1"
 FUNCTIONS = (
     "append_event",
+    "checkpoints",
     "create_stream",
     "list_streams",
     "liveness_check",
     "notify_stream",
     "read_events",
+    "read_feed",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420
