@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -90,8 +91,14 @@ class FakeEventStore:
         self.failures.extend(failures)
 
     def handle(
-        self, method: str, path: str, query: dict[str, str], body: Any
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        multi_query: dict[str, list[str]] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        multi_query = multi_query or {name: [value] for name, value in query.items()}
         parts = [unquote(p) for p in path.strip("/").split("/")]
         match parts:
             case ["streams", stream_type] if method == "POST":
@@ -116,7 +123,41 @@ class FakeEventStore:
                 return self._read(stream_type, stream_id, query)
             case ["streams", stream_type, stream_id, "details"] if method == "GET":
                 return 200, {}, {"stream": api.stream_json(self.model.describe(stream_type, stream_id))}
+            case ["feed"] if method == "GET":
+                return self._operation(api.read_feed, method, path, {}, multi_query, body)
+            case ["streams", stream_type, "feed"] if method == "GET":
+                params = {"streamType": stream_type}
+                return self._operation(api.read_type_feed, method, path, params, multi_query, body)
+            case ["checkpoints", name] if method in {"GET", "PUT"}:
+                operation = api.get_checkpoint if method == "GET" else api.put_checkpoint
+                return self._operation(operation, method, path, {"name": name}, multi_query, body)
         raise InvalidRequest.single("/path", f"no route {method} {path}")
+
+    def _operation(
+        self,
+        operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response],
+        method: str,
+        path: str,
+        path_params: dict[str, str],
+        multi_query: dict[str, list[str]],
+        body: Any,
+    ) -> tuple[int, dict[str, str], Any]:
+        """The feeds and checkpoints run the API's own operations (api.py) over the memory store."""
+        request = http.Request(
+            method=method,
+            resource="",
+            operation=None,
+            path=path,
+            path_params=path_params,
+            query={name: values[-1] for name, values in multi_query.items()},
+            multi_query=multi_query,
+            headers={},
+            body=json.dumps(body) if body is not None else None,
+            caller=CALLER,
+            base_path="",
+        )
+        response = operation(self.model, request, _NoTelemetry())
+        return response.status, dict(response.headers), response.body
 
     def _create(self, stream_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         events = _events(body["events"] if "events" in body else [body["initialEvent"]])
@@ -156,6 +197,11 @@ class FakeEventStore:
         if page.settled_until is not None:
             body["settledUntil"] = page.settled_until
         return 200, {}, {"streamPage": body}
+
+
+class _NoTelemetry:
+    def count(self, name: str, value: int = 1) -> None:
+        pass
 
 
 def _events(raw: list[dict[str, Any]]) -> list[NewEvent]:
@@ -205,7 +251,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(failure)
                 return
             try:
-                status, extra, document = store.handle(method, split.path, query, body)
+                multi = parse_qs(split.query, keep_blank_values=True)
+                status, extra, document = store.handle(method, split.path, query, body, multi)
                 content_type = "application/json"
             except EventStoreError as exc:
                 answer = http.problem(exc)

@@ -1,9 +1,11 @@
 """Python client for the serverless event store: SigV4-signed, paginating, retrying idempotently."""
 
 from eventstore_client._transport import RetryPolicy
-from eventstore_client.client import EventStoreClient
+from eventstore_client.client import UNSET, EventStoreClient
 from eventstore_client.consumer import Delivery, NotificationConsumer, make_sqs_client
 from eventstore_client.errors import (
+    CheckpointConflict,
+    CheckpointNotFound,
     EventIdConflict,
     EventStoreError,
     HTTPError,
@@ -22,7 +24,10 @@ from eventstore_client.errors import (
 )
 from eventstore_client.models import (
     AppendResult,
+    Checkpoint,
     ExpectedRevision,
+    FeedEvent,
+    FeedPage,
     NewEvent,
     Notification,
     NotificationEvent,
@@ -35,14 +40,22 @@ from eventstore_client.notifications import (
     parse_lambda_record,
     parse_sqs_message,
 )
+from eventstore_client.subscriber import Backoff, Subscriber
 
 __all__ = [
+    "UNSET",
     "AppendResult",
+    "Backoff",
+    "Checkpoint",
+    "CheckpointConflict",
+    "CheckpointNotFound",
     "Delivery",
     "EventIdConflict",
     "EventStoreClient",
     "EventStoreError",
     "ExpectedRevision",
+    "FeedEvent",
+    "FeedPage",
     "HTTPError",
     "InternalError",
     "InvalidImportData",
@@ -61,6 +74,7 @@ __all__ = [
     "Stream",
     "StreamAlreadyExists",
     "StreamNotFound",
+    "Subscriber",
     "TransportError",
     "WrongExpectedRevision",
     "make_sqs_client",
