@@ -28,6 +28,7 @@ from bench.harness import (
     quiet_stdout,
     stream_event,
 )
+from bench.payloads import realistic_payload
 from bench.report import Report, Row
 from tests.support import load_handler, proxy_event
 
@@ -42,12 +43,6 @@ ORIGINAL_EVENTS = 200
 size), and moto copies the whole table for every TransactWriteItems: the first 200 of the events suffice."""
 
 _ORIGINAL_INDEX = Index("StreamIndex", "StreamType", "UpdatedAt", ("StreamId", "Revision"), projected=None)
-
-
-def kilobyte_payload() -> dict[str, str]:
-    """A payload whose JSON text is exactly 1,024 bytes."""
-    empty = len(json.dumps({"data": ""}, separators=(",", ":")))
-    return {"data": "x" * (1024 - empty)}
 
 
 @dataclass
@@ -402,46 +397,60 @@ def _notify_requests(report: Report, api: _Api, counter: RequestCounter, peek: A
     return reads
 
 
-def _summary_costs(api: _Api, recorder: WriteRecorder, peek: Any, stream_id: str) -> tuple[float, float]:
-    """Write units of the listing summary per appended event: notify per commit, and coalescing."""
-    commits = _commit_items(peek, stream_id)
+@dataclass(frozen=True, slots=True)
+class _NotifyCost:
+    """Write units of notify_stream per appended event: the feed items it appends, its cursor update."""
+
+    feed: float
+    cursor: float
+
+    @property
+    def total(self) -> float:
+        return self.feed + self.cursor
+
+
+def _notify_cost(
+    api: _Api, recorder: WriteRecorder, commits: list[dict[str, Any]], batch: int
+) -> _NotifyCost:
+    """notify_stream over `commits` (revision 1 onwards), `batch` commits per Lambda batch; per commit after
+    the first (the create's commit makes the stream's summary, a one-off)."""
+    api.notify_batch(commits[:1])
     recorder.costs.clear()
-    for commit in commits:
-        api.notify_batch([commit])
-    per_commit = recorder.total("UpdateItem")
-    summary_created = recorder.costs[0][1].total  # the create's commit (revision 1) makes the summary
-    summary_key = {"streamId": {"S": stream_id}, "revision": {"N": "0"}}
-    peek.delete_item(TableName=TABLE, Key=summary_key)
-    recorder.forget(TABLE, summary_key)
-    recorder.costs.clear()
-    for start in range(0, len(commits), COALESCED_BATCH):
-        api.notify_batch(commits[start : start + COALESCED_BATCH])
-    coalesced = recorder.total("UpdateItem")
-    # Notify advanced the summary once per commit; the first advance (revision 1) is the create's.
-    return (per_commit.total - summary_created) / (len(commits) - 1), coalesced.total / len(commits)
+    for start in range(1, len(commits), batch):
+        api.notify_batch(commits[start : start + batch])
+    appended = len(commits) - 1
+    return _NotifyCost(
+        feed=recorder.total("PutItem").total / appended, cursor=recorder.total("UpdateItem").total / appended
+    )
 
 
 def _capacity(
     report: Report, api: _Api, recorder: WriteRecorder, peek: Any, events: int, *, notify_reads: int
 ) -> CapacityFigures:
-    payload = kilobyte_payload()
-    stream_id = api.create_stream([_event(1, payload)])
+    stream_id = api.create_stream([_event(1, realistic_payload(1))])
     recorder.costs.clear()
     for revision in range(2, events + 1):
-        api.append_one(stream_id, revision, _event(revision, payload))
+        api.append_one(stream_id, revision, _event(revision, realistic_payload(revision)))
     appended = events - 1
     append_cost = recorder.total("PutItem")
     commits = _commit_items(peek, stream_id)
+    # A second stream for the coalesced case: its summary and feed entries start afresh.
+    coalesced_events = min(events, ORIGINAL_EVENTS)
+    coalesced_id = api.create_stream([_event(1, realistic_payload(10**6))])
+    for revision in range(2, coalesced_events + 1):
+        api.append_one(coalesced_id, revision, _event(revision, realistic_payload(10**6 + revision)))
     try:
-        summary_per_commit, summary_coalesced = _summary_costs(api, recorder, peek, stream_id)
+        per_commit = _notify_cost(api, recorder, commits, 1)
+        coalesced = _notify_cost(api, recorder, _commit_items(peek, coalesced_id), COALESCED_BATCH)
         pending = ""
-    except Exception as exc:  # noqa: BLE001 - notify_stream is being written; report, do not stop the bench
-        summary_per_commit = summary_coalesced = math.nan
+    except Exception as exc:  # noqa: BLE001 - report, do not stop the bench
+        per_commit = coalesced = _NotifyCost(math.nan, math.nan)
         pending = f"pending: notify_stream failed: {exc!r}"[:200]
+    summary_per_commit, summary_coalesced = per_commit.total, coalesced.total
 
     recorder.costs.clear()
     original_id = str(uuid.uuid4())
-    payload_text = json.dumps(payload, separators=(",", ":"))
+    payload_text = json.dumps(realistic_payload(1), separators=(",", ":"))
     from eventstore.service import dynamodb_client  # noqa: PLC0415 - the layer is on the path now
 
     client = dynamodb_client()  # from the handlers' session: counted and recorded
@@ -477,7 +486,7 @@ def _capacity(
             None if pending else ours_per_commit <= target,
             pending
             or f"{ours_per_commit / original:.2f}x; commit + its index entry {ours_table:g}, "
-            f"notify cursor {summary_per_commit:g}",
+            f"feed items {per_commit.feed:.2f}, notify cursor {per_commit.cursor:.2f}",
         )
     )
     report.add(
@@ -489,7 +498,8 @@ def _capacity(
             f"<= {target:g} (0.5x)",
             None if pending else ours_coalesced <= target,
             pending
-            or f"{ours_coalesced / original:.2f}x; notify cursor {summary_coalesced:.2f}; batching window",
+            or f"{ours_coalesced / original:.2f}x; feed items {coalesced.feed:.2f}, notify cursor "
+            f"{coalesced.cursor:.2f}; batching window",
         )
     )
     return CapacityFigures(
