@@ -83,6 +83,46 @@ class StreamPage:
     starts after the end of time."""
 
 
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One event as a feed returns it: where it is in the feed, and the event itself."""
+
+    position: str
+    stream_id: str
+    stream_type: str
+    revision: int
+    event_id: str
+    event_type: str
+    payload: JsonValue
+    metadata: dict[str, JsonValue]
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    events: tuple[FeedEvent, ...]
+    has_more: bool
+    last_position: str | None
+    """The position of the last entry the page scanned (filters may have skipped it); on an empty page at
+    the head, the position the read started after (None when it started at the beginning)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    name: str
+    position: str
+    updated_at: str
+
+
+class NotGiven(enum.Enum):
+    """An optional argument left out (distinct from None, which may mean something)."""
+
+    NOT_GIVEN = "not-given"
+
+
+NOT_GIVEN: Final = NotGiven.NOT_GIVEN
+
+
 class SummaryAdvance(enum.Enum):
     """What happened when a stream's summary (notify_stream's cursor) was moved forward to a commit."""
 
@@ -114,6 +154,30 @@ class InvalidRequest(EventStoreError):
     @classmethod
     def single(cls, name: str, reason: str) -> InvalidRequest:
         return cls([InvalidParam(name, reason)])
+
+
+class BadPosition(InvalidRequest):
+    """A feed position that is malformed or belongs to another feed."""
+
+    def __init__(self, position: str, reason: str, pointer: str = "/query/after-position") -> None:
+        self.position = position
+        super().__init__([InvalidParam(pointer, reason)])
+
+
+class CheckpointNotFound(EventStoreError):
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"there is no checkpoint named {name}")
+
+
+class CheckpointConflict(EventStoreError):
+    """`stored` is the checkpoint's position now (None: it does not exist)."""
+
+    def __init__(self, name: str, stored: str | None) -> None:
+        self.name = name
+        self.stored = stored
+        where = f"is at {stored}" if stored is not None else "does not exist"
+        super().__init__(f"checkpoint {name} {where}, not at the expected position")
 
 
 class StreamNotFound(EventStoreError):

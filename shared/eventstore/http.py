@@ -11,7 +11,10 @@ from typing import Any, Final
 
 from eventstore import jsontext, routes
 from eventstore.domain import (
+    BadPosition,
     Caller,
+    CheckpointConflict,
+    CheckpointNotFound,
     EventIdConflict,
     EventStoreError,
     InvalidParam,
@@ -105,8 +108,11 @@ def json_body(request: Request) -> Any:
 
 # One table maps each domain error to its HTTP status, problem type and title.
 _PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
+    BadPosition: (400, "invalid-request", "The request is invalid"),
     InvalidRequest: (400, "invalid-request", "The request is invalid"),
     StreamNotFound: (404, "stream-not-found", "No such stream"),
+    CheckpointNotFound: (404, "checkpoint-not-found", "No such checkpoint"),
+    CheckpointConflict: (409, "checkpoint-conflict", "The checkpoint is not at the expected position"),
     WrongExpectedRevision: (409, "wrong-expected-revision", "The stream is not at the expected revision"),
     StreamAlreadyExists: (409, "stream-already-exists", "The stream already exists"),
     PayloadTooLarge: (413, "payload-too-large", "The events are too large for one append"),
@@ -131,6 +137,8 @@ def problem(error: EventStoreError, request: Request | None = None) -> Response:
             body["invalid-params"] = [_param(p) for p in params]
         case WrongExpectedRevision(current=current) | StreamAlreadyExists(current=int() as current):
             body["currentRevision"] = current
+        case CheckpointConflict(stored=stored):
+            body["storedPosition"] = stored
         case ServiceUnavailable(retry_after_seconds=seconds):
             headers["Retry-After"] = str(seconds)
         case _:

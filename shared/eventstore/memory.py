@@ -1,16 +1,19 @@
-"""The reference store: the EventStore and the NotificationCursor in memory, as simple as their contract.
+"""The reference store: the EventStore, FeedStore and NotificationCursor in memory, as simple as their
+contract.
 
 It holds the same guarantees as the DynamoDB store (tests/core/test_store_contract.py runs one suite
 against both) through the same commit codec, so idempotent replays, conflicts and payload round trips
 agree. Listing is simpler: every commit is visible once written, so everything is settled at once (the
-horizon is the newest stamp when a listing starts). The client's fake server runs on it.
+horizon is the newest stamp when a listing starts). The feeds are written by the same writer as the
+DynamoDB store's (eventstore.feeds), run right after each commit under the lock. The client's fake server
+runs on it.
 """
 
 from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
@@ -20,10 +23,15 @@ from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
     Caller,
+    Checkpoint,
+    CheckpointConflict,
+    CheckpointNotFound,
     EventIdConflict,
     EventPage,
     ExpectedRevision,
+    FeedPage,
     NewEvent,
+    NotGiven,
     StreamAlreadyExists,
     StreamNotFound,
     StreamPage,
@@ -31,6 +39,7 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
+from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
@@ -39,7 +48,7 @@ _TICK: Final = timedelta(microseconds=1)
 
 
 class MemoryEventStore:
-    """EventStore and NotificationCursor over dicts, one lock around each call."""
+    """EventStore, FeedStore and NotificationCursor over dicts, one (re-entrant) lock around each call."""
 
     def __init__(
         self,
@@ -49,9 +58,12 @@ class MemoryEventStore:
     ) -> None:
         self._page_keys = page_keys or PageKeySigner(secrets.token_bytes(32))
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._streams: dict[str, list[Commit]] = {}
-        self._summaries: dict[str, int] = {}
+        self._cursors: dict[str, StreamCursors] = {}
+        self._feeds: dict[str, list[FeedItem]] = {}
+        self._checkpoints: dict[str, Checkpoint] = {}
+        self._feed_writer = FeedWriter(self, clock=clock)
         self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
 
     # EventStore
@@ -153,23 +165,104 @@ class MemoryEventStore:
             settled_until=horizon,
         )
 
-    # NotificationCursor
+    # FeedStore
+
+    def read_feed(
+        self,
+        stream_type: str | None,
+        after: str | None,
+        limit: int,
+        *,
+        event_types: frozenset[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+    ) -> FeedPage:
+        return read_page(self, stream_type, after, limit, event_types=event_types, member=member, size=size)
+
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        with self._lock:
+            checkpoint = self._checkpoints.get(name)
+        if checkpoint is None:
+            raise CheckpointNotFound(name)
+        return checkpoint
+
+    def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
+        check_position(position, "/body/position")
+        with self._lock:
+            stored = self._checkpoints.get(name)
+            if not isinstance(expected, NotGiven) and (stored.position if stored else None) != expected:
+                raise CheckpointConflict(name, stored.position if stored else None)
+            checkpoint = Checkpoint(name, position, timefmt.format_instant(self._clock()))
+            self._checkpoints[name] = checkpoint
+            return checkpoint
+
+    # FeedSource
+
+    def items(self, feed: str, first: int, limit: int) -> list[FeedItem]:
+        with self._lock:
+            return self._feeds.get(feed, [])[max(first, 1) - 1 : max(first, 1) - 1 + limit]
+
+    def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
+        with self._lock:
+            return {
+                (c.stream_id, c.first_revision): c
+                for stream_id in {k[0] for k in keys}
+                for c in self._streams.get(stream_id, [])
+                if (c.stream_id, c.first_revision) in keys
+            }
+
+    # FeedLog and NotificationCursor
+
+    def head(self, feed: str) -> FeedItem | None:
+        with self._lock:
+            items = self._feeds.get(feed)
+            return items[-1] if items else None
+
+    def put(self, item: FeedItem) -> bool:
+        with self._lock:
+            items = self._feeds.setdefault(item.feed, [])
+            if len(items) != item.sequence - 1:
+                return False
+            items.append(item)
+            return True
+
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        with self._lock:
+            return {s: self._cursors.get(s, StreamCursors()) for s in stream_ids}
+
+    def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+        del stream_type  # the DynamoDB store records it on the summary item; nothing here reads it
+        with self._lock:
+            current = self._cursors.get(stream_id, StreamCursors())
+            if current.fed < revision:
+                self._cursors[stream_id] = StreamCursors(revision, current.notified)
+
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        del stream_type
+        with self._lock:
+            current = self._cursors.get(stream_id, StreamCursors())
+            if current.notified != read.notified or current.fed > fed:
+                return False
+            self._cursors[stream_id] = StreamCursors(fed, notified)
+            return True
 
     def notified_revision(self, stream_id: str) -> int:
         with self._lock:
-            return self._summaries.get(stream_id, 0)
+            return self._cursors.get(stream_id, StreamCursors()).notified
 
     def advance_summary(
         self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
     ) -> SummaryAdvance:
-        del stream_type  # the DynamoDB store records it on the summary item; nothing here reads it
+        del stream_type
         with self._lock:
-            recorded = self._summaries.get(stream_id, 0)
-            if recorded >= last_revision:
+            current = self._cursors.get(stream_id, StreamCursors())
+            if current.notified >= last_revision:
                 return SummaryAdvance.ALREADY_RECORDED
-            if recorded < first_revision - 1:
+            if current.notified < first_revision - 1:
                 return SummaryAdvance.PREDECESSOR_PENDING
-            self._summaries[stream_id] = last_revision
+            self._cursors[stream_id] = StreamCursors(current.fed, last_revision)
             return SummaryAdvance.ADVANCED
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
@@ -216,7 +309,13 @@ class MemoryEventStore:
         )
         check_size(item)  # the DynamoDB store's items are a little larger (its listing-index entry)
         commit = decode_commit(item)
-        self._streams.setdefault(stream_id, []).append(commit)
+        commits = self._streams.setdefault(stream_id, [])
+        commits.append(commit)
+        outcome = self._feed_writer.feed(
+            [stream_id],
+            lambda cursors: {stream_id: [c for c in commits if c.first_revision > cursors[stream_id].fed]},
+        )
+        self._feed_writer.finish(outcome)
         return AppendResult(commit.state(), replayed=False, first_revision=first_revision)
 
 

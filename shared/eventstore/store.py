@@ -1,4 +1,5 @@
-"""The storage interfaces, one per consumer: the API's EventStore and notify_stream's NotificationCursor.
+"""The storage interfaces, one per consumer: the API's EventStore and FeedStore, notify_stream's
+NotificationCursor.
 
 Implementations: eventstore.dynamodb (the service's), eventstore.memory (the reference model the client's
 fake server runs on). tests/core/test_store_contract.py runs one suite against each of them.
@@ -14,9 +15,12 @@ from eventstore.commits import Commit
 from eventstore.domain import (
     AppendResult,
     Caller,
+    Checkpoint,
     EventPage,
     ExpectedRevision,
+    FeedPage,
     NewEvent,
+    NotGiven,
     StreamPage,
     StreamState,
     SummaryAdvance,
@@ -51,6 +55,33 @@ class EventStore(Protocol):
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage: ...
+
+
+class FeedStore(Protocol):
+    """What the feed and checkpoint operations need (docs/design.md, "Feeds")."""
+
+    def read_feed(
+        self,
+        stream_type: str | None,
+        after: str | None,
+        limit: int,
+        *,
+        event_types: frozenset[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+    ) -> FeedPage:
+        """A page of one type's feed (None: all types) after a position (None: from the beginning).
+        BadPosition for a malformed position or one of another feed."""
+        ...
+
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        """CheckpointNotFound when there is none."""
+        ...
+
+    def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
+        """Set the checkpoint: unconditionally (NOT_GIVEN), only if it does not exist (None) or only if it is
+        at `expected`; else CheckpointConflict. BadPosition if `position` is not a feed position."""
+        ...
 
 
 class NotificationCursor(Protocol):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import timedelta
 
 import boto3
@@ -75,3 +75,10 @@ def store(request: pytest.FixtureRequest) -> DynamoEventStore | MemoryEventStore
     """Every store the storage contract must hold on."""
     fixture: DynamoEventStore | MemoryEventStore = request.getfixturevalue(request.param)
     return fixture
+
+
+@pytest.fixture(params=[pytest.param("memory_store", id="memory")])
+def fed(request: pytest.FixtureRequest) -> tuple[MemoryEventStore, Callable[[], None]]:
+    """Every store with feeds, and what brings its feeds up to date (the memory store's always are)."""
+    fixture: MemoryEventStore = request.getfixturevalue(request.param)
+    return fixture, lambda: None

@@ -8,6 +8,7 @@ what only the DynamoDB store does (settle windows, listing markers, faults) is i
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
@@ -16,8 +17,13 @@ import pytest
 from eventstore import timefmt
 from eventstore.domain import (
     ANY_REVISION,
+    NOT_GIVEN,
+    BadPosition,
     Caller,
+    CheckpointConflict,
+    CheckpointNotFound,
     EventIdConflict,
+    FeedEvent,
     InvalidRequest,
     NewEvent,
     PayloadTooLarge,
@@ -26,7 +32,8 @@ from eventstore.domain import (
     SummaryAdvance,
     WrongExpectedRevision,
 )
-from eventstore.store import EventStore, NotificationCursor
+from eventstore.feeds import group_member
+from eventstore.store import EventStore, FeedStore, NotificationCursor
 
 
 class Store(EventStore, NotificationCursor, Protocol):
@@ -336,3 +343,171 @@ def test_a_poll_from_a_listings_horizon_lists_exactly_what_changed_after_it(stor
     created = new_stream(store, "crate")
     poll = all_streams(store, "crate", timefmt.parse(first.settled_until), 10)
     assert [(s.stream_id, s.revision) for s in poll] == [(changed, 2), (created, 1)]
+
+
+# Feeds and checkpoints -------------------------------------------------------------------------------
+
+
+class Feeds(FeedStore, EventStore, Protocol):
+    """A store with feeds."""
+
+
+def feed_events(
+    store: Feeds, settle: Callable[[], None], stream_type: str | None = None, limit: int = 7, **filters: Any
+) -> tuple[list[FeedEvent], list[str | None]]:
+    """Every event of a feed from the beginning, page by page, and each page's lastPosition."""
+    settle()
+    found: list[FeedEvent] = []
+    positions: list[str | None] = []
+    after: str | None = None
+    while True:
+        page = store.read_feed(stream_type, after, limit, **filters)
+        found.extend(page.events)
+        positions.append(page.last_position)
+        after = page.last_position
+        if not page.has_more:
+            return found, positions
+
+
+def appended(store: Feeds, plan: list[tuple[str, list[str]]]) -> list[tuple[str, str, int, str]]:
+    """Carry out (stream type, event types) appends on fresh streams and existing ones, alternating;
+    (stream id, type, revision, event type) of every event, in append order."""
+    streams: dict[str, list[str]] = {}
+    written: list[tuple[str, str, int, str]] = []
+    for index, (stream_type, types) in enumerate(plan):
+        ids = streams.setdefault(stream_type, [])
+        if index % 3 == 0 or not ids:
+            stream_id = str(uuid.uuid4())
+            result = store.create(stream_type, stream_id, events(*types), CALLER)
+            ids.append(stream_id)
+        else:
+            stream_id = ids[index % len(ids)]
+            result = store.append(stream_type, stream_id, ANY_REVISION, events(*types), CALLER)
+        first = result.first_revision
+        written.extend((stream_id, stream_type, first + i, t) for i, t in enumerate(types))
+    return written
+
+
+PLAN: list[tuple[str, list[str]]] = [
+    ("order", ["Created"]),
+    ("invoice", ["Issued", "Sent"]),
+    ("order", ["Paid", "Shipped", "Paid"]),
+    ("order", ["Created"]),
+    ("invoice", ["Paid"]),
+    ("order", ["Cancelled"]),
+    ("invoice", ["Issued"]),
+    ("order", ["Shipped", "Delivered"]),
+]
+
+
+def key(e: FeedEvent) -> tuple[str, str, int, str]:
+    return (e.stream_id, e.stream_type, e.revision, e.event_type)
+
+
+def test_feeds_hold_every_event_once_in_stream_order(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    written = appended(store, PLAN)
+    everything, positions = feed_events(store, settle)
+    assert sorted(map(key, everything)) == sorted(written)
+    for stream_type in ("order", "invoice"):
+        typed, _ = feed_events(store, settle, stream_type, limit=2)
+        assert [key(e) for e in typed] == [key(e) for e in everything if e.stream_type == stream_type]
+    for stream_id in {w[0] for w in written}:
+        revisions = [e.revision for e in everything if e.stream_id == stream_id]
+        assert revisions == list(range(1, len(revisions) + 1))
+    assert next(e.payload for e in everything if e.event_type == "Created") == {"n": 0}
+    assert everything[0].metadata == {"principal": CALLER.principal, "requestId": CALLER.request_id}
+    feed_positions = [e.position for e in everything]
+    assert feed_positions == sorted(feed_positions)
+    assert len(set(feed_positions)) == len(feed_positions)
+    assert positions[-1] == feed_positions[-1]
+
+
+def test_reading_again_from_any_earlier_position_returns_the_same_entries(
+    fed: tuple[Feeds, Callable[[], None]],
+) -> None:
+    store, settle = fed
+    appended(store, PLAN[:4])
+    before, _ = feed_events(store, settle)
+    appended(store, PLAN[4:])
+    after_more, _ = feed_events(store, settle)
+    assert after_more[: len(before)] == before
+    for cut in range(len(before)):
+        page = store.read_feed(None, before[cut].position, 1000)
+        assert list(page.events) == after_more[cut + 1 :]
+        assert not page.has_more
+
+
+def test_filters_skip_entries_but_the_position_moves_on(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    written = appended(store, PLAN)
+    paid, positions = feed_events(store, settle, limit=2, event_types=frozenset({"Paid", "Sent"}))
+    assert sorted(map(key, paid)) == sorted(w for w in written if w[3] in {"Paid", "Sent"})
+    everything, _ = feed_events(store, settle)
+    assert positions[-1] == everything[-1].position
+    # A filter that matches nothing still scans to the end.
+    page = store.read_feed(None, None, 1000, event_types=frozenset({"Nothing"}))
+    assert (page.events, page.has_more, page.last_position) == ((), False, everything[-1].position)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3])
+def test_consumer_group_members_split_the_streams(fed: tuple[Feeds, Callable[[], None]], size: int) -> None:
+    store, settle = fed
+    appended(store, PLAN)
+    everything, _ = feed_events(store, settle)
+    parts = [feed_events(store, settle, limit=3, member=m, size=size)[0] for m in range(size)]
+    assert sorted(key(e) for part in parts for e in part) == sorted(map(key, everything))
+    owners = [{e.stream_id for e in part} for part in parts]
+    assert sum(len(o) for o in owners) == len({e.stream_id for e in everything})
+    for member, part in enumerate(parts):
+        assert all(group_member(e.stream_id, size) == member for e in part)
+        assert [e.position for e in part] == sorted(e.position for e in part)
+
+
+def test_an_empty_feed_and_the_head(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    settle()
+    empty = store.read_feed("order", None, 10)
+    assert (empty.events, empty.has_more, empty.last_position) == ((), False, None)
+    appended(store, PLAN[:2])
+    everything, _ = feed_events(store, settle)
+    head = everything[-1].position
+    at_head = store.read_feed(None, head, 10)
+    assert (at_head.events, at_head.has_more, at_head.last_position) == ((), False, head)
+
+
+def test_positions_of_another_feed_or_malformed_are_refused(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    appended(store, PLAN[:2])
+    everything, _ = feed_events(store, settle)
+    for bad in ("", "nonsense", everything[0].position + "0", "0000000000-000000000000-000000"):
+        with pytest.raises(BadPosition):
+            store.read_feed(None, bad, 10)
+    with pytest.raises(BadPosition) as raised:
+        store.read_feed("order", everything[0].position, 10)
+    assert raised.value.params[0].name == "/query/after-position"
+
+
+def test_checkpoints_compare_and_set(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    appended(store, PLAN[:3])
+    first, second, third = (e.position for e in feed_events(store, settle)[0][:3])
+    with pytest.raises(CheckpointNotFound):
+        store.get_checkpoint("projector")
+    with pytest.raises(CheckpointConflict) as missing:
+        store.put_checkpoint("projector", first, second)
+    assert missing.value.stored is None
+    created = store.put_checkpoint("projector", first, None)
+    assert (created.name, created.position) == ("projector", first)
+    assert store.get_checkpoint("projector") == created
+    with pytest.raises(CheckpointConflict) as exists:
+        store.put_checkpoint("projector", second, None)
+    assert exists.value.stored == first
+    with pytest.raises(CheckpointConflict):
+        store.put_checkpoint("projector", third, second)
+    assert store.put_checkpoint("projector", second, first).position == second
+    assert store.put_checkpoint("projector", first, NOT_GIVEN).position == first
+    assert store.get_checkpoint("projector").position == first
+    with pytest.raises(BadPosition):
+        store.put_checkpoint("projector", "not-a-position", NOT_GIVEN)
+    assert store.get_checkpoint("projector").position == first

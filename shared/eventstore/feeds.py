@@ -1,0 +1,493 @@
+"""Feeds: every commit's events in one all-types feed and in its type's feed, at positions handed out in
+sequence by an idempotent, roll-forward writer (docs/design.md, "Feeds").
+
+Item k of a feed holds references to commits (never payloads), so deleting or erasing a commit removes it
+from every feed. The writer appends item k + 1 only after item k's effects are complete (its type items
+written, its streams' fed cursors moved), so only the head can have unfinished effects, and every writer
+finishes them first: the sequence has no holes, items never change, and nothing is ever inserted before a
+position already handed out. Both stores run this module's writer and reader over their own FeedLog and
+FeedSource.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final, Protocol
+
+from eventstore import timefmt
+from eventstore.commits import Commit, item_size
+from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest
+
+if TYPE_CHECKING:
+    from eventstore.commits import Item
+
+ALL_FEED: Final = "$feed"
+"""The all-types feed's key (stream ids are UUIDs, so no stream key starts with "$")."""
+
+CHECKPOINT_PREFIX: Final = "$checkpoint:"
+
+MAX_ITEM_BYTES: Final = 100 * 1024
+"""A feed item is split before it grows past this (a write unit per KB; reads of the head stay cheap)."""
+
+MAX_ITEM_EVENTS: Final = 10_000
+"""...or past this many events (the position's offset has room for 10**6)."""
+
+MAX_PAGE_EVENTS: Final = 1000
+SCAN_BUDGET_FACTOR: Final = 10
+"""A page scans at most this many entries per event asked for, so a filtered page returns promptly."""
+
+MAX_PAGE_BYTES: Final = 5 * 1024 * 1024
+"""A page stops before this much payload and metadata (Lambda's response limit is 6 MB)."""
+
+MAX_GROUP_SIZE: Final = 64
+WRITE_ATTEMPTS: Final = 5
+
+_POSITION: Final = re.compile(r"([0-9a-f]{10})-([0-9]{12})-([0-9]{6})", re.ASCII)
+
+
+def feed_key(stream_type: str | None) -> str:
+    """The key of a feed: the all-types feed (None) or one stream type's."""
+    return ALL_FEED if stream_type is None else f"{ALL_FEED}:{stream_type}"
+
+
+def checkpoint_key(name: str) -> str:
+    return CHECKPOINT_PREFIX + name
+
+
+# Positions -------------------------------------------------------------------------------------------
+
+
+def feed_tag(feed: str) -> str:
+    """The feed's tag in its positions: a position from one feed is refused by another."""
+    return hashlib.sha256(feed.encode()).hexdigest()[:10]
+
+
+def encode_position(feed: str, sequence: int, offset: int) -> str:
+    """`<tag>-<item k, 12 digits>-<event offset in item k, 6 digits>`: byte-wise increasing in feed order."""
+    return f"{feed_tag(feed)}-{sequence:012d}-{offset:06d}"
+
+
+def decode_position(feed: str, position: str, pointer: str = "/query/after-position") -> tuple[int, int]:
+    """(item k, offset) of a position of this feed; BadPosition if malformed or of another feed."""
+    tag, sequence, offset = _parse(position, pointer)
+    if tag != feed_tag(feed):
+        raise BadPosition(position, "the position belongs to another feed", pointer)
+    return sequence, offset
+
+
+def check_position(position: str, pointer: str) -> None:
+    """Refuse a string that is not a position of any feed (checkpoints store positions of any feed)."""
+    _parse(position, pointer)
+
+
+def _parse(position: str, pointer: str) -> tuple[str, int, int]:
+    match = _POSITION.fullmatch(position)
+    if match is None or int(match[2]) < 1:
+        raise BadPosition(
+            position, "not a feed position (use a lastPosition or position from a feed)", pointer
+        )
+    return match[1], int(match[2]), int(match[3])
+
+
+# Consumer groups -------------------------------------------------------------------------------------
+
+
+def group_member(stream_id: str, size: int) -> int:
+    """The member of a consumer group of `size` that owns a stream: the first 8 bytes of SHA-256 of the
+    stream id, big-endian, modulo the size. Stable: consumers may rely on it."""
+    return int.from_bytes(hashlib.sha256(stream_id.encode()).digest()[:8], "big") % size
+
+
+def check_group(member: int | None, size: int | None) -> None:
+    if member is None and size is None:
+        return
+    if member is None or size is None:
+        raise InvalidRequest.single(
+            "/query/consumer-group-member", "consumer-group-member and consumer-group-size go together"
+        )
+    if not 0 < size <= MAX_GROUP_SIZE:
+        raise InvalidRequest.single("/query/consumer-group-size", f"must be 1 to {MAX_GROUP_SIZE}")
+    if not 0 <= member < size:
+        raise InvalidRequest.single("/query/consumer-group-member", "must be 0 to consumer-group-size - 1")
+
+
+# Items -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRef:
+    """One commit in a feed item: its stream, first revision and event types (one per event, in order)."""
+
+    stream_id: str
+    stream_type: str
+    first_revision: int
+    event_types: tuple[str, ...]
+
+    @property
+    def last_revision(self) -> int:
+        return self.first_revision + len(self.event_types) - 1
+
+    @classmethod
+    def of(cls, commit: Commit) -> FeedRef:
+        return cls(
+            commit.stream_id,
+            commit.stream_type,
+            commit.first_revision,
+            tuple(e.event_type for e in commit.events),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class FeedItem:
+    """Item k (`sequence`) of a feed; `source` is the all-types item a type item was derived from."""
+
+    feed: str
+    sequence: int
+    refs: tuple[FeedRef, ...]
+    written_at: str
+    source: int | None = None
+
+    @property
+    def events(self) -> int:
+        return sum(len(r.event_types) for r in self.refs)
+
+    def stream_types(self) -> list[str]:
+        return list(dict.fromkeys(r.stream_type for r in self.refs))
+
+
+def encode_item(item: FeedItem) -> Item:
+    encoded: Item = {
+        "streamId": {"S": item.feed},
+        "revision": {"N": str(item.sequence)},
+        "refs": {"L": [_encode_ref(r) for r in item.refs]},
+        "writtenAt": {"S": item.written_at},
+        "events": {"N": str(item.events)},
+    }
+    if item.source is not None:
+        encoded["source"] = {"N": str(item.source)}
+    return encoded
+
+
+def _encode_ref(ref: FeedRef) -> Any:
+    return {
+        "M": {
+            "s": {"S": ref.stream_id},
+            "t": {"S": ref.stream_type},
+            "r": {"N": str(ref.first_revision)},
+            "e": {"L": [{"S": t} for t in ref.event_types]},
+        }
+    }
+
+
+def decode_item(item: Any) -> FeedItem:
+    return FeedItem(
+        feed=item["streamId"]["S"],
+        sequence=int(item["revision"]["N"]),
+        refs=tuple(
+            FeedRef(
+                ref["M"]["s"]["S"],
+                ref["M"]["t"]["S"],
+                int(ref["M"]["r"]["N"]),
+                tuple(t["S"] for t in ref["M"]["e"]["L"]),
+            )
+            for ref in item["refs"]["L"]
+        ),
+        written_at=item["writtenAt"]["S"],
+        source=int(item["source"]["N"]) if "source" in item else None,
+    )
+
+
+def split_items(feed: str, first: int, refs: Sequence[FeedRef], written_at: str) -> list[FeedItem]:
+    """Items first, first + 1, ... holding the refs in order, each within the size and event caps."""
+    items: list[FeedItem] = []
+    chunk: list[FeedRef] = []
+    events = 0
+
+    def close() -> None:
+        items.append(FeedItem(feed, first + len(items), tuple(chunk), written_at))
+
+    base = item_size(encode_item(FeedItem(feed, first, (), written_at)))
+    size = base
+    for ref in refs:
+        ref_size = item_size({"r": _encode_ref(ref)})
+        if chunk and (size + ref_size > MAX_ITEM_BYTES or events + len(ref.event_types) > MAX_ITEM_EVENTS):
+            close()
+            chunk, size, events = [], base, 0
+        chunk.append(ref)
+        size += ref_size
+        events += len(ref.event_types)
+    if chunk:
+        close()
+    return items
+
+
+# The writer ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCursors:
+    """A stream's two cursors on its summary: the last revision fed, and the last notified."""
+
+    fed: int = 0
+    notified: int = 0
+
+
+class FeedLog(Protocol):
+    """What the writer needs from a store; reads here are consistent."""
+
+    def head(self, feed: str) -> FeedItem | None:
+        """The feed's newest item."""
+        ...
+
+    def put(self, item: FeedItem) -> bool:
+        """Write the item unless its position is taken; whether it was written."""
+        ...
+
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        """Each stream's cursors (defaults when it has none yet)."""
+        ...
+
+    def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+        """Move the stream's fed cursor up to revision (never down)."""
+        ...
+
+
+class FeedContention(Exception):
+    """The writer lost races on one position too often; the batch is retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedOutcome:
+    cursors: Mapping[str, StreamCursors]
+    """As read on the last attempt, after rolling the head forward."""
+
+    fed: Mapping[str, int]
+    """Each stream's last revision now in the feeds."""
+
+    items: tuple[FeedItem, ...]
+    """Items written (all-types and per type)."""
+
+    conflicts: int
+    """Positions lost to another writer."""
+
+
+type Pending = Callable[[Mapping[str, StreamCursors]], Mapping[str, Sequence[Commit]]]
+"""Given the cursors, each stream's commits that may be fed: contiguous, in revision order."""
+
+
+class FeedWriter:
+    """Appends commits to the feeds over a FeedLog (the roll-forward algorithm of docs/design.md)."""
+
+    def __init__(
+        self,
+        log: FeedLog,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        attempts: int = WRITE_ATTEMPTS,
+    ) -> None:
+        self._log = log
+        self._clock = clock
+        self._attempts = attempts
+
+    def feed(self, stream_ids: Collection[str], pending: Pending) -> FeedOutcome:
+        """Append the streams' pending commits that are not fed yet, after rolling the head forward.
+
+        The caller moves the fed cursors to `fed` afterwards (notify_stream with its notified cursor in one
+        write); until it does, the next writer does it when it rolls the head forward. Raises
+        FeedContention when other writers took the next position on every attempt."""
+        written: list[FeedItem] = []
+        conflicts = 0
+        for _ in range(self._attempts):
+            head = self.roll_forward(written)
+            cursors = self._log.cursors(stream_ids)
+            fed = {s: cursors[s].fed for s in stream_ids}
+            refs = [
+                FeedRef.of(commit)
+                for stream_id, commits in pending(cursors).items()
+                for commit in commits
+                if commit.first_revision > cursors[stream_id].fed
+            ]
+            if not refs:
+                return FeedOutcome(cursors, fed, tuple(written), conflicts)
+            items = split_items(ALL_FEED, head + 1, refs, timefmt.format_instant(self._clock()))
+            if self._append(items, written):
+                for ref in refs:
+                    fed[ref.stream_id] = max(fed[ref.stream_id], ref.last_revision)
+                return FeedOutcome(cursors, fed, tuple(written), conflicts)
+            conflicts += 1
+        raise FeedContention(f"the feed's next position was taken {conflicts} times in a row")
+
+    def finish(self, outcome: FeedOutcome) -> None:
+        """Move the fed cursors over what the outcome fed (for callers with no cursor write of their own)."""
+        stream_types = {r.stream_id: r.stream_type for i in outcome.items for r in i.refs}
+        for stream_id, fed in outcome.fed.items():
+            if fed > outcome.cursors[stream_id].fed:
+                self._log.advance_fed(stream_id, stream_types[stream_id], fed)
+
+    def roll_forward(self, written: list[FeedItem]) -> int:
+        """Complete the head item's effects; its k (0: the feed is empty)."""
+        head = self._log.head(ALL_FEED)
+        if head is None:
+            return 0
+        self._derive(head, written)
+        # Refs are in each stream's revision order: its last ref holds its last revision.
+        last = {ref.stream_id: ref for ref in head.refs}
+        cursors = self._log.cursors(list(last))
+        for stream_id, ref in last.items():
+            if cursors[stream_id].fed < ref.last_revision:
+                self._log.advance_fed(stream_id, ref.stream_type, ref.last_revision)
+        return head.sequence
+
+    def _append(self, items: Sequence[FeedItem], written: list[FeedItem]) -> bool:
+        """Put the items in order; every one but the last is rolled forward before the next (the last is
+        rolled forward by the caller's cursor write, or by the next writer). False on a lost position."""
+        for index, item in enumerate(items):
+            if not self._log.put(item):
+                return False
+            written.append(item)
+            if index < len(items) - 1:
+                self.roll_forward(written)
+            else:
+                self._derive(item, written)
+        return True
+
+    def _derive(self, item: FeedItem, written: list[FeedItem]) -> None:
+        """Each type's feed gets one item derived from all-types item k (unless it has one already)."""
+        for stream_type in item.stream_types():
+            feed = feed_key(stream_type)
+            for _ in range(self._attempts):
+                head = self._log.head(feed)
+                if head is not None and head.source is not None and head.source >= item.sequence:
+                    break
+                derived = FeedItem(
+                    feed,
+                    (head.sequence if head else 0) + 1,
+                    tuple(r for r in item.refs if r.stream_type == stream_type),
+                    item.written_at,
+                    source=item.sequence,
+                )
+                if self._log.put(derived):
+                    written.append(derived)
+                    break
+            else:
+                raise FeedContention(f"the {stream_type} feed's next position was taken too often")
+
+
+# The reader ------------------------------------------------------------------------------------------
+
+
+class FeedSource(Protocol):
+    """What a page read needs from a store (eventually consistent reads are fine)."""
+
+    def items(self, feed: str, first: int, limit: int) -> list[FeedItem]:
+        """Up to `limit` items with k >= first, ascending."""
+        ...
+
+    def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
+        """The commits at these (stream id, first revision) keys; a deleted one is absent."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    sequence: int
+    offset: int
+    ref: FeedRef
+    index: int
+    """The event's index within its commit."""
+
+
+def _entries(source: FeedSource, feed: str, sequence: int) -> Iterator[_Entry | None]:
+    """The feed's entries from item `sequence` on; None where a hole (not yet visible) ends what can be
+    read now."""
+    expected = sequence
+    while True:
+        items = source.items(feed, expected, 10)
+        if not items:
+            return
+        for item in items:
+            if item.sequence != expected:
+                yield None
+                return
+            offset = 0
+            for ref in item.refs:
+                for index in range(len(ref.event_types)):
+                    yield _Entry(item.sequence, offset, ref, index)
+                    offset += 1
+            expected += 1
+
+
+def read_page(
+    source: FeedSource,
+    stream_type: str | None,
+    after: str | None,
+    limit: int,
+    *,
+    event_types: frozenset[str] | None = None,
+    member: int | None = None,
+    size: int | None = None,
+) -> FeedPage:
+    """One page of a feed after a position: at most `limit` events, a scan budget of entries and a byte
+    budget of payload; lastPosition is the last entry scanned."""
+    feed = feed_key(stream_type)
+    check_group(member, size)
+    start = decode_position(feed, after) if after is not None else (1, -1)
+    limit = max(1, min(limit, MAX_PAGE_EVENTS))
+    budget = SCAN_BUDGET_FACTOR * limit
+    chosen: list[_Entry] = []
+    scanned = 0
+    last: _Entry | None = None
+    has_more = False
+    for entry in _entries(source, feed, start[0]):
+        if entry is not None and (entry.sequence, entry.offset) <= start:
+            continue
+        if entry is None or scanned == budget or len(chosen) == limit:
+            has_more = True
+            break
+        scanned += 1
+        last = entry
+        if event_types is not None and entry.ref.event_types[entry.index] not in event_types:
+            continue
+        if size is not None and group_member(entry.ref.stream_id, size) != member:
+            continue
+        chosen.append(entry)
+    events, cut = _events(source, feed, chosen)
+    if cut is not None:
+        return FeedPage(tuple(events), has_more=True, last_position=cut)
+    last_position = encode_position(feed, last.sequence, last.offset) if last is not None else after
+    return FeedPage(tuple(events), has_more=has_more, last_position=last_position)
+
+
+def _events(source: FeedSource, feed: str, chosen: Sequence[_Entry]) -> tuple[list[FeedEvent], str | None]:
+    """The chosen entries' events (a deleted stream's are skipped), and where the byte budget cut the page
+    (None: not cut)."""
+    commits = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen})
+    events: list[FeedEvent] = []
+    total = 0
+    for entry in chosen:
+        commit = commits.get((entry.ref.stream_id, entry.ref.first_revision))
+        if commit is None:
+            continue
+        event = commit.events[entry.index]
+        total += len(json.dumps(event.payload)) + len(json.dumps(event.metadata))
+        if total > MAX_PAGE_BYTES and events:
+            return events, events[-1].position
+        events.append(
+            FeedEvent(
+                position=encode_position(feed, entry.sequence, entry.offset),
+                stream_id=commit.stream_id,
+                stream_type=commit.stream_type,
+                revision=event.revision,
+                event_id=event.event_id,
+                event_type=event.event_type,
+                payload=event.payload,
+                metadata=event.metadata,
+                created_at=event.created_at,
+            )
+        )
+    return events, None
