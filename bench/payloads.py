@@ -33,7 +33,7 @@ def realistic_payload(index: int, size: int = PAYLOAD_BYTES) -> dict[str, Any]:
     """An order event's payload, different for each index, whose compact JSON is exactly `size` bytes."""
     rng = random.Random(index)  # noqa: S311 - reproducible test data, not secrets
     placed = _EPOCH + timedelta(seconds=rng.randrange(300 * 86400), microseconds=rng.randrange(10**6))
-    lines = []
+    lines: list[dict[str, Any]] = []
     payload: dict[str, Any] = {
         "orderId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
         "customerId": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
@@ -60,7 +60,7 @@ def realistic_payload(index: int, size: int = PAYLOAD_BYTES) -> dict[str, Any]:
                 "discountPct": rng.choice((0, 0, 5, 10, 15)),
             }
         )
-        net = sum(line["quantity"] * line["unitPriceCents"] for line in lines)
+        net = sum(int(line["quantity"]) * int(line["unitPriceCents"]) for line in lines)
         payload["totals"] = {"netCents": net, "taxCents": net * 21 // 100, "items": len(lines)}
     note = ""
     while len(_compact(payload | {"note": note})) < size:

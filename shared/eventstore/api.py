@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from eventstore import jsontext, timefmt, validation
+from eventstore.feeds import MAX_GROUP_SIZE
 from eventstore.domain import (
     ANY_REVISION,
     NOT_GIVEN,
@@ -333,7 +334,6 @@ def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> 
 # Feeds and checkpoints ----------------------------------------------------------------------------
 
 _FEED_QUERY: Final = ("after-position", "limit", "event-type", "consumer-group-member", "consumer-group-size")
-MAX_GROUP_SIZE: Final = 64
 _MAX_EVENT_TYPES: Final = 100
 _MEMBER_PARAM: Final = "/query/consumer-group-member"
 _SIZE_PARAM: Final = "/query/consumer-group-size"
@@ -389,7 +389,9 @@ def _feed(store: FeedStore, request: Request, telemetry: Telemetry, stream_type:
         validation.validate("Position", after, "/query/after-position")
     event_types = _event_types(request)
     member, size = _consumer_group(request)
-    page = store.read_feed(stream_type, after, _limit(request), event_types, member, size)
+    page = store.read_feed(
+        stream_type, after, _limit(request), event_types=event_types, member=member, size=size
+    )
     telemetry.count("FeedEventsRead", len(page.events))
     body: dict[str, Any] = {"events": [feed_event_json(e) for e in page.events], "hasMore": page.has_more}
     if page.last_position is not None:

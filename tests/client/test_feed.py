@@ -28,7 +28,9 @@ if TYPE_CHECKING:
 FAST = Backoff(initial=0.01, maximum=0.05)
 
 
-def _fill(client: EventStoreClient, streams: int = 3, events: int = 4, stream_type: str = "Order") -> list[str]:
+def _fill(
+    client: EventStoreClient, streams: int = 3, events: int = 4, stream_type: str = "Order"
+) -> list[str]:
     """Appends round-robin over the streams, so the feed interleaves them; returns the stream ids."""
     ids = [
         client.create_stream(stream_type, NewEvent("Opened", {"n": 0, "stream": s})).stream_id
@@ -37,7 +39,9 @@ def _fill(client: EventStoreClient, streams: int = 3, events: int = 4, stream_ty
     for revision in range(1, events):
         for s, stream_id in enumerate(ids):
             kind = "Paid" if revision % 2 else "Shipped"
-            client.append(stream_type, stream_id, NewEvent(kind, {"n": revision, "stream": s}), revision=revision + 1)
+            client.append(
+                stream_type, stream_id, NewEvent(kind, {"n": revision, "stream": s}), revision=revision + 1
+            )
     return ids
 
 
@@ -121,7 +125,9 @@ def test_subscriber_catches_up_follows_the_head_and_resumes_from_its_checkpoint(
 ) -> None:
     ids = _fill(client, streams=2, events=3)
     seen: list[FeedEvent] = []
-    subscriber = Subscriber(client, "orders-view", seen.append, stream_type="Order", page_size=2, backoff=FAST)
+    subscriber = Subscriber(
+        client, "orders-view", seen.append, stream_type="Order", page_size=2, backoff=FAST
+    )
     thread = _run_in_thread(subscriber)
     assert subscriber.caught_up.wait(10)
     assert len(seen) == 6
@@ -190,16 +196,21 @@ def test_cli_feed_replays_as_json_lines_and_says_where_to_resume(cli_env: FakeSe
 
     with make_client(cli_env.url) as store_client:
         _fill(store_client)
-        events = [e.to_json() for e in store_client.feed()]
+        events = [e.to_json() for e in store_client.feed("Order")]
+        everything = [e.to_json() for e in store_client.feed()]
     ran = run("feed", "--type", "Order")
     assert ran.code == 0, ran.err
     lines = [json.loads(line) for line in ran.out.splitlines()]
     assert lines == events
     assert f"resume with --after {events[-1]['position']}" in ran.err
-    ran = run("feed", "--after", events[9]["position"], "--event-type", "Shipped", "--event-type", "Paid")
-    assert [json.loads(line) for line in ran.out.splitlines()] == events[10:]
+    ran = run("feed", "--after", everything[9]["position"], "--event-type", "Shipped", "--event-type", "Paid")
+    assert [json.loads(line) for line in ran.out.splitlines()] == everything[10:]
+    ran = run("feed", "--type", "Order", "--event-type", "Opened")
+    assert [json.loads(line) for line in ran.out.splitlines()] == events[:3]
     ran = run("feed", "--follow", "--idle-timeout", "0.3", "--interval", "0.05", "--max", "2")
-    assert [json.loads(line) for line in ran.out.splitlines()] == events[:2]
+    assert [json.loads(line) for line in ran.out.splitlines()] == everything[:2]
+    ran = run("feed", "--type", "Order", "--follow", "--idle-timeout", "0.3", "--interval", "0.05")
+    assert ran.code == 0 and [json.loads(line) for line in ran.out.splitlines()] == events
     ran = run("feed", "--group-member", "1")
     assert ran.code == 1 and "go together" in ran.err
     ran = run("feed", "--type", "Order", "--after", "not-a-position")

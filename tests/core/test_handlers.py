@@ -21,7 +21,15 @@ STREAMS = "/streams/{streamType}"
 EVENTS = "/streams/{streamType}/{streamId}/events"
 EVENT_AT = "/streams/{streamType}/{streamId}/events/{revision}"
 DETAILS = "/streams/{streamType}/{streamId}/details"
-API_FUNCTIONS = ("create_stream", "append_event", "read_events", "list_streams", "liveness_check")
+API_FUNCTIONS = (
+    "create_stream",
+    "append_event",
+    "read_events",
+    "list_streams",
+    "liveness_check",
+    "read_feed",
+    "checkpoints",
+)
 
 type Call = Callable[..., tuple[int, dict[str, str], Any]]
 
@@ -193,7 +201,7 @@ def test_listing_after_notification_with_signed_page_keys(
 
 def _route_call(route: Route) -> dict[str, Any]:
     """Arguments for `call` that reach the route's operation (path parameters filled in)."""
-    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2"}
+    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2", "name": "orders-view"}
     names = [segment[1:-1] for segment in route.path.split("/") if segment.startswith("{")]
     return {"method": route.method, "resource": route.path, "params": {n: values[n] for n in names} or None}
 

@@ -11,7 +11,7 @@ from typing import Any, Self
 import urllib3
 
 from eventstore_client._transport import CredentialSource, RetryPolicy, SignedTransport
-from eventstore_client.errors import CheckpointConflict, EventStoreError
+from eventstore_client.errors import EventStoreError
 from eventstore_client.models import (
     AppendResult,
     Checkpoint,
@@ -230,19 +230,15 @@ class EventStoreClient:
         self, name: str, position: str, *, expected: str | _Unset | None = UNSET
     ) -> Checkpoint:
         """Store `position` under `name`. With `expected` (the position read, or None: must not exist yet)
-        it is compare-and-set: CheckpointConflict when another writer moved it. Retries are safe: a repeat
-        of a put that landed finds the checkpoint already at `position` and is answered as such."""
+        it is compare-and-set: CheckpointConflict when the stored position is another. A compare-and-set
+        is not repeated once it may have reached the server (its repeat could not tell its own write from
+        another instance's): a lost answer raises, and the caller reads the checkpoint again."""
         body: dict[str, Any] = {"position": position}
-        if not isinstance(expected, _Unset):
+        conditional = not isinstance(expected, _Unset)
+        if conditional:
             body["expectedPosition"] = expected
         url = self._transport.url("checkpoints", name)
-        try:
-            response = self._transport.request("PUT", url, body)
-        except CheckpointConflict as conflict:
-            # A retried put whose first attempt was written: the checkpoint holds what we put.
-            if isinstance(expected, _Unset) or conflict.stored_position != position:
-                raise
-            return self.get_checkpoint(name)
+        response = self._transport.request("PUT", url, body, replay_safe=not conditional)
         return Checkpoint.from_json(response.body["checkpoint"])
 
     def get_stream(self, stream_type: str, stream_id: str) -> Stream:
