@@ -62,7 +62,8 @@ def test_feed_pages_through_every_event_in_order_with_increasing_positions(clien
     assert all(e.stream_type == "Order" for e in events)
     _order_is_per_stream(events)
     positions = [e.position for e in events]
-    assert positions == sorted(positions) and len(set(positions)) == len(positions)
+    assert positions == sorted(positions)
+    assert len(set(positions)) == len(positions)
     everything = list(client.feed(page_size=7))
     assert len(everything) == 16
     assert {e.stream_type for e in everything} == {"Order", "Invoice"}
@@ -183,8 +184,8 @@ def test_a_second_instance_of_a_consumer_fails_instead_of_moving_the_checkpoint_
     _fill(client, streams=1, events=4)
     first = Subscriber(client, "twice", lambda _e: None, page_size=2, backoff=FAST)
     second = Subscriber(client, "twice", lambda _e: None, page_size=2, backoff=FAST)
-    first._load()  # noqa: SLF001 - both instances read the checkpoint before either saves
-    second._load()  # noqa: SLF001
+    first._load()
+    second._load()
     assert first.poll()
     with pytest.raises(CheckpointConflict):
         second.poll()
@@ -210,11 +211,14 @@ def test_cli_feed_replays_as_json_lines_and_says_where_to_resume(cli_env: FakeSe
     ran = run("feed", "--follow", "--idle-timeout", "0.3", "--interval", "0.05", "--max", "2")
     assert [json.loads(line) for line in ran.out.splitlines()] == everything[:2]
     ran = run("feed", "--type", "Order", "--follow", "--idle-timeout", "0.3", "--interval", "0.05")
-    assert ran.code == 0 and [json.loads(line) for line in ran.out.splitlines()] == events
+    assert ran.code == 0
+    assert [json.loads(line) for line in ran.out.splitlines()] == events
     ran = run("feed", "--group-member", "1")
-    assert ran.code == 1 and "go together" in ran.err
+    assert ran.code == 1
+    assert "go together" in ran.err
     ran = run("feed", "--type", "Order", "--after", "not-a-position")
-    assert ran.code == 4 and "after-position" in ran.err
+    assert ran.code == 4
+    assert "after-position" in ran.err
 
 
 def test_cli_checkpoint_get_and_set(cli_env: FakeServer) -> None:
@@ -228,7 +232,8 @@ def test_cli_checkpoint_get_and_set(cli_env: FakeServer) -> None:
     conflict = run("checkpoint", "set", "cli-view", second, "--expected", second)
     assert conflict.code == 3
     ran = run("--json", "checkpoint", "set", "cli-view", second, "--expected", first)
-    assert ran.code == 0 and json.loads(ran.out)["checkpoint"]["position"] == second
+    assert ran.code == 0
+    assert json.loads(ran.out)["checkpoint"]["position"] == second
     ran = run("--json", "checkpoint", "get", "cli-view")
     assert json.loads(ran.out)["checkpoint"]["position"] == second
     assert run("checkpoint", "get", "no/slash").code == 4

@@ -12,8 +12,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from eventstore.table import create_table
 from bench.harness import stream_event
+from eventstore.table import create_table
 from tests.support import assert_matches_schema, load_handler, proxy_event
 
 FEED = "/feed"
@@ -173,6 +173,8 @@ def test_checkpoints_round_trip_and_compare_and_set(handlers: dict[str, ModuleTy
         second,
     )
     status, problem = _call(handlers, "checkpoints", "PUT", CHECKPOINT, name, body={"position": "nope"})
-    assert status == 400 and [p["name"] for p in problem["invalid-params"]] == ["/body/position"]
+    assert status == 400
+    assert [p["name"] for p in problem["invalid-params"]] == ["/body/position"]
     status, problem = _call(handlers, "checkpoints", "GET", CHECKPOINT, {"name": "a/b"})
-    assert status == 400 and [p["name"] for p in problem["invalid-params"]] == ["/path/name"]
+    assert status == 400
+    assert [p["name"] for p in problem["invalid-params"]] == ["/path/name"]
