@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 from eventstore import jsontext, timefmt, validation
-from eventstore.feeds import MAX_GROUP_SIZE
 from eventstore.domain import (
     ANY_REVISION,
     NOT_GIVEN,
@@ -27,6 +26,7 @@ from eventstore.domain import (
     StreamState,
     WrongExpectedRevision,
 )
+from eventstore.feeds import MAX_GROUP_SIZE
 from eventstore.http import Request, Response, json_body
 from eventstore.store import EventStore, FeedStore
 

@@ -90,7 +90,7 @@ class FakeEventStore:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
-    def handle(
+    def handle(  # noqa: PLR0911 - one return per route
         self,
         method: str,
         path: str,
@@ -123,32 +123,30 @@ class FakeEventStore:
                 return self._read(stream_type, stream_id, query)
             case ["streams", stream_type, stream_id, "details"] if method == "GET":
                 return 200, {}, {"stream": api.stream_json(self.model.describe(stream_type, stream_id))}
-            case ["feed"] if method == "GET":
-                return self._operation(api.read_feed, method, path, {}, multi_query, body)
-            case ["streams", stream_type, "feed"] if method == "GET":
-                params = {"streamType": stream_type}
-                return self._operation(api.read_type_feed, method, path, params, multi_query, body)
-            case ["checkpoints", name] if method in {"GET", "PUT"}:
-                operation = api.get_checkpoint if method == "GET" else api.put_checkpoint
-                return self._operation(operation, method, path, {"name": name}, multi_query, body)
-        raise InvalidRequest.single("/path", f"no route {method} {path}")
+        return self._feeds(method, path, parts, multi_query, body)
 
-    def _operation(
-        self,
-        operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response],
-        method: str,
-        path: str,
-        path_params: dict[str, str],
-        multi_query: dict[str, list[str]],
-        body: Any,
+    def _feeds(
+        self, method: str, path: str, parts: list[str], multi_query: dict[str, list[str]], body: Any
     ) -> tuple[int, dict[str, str], Any]:
         """The feeds and checkpoints run the API's own operations (api.py) over the memory store."""
+        operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response]
+        match parts:
+            case ["feed"] if method == "GET":
+                operation, params = api.read_feed, {}
+            case ["streams", stream_type, "feed"] if method == "GET":
+                operation, params = api.read_type_feed, {"streamType": stream_type}
+            case ["checkpoints", name] if method == "GET":
+                operation, params = api.get_checkpoint, {"name": name}
+            case ["checkpoints", name] if method == "PUT":
+                operation, params = api.put_checkpoint, {"name": name}
+            case _:
+                raise InvalidRequest.single("/path", f"no route {method} {path}")
         request = http.Request(
             method=method,
             resource="",
             operation=None,
             path=path,
-            path_params=path_params,
+            path_params=params,
             query={name: values[-1] for name, values in multi_query.items()},
             multi_query=multi_query,
             headers={},
