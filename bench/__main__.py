@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, operations, overhead, throughput
+from bench import coldstart, contention, cost, feeds, operations, overhead, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "cost")
+SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,6 +48,9 @@ def main(argv: list[str] | None = None) -> int:
     if "contention" not in args.skip:
         progress('"any" appends by 1, 4, 8, 16 concurrent writers to one stream (local runtime)')
         contention.run(report, appends_per_writer=4 if args.quick else 12)
+    if "feeds" not in args.skip:
+        progress("feeds: replay of a 10,000-event type vs list + read, feed lag (local runtime)")
+        feeds.run(report, rounds=1 if args.quick else 3, lag_samples=50 if args.quick else 200)
     if "cost" not in args.skip:
         if capacity is None or append_cpu is None:
             report.add(
