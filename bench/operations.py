@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from bench.capacity import KB, ZERO, Index, Item, WriteCost, item_size, write_cost
+from bench.capacity import KB, ZERO, Index, Item, ReadRecorder, WriteCost, item_size, write_cost
 from bench.harness import (
     REGION,
     TABLE,
@@ -37,6 +37,12 @@ STREAM_TYPE = "order"
 EVENTS_PER_STREAM = 1000
 COALESCED_BATCH = 10
 """Commits of one stream per notify batch in the coalesced case (needs a batching window; see the note)."""
+
+FEED_TYPE = "ledger"
+FEED_STREAMS = 20
+FEED_COMMIT_EVENTS = 10
+FEED_EVENTS = 2000
+"""The feed read: 2,000 events in 20 streams, commits of 10, appended round-robin (the feed interleaves)."""
 
 ORIGINAL_EVENTS = 200
 """The original design's cost per event does not depend on the stream's length (its head item has a fixed
@@ -161,6 +167,7 @@ class _Api:
         self.read = load_handler("read_events")
         self.list = load_handler("list_streams")
         self.notify = load_handler("notify_stream")
+        self.feed = load_handler("read_feed")
 
     @staticmethod
     def _call(module: Any, event: dict[str, Any], expected: int) -> dict[str, Any]:
@@ -200,6 +207,27 @@ class _Api:
             "GET", "/streams/{streamType}", {"streamType": STREAM_TYPE}, query={"limit": "10"}
         )
         self._call(self.list, event, 200)
+
+    def feed_page(self, after: str | None, limit: int) -> dict[str, Any]:
+        query = {"limit": str(limit)} | ({"after-position": after} if after else {})
+        event = proxy_event("GET", "/streams/{streamType}/feed", {"streamType": FEED_TYPE}, query=query)
+        page: dict[str, Any] = self._call(self.feed, event, 200)["feedPage"]
+        return page
+
+    def create_typed(self, stream_type: str, events: list[dict[str, Any]]) -> str:
+        event = proxy_event(
+            "POST", "/streams/{streamType}", {"streamType": stream_type}, body={"events": events}
+        )
+        stream_id: str = self._call(self.create, event, 201)["stream"]["streamId"]
+        return stream_id
+
+    def append_typed(
+        self, stream_type: str, stream_id: str, expected: int, events: list[dict[str, Any]]
+    ) -> None:
+        params = {"streamType": stream_type, "streamId": stream_id}
+        body = {"expectedRevision": expected, "events": events}
+        event = proxy_event("POST", "/streams/{streamType}/{streamId}/events", params, body=body)
+        self._call(self.append, event, 201)
 
     def notify_batch(self, commits: list[dict[str, Any]]) -> None:
         with quiet_stdout():
@@ -330,8 +358,14 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
         events = service.aws_session().get_component("event_emitter")
         counter.register(events)  # the session the handlers' clients come from
         recorder.register(events)
+        reads = ReadRecorder()
+        reads.register(events)
         api = _Api()
         notify_reads = _requests(report, api, counter, peek, listing_shards=shape.listing_shards)
+        try:
+            _feed_reads(report, api, counter, reads, peek)
+        except Exception as exc:  # noqa: BLE001 - report, do not stop the bench
+            report.add(Row("2 requests", "feed read per 1,000 events", None, note=f"failed: {exc!r}"[:200]))
         return _capacity(report, api, recorder, peek, events_per_stream, notify_reads=notify_reads)
 
 
@@ -375,6 +409,57 @@ def _requests(report: Report, api: _Api, counter: RequestCounter, peek: Any, *, 
     # A Query per index shard of the type + a BatchGetItem dropping entries a newer commit superseded.
     report.add(_request_row("list page (limit 10)", calls, target=listing_shards + 1))
     return notify_reads
+
+
+def _feed_reads(report: Report, api: _Api, counter: RequestCounter, reads: ReadRecorder, peek: Any) -> None:
+    """DynamoDB requests and read units per 1,000 events read through a type's feed, pages of 1,000."""
+    per_stream = FEED_EVENTS // FEED_STREAMS
+
+    def batch(start: int) -> list[dict[str, Any]]:
+        return [_event(start + i, realistic_payload(start + i)) for i in range(FEED_COMMIT_EVENTS)]
+
+    ids = [api.create_typed(FEED_TYPE, batch(s * per_stream)) for s in range(FEED_STREAMS)]
+    for revision in range(FEED_COMMIT_EVENTS, per_stream, FEED_COMMIT_EVENTS):
+        for s, stream_id in enumerate(ids):
+            api.append_typed(FEED_TYPE, stream_id, revision, batch(s * per_stream + revision))
+    commits = sorted(
+        (item for stream_id in ids for item in _commit_items(peek, stream_id)),
+        key=lambda item: item["revision"]["N"],
+    )
+    for start in range(0, len(commits), 100):  # notify_stream's batches, as the event source mapping sends
+        api.notify_batch(commits[start : start + 100])
+    before = reads.units
+    read, after = 0, None
+    with counter.measure() as calls:
+        while True:
+            page = api.feed_page(after, 1000)
+            read += len(page["events"])
+            after = page.get("lastPosition", after)
+            if not page["hasMore"]:
+                break
+    if read != FEED_EVENTS:
+        raise RuntimeError(f"the feed held {read} events, expected {FEED_EVENTS}")
+    per = read / 1000
+    report.add(
+        Row(
+            "2 requests",
+            "feed read, per 1,000 events",
+            by_service(calls, "dynamodb") / per,
+            "DynamoDB req",
+            note=", ".join(f"{k.split('.', 1)[1]}x{v}" for k, v in sorted(calls.items()))
+            + f" for {read} events ({FEED_STREAMS} streams, commits of {FEED_COMMIT_EVENTS}, pages of 1,000)",
+        )
+    )
+    report.add(
+        Row(
+            "2 requests",
+            "feed read units per 1,000 events",
+            (reads.units - before) / per,
+            "RRU",
+            note="eventually consistent (0.5 RRU per started 4 KB; each BatchGetItem item rounds up "
+            "alone); 1 KB realistic payloads",
+        )
+    )
 
 
 def _notify_requests(report: Report, api: _Api, counter: RequestCounter, peek: Any, stream_id: str) -> int:
