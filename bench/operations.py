@@ -424,7 +424,7 @@ def _feed_reads(report: Report, api: _Api, counter: RequestCounter, reads: ReadR
             api.append_typed(FEED_TYPE, stream_id, revision, batch(s * per_stream + revision))
     commits = sorted(
         (item for stream_id in ids for item in _commit_items(peek, stream_id)),
-        key=lambda item: item["revision"]["N"],
+        key=lambda item: int(item["revision"]["N"]),
     )
     for start in range(0, len(commits), 100):  # notify_stream's batches, as the event source mapping sends
         api.notify_batch(commits[start : start + 100])

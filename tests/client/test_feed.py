@@ -178,6 +178,18 @@ def test_a_failing_handler_saves_what_it_finished_and_the_next_run_retries_the_f
     assert handled == [1, 2, 3, 4, 5]
 
 
+def test_a_subscriber_run_until_caught_up_returns_at_the_head(client: EventStoreClient) -> None:
+    _fill(client, streams=2, events=3)
+    seen: list[FeedEvent] = []
+    Subscriber(client, "batch-job", seen.append, event_types=["Paid"], page_size=1).run(until_caught_up=True)
+    assert [e.event_type for e in seen] == ["Paid", "Paid"]
+    assert (
+        client.get_checkpoint("batch-job").position == next(client.feed_pages(page_size=1000)).last_position
+    )
+    Subscriber(client, "batch-job", seen.append, event_types=["Paid"]).run(until_caught_up=True)
+    assert len(seen) == 2
+
+
 def test_a_second_instance_of_a_consumer_fails_instead_of_moving_the_checkpoint_back(
     client: EventStoreClient,
 ) -> None:

@@ -91,8 +91,9 @@ class Subscriber:
     def stopped(self) -> bool:
         return self._stop.is_set()
 
-    def run(self) -> None:
-        """Catch up, then follow the head until stopped."""
+    def run(self, *, until_caught_up: bool = False) -> None:
+        """Catch up, then follow the head until stopped; with `until_caught_up`, return at the head (a
+        batch job that brings a projection up to date and exits)."""
         self._load()
         delay = self.backoff.initial
         try:
@@ -101,6 +102,8 @@ class Subscriber:
                     delay = self.backoff.initial
                     continue
                 self.caught_up.set()
+                if until_caught_up:
+                    return
                 self._idle(delay)
                 delay = min(delay * 2, self.backoff.maximum)
         except KeyboardInterrupt:
