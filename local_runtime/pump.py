@@ -37,11 +37,14 @@ _ITEMS = ("Keys", "NewImage", "OldImage")
 
 
 def matches_filter(record: Mapping[str, Any]) -> bool:
-    """The mapping's FilterCriteria: new commits only; not summaries, listing markers or updates."""
+    """The mapping's FilterCriteria: new commits only (with a digest); not summaries, listing markers,
+    feed items, checkpoints or updates."""
     if record.get("eventName") != "INSERT":
         return False
-    revision = record.get("dynamodb", {}).get("Keys", {}).get(layout().range_key, {}).get("N")
-    return revision is not None and revision not in _NOT_COMMITS
+    change = record.get("dynamodb", {})
+    revision = change.get("Keys", {}).get(layout().range_key, {}).get("N")
+    has_digest = "S" in change.get("NewImage", {}).get("digest", {})
+    return revision is not None and revision not in _NOT_COMMITS and has_digest
 
 
 def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:

@@ -43,7 +43,8 @@ resource "aws_lambda_event_source_mapping" "notify" {
     }
   }
 
-  # Only new commits: summary items (revision 0) and listing markers (-1) are not commits.
+  # Only new commits: summary items (revision 0) and listing markers (-1) are not commits, nor are feed
+  # items and checkpoints (no digest).
   filter_criteria {
     filter {
       pattern = jsonencode({
@@ -51,6 +52,9 @@ resource "aws_lambda_event_source_mapping" "notify" {
         dynamodb = {
           Keys = {
             (local.table.range_key) = { N = [{ "anything-but" = ["0", "-1"] }] }
+          }
+          NewImage = {
+            digest = { S = [{ exists = true }] }
           }
         }
       })

@@ -22,6 +22,23 @@ ROOT = Path(__file__).resolve().parent.parent
 EVENTS = Path(__file__).resolve().parent / "events"
 
 
+def notified(store: DynamoEventStore, stream_id: str) -> int:
+    """The last revision notify_stream published and recorded for the stream."""
+    return store.cursors([stream_id])[stream_id].notified
+
+
+def feed_entries(store: DynamoEventStore, stream_type: str | None = None) -> list[tuple[str, int]]:
+    """(stream id, revision) of every event in a feed, in feed order."""
+    entries: list[tuple[str, int]] = []
+    after = None
+    while True:
+        page = store.read_feed(stream_type, after, 1000)
+        entries.extend((e.stream_id, e.revision) for e in page.events)
+        after = page.last_position
+        if not page.has_more:
+            return entries
+
+
 def load_event(name: str) -> dict[str, Any]:
     event: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
     return event

@@ -159,6 +159,7 @@ def decode_commit(item: Any) -> Commit:
     )
 
 
-def is_commit_key(keys: Any) -> bool:
-    """Commits start at revision 1; the summary (0) and the listing marker (-1) are not commits."""
-    return int(keys["revision"]["N"]) >= 1
+def is_commit_key(keys: Any, image: Any) -> bool:
+    """Commits start at revision 1 and carry a digest; the summary (0), the listing marker (-1), feed items
+    and checkpoints are not commits."""
+    return int(keys["revision"]["N"]) >= 1 and "S" in image["digest"]

@@ -36,7 +36,6 @@ from eventstore.domain import (
     StreamNotFound,
     StreamPage,
     StreamState,
-    SummaryAdvance,
     WrongExpectedRevision,
 )
 from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
@@ -247,23 +246,6 @@ class MemoryEventStore:
                 return False
             self._cursors[stream_id] = StreamCursors(fed, notified)
             return True
-
-    def notified_revision(self, stream_id: str) -> int:
-        with self._lock:
-            return self._cursors.get(stream_id, StreamCursors()).notified
-
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance:
-        del stream_type
-        with self._lock:
-            current = self._cursors.get(stream_id, StreamCursors())
-            if current.notified >= last_revision:
-                return SummaryAdvance.ALREADY_RECORDED
-            if current.notified < first_revision - 1:
-                return SummaryAdvance.PREDECESSOR_PENDING
-            self._cursors[stream_id] = StreamCursors(current.fed, last_revision)
-            return SummaryAdvance.ADVANCED
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
         with self._lock:

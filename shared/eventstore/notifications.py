@@ -1,12 +1,14 @@
 """notify_stream's logic: DynamoDB Streams records in, one SNS notification per accepted append out.
 
-Per stream, in revision order: read the stream's summary (the notification cursor, docs/design.md),
-publish the commits that follow it, then advance it over what was published. Commits missing between the
+Per stream, in revision order: read the stream's summary (its two cursors: fed and notified,
+docs/design.md), append the commits not fed yet to the feeds (eventstore.feeds), publish the commits that
+follow the notified cursor and are fed, then move both cursors in one write. Commits missing between the
 cursor and a record (delivered in another batch or shard, or given up on after an outage) are read from
 the table and published first, so a stream's notifications never overtake each other and one lost record
 never stalls a stream. A record that cannot be notified now (SNS or the table failed) is reported in
 `batchItemFailures` together with every later record of its stream, so Lambda retries it from the lowest
-reported sequence number; the cursor moves only after a publish succeeded.
+reported sequence number; the notified cursor moves only after a publish succeeded. A batch whose feed
+write fails is retried whole: nothing is published before it is fed.
 
 Not Powertools' BatchProcessor: it handles records one at a time, and this needs the whole batch (per-stream
 coalescing, PublishBatch of 10 across streams).
@@ -26,7 +28,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eventstore import timefmt
 from eventstore.commits import Commit, decode_commit, is_commit_key
 from eventstore.config import TopicSettings
-from eventstore.domain import EventStoreError, SummaryAdvance
+from eventstore.domain import EventStoreError
+from eventstore.feeds import FeedContention, FeedOutcome, FeedWriter, StreamCursors
 from eventstore.observability import logger
 from eventstore.store import NotificationCursor
 
@@ -43,9 +46,6 @@ MAX_BATCH_ENTRIES: Final = 10
 
 MAX_PUBLISH_BYTES: Final = 256 * 1024
 """SNS's limit for one message and for a whole PublishBatch call (bodies and attributes)."""
-
-_RECORDED: Final = frozenset({SummaryAdvance.ADVANCED, SummaryAdvance.ALREADY_RECORDED})
-
 
 # Parsed input ---------------------------------------------------------------------------------------
 
@@ -89,7 +89,7 @@ def parse_event(event: Mapping[str, Any]) -> StreamBatch:
     for position, record in enumerate(event.get("Records") or ()):
         change = record.get("dynamodb") or {}
         keys: Any = change.get("Keys")
-        if record.get("eventName") != "INSERT" or not _is_commit_key(keys):
+        if record.get("eventName") != "INSERT" or not _is_commit_key(keys, change.get("NewImage")):
             ignored += 1
             continue
         sequence_number = str(change["SequenceNumber"])
@@ -113,9 +113,9 @@ def _written_at(change: Mapping[str, Any]) -> datetime | None:
         return None
 
 
-def _is_commit_key(keys: Any) -> bool:
+def _is_commit_key(keys: Any, image: Any) -> bool:
     try:
-        return is_commit_key(keys)
+        return is_commit_key(keys, image)
     except (KeyError, TypeError, ValueError):
         return False  # not a key of this table: nothing to notify
 
@@ -251,48 +251,68 @@ class Notifier:
         self._topic = topic
         self._metrics = metrics
         self._clock = clock
+        self._writer = FeedWriter(cursor, clock=clock)
 
     def process(self, batch: StreamBatch) -> BatchOutcome:
         failed: dict[int, str] = {}
         for poison in batch.unreadable:
             failed[poison.position] = poison.sequence_number
+        streams = _by_stream(batch)
+        ready: dict[str, list[CommitRecord]] = {}
+
+        def pending(cursors: Mapping[str, StreamCursors]) -> dict[str, list[Commit]]:
+            # Gap fills are read once; on a retry the cursors have only moved on, so the writer (which
+            # skips what is fed) and the publisher (what is notified) filter the same lists.
+            for stream_id, records in streams.items():
+                if stream_id not in ready:
+                    base = min(cursors[stream_id].fed, cursors[stream_id].notified)
+                    ready[stream_id] = self._ready(stream_id, records, base, failed)
+            return {stream_id: [r.commit for r in records] for stream_id, records in ready.items()}
+
+        try:
+            fed = self._writer.feed(list(streams), pending)
+        except (FeedContention, EventStoreError, ClientError, BotoCoreError):
+            logger.exception("could not write the feed", extra={"streams": len(streams)})
+            failed.update((r.position, r.sequence_number) for rs in streams.values() for r in rs)
+            outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), ())
+            self._record(batch, outcome, 0, None)
+            return outcome
         queues: dict[str, deque[Notification]] = {}
-        for stream_id, records in _by_stream(batch).items():
-            ready = self._ready(stream_id, records, failed)
-            queues[stream_id] = deque(build_notification(r, fifo=self._topic.is_fifo) for r in ready)
+        for stream_id, records in ready.items():
+            notified, through = fed.cursors[stream_id].notified, fed.fed[stream_id]
+            self._mark_late(streams[stream_id], notified)
+            queues[stream_id] = deque(
+                build_notification(r, fifo=self._topic.is_fifo)
+                for r in records
+                if notified < r.commit.last_revision <= through
+            )
         published, calls = self._publish(queues, failed)
-        self._advance(published, failed)
+        self._advance(ready, fed, published, failed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
-        self._record(batch, outcome, calls)
+        self._record(batch, outcome, calls, fed, ready)
         return outcome
 
     def _ready(
-        self, stream_id: str, records: list[CommitRecord], failed: dict[int, str]
+        self, stream_id: str, records: list[CommitRecord], base: int, failed: dict[int, str]
     ) -> list[CommitRecord]:
-        """The stream's commits that follow its cursor without a gap: those may be published now."""
-        try:
-            notified = self._cursor.notified_revision(stream_id)
-        except (EventStoreError, ClientError, BotoCoreError):
-            logger.exception("could not read the stream summary", extra={"streamId": stream_id})
-            failed.update((r.position, r.sequence_number) for r in records)
-            return []
-        self._mark_late(records, notified)
+        """The stream's commits that follow `base` (the lower of its two cursors) without a gap: those may
+        be fed and published now."""
         ready: list[CommitRecord] = []
         for offset, record in enumerate(records):
             commit = record.commit
-            if commit.last_revision <= notified:
-                continue  # delivered again after it was published and recorded: nothing to do
-            if commit.first_revision != notified + 1:
-                # Its predecessors have not been notified: their records are in another batch or shard,
-                # or were given up on. They are in the table, so publish them first, in order.
-                missing = self._missing(stream_id, notified + 1, commit.first_revision - 1)
+            if commit.last_revision <= base:
+                continue  # delivered again after it was fed and notified: nothing to do
+            if commit.first_revision != base + 1:
+                # Its predecessors have not been handled: their records are in another batch or shard,
+                # or were given up on. They are in the table, so take them first, in order.
+                missing = self._missing(stream_id, base + 1, commit.first_revision - 1)
                 if missing is None:
                     failed.update((r.position, r.sequence_number) for r in records[offset:])
                     return ready
                 # Their failures are reported under this record, the one that brought them in.
                 ready.extend(CommitRecord(record.position, record.sequence_number, m) for m in missing)
             ready.append(record)
-            notified = commit.last_revision
+            base = commit.last_revision
         return ready
 
     def _mark_late(self, records: Sequence[CommitRecord], notified: int) -> None:
@@ -330,23 +350,35 @@ class Notifier:
         logger.info("filled a gap from the table", extra={"streamId": stream_id, "from": first, "to": last})
         return commits
 
-    def _advance(self, published: Sequence[Notification], failed: dict[int, str]) -> None:
-        """Move each stream's cursor over the commits just published (a prefix of its ready commits)."""
+    def _advance(
+        self,
+        ready: Mapping[str, Sequence[CommitRecord]],
+        fed: FeedOutcome,
+        published: Sequence[Notification],
+        failed: dict[int, str],
+    ) -> None:
+        """Move each stream's two cursors in one write: fed over what the writer fed, notified over what
+        was just published (a prefix of its ready commits). A failed publish still moves fed."""
         by_stream: dict[str, list[CommitRecord]] = {}
         for notification in published:
             by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
-        for stream_id, records in by_stream.items():
-            first, last = records[0].commit, records[-1].commit
+        for stream_id, records in ready.items():
+            read, through = fed.cursors[stream_id], fed.fed[stream_id]
+            sent = by_stream.get(stream_id, [])
+            notified = sent[-1].commit.last_revision if sent else read.notified
+            if not records or (through, notified) == (read.fed, read.notified):
+                continue
             try:
-                advance = self._cursor.advance_summary(
-                    stream_id, first.stream_type, first.first_revision, last.last_revision
+                moved = self._cursor.move_cursors(
+                    stream_id, records[0].commit.stream_type, through, notified, read
                 )
             except (EventStoreError, ClientError, BotoCoreError):
-                logger.exception("could not advance the stream summary", extra={"streamId": stream_id})
-                advance = None
-            if advance not in _RECORDED:
+                logger.exception("could not move the stream's cursors", extra={"streamId": stream_id})
+                moved = False
+            if not moved:
                 # Published but not recorded: retried, so published again (at least once) and recorded.
-                failed.update((r.position, r.sequence_number) for r in records)
+                # The feed needs nothing: the next writer completes the head item's effects.
+                failed.update((r.position, r.sequence_number) for r in sent)
 
     def _publish(
         self, queues: dict[str, deque[Notification]], failed: dict[int, str]
@@ -389,16 +421,30 @@ class Notifier:
         accepted = {s["Id"] for s in response.get("Successful", [])} - {e["Id"] for e in errors}
         return [entry["Id"] in accepted for entry in entries]
 
-    def _record(self, batch: StreamBatch, outcome: BatchOutcome, calls: int) -> None:
+    def _record(
+        self,
+        batch: StreamBatch,
+        outcome: BatchOutcome,
+        calls: int,
+        fed: FeedOutcome | None,
+        ready: Mapping[str, Sequence[CommitRecord]] | None = None,
+    ) -> None:
         now = self._clock()
-        lags = [
-            max(0.0, (now - timefmt.parse(n.record.commit.committed_at)).total_seconds() * 1000)
-            for n in outcome.published
-        ]
+        lags = [_lag(now, n.record.commit) for n in outcome.published]
         self._metrics.count("NotificationsPublished", len(outcome.published))
         self._metrics.count("NotificationsFailed", len(outcome.failed_sequence_numbers))
         for lag in lags:
             self._metrics.milliseconds("NotificationLagMilliseconds", lag)
+        newly_fed = [
+            r.commit
+            for stream_id, records in (ready or {}).items()
+            for r in records
+            if fed is not None and fed.cursors[stream_id].fed < r.commit.first_revision
+        ]
+        for commit in newly_fed:
+            self._metrics.milliseconds("FeedLagMilliseconds", _lag(now, commit))
+        self._metrics.count("FeedItemsWritten", len(fed.items) if fed else 0)
+        self._metrics.count("FeedWriteConflicts", fed.conflicts if fed else 0)
         self._metrics.flush()
         for record in batch.unreadable:
             logger.error(
@@ -418,9 +464,15 @@ class Notifier:
                 "published": len(outcome.published),
                 "failed": len(outcome.failed_sequence_numbers),
                 "publishCalls": calls,
+                "fedCommits": len(newly_fed),
+                "feedItems": len(fed.items) if fed else 0,
                 "maxLagMilliseconds": round(max(lags, default=0.0)),
             },
         )
+
+
+def _lag(now: datetime, commit: Commit) -> float:
+    return max(0.0, (now - timefmt.parse(commit.committed_at)).total_seconds() * 1000)
 
 
 def _by_stream(batch: StreamBatch) -> dict[str, list[CommitRecord]]:

@@ -23,8 +23,8 @@ from eventstore.domain import (
     NotGiven,
     StreamPage,
     StreamState,
-    SummaryAdvance,
 )
+from eventstore.feeds import FeedLog, StreamCursors
 
 MAX_PAGE_EVENTS: Final = 1000
 """A page of events holds at most this many, whatever the limit asked for."""
@@ -84,18 +84,15 @@ class FeedStore(Protocol):
         ...
 
 
-class NotificationCursor(Protocol):
-    """What notify_stream needs: each stream's notification cursor (its summary) and the commits it
-    publishes from."""
+class NotificationCursor(FeedLog, Protocol):
+    """What notify_stream needs: the feed writer's log, each stream's cursors (its summary) and the commits
+    it feeds and publishes from."""
 
-    def notified_revision(self, stream_id: str) -> int:
-        """The last revision published and recorded (0: none yet)."""
-        ...
-
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance:
-        """Move the cursor to last_revision if it stands right before first_revision."""
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        """Set both cursors in one write, if the notified cursor is still as read and fed is not past
+        `fed`; whether it was written."""
         ...
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:

@@ -10,7 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from eventstore.commits import Commit, decode_commit
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.feeds import FeedWriter
 from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
 from eventstore.table import create_table
@@ -77,8 +79,31 @@ def store(request: pytest.FixtureRequest) -> DynamoEventStore | MemoryEventStore
     return fixture
 
 
-@pytest.fixture(params=[pytest.param("memory_store", id="memory")])
-def fed(request: pytest.FixtureRequest) -> tuple[MemoryEventStore, Callable[[], None]]:
-    """Every store with feeds, and what brings its feeds up to date (the memory store's always are)."""
-    fixture: MemoryEventStore = request.getfixturevalue(request.param)
+def run_feed_writer(store: DynamoEventStore) -> None:
+    """What notify_stream does for the feeds, over every commit in the table at once (as one batch)."""
+    commits: dict[str, list[Commit]] = {}
+    for page in store.table.client.get_paginator("scan").paginate(TableName=store.table.name):
+        for item in page["Items"]:
+            if int(item["revision"]["N"]) >= 1 and "digest" in item:
+                commit = decode_commit(item)
+                commits.setdefault(commit.stream_id, []).append(commit)
+    for stream in commits.values():
+        stream.sort(key=lambda c: c.first_revision)
+    writer = FeedWriter(store)
+    writer.finish(writer.feed(list(commits), lambda _: commits))
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("memory_store", id="memory"),
+        pytest.param("moto_store", id="moto"),
+        pytest.param("server_store", id="moto-server"),
+    ]
+)
+def fed(request: pytest.FixtureRequest) -> tuple[DynamoEventStore | MemoryEventStore, Callable[[], None]]:
+    """Every store with feeds, and what brings its feeds up to date: the memory store's always are, the
+    DynamoDB store's once the feed writer has run over its commits (as notify_stream does)."""
+    fixture: DynamoEventStore | MemoryEventStore = request.getfixturevalue(request.param)
+    if isinstance(fixture, DynamoEventStore):
+        return fixture, lambda: run_feed_writer(fixture)
     return fixture, lambda: None

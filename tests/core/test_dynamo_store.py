@@ -306,7 +306,7 @@ def test_notify_marks_commits_it_sees_written_late(store: DynamoEventStore) -> N
     time.sleep(2 * SETTLE.total_seconds())
     listing = all_streams(settled, "parcel", stamp, 10)
     assert [(s.stream_id, s.revision) for s in listing] == [(stream_id, 2)]
-    assert settled.notified_revision(stream_id) == 0
+    assert settled.cursors([stream_id])[stream_id].notified == 0
 
 
 def test_a_late_commit_found_by_the_sdk_retry_is_written_not_replayed_and_marked(

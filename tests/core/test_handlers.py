@@ -13,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from eventstore.feeds import StreamCursors
 from eventstore.routes import ROUTES, Route
 from eventstore.table import create_table
 from tests.support import assert_matches_schema, load_handler, proxy_event
@@ -183,7 +184,7 @@ def test_listing_after_notification_with_signed_page_keys(
     created = [create(call, "cart") for _ in range(3)]
     store = handlers["append_event"].SERVICE.store
     for stream in created:
-        store.advance_summary(stream["streamId"], "cart", 1, 1)
+        store.move_cursors(stream["streamId"], "cart", 1, 1, StreamCursors())
     seen: list[str] = []
     key = None
     for _ in range(len(created) + 1):  # bounded: a key the server ignored would repeat page one forever

@@ -29,10 +29,9 @@ from eventstore.domain import (
     PayloadTooLarge,
     StreamAlreadyExists,
     StreamNotFound,
-    SummaryAdvance,
     WrongExpectedRevision,
 )
-from eventstore.feeds import group_member
+from eventstore.feeds import StreamCursors, group_member
 from eventstore.store import EventStore, FeedStore, NotificationCursor
 
 
@@ -243,19 +242,28 @@ def test_commit_times_never_go_backwards(store: EventStore) -> None:
 # Summary: notify_stream's cursor ---------------------------------------------------------------------
 
 
-def test_summary_advances_only_in_revision_order(store: Store) -> None:
+def test_cursors_move_together_only_forward_and_from_where_they_were_read(store: Store) -> None:
     stream_id = new_stream(store)
-    assert store.notified_revision(stream_id) == 0
-    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.PREDECESSOR_PENDING
-    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ADVANCED
-    assert store.notified_revision(stream_id) == 1
-    assert store.advance_summary(stream_id, "order", 1, 1) is SummaryAdvance.ALREADY_RECORDED
-    assert store.advance_summary(stream_id, "order", 4, 4) is SummaryAdvance.PREDECESSOR_PENDING
-    assert store.advance_summary(stream_id, "order", 2, 3) is SummaryAdvance.ADVANCED
-    # A retried batch that covers an already recorded commit and a new one.
-    assert store.advance_summary(stream_id, "order", 2, 5) is SummaryAdvance.ADVANCED
-    assert store.notified_revision(stream_id) == 5
-    # The cursor is not a listing entry: the listing shows the stream's commits, notified or not.
+    read = store.cursors([stream_id])[stream_id]
+    assert read.notified == 0
+    fed = max(read.fed, 1)
+    assert store.move_cursors(stream_id, "order", fed, 1, read)
+    now = store.cursors([stream_id])[stream_id]
+    assert (now.fed, now.notified) == (fed, 1)
+    # Another instance that read the cursors before this move loses.
+    assert not store.move_cursors(stream_id, "order", 3, 3, read)
+    # Fed never moves back.
+    assert not store.move_cursors(stream_id, "order", 0, 2, now)
+    # A fed cursor moved by a writer rolling the feed forward does not stop the notified cursor.
+    store.advance_fed(stream_id, "order", 4)
+    store.advance_fed(stream_id, "order", 2)
+    assert store.cursors([stream_id])[stream_id].fed == 4
+    assert store.move_cursors(stream_id, "order", 5, 5, now)
+    assert store.cursors([stream_id, "unknown"]) == {
+        stream_id: StreamCursors(5, 5),
+        "unknown": StreamCursors(),
+    }
+    # The cursors are not a listing entry: the listing shows the stream's commits, notified or not.
     page = store.list_streams("order", None, 10, None)
     assert [(s.stream_id, s.revision) for s in page.streams] == [(stream_id, 1)]
 

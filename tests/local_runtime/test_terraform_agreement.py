@@ -34,8 +34,12 @@ def test_pump_defaults_are_the_mappings() -> None:
 
 
 def test_the_filter_passes_only_inserted_commits() -> None:
-    def record(event_name: str, revision: str) -> dict[str, object]:
-        return {"eventName": event_name, "dynamodb": {"Keys": {"revision": {"N": revision}}}}
+    def record(event_name: str, revision: str, *, digest: bool = True) -> dict[str, object]:
+        image: dict[str, object] = {"digest": {"S": "abc"}} if digest else {"refs": {"L": []}}
+        return {
+            "eventName": event_name,
+            "dynamodb": {"Keys": {"revision": {"N": revision}}, "NewImage": image},
+        }
 
     assert matches_filter(record("INSERT", "1"))
     assert matches_filter(record("INSERT", "17"))
@@ -43,6 +47,13 @@ def test_the_filter_passes_only_inserted_commits() -> None:
     assert not matches_filter(record("INSERT", "-1"))
     assert not matches_filter(record("MODIFY", "3"))
     assert not matches_filter(record("REMOVE", "3"))
+    assert not matches_filter(record("INSERT", "3", digest=False))  # a feed item
+
+
+@pytest.mark.skipif(not (TERRAFORM / "notifications.tf").exists(), reason="terraform/ not written yet")
+def test_terraforms_filter_also_requires_a_digest() -> None:
+    text = (TERRAFORM / "notifications.tf").read_text()
+    assert re.search(r"NewImage\s*=\s*\{\s*digest\s*=\s*\{\s*S\s*=\s*\[\{\s*exists\s*=\s*true", text)
 
 
 @pytest.mark.skipif(not (TERRAFORM / "notifications.tf").exists(), reason="terraform/ not written yet")

@@ -4,7 +4,7 @@ fault-injecting SNS publisher and Lambda's checkpoint-and-retry behaviour for st
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Unpack
 
@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from eventstore.commits import Commit
-    from eventstore.domain import SummaryAdvance
     from eventstore.dynamodb.store import DynamoEventStore
+    from eventstore.feeds import FeedItem, StreamCursors
 
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")
@@ -41,14 +41,25 @@ class StoreCursor:
     def __init__(self, store: DynamoEventStore) -> None:
         self.store = store
 
-    def notified_revision(self, stream_id: str) -> int:
-        return self.store.notified_revision(stream_id)
+    def head(self, feed: str) -> FeedItem | None:
+        return self.store.head(feed)
+
+    def put(self, item: FeedItem) -> bool:
+        return self.store.put(item)
+
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        return self.store.cursors(stream_ids)
+
+    def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+        self.store.advance_fed(stream_id, stream_type, revision)
+
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        return self.store.move_cursors(stream_id, stream_type, fed, notified, read)
 
     def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
         return self.store.commits_between(stream_id, first, last)
-
-    def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
-        return self.store.advance_summary(stream_id, stream_type, first, last)
 
     def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
         return self.store.mark_if_late(commit, written_at)

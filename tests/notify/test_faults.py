@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -17,8 +17,9 @@ from hypothesis import strategies as st
 from eventstore import timefmt
 from eventstore.commits import Commit
 from eventstore.config import TopicSettings
-from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable, SummaryAdvance
+from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.feeds import StreamCursors
 from eventstore.notifications import Notifier, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -30,7 +31,7 @@ from tests.notify.harness import (
     body_of,
     first_occurrences,
 )
-from tests.support import listing_marker
+from tests.support import feed_entries, listing_marker, notified
 
 CALLER = Caller(None, None)
 
@@ -106,24 +107,30 @@ def test_a_failed_publish_call_fails_its_entries_and_the_later_records_of_their_
     assert first_occurrences(queue.receive()) == {s: [1, 2] for s in streams}
 
 
-def test_a_store_failure_fails_only_that_stream(store: DynamoEventStore, tap: StreamTap, bus: Bus) -> None:
-    healthy, broken = new_stream(store, "order", 2), new_stream(store, "order", 2)
+def test_a_summary_read_failure_fails_the_batch_and_publishes_nothing_unfed(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    first, second = new_stream(store, "order", 2), new_stream(store, "order", 2)
+    outage = [True]
 
     class FailingCursor(StoreCursor):
-        def notified_revision(self, stream_id: str) -> int:
-            if stream_id == broken:
+        def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+            if outage[0] and second in stream_ids:
                 raise ServiceUnavailable("throttled")
-            return store.notified_revision(stream_id)
+            return store.cursors(stream_ids)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(FailingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     records = tap.new_records()
-    seq = sequence_of(records)
 
     outcome = notifier.process(parse_event({"Records": records}))
 
-    assert outcome.failed_sequence_numbers == (seq[broken, 1], seq[broken, 2])
-    assert published(publisher) == [(healthy, 1), (healthy, 2)]
+    assert sorted(outcome.failed_sequence_numbers) == sorted(sequence_of(records).values())
+    assert published(publisher) == []
+    outage[0] = False
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+    assert sorted(published(publisher)) == sorted([(first, 1), (first, 2), (second, 1), (second, 2)])
+    assert sorted(feed_entries(store)) == sorted([(first, 1), (first, 2), (second, 1), (second, 2)])
 
 
 def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
@@ -135,21 +142,26 @@ def test_published_but_unrecorded_commits_are_retried_and_then_recorded(
     outage = [True]
 
     class RecordingFails(StoreCursor):
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
+        def move_cursors(
+            self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+        ) -> bool:
             if outage[0]:
                 raise ServiceUnavailable("throttled")
-            return store.advance_summary(stream_id, stream_type, first, last)
+            return store.move_cursors(stream_id, stream_type, fed, notified, read)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(RecordingFails(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
 
     first = notifier.process(parse_event({"Records": records}))
     assert first.failed_sequence_numbers == (seq[stream_id, 1], seq[stream_id, 2])
-    assert store.notified_revision(stream_id) == 0
+    assert notified(store, stream_id) == 0
     outage[0] = False
     assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
-    assert store.notified_revision(stream_id) == 2
+    assert notified(store, stream_id) == 2
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 1), (stream_id, 2)]
+    # At least once for notifications; exactly once in the feeds.
+    assert feed_entries(store) == [(stream_id, 1), (stream_id, 2)]
+    assert feed_entries(store, "order") == [(stream_id, 1), (stream_id, 2)]
 
 
 def test_a_later_commit_in_another_shard_never_overtakes_a_predecessor_awaiting_a_retry(
@@ -173,7 +185,7 @@ def test_a_later_commit_in_another_shard_never_overtakes_a_predecessor_awaiting_
     assert shard_b.process(parse_event({"Records": [r2]})).failed_sequence_numbers == ()
     assert shard_a.process(parse_event({"Records": [r1]})).failed_sequence_numbers == ()
     assert published(publisher) == [(stream_id, 1), (stream_id, 1), (stream_id, 1), (stream_id, 2)]
-    assert store.notified_revision(stream_id) == 2
+    assert notified(store, stream_id) == 2
 
 
 def test_commits_missing_from_the_input_are_published_from_the_table_first(
@@ -208,7 +220,7 @@ def test_a_gap_that_cannot_be_read_holds_the_record_back(
         r3["dynamodb"]["SequenceNumber"],
     )
     assert publisher.calls == []
-    assert store.notified_revision(stream_id) == 0
+    assert notified(store, stream_id) == 0
 
 
 def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_summary_write(
@@ -219,9 +231,15 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     writes: list[tuple[int, int]] = []
 
     class CountingCursor(StoreCursor):
-        def advance_summary(self, stream_id: str, stream_type: str, first: int, last: int) -> SummaryAdvance:
-            writes.append((first, last))
-            return store.advance_summary(stream_id, stream_type, first, last)
+        def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+            writes.append((revision, -1))
+            store.advance_fed(stream_id, stream_type, revision)
+
+        def move_cursors(
+            self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+        ) -> bool:
+            writes.append((fed, notified))
+            return store.move_cursors(stream_id, stream_type, fed, notified, read)
 
     publisher = bus.flaky_publisher()
     notifier = Notifier(CountingCursor(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
@@ -229,7 +247,7 @@ def test_commits_of_a_stream_out_of_order_in_one_batch_go_out_in_order_with_one_
     outcome = notifier.process(parse_event({"Records": list(reversed(records))}))
 
     assert outcome.failed_sequence_numbers == ()
-    assert writes == [(1, 3)]
+    assert writes == [(3, 3)]
     assert published(publisher) == [(stream_id, 1), (stream_id, 2), (stream_id, 3)]
 
 
@@ -325,4 +343,4 @@ def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delay
     marker = listing_marker(store, late)
     assert marker["lastRevision"] == {"N": "2"}
     assert timefmt.parse(marker["committedAt"]["S"]) > stamp
-    assert (store.notified_revision(late), store.notified_revision(prompt)) == (2, 1)
+    assert (notified(store, late), notified(store, prompt)) == (2, 1)

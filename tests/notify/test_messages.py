@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
 from eventstore.commits import Commit
 from eventstore.config import TopicSettings
-from eventstore.domain import Caller, NewEvent, RecordedEvent, SummaryAdvance
+from eventstore.domain import Caller, NewEvent, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.feeds import FeedItem, StreamCursors
 from eventstore.notifications import (
     MAX_PUBLISH_BYTES,
     CommitRecord,
@@ -73,14 +75,25 @@ def test_fifo_entries_carry_the_stream_as_group_and_stream_revision_as_deduplica
 class ForgetfulCursor:
     """A cursor that has recorded nothing, as if recording the summary had failed after the publish."""
 
-    def notified_revision(self, _stream_id: str) -> int:
-        return 0
+    def head(self, _feed: str) -> FeedItem | None:
+        return None
+
+    def put(self, _item: FeedItem) -> bool:
+        return True
+
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        return dict.fromkeys(stream_ids, StreamCursors())
+
+    def advance_fed(self, _stream_id: str, _stream_type: str, _revision: int) -> None:
+        pass
+
+    def move_cursors(
+        self, _stream_id: str, _stream_type: str, _fed: int, _notified: int, _read: StreamCursors
+    ) -> bool:
+        return True
 
     def commits_between(self, _stream_id: str, _first: int, _last: int) -> list[Commit]:
         return []
-
-    def advance_summary(self, _stream_id: str, _stream_type: str, _first: int, _last: int) -> SummaryAdvance:
-        return SummaryAdvance.ADVANCED
 
     def mark_if_late(self, _commit: Commit, _written_at: datetime) -> bool:
         return False

@@ -228,7 +228,13 @@ def test_event_source_mapping_settings(stack: Stack) -> None:
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
     assert patterns == [
-        {"eventName": ["INSERT"], "dynamodb": {"Keys": {"revision": {"N": [{"anything-but": ["0", "-1"]}]}}}}
+        {
+            "eventName": ["INSERT"],
+            "dynamodb": {
+                "Keys": {"revision": {"N": [{"anything-but": ["0", "-1"]}]}},
+                "NewImage": {"digest": {"S": [{"exists": True}]}},
+            },
+        }
     ]
 
 

@@ -7,10 +7,11 @@ keyed by the revision of its first event; a stream's newest commit is one consis
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import QueryInputTypeDef, QueryOutputTypeDef
 
 MAX_REVISION: Final = 2**63 - 1
+MAX_BATCH_GET_KEYS: Final = 100
+BATCH_GET_ATTEMPTS: Final = 5
 
 # DynamoDB error codes that mean "try again later"; botocore has already retried them.
 _TRANSIENT_CODES: Final = frozenset(
@@ -118,6 +121,40 @@ class Table:
         if not commits or commits[0].stream_type != stream_type:
             raise StreamNotFound(stream_type, stream_id)
         return commits[0]
+
+    def batch_get(
+        self, keys: Sequence[Item], *, consistent: bool, projection: str | None = None
+    ) -> dict[tuple[str, int], Item]:
+        """The items at the keys that exist, by (stream id, revision); keys DynamoDB leaves unprocessed are
+        asked again, and ServiceUnavailable if some stay unanswered (absent must mean absent)."""
+        table = self.name
+        found: dict[tuple[str, int], Item] = {}
+        for start in range(0, len(keys), MAX_BATCH_GET_KEYS):
+            pending: Any = list(keys[start : start + MAX_BATCH_GET_KEYS])
+            for attempt in range(BATCH_GET_ATTEMPTS):
+                if not pending:
+                    break
+                if attempt:
+                    time.sleep(0.02 * 2**attempt)
+                request: Any = {"Keys": pending, "ConsistentRead": consistent}
+                if projection is not None:
+                    request["ProjectionExpression"] = projection
+                    request["ExpressionAttributeNames"] = {
+                        "#id": self.layout.hash_key,
+                        "#rev": self.layout.range_key,
+                    }
+                with dynamodb_errors():
+                    response = self.client.batch_get_item(RequestItems={table: request})
+                answered: Any = response.get("Responses", {}).get(table, [])
+                found |= {self.key_of(item): item for item in answered}
+                unprocessed: Any = response.get("UnprocessedKeys", {})
+                pending = unprocessed.get(table, {}).get("Keys", [])
+            if pending:
+                raise ServiceUnavailable("DynamoDB left keys of a BatchGetItem unprocessed; retry")
+        return found
+
+    def key_of(self, item: Any) -> tuple[str, int]:
+        return item[self.layout.hash_key]["S"], int(item[self.layout.range_key]["N"])
 
     def get_item(self, stream_id: str, revision: int) -> Item | None:
         with dynamodb_errors():

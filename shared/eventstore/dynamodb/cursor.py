@@ -1,17 +1,19 @@
-"""notify_stream's cursor: each stream's summary item (revision 0, outside the listing index) records the
-last revision published; it moves forward only in revision order (docs/design.md, "Notifications")."""
+"""notify_stream's cursors: each stream's summary item (revision 0, outside the listing index) records the
+last revision fed (`fedRevision`) and the last published (`lastRevision`); both move forward only, in one
+write per stream per batch (docs/design.md, "Notifications", "Feeds")."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from eventstore.commits import Commit
-from eventstore.domain import SummaryAdvance
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers
+from eventstore.feeds import StreamCursors
 from eventstore.store import MAX_PAGE_EVENTS
 from eventstore.table import SUMMARY_REVISION
 
@@ -20,7 +22,7 @@ if TYPE_CHECKING:
 
 
 class SummaryCursor:
-    """The NotificationCursor on one table."""
+    """The summaries' part of the NotificationCursor on one table (the feed items: dynamodb.feeds)."""
 
     def __init__(self, table: Table, markers: ListingMarkers) -> None:
         self._table = table
@@ -36,64 +38,68 @@ class SummaryCursor:
     def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
         return self._markers.mark_if_late(commit, written_at)
 
-    def notified_revision(self, stream_id: str) -> int:
-        """The last revision notify_stream published and recorded in the stream's summary (0: none yet)."""
-        with dynamodb_errors():
-            response = self._table.client.get_item(
-                TableName=self._table.name,
-                Key=self._table.key(stream_id, SUMMARY_REVISION),
-                ProjectionExpression="lastRevision",
-                ConsistentRead=True,
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        keys = [self._table.key(s, SUMMARY_REVISION) for s in dict.fromkeys(stream_ids)]
+        found = self._table.batch_get(
+            keys, consistent=True, projection="#id, #rev, fedRevision, lastRevision"
+        )
+        cursors = {s: StreamCursors() for s in stream_ids}
+        for (stream_id, _), item in found.items():
+            cursors[stream_id] = StreamCursors(_number(item, "fedRevision"), _number(item, "lastRevision"))
+        return cursors
+
+    def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+        try:
+            self._update_summary(
+                stream_id,
+                "SET fedRevision = :fed, streamType = :type",
+                "attribute_not_exists(fedRevision) OR fedRevision < :fed",
+                {":fed": {"N": str(revision)}, ":type": {"S": stream_type}},
             )
-        item: Any = response.get("Item")
-        return int(item["lastRevision"]["N"]) if item else 0
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise  # a failed condition: another writer moved it as far already
 
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance:
-        """Move the stream's summary to last_revision if it stands right before first_revision.
-
-        The condition makes the summary the per-stream notification cursor (docs/design.md).
-        """
-        expected_previous = first_revision - 1
-        for _ in range(2):
-            try:
-                with dynamodb_errors():
-                    self._update_summary(stream_id, stream_type, expected_previous, last_revision)
-            except ClientError as exc:
-                if not condition_failed(exc):
-                    raise
-                old: Any = exc.response.get("Item")
-                recorded = int(old["lastRevision"]["N"]) if old else 0
-                if recorded >= last_revision:
-                    return SummaryAdvance.ALREADY_RECORDED
-                if recorded < first_revision - 1:
-                    return SummaryAdvance.PREDECESSOR_PENDING
-                # An earlier attempt recorded part of this range (a commit boundary inside it).
-                expected_previous = recorded
-            else:
-                return SummaryAdvance.ADVANCED
-        return SummaryAdvance.PREDECESSOR_PENDING
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        """Both cursors in one UpdateItem (one write unit: the summary is small and outside the index)."""
+        values: dict[str, AttributeValueTypeDef] = {
+            ":fed": {"N": str(fed)},
+            ":notified": {"N": str(notified)},
+            ":type": {"S": stream_type},
+            ":read": {"N": str(read.notified)},
+        }
+        # A summary without lastRevision reads as notified 0 (a move may also have written 0 there).
+        notified_as_read = "attribute_not_exists(lastRevision) OR lastRevision = :read"
+        if read.notified:
+            notified_as_read = "lastRevision = :read"
+        try:
+            self._update_summary(
+                stream_id,
+                "SET fedRevision = :fed, lastRevision = :notified, streamType = :type",
+                f"({notified_as_read}) AND (attribute_not_exists(fedRevision) OR fedRevision <= :fed)",
+                values,
+            )
+        except ClientError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def _update_summary(
-        self, stream_id: str, stream_type: str, expected_previous: int, last_revision: int
+        self, stream_id: str, update: str, condition: str, values: dict[str, AttributeValueTypeDef]
     ) -> None:
-        if expected_previous == 0:
-            condition = "attribute_not_exists(lastRevision)"
-            values: dict[str, AttributeValueTypeDef] = {}
-        else:
-            condition = "lastRevision = :previous"
-            values = {":previous": {"N": str(expected_previous)}}
-        self._table.client.update_item(
-            TableName=self._table.name,
-            Key=self._table.key(stream_id, SUMMARY_REVISION),
-            # No listing-index key here: the summary stays out of the index, so advancing it costs 1 WRU.
-            UpdateExpression="SET streamType = :type, lastRevision = :last",
-            ConditionExpression=condition,
-            ExpressionAttributeValues={
-                ":type": {"S": stream_type},
-                ":last": {"N": str(last_revision)},
-                **values,
-            },
-            ReturnValuesOnConditionCheckFailure="ALL_OLD",
-        )
+        # No listing-index key here: the summary stays out of the index, so a write costs 1 WRU.
+        with dynamodb_errors():
+            self._table.client.update_item(
+                TableName=self._table.name,
+                Key=self._table.key(stream_id, SUMMARY_REVISION),
+                UpdateExpression=update,
+                ConditionExpression=condition,
+                ExpressionAttributeValues=values,
+            )
+
+
+def _number(item: Any, name: str) -> int:
+    return int(item[name]["N"]) if name in item else 0

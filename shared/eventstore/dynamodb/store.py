@@ -1,9 +1,9 @@
-"""DynamoEventStore: the EventStore and the NotificationCursor on one DynamoDB table, composed of the
-writer, the reads, the listing and the cursor (each given the same table)."""
+"""DynamoEventStore: the EventStore, FeedStore and NotificationCursor on one DynamoDB table, composed of
+the writer, the reads, the listing, the cursor and the feeds (each given the same table)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -11,19 +11,23 @@ from eventstore.commits import Commit
 from eventstore.domain import (
     AppendResult,
     Caller,
+    Checkpoint,
     EventPage,
     ExpectedRevision,
+    FeedPage,
     NewEvent,
+    NotGiven,
     StreamPage,
     StreamState,
-    SummaryAdvance,
 )
 from eventstore.dynamodb import reads
 from eventstore.dynamodb.access import Settling, Table
 from eventstore.dynamodb.cursor import SummaryCursor
+from eventstore.dynamodb.feeds import TableFeeds
 from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
+from eventstore.feeds import FeedItem, StreamCursors, read_page
 from eventstore.pagekeys import PageKeySigner
 
 if TYPE_CHECKING:
@@ -31,7 +35,7 @@ if TYPE_CHECKING:
 
 
 class DynamoEventStore:
-    """EventStore and NotificationCursor on one DynamoDB table (names and keys from table.json)."""
+    """EventStore, FeedStore and NotificationCursor on one DynamoDB table (names and keys from table.json)."""
 
     def __init__(
         self,
@@ -49,6 +53,7 @@ class DynamoEventStore:
         self.writer = CommitWriter(self.table, self.markers, settling, any_append_budget=any_append_budget)
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
+        self.feeds = TableFeeds(self.table, clock)
 
     # EventStore
 
@@ -78,15 +83,46 @@ class DynamoEventStore:
     ) -> StreamPage:
         return self.listing.list_streams(stream_type, updated_after, limit, page_key)
 
-    # NotificationCursor
+    # FeedStore
 
-    def notified_revision(self, stream_id: str) -> int:
-        return self.cursor.notified_revision(stream_id)
+    def read_feed(
+        self,
+        stream_type: str | None,
+        after: str | None,
+        limit: int,
+        *,
+        event_types: frozenset[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+    ) -> FeedPage:
+        return read_page(
+            self.feeds, stream_type, after, limit, event_types=event_types, member=member, size=size
+        )
 
-    def advance_summary(
-        self, stream_id: str, stream_type: str, first_revision: int, last_revision: int
-    ) -> SummaryAdvance:
-        return self.cursor.advance_summary(stream_id, stream_type, first_revision, last_revision)
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        return self.feeds.get_checkpoint(name)
+
+    def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
+        return self.feeds.put_checkpoint(name, position, expected)
+
+    # NotificationCursor (and the feed writer's FeedLog)
+
+    def head(self, feed: str) -> FeedItem | None:
+        return self.feeds.head(feed)
+
+    def put(self, item: FeedItem) -> bool:
+        return self.feeds.put(item)
+
+    def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
+        return self.cursor.cursors(stream_ids)
+
+    def advance_fed(self, stream_id: str, stream_type: str, revision: int) -> None:
+        self.cursor.advance_fed(stream_id, stream_type, revision)
+
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        return self.cursor.move_cursors(stream_id, stream_type, fed, notified, read)
 
     def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
         return self.cursor.commits_between(stream_id, first_revision, last_revision)
