@@ -88,6 +88,14 @@ locals {
       ]
     },
     {
+      # Conflicts: two notify_stream instances (shards) took the same feed position; the loser retries.
+      title = "Feed items written / write conflicts"
+      metrics = [
+        for metric in ["FeedItemsWritten", "FeedWriteConflicts"] :
+        [local.metrics_namespace, metric, "service", local.service_name, { stat = "Sum" }]
+      ]
+    },
+    {
       title = "Appends, conflicts and idempotent replays"
       metrics = [
         for metric in ["AppendsAccepted", "EventsAppended", "StreamsCreated", "AppendConflicts", "IdempotentReplays"] :

@@ -255,7 +255,7 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     assert {"5XXError", "4XXError", "Latency", "Errors", "Throttles", "Duration", "IteratorAge"} <= metrics
     assert {"ConditionalCheckFailedRequests", "ApproximateNumberOfMessagesVisible"} <= metrics
     assert {"AppendsAccepted", "AppendConflicts", "IdempotentReplays", "NotificationsPublished"} <= metrics
-    assert {"ListingMarksFailed", "FeedLagMilliseconds"} <= metrics
+    assert {"ListingMarksFailed", "FeedLagMilliseconds", "FeedItemsWritten", "FeedWriteConflicts"} <= metrics
     feed_lag = next(a for a in alarms if a["AlarmName"] == f"{stack.name}-feed-lag")
     assert (feed_lag["MetricName"], feed_lag["ExtendedStatistic"]) == ("FeedLagMilliseconds", "p99")
 
