@@ -123,14 +123,6 @@ class NotGiven(enum.Enum):
 NOT_GIVEN: Final = NotGiven.NOT_GIVEN
 
 
-class SummaryAdvance(enum.Enum):
-    """What happened when a stream's summary (notify_stream's cursor) was moved forward to a commit."""
-
-    ADVANCED = "advanced"
-    ALREADY_RECORDED = "already-recorded"
-    PREDECESSOR_PENDING = "predecessor-pending"
-
-
 # Errors ---------------------------------------------------------------------------------------
 
 

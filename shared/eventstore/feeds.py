@@ -44,6 +44,9 @@ SCAN_BUDGET_FACTOR: Final = 10
 MAX_PAGE_BYTES: Final = 5 * 1024 * 1024
 """A page stops before this much payload and metadata (Lambda's response limit is 6 MB)."""
 
+MAX_QUERY_ITEMS: Final = 100
+"""Items one page Query asks for (DynamoDB returns at most 1 MB anyway)."""
+
 MAX_GROUP_SIZE: Final = 64
 WRITE_ATTEMPTS: Final = 5
 
@@ -293,6 +296,8 @@ class FeedWriter:
         self._log = log
         self._clock = clock
         self._attempts = attempts
+        self._completed = 0
+        """The newest all-types item whose effects this instance saw complete."""
 
     def feed(self, stream_ids: Collection[str], pending: Pending) -> FeedOutcome:
         """Append the streams' pending commits that are not fed yet, after rolling the head forward.
@@ -328,12 +333,15 @@ class FeedWriter:
         for stream_id, fed in outcome.fed.items():
             if fed > outcome.cursors[stream_id].fed:
                 self._log.advance_fed(stream_id, stream_types[stream_id], fed)
+        self.completed(outcome)
 
     def roll_forward(self, written: list[FeedItem]) -> int:
         """Complete the head item's effects; its k (0: the feed is empty)."""
         head = self._log.head(ALL_FEED)
         if head is None:
             return 0
+        if head.sequence <= self._completed:
+            return head.sequence  # this instance saw its effects complete (they are never undone)
         self._derive(head, written)
         # Refs are in each stream's revision order: its last ref holds its last revision.
         last = {ref.stream_id: ref for ref in head.refs}
@@ -341,7 +349,15 @@ class FeedWriter:
         for stream_id, ref in last.items():
             if cursors[stream_id].fed < ref.last_revision:
                 self._log.advance_fed(stream_id, ref.stream_type, ref.last_revision)
+        self._completed = head.sequence
         return head.sequence
+
+    def completed(self, outcome: FeedOutcome) -> None:
+        """The caller moved every fed cursor of the outcome: its items' effects are complete, and the next
+        roll-forward of this instance need not check them again."""
+        sequences = [i.sequence for i in outcome.items if i.feed == ALL_FEED]
+        if sequences:
+            self._completed = max(self._completed, *sequences)
 
     def _append(self, items: Sequence[FeedItem], written: list[FeedItem]) -> bool:
         """Put the items in order; every one but the last is rolled forward before the next (the last is
@@ -402,12 +418,13 @@ class _Entry:
     """The event's index within its commit."""
 
 
-def _entries(source: FeedSource, feed: str, sequence: int) -> Iterator[_Entry | None]:
+def _entries(source: FeedSource, feed: str, sequence: int, wanted: int) -> Iterator[_Entry | None]:
     """The feed's entries from item `sequence` on; None where a hole (not yet visible) ends what can be
-    read now."""
+    read now. Every item holds an entry, so `wanted` entries need at most that many items (+1: the first
+    item may be partly behind the start)."""
     expected = sequence
     while True:
-        items = source.items(feed, expected, 10)
+        items = source.items(feed, expected, min(wanted + 1, MAX_QUERY_ITEMS))
         if not items:
             return
         for item in items:
@@ -443,7 +460,7 @@ def read_page(
     scanned = 0
     last: _Entry | None = None
     has_more = False
-    for entry in _entries(source, feed, start[0]):
+    for entry in _entries(source, feed, start[0], budget + 1):
         if entry is not None and (entry.sequence, entry.offset) <= start:
             continue
         if entry is None or scanned == budget or len(chosen) == limit:

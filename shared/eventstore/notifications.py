@@ -287,7 +287,8 @@ class Notifier:
                 if notified < r.commit.last_revision <= through
             )
         published, calls = self._publish(queues, failed)
-        self._advance(ready, fed, published, failed)
+        if self._advance(ready, fed, published, failed):
+            self._writer.completed(fed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls, fed, ready)
         return outcome
@@ -333,20 +334,24 @@ class Notifier:
             self._metrics.count("ListingMarksFailed")
 
     def _missing(self, stream_id: str, first: int, last: int) -> list[Commit] | None:
-        """The commits holding revisions first..last, or None when they cannot all be read now."""
-        try:
-            commits = self._cursor.commits_between(stream_id, first, last)
-        except (EventStoreError, ClientError, BotoCoreError):
-            logger.exception("could not read the commits to fill a gap", extra={"streamId": stream_id})
-            return None
+        """The commits holding revisions first..last, or None when they cannot all be read now. Read a
+        page at a time: a stream notified before the feeds existed is fed from its first commit."""
+        commits: list[Commit] = []
         expected = first
-        for commit in commits:
-            if commit.first_revision != expected:
-                break
-            expected = commit.last_revision + 1
-        if expected != last + 1:
-            logger.warning("gap not filled", extra={"streamId": stream_id, "from": first, "to": last})
-            return None
+        while expected <= last:
+            try:
+                page = self._cursor.commits_between(stream_id, expected, last)
+            except (EventStoreError, ClientError, BotoCoreError):
+                logger.exception("could not read the commits to fill a gap", extra={"streamId": stream_id})
+                return None
+            if not page or page[0].first_revision != expected:
+                logger.warning("gap not filled", extra={"streamId": stream_id, "from": first, "to": last})
+                return None
+            for commit in page:
+                if commit.first_revision != expected:
+                    break
+                commits.append(commit)
+                expected = commit.last_revision + 1
         logger.info("filled a gap from the table", extra={"streamId": stream_id, "from": first, "to": last})
         return commits
 
@@ -356,9 +361,11 @@ class Notifier:
         fed: FeedOutcome,
         published: Sequence[Notification],
         failed: dict[int, str],
-    ) -> None:
+    ) -> bool:
         """Move each stream's two cursors in one write: fed over what the writer fed, notified over what
-        was just published (a prefix of its ready commits). A failed publish still moves fed."""
+        was just published (a prefix of its ready commits). A failed publish still moves fed. Whether every
+        stream's fed cursor moved (the items written are then complete)."""
+        complete = True
         by_stream: dict[str, list[CommitRecord]] = {}
         for notification in published:
             by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
@@ -379,6 +386,8 @@ class Notifier:
                 # Published but not recorded: retried, so published again (at least once) and recorded.
                 # The feed needs nothing: the next writer completes the head item's effects.
                 failed.update((r.position, r.sequence_number) for r in sent)
+                complete = False
+        return complete
 
     def _publish(
         self, queues: dict[str, deque[Notification]], failed: dict[int, str]

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import StreamCursors
+from eventstore.feeds import FeedItem, StreamCursors
 from eventstore.notifications import Notifier, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -344,3 +345,112 @@ def test_a_commit_written_late_is_marked_for_listing_and_a_failure_to_mark_delay
     assert marker["lastRevision"] == {"N": "2"}
     assert timefmt.parse(marker["committedAt"]["S"]) > stamp
     assert (notified(store, late), notified(store, prompt)) == (2, 1)
+
+
+# The feed writer's faults ----------------------------------------------------------------------------
+
+
+class Crash(Exception):
+    """The Lambda dying: nothing in notify_stream catches it."""
+
+
+def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_without_duplicates(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    first, second = new_stream(store, "order", 2), new_stream(store, "invoice", 1)
+    records = tap.new_records()
+    dying = [True]
+
+    class DiesAfterPut(StoreCursor):
+        def put(self, item: FeedItem) -> bool:
+            written = store.put(item)
+            if dying[0]:
+                dying[0] = False
+                raise Crash
+            return written
+
+    publisher = bus.flaky_publisher()
+    killed = Notifier(DiesAfterPut(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    with pytest.raises(Crash):
+        killed.process(parse_event({"Records": records}))
+    # Item 1 of the all-types feed is written; its type items and cursors are not.
+    assert len(feed_entries(store)) == 3
+    assert feed_entries(store, "order") == []
+    assert published(publisher) == []
+
+    # Another batch (a later commit of the first stream, from another instance), then the retried one.
+    store.append("order", first, 2, [NewEvent(str(uuid.uuid4()), "Changed", {})], CALLER)
+    later = tap.new_records()
+    notifier = make_notifier(publisher, bus.topic_arn)
+    assert notifier.process(parse_event({"Records": later})).failed_sequence_numbers == ()
+    assert notifier.process(parse_event({"Records": records})).failed_sequence_numbers == ()
+
+    everything = feed_entries(store)
+    assert sorted(everything) == sorted([(first, 1), (first, 2), (first, 3), (second, 1)])
+    assert [e for e in everything if e[0] == first] == [(first, 1), (first, 2), (first, 3)]
+    assert feed_entries(store, "order") == [(first, 1), (first, 2), (first, 3)]
+    assert feed_entries(store, "invoice") == [(second, 1)]
+    assert sorted(set(published(publisher))) == sorted(everything)
+    assert store.cursors([first, second]) == {first: StreamCursors(3, 3), second: StreamCursors(1, 1)}
+
+
+def test_a_writer_that_loses_the_next_position_retries_after_the_winner(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    mine, theirs = new_stream(store, "order", 1), new_stream(store, "order", 1)
+    records = tap.new_records()
+    by_stream = {r["dynamodb"]["Keys"]["streamId"]["S"]: r for r in records}
+    publisher = bus.flaky_publisher()
+    rival = make_notifier(publisher, bus.topic_arn)
+    counted: dict[str, int] = {}
+
+    class Counting(NoMetrics):
+        def count(self, name: str, value: int = 1) -> None:
+            counted[name] = counted.get(name, 0) + value
+
+    class RacedOnce(StoreCursor):
+        def put(self, item: FeedItem) -> bool:
+            if not counted.get("raced"):
+                counted["raced"] = 1
+                # Another shard's instance feeds its own commit (and this one's, by the same record) first.
+                assert (
+                    rival.process(parse_event({"Records": [by_stream[theirs]]})).failed_sequence_numbers == ()
+                )
+            return store.put(item)
+
+    notifier = Notifier(RacedOnce(store), publisher, TopicSettings(bus.topic_arn), Counting())
+    assert notifier.process(parse_event({"Records": [by_stream[mine]]})).failed_sequence_numbers == ()
+
+    assert counted["FeedWriteConflicts"] == 1
+    assert feed_entries(store) == [(theirs, 1), (mine, 1)]
+    assert feed_entries(store, "order") == [(theirs, 1), (mine, 1)]
+    assert sorted(published(publisher)) == sorted([(mine, 1), (theirs, 1)])
+
+
+def test_a_stream_notified_before_the_feeds_existed_is_fed_from_its_first_commit_page_by_page(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus
+) -> None:
+    stream_id = new_stream(store, "order", 5)
+    *_, newest = tap.new_records()
+    # The summary as notify_stream left it before the feeds: revisions 1-4 notified, nothing fed.
+    store.table.client.put_item(
+        TableName=store.table.name,
+        Item={
+            "streamId": {"S": stream_id},
+            "revision": {"N": "0"},
+            "streamType": {"S": "order"},
+            "lastRevision": {"N": "4"},
+        },
+    )
+
+    class SmallPages(StoreCursor):
+        def commits_between(self, stream_id: str, first: int, last: int) -> list[Commit]:
+            return store.commits_between(stream_id, first, last)[:2]
+
+    publisher = bus.flaky_publisher()
+    notifier = Notifier(SmallPages(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
+    assert notifier.process(parse_event({"Records": [newest]})).failed_sequence_numbers == ()
+
+    assert feed_entries(store) == [(stream_id, r) for r in range(1, 6)]
+    assert published(publisher) == [(stream_id, 5)]
+    assert store.cursors([stream_id])[stream_id] == StreamCursors(5, 5)

@@ -39,12 +39,18 @@ class SummaryCursor:
         return self._markers.mark_if_late(commit, written_at)
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
-        keys = [self._table.key(s, SUMMARY_REVISION) for s in dict.fromkeys(stream_ids)]
-        found = self._table.batch_get(
-            keys, consistent=True, projection="#id, #rev, fedRevision, lastRevision"
-        )
-        cursors = {s: StreamCursors() for s in stream_ids}
-        for (stream_id, _), item in found.items():
+        """Each stream's cursors, one consistent GetItem per stream (as notify_stream read its summary
+        before the feeds: its role may read items one by one)."""
+        cursors: dict[str, StreamCursors] = {}
+        for stream_id in stream_ids:
+            with dynamodb_errors():
+                response = self._table.client.get_item(
+                    TableName=self._table.name,
+                    Key=self._table.key(stream_id, SUMMARY_REVISION),
+                    ProjectionExpression="fedRevision, lastRevision",
+                    ConsistentRead=True,
+                )
+            item: Any = response.get("Item") or {}
             cursors[stream_id] = StreamCursors(_number(item, "fedRevision"), _number(item, "lastRevision"))
         return cursors
 
