@@ -29,7 +29,7 @@ def _record(
         "dynamodb": {
             "ApproximateCreationDateTime": created,
             "Keys": keys,
-            "NewImage": keys | {"digest": {"B": b"\x01\x02"}},
+            "NewImage": keys | {"digest": {"S": "d"}, "sealed": {"B": b"\x01\x02"}},
             "SequenceNumber": str(FIRST_SEQUENCE + index),
             "SizeBytes": 10,
             "StreamViewType": "NEW_IMAGE",
@@ -121,7 +121,9 @@ def test_only_new_commits_reach_the_function_in_lambdas_record_shape() -> None:
         _record(2, revision=0, event_name="MODIFY"),
         _record(3, revision=2, event_name="MODIFY"),
         _record(4, revision=2),
+        _record(5, revision=3),
     ]
+    records[5]["dynamodb"]["NewImage"] = {"refs": {"L": []}}  # a feed item: no digest
     seen: list[dict[str, Any]] = []
     function = FakeFunction(seen.extend)
     pump = _pump(records, function, FakeQueue())
@@ -135,9 +137,9 @@ def test_only_new_commits_reach_the_function_in_lambdas_record_shape() -> None:
         "INSERT",
     )
     assert first["dynamodb"]["ApproximateCreationDateTime"] == CREATED.timestamp()
-    assert first["dynamodb"]["NewImage"]["digest"] == {"B": "AQI="}
+    assert first["dynamodb"]["NewImage"]["sealed"] == {"B": "AQI="}
     json.dumps(seen)  # what Lambda hands over is JSON
-    assert pump.positions() == {"shard-1": str(FIRST_SEQUENCE + 4)}
+    assert pump.positions() == {"shard-1": str(FIRST_SEQUENCE + 5)}
 
 
 def test_batches_respect_the_batch_size() -> None:
