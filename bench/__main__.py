@@ -8,11 +8,11 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, operations, overhead, throughput
+from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "cost", "erasure")
+SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost", "erasure")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,21 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     if "contention" not in args.skip:
         progress('"any" appends by 1, 4, 8, 16 concurrent writers to one stream (local runtime)')
         contention.run(report, appends_per_writer=4 if args.quick else 12)
+    if "feeds" not in args.skip:
+        progress("feeds: replay of a 10,000-event type vs list + read, feed lag (local runtime)")
+        feeds.run(report, rounds=1 if args.quick else 3, lag_samples=50 if args.quick else 200)
     if "cost" not in args.skip:
-        if capacity is None or append_cpu is None:
-            report.add(
-                Row(
-                    "6 cost", "USD per million appends", None, note="needs the requests and overhead sections"
-                )
-            )
-        else:
-            cost.run(
-                report,
-                append_cpu_seconds=append_cpu,
-                wru_worst=capacity.ours_per_commit,
-                wru_coalesced=capacity.ours_coalesced,
-                rru_per_append=capacity.rru_per_append,
-            )
+        _cost(report, capacity, append_cpu)
     if "erasure" not in args.skip:
         progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
         erasure.run(report)
@@ -72,6 +62,21 @@ def main(argv: list[str] | None = None) -> int:
     write_json(report, args.output, started=started_at, seconds=seconds, options=options)
     progress(f"done; wrote {args.output}")
     return 0
+
+
+def _cost(report: Report, capacity: operations.CapacityFigures | None, append_cpu: float | None) -> None:
+    if capacity is None or append_cpu is None:
+        report.add(
+            Row("6 cost", "USD per million appends", None, note="needs the requests and overhead sections")
+        )
+        return
+    cost.run(
+        report,
+        append_cpu_seconds=append_cpu,
+        wru_worst=capacity.ours_per_commit,
+        wru_coalesced=capacity.ours_coalesced,
+        rru_per_append=capacity.rru_per_append,
+    )
 
 
 if __name__ == "__main__":

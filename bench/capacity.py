@@ -127,3 +127,45 @@ def write_cost(
     if transactional:
         table *= 2
     return WriteCost(table, sum(index_units(index, old, new) for index in indexes))
+
+
+def read_units(sizes: Sequence[int], *, consistent: bool, per_item: bool) -> float:
+    """Read units (Developer Guide, "read and write operations"): 1 per started 4 KB strongly consistent,
+    half that eventually consistent. A Query is charged on the sum of the items it returned (at least one
+    unit); GetItem and each item of a BatchGetItem on its own size, rounded up per item."""
+    factor = 1.0 if consistent else 0.5
+    if per_item:
+        return factor * sum(max(1, math.ceil(size / (4 * KB))) for size in sizes)
+    return factor * max(1, math.ceil(sum(sizes) / (4 * KB)))
+
+
+@dataclass
+class ReadRecorder:
+    """Read units of every DynamoDB read the clients make, from the items each returned."""
+
+    units: float = 0.0
+
+    def register(self, events: Any) -> None:
+        events.register("provide-client-params.dynamodb", self._before)
+        events.register("after-call.dynamodb", self._after)
+
+    @staticmethod
+    def _before(params: Mapping[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+        if model.name == "BatchGetItem":
+            context["bench_consistent"] = any(
+                request.get("ConsistentRead", False) for request in params["RequestItems"].values()
+            )
+        else:
+            context["bench_consistent"] = bool(params.get("ConsistentRead", False))
+
+    def _after(self, parsed: Mapping[str, Any], model: Any, context: Mapping[str, Any], **_: Any) -> None:
+        consistent = bool(context.get("bench_consistent", False))
+        if model.name == "Query":
+            sizes = [item_size(item) for item in parsed.get("Items", [])]
+            self.units += read_units(sizes, consistent=consistent, per_item=False)
+        elif model.name == "GetItem":
+            item = parsed.get("Item")
+            self.units += read_units([item_size(item) if item else 0], consistent=consistent, per_item=True)
+        elif model.name == "BatchGetItem":
+            sizes = [item_size(item) for items in parsed.get("Responses", {}).values() for item in items]
+            self.units += read_units(sizes, consistent=consistent, per_item=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import boto3
 
-from bench.capacity import KB, ZERO, Index, Item, WriteCost, item_size, write_cost
+from bench.capacity import KB, ZERO, Index, Item, ReadRecorder, WriteCost, item_size, write_cost
 from bench.harness import (
     REGION,
     TABLE,
@@ -28,6 +28,7 @@ from bench.harness import (
     quiet_stdout,
     stream_event,
 )
+from bench.payloads import realistic_payload
 from bench.report import Report, Row
 from tests.support import load_handler, proxy_event
 
@@ -37,17 +38,17 @@ EVENTS_PER_STREAM = 1000
 COALESCED_BATCH = 10
 """Commits of one stream per notify batch in the coalesced case (needs a batching window; see the note)."""
 
+FEED_TYPE = "ledger"
+FEED_STREAMS = 20
+FEED_COMMIT_EVENTS = 10
+FEED_EVENTS = 2000
+"""The feed read: 2,000 events in 20 streams, commits of 10, appended round-robin (the feed interleaves)."""
+
 ORIGINAL_EVENTS = 200
 """The original design's cost per event does not depend on the stream's length (its head item has a fixed
 size), and moto copies the whole table for every TransactWriteItems: the first 200 of the events suffice."""
 
 _ORIGINAL_INDEX = Index("StreamIndex", "StreamType", "UpdatedAt", ("StreamId", "Revision"), projected=None)
-
-
-def kilobyte_payload() -> dict[str, str]:
-    """A payload whose JSON text is exactly 1,024 bytes."""
-    empty = len(json.dumps({"data": ""}, separators=(",", ":")))
-    return {"data": "x" * (1024 - empty)}
 
 
 @dataclass
@@ -166,6 +167,7 @@ class _Api:
         self.read = load_handler("read_events")
         self.list = load_handler("list_streams")
         self.notify = load_handler("notify_stream")
+        self.feed = load_handler("read_feed")
 
     @staticmethod
     def _call(module: Any, event: dict[str, Any], expected: int) -> dict[str, Any]:
@@ -205,6 +207,27 @@ class _Api:
             "GET", "/streams/{streamType}", {"streamType": STREAM_TYPE}, query={"limit": "10"}
         )
         self._call(self.list, event, 200)
+
+    def feed_page(self, after: str | None, limit: int) -> dict[str, Any]:
+        query = {"limit": str(limit)} | ({"after-position": after} if after else {})
+        event = proxy_event("GET", "/streams/{streamType}/feed", {"streamType": FEED_TYPE}, query=query)
+        page: dict[str, Any] = self._call(self.feed, event, 200)["feedPage"]
+        return page
+
+    def create_typed(self, stream_type: str, events: list[dict[str, Any]]) -> str:
+        event = proxy_event(
+            "POST", "/streams/{streamType}", {"streamType": stream_type}, body={"events": events}
+        )
+        stream_id: str = self._call(self.create, event, 201)["stream"]["streamId"]
+        return stream_id
+
+    def append_typed(
+        self, stream_type: str, stream_id: str, expected: int, events: list[dict[str, Any]]
+    ) -> None:
+        params = {"streamType": stream_type, "streamId": stream_id}
+        body = {"expectedRevision": expected, "events": events}
+        event = proxy_event("POST", "/streams/{streamType}/{streamId}/events", params, body=body)
+        self._call(self.append, event, 201)
 
     def notify_batch(self, commits: list[dict[str, Any]]) -> None:
         with quiet_stdout():
@@ -335,8 +358,14 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
         events = service.aws_session().get_component("event_emitter")
         counter.register(events)  # the session the handlers' clients come from
         recorder.register(events)
+        reads = ReadRecorder()
+        reads.register(events)
         api = _Api()
         notify_reads = _requests(report, api, counter, peek, listing_shards=shape.listing_shards)
+        try:
+            _feed_reads(report, api, counter, reads, peek)
+        except Exception as exc:  # noqa: BLE001 - report, do not stop the bench
+            report.add(Row("2 requests", "feed read per 1,000 events", None, note=f"failed: {exc!r}"[:200]))
         return _capacity(report, api, recorder, peek, events_per_stream, notify_reads=notify_reads)
 
 
@@ -382,6 +411,57 @@ def _requests(report: Report, api: _Api, counter: RequestCounter, peek: Any, *, 
     return notify_reads
 
 
+def _feed_reads(report: Report, api: _Api, counter: RequestCounter, reads: ReadRecorder, peek: Any) -> None:
+    """DynamoDB requests and read units per 1,000 events read through a type's feed, pages of 1,000."""
+    per_stream = FEED_EVENTS // FEED_STREAMS
+
+    def batch(start: int) -> list[dict[str, Any]]:
+        return [_event(start + i, realistic_payload(start + i)) for i in range(FEED_COMMIT_EVENTS)]
+
+    ids = [api.create_typed(FEED_TYPE, batch(s * per_stream)) for s in range(FEED_STREAMS)]
+    for revision in range(FEED_COMMIT_EVENTS, per_stream, FEED_COMMIT_EVENTS):
+        for s, stream_id in enumerate(ids):
+            api.append_typed(FEED_TYPE, stream_id, revision, batch(s * per_stream + revision))
+    commits = sorted(
+        (item for stream_id in ids for item in _commit_items(peek, stream_id)),
+        key=lambda item: int(item["revision"]["N"]),
+    )
+    for start in range(0, len(commits), 100):  # notify_stream's batches, as the event source mapping sends
+        api.notify_batch(commits[start : start + 100])
+    before = reads.units
+    read, after = 0, None
+    with counter.measure() as calls:
+        while True:
+            page = api.feed_page(after, 1000)
+            read += len(page["events"])
+            after = page.get("lastPosition", after)
+            if not page["hasMore"]:
+                break
+    if read != FEED_EVENTS:
+        raise RuntimeError(f"the feed held {read} events, expected {FEED_EVENTS}")
+    per = read / 1000
+    report.add(
+        Row(
+            "2 requests",
+            "feed read, per 1,000 events",
+            by_service(calls, "dynamodb") / per,
+            "DynamoDB req",
+            note=", ".join(f"{k.split('.', 1)[1]}x{v}" for k, v in sorted(calls.items()))
+            + f" for {read} events ({FEED_STREAMS} streams, commits of {FEED_COMMIT_EVENTS}, pages of 1,000)",
+        )
+    )
+    report.add(
+        Row(
+            "2 requests",
+            "feed read units per 1,000 events",
+            (reads.units - before) / per,
+            "RRU",
+            note="eventually consistent (0.5 RRU per started 4 KB; each BatchGetItem item rounds up "
+            "alone); 1 KB realistic payloads",
+        )
+    )
+
+
 def _notify_requests(report: Report, api: _Api, counter: RequestCounter, peek: Any, stream_id: str) -> int:
     """Notify's requests per record; returns its DynamoDB reads for a batch of one record."""
     commits = _commit_items(peek, stream_id)
@@ -402,46 +482,60 @@ def _notify_requests(report: Report, api: _Api, counter: RequestCounter, peek: A
     return reads
 
 
-def _summary_costs(api: _Api, recorder: WriteRecorder, peek: Any, stream_id: str) -> tuple[float, float]:
-    """Write units of the listing summary per appended event: notify per commit, and coalescing."""
-    commits = _commit_items(peek, stream_id)
+@dataclass(frozen=True, slots=True)
+class _NotifyCost:
+    """Write units of notify_stream per appended event: the feed items it appends, its cursor update."""
+
+    feed: float
+    cursor: float
+
+    @property
+    def total(self) -> float:
+        return self.feed + self.cursor
+
+
+def _notify_cost(
+    api: _Api, recorder: WriteRecorder, commits: list[dict[str, Any]], batch: int
+) -> _NotifyCost:
+    """notify_stream over `commits` (revision 1 onwards), `batch` commits per Lambda batch; per commit after
+    the first (the create's commit makes the stream's summary, a one-off)."""
+    api.notify_batch(commits[:1])
     recorder.costs.clear()
-    for commit in commits:
-        api.notify_batch([commit])
-    per_commit = recorder.total("UpdateItem")
-    summary_created = recorder.costs[0][1].total  # the create's commit (revision 1) makes the summary
-    summary_key = {"streamId": {"S": stream_id}, "revision": {"N": "0"}}
-    peek.delete_item(TableName=TABLE, Key=summary_key)
-    recorder.forget(TABLE, summary_key)
-    recorder.costs.clear()
-    for start in range(0, len(commits), COALESCED_BATCH):
-        api.notify_batch(commits[start : start + COALESCED_BATCH])
-    coalesced = recorder.total("UpdateItem")
-    # Notify advanced the summary once per commit; the first advance (revision 1) is the create's.
-    return (per_commit.total - summary_created) / (len(commits) - 1), coalesced.total / len(commits)
+    for start in range(1, len(commits), batch):
+        api.notify_batch(commits[start : start + batch])
+    appended = len(commits) - 1
+    return _NotifyCost(
+        feed=recorder.total("PutItem").total / appended, cursor=recorder.total("UpdateItem").total / appended
+    )
 
 
 def _capacity(
     report: Report, api: _Api, recorder: WriteRecorder, peek: Any, events: int, *, notify_reads: int
 ) -> CapacityFigures:
-    payload = kilobyte_payload()
-    stream_id = api.create_stream([_event(1, payload)])
+    stream_id = api.create_stream([_event(1, realistic_payload(1))])
     recorder.costs.clear()
     for revision in range(2, events + 1):
-        api.append_one(stream_id, revision, _event(revision, payload))
+        api.append_one(stream_id, revision, _event(revision, realistic_payload(revision)))
     appended = events - 1
     append_cost = recorder.total("PutItem")
     commits = _commit_items(peek, stream_id)
+    # A second stream for the coalesced case: its summary and feed entries start afresh.
+    coalesced_events = min(events, ORIGINAL_EVENTS)
+    coalesced_id = api.create_stream([_event(1, realistic_payload(10**6))])
+    for revision in range(2, coalesced_events + 1):
+        api.append_one(coalesced_id, revision, _event(revision, realistic_payload(10**6 + revision)))
     try:
-        summary_per_commit, summary_coalesced = _summary_costs(api, recorder, peek, stream_id)
+        per_commit = _notify_cost(api, recorder, commits, 1)
+        coalesced = _notify_cost(api, recorder, _commit_items(peek, coalesced_id), COALESCED_BATCH)
         pending = ""
-    except Exception as exc:  # noqa: BLE001 - notify_stream is being written; report, do not stop the bench
-        summary_per_commit = summary_coalesced = math.nan
+    except Exception as exc:  # noqa: BLE001 - report, do not stop the bench
+        per_commit = coalesced = _NotifyCost(math.nan, math.nan)
         pending = f"pending: notify_stream failed: {exc!r}"[:200]
+    summary_per_commit, summary_coalesced = per_commit.total, coalesced.total
 
     recorder.costs.clear()
     original_id = str(uuid.uuid4())
-    payload_text = json.dumps(payload, separators=(",", ":"))
+    payload_text = json.dumps(realistic_payload(1), separators=(",", ":"))
     from eventstore.service import dynamodb_client  # noqa: PLC0415 - the layer is on the path now
 
     client = dynamodb_client()  # from the handlers' session: counted and recorded
@@ -477,7 +571,7 @@ def _capacity(
             None if pending else ours_per_commit <= target,
             pending
             or f"{ours_per_commit / original:.2f}x; commit + its index entry {ours_table:g}, "
-            f"notify cursor {summary_per_commit:g}",
+            f"feed items {per_commit.feed:.2f}, notify cursor {per_commit.cursor:.2f}",
         )
     )
     report.add(
@@ -489,7 +583,8 @@ def _capacity(
             f"<= {target:g} (0.5x)",
             None if pending else ours_coalesced <= target,
             pending
-            or f"{ours_coalesced / original:.2f}x; notify cursor {summary_coalesced:.2f}; batching window",
+            or f"{ours_coalesced / original:.2f}x; feed items {coalesced.feed:.2f}, notify cursor "
+            f"{coalesced.cursor:.2f}; batching window",
         )
     )
     return CapacityFigures(

@@ -2,8 +2,8 @@
 
 The client still serializes, signs and parses as it would against AWS; only the network is skipped. The
 answers make every API operation succeed: a Query finds one commit (revision 1) of the saved stream event
-tests/events/dynamodb_stream_commits.json, a PutItem or UpdateItem is accepted, SNS publishes everything;
-the data-subject keys table has no subject yet and KMS makes a data key.
+tests/events/dynamodb_stream_commits.json (a feed's Query finds nothing), a PutItem or UpdateItem is
+accepted, SNS publishes everything; the data-subject keys table has no subject yet and KMS makes a data key.
 """
 
 from __future__ import annotations
@@ -37,11 +37,15 @@ def stream_id() -> str:
     return value
 
 
-def _dynamodb_answer(operation: str, body: bytes) -> dict[str, Any]:
+def _dynamodb_answer(operation: str, request: dict[str, Any]) -> dict[str, Any]:
+    if operation == "Query" and ":feed" in request.get("ExpressionAttributeValues", {}):
+        return {"Items": [], "Count": 0, "ScannedCount": 0}  # the feeds are empty: item 1 comes next
     if operation == "Query":
         return {"Items": [commit_item()], "Count": 1, "ScannedCount": 1}
     if operation == "GetItem":
-        return {} if json.loads(body).get("TableName") == KEYS_TABLE else {"Item": commit_item()}
+        return {} if request.get("TableName") == KEYS_TABLE else {"Item": commit_item()}
+    if operation == "BatchGetItem":
+        return {"Responses": {}, "UnprocessedKeys": {}}
     return {}
 
 
@@ -87,7 +91,7 @@ def answer(request: Any, **_: Any) -> AWSResponse:
             body = json.dumps(_kms_answer(operation)).encode()
             content_type = "application/x-amz-json-1.1"
         else:
-            body = json.dumps(_dynamodb_answer(operation, raw)).encode()
+            body = json.dumps(_dynamodb_answer(operation, json.loads(raw or b"{}"))).encode()
             content_type = "application/x-amz-json-1.0"
     else:
         raw = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
@@ -109,7 +113,7 @@ SEALED_APPEND = "append_event, data subject"
 """The cold start whose first invocation appends an event with a data subject (cryptography, a new key)."""
 
 
-def invocation_event(function: str) -> dict[str, Any]:
+def invocation_event(function: str) -> dict[str, Any]:  # noqa: PLR0911 - one return per function
     """The request a first invocation of each function answers (succeeding against the stub)."""
     ids = {"streamType": "order", "streamId": stream_id()}
     event: dict[str, Any] = {"eventType": "OrderPaid", "payload": {"amount": 12}}
@@ -135,5 +139,10 @@ def invocation_event(function: str) -> dict[str, Any]:
             return proxy_event("GET", "/liveness-check")
         case "notify_stream":
             return stream_event([commit_item()])
+        case "read_feed":
+            return proxy_event("GET", "/streams/{streamType}/feed", {"streamType": "order"})
+        case "checkpoints":
+            body = {"position": "0123456789-000000000001-000000"}
+            return proxy_event("PUT", "/checkpoints/{name}", {"name": "orders-view"}, body=body)
         case _:
             raise ValueError(function)

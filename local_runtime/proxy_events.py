@@ -62,13 +62,34 @@ def compile_resource(resource: str) -> re.Pattern[str]:
 
 
 def match_route(routes: Sequence[Route], method: str, raw_path: str) -> tuple[Route, dict[str, str]] | None:
+    """API Gateway's resource tree: segment by segment, a literal child wins over a {parameter} sibling
+    and is never backtracked from (`/streams/t/feed/events` is no route, although `{streamId}/events`
+    would fit), and then the resource must have the method."""
+    resource = _resource_of(routes, raw_path)
     for route in routes:
-        if route.method != method:
+        if route.method != method or route.resource != resource:
             continue
         found = route.pattern.match(raw_path)
         if found is not None:
             return route, {name: unquote(value) for name, value in found.groupdict().items()}
     return None
+
+
+def _resource_of(routes: Sequence[Route], raw_path: str) -> str | None:
+    segments = raw_path.strip("/").split("/") if raw_path.strip("/") else []
+    if not raw_path.startswith("/") or any(not segment for segment in segments):
+        return None
+    trees = [route.resource.strip("/").split("/") for route in routes]
+    chosen: list[str] = []
+    for depth, segment in enumerate(segments):
+        children = {tree[depth] for tree in trees if len(tree) > depth and tree[:depth] == chosen}
+        if segment in children:
+            chosen.append(segment)
+        elif parameters := sorted(child for child in children if child.startswith("{")):
+            chosen.append(parameters[0])
+        else:
+            return None
+    return "/" + "/".join(chosen)
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,11 +47,17 @@ locals {
       { sid = "ReadSubjectKeys", actions = ["dynamodb:GetItem"], resources = [local.keys_table_arn] },
       { sid = "UnwrapDataKeys", actions = ["kms:Decrypt"], resources = [aws_kms_key.data_keys.arn] },
     ]
+    # Feeds return the same events as reads: sealed payloads opened, or marked erased.
+    read_feed = [
+      { sid = "ReadSubjectKeys", actions = ["dynamodb:GetItem"], resources = [local.keys_table_arn] },
+      { sid = "UnwrapDataKeys", actions = ["kms:Decrypt"], resources = [aws_kms_key.data_keys.arn] },
+    ]
   }
   erasure_environment = {
     create_stream = local.keys_environment
     append_event  = local.keys_environment
     read_events   = local.keys_environment
+    read_feed     = local.keys_environment
   }
 }
 
@@ -135,7 +141,7 @@ data "aws_iam_policy_document" "data_keys" {
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.function["read_events"].arn]
+      identifiers = [aws_iam_role.function["read_events"].arn, aws_iam_role.function["read_feed"].arn]
     }
 
     condition {

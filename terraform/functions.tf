@@ -57,6 +57,28 @@ locals {
         { sid = "SignPageKeys", actions = ["kms:GenerateMac"], resources = [aws_kms_key.page_key.arn] },
       ]
     }
+    read_feed = {
+      description = "GET /feed and /streams/{streamType}/feed: read a feed from a position"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      statements = [
+        { sid = "ReadFeedItemsAndCommits", actions = ["dynamodb:BatchGetItem", "dynamodb:GetItem", "dynamodb:Query"], resources = [local.table_arn] },
+      ]
+    }
+    checkpoints = {
+      description = "GET/PUT /checkpoints/{name}: consumers' stored feed positions"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      statements = [
+        {
+          sid       = "ReadAndWriteCheckpointsOnly"
+          actions   = ["dynamodb:GetItem", "dynamodb:PutItem"]
+          resources = [local.table_arn]
+          # Only the checkpoint items' partition keys ($checkpoint:<name>): never a stream or a feed.
+          conditions = [{ test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["${local.checkpoint_key_prefix}*"] }]
+        },
+      ]
+    }
     liveness_check = {
       description = "GET /liveness-check"
       timeout     = var.lambda_timeout_seconds
@@ -64,7 +86,7 @@ locals {
       statements  = []
     }
     notify_stream = {
-      description = "DynamoDB stream -> SNS: publish new commits, advance stream summaries"
+      description = "DynamoDB stream -> feeds and SNS: append new commits to the feeds, publish them, advance stream summaries"
       timeout     = var.notify_timeout_seconds
       environment = merge(local.listing_environment, { EVENTSTORE_TOPIC_ARN = aws_sns_topic.notifications.arn })
       statements = [
@@ -73,13 +95,17 @@ locals {
           actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
           resources = [aws_dynamodb_table.events.stream_arn]
         },
-        { sid = "ReadCommitsAndAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
+        # Commits and summaries, and the feed items ($feed, $feed:<type>) it appends with conditional puts.
+        { sid = "ReadCommitsWriteFeedsAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
         { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
         { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },
         { sid = "EncryptForTopic", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.topics.arn] },
       ]
     }
   })
+
+  # The partition key prefix of checkpoint items (eventstore.feeds, FEED_DESIGN: `$checkpoint:<name>`).
+  checkpoint_key_prefix = "$checkpoint:"
 
   function_names = { for name, _ in local.functions : name => "${local.name}-${replace(name, "_", "-")}" }
 
@@ -205,6 +231,15 @@ data "aws_iam_policy_document" "function" {
       sid       = statement.value.sid
       actions   = statement.value.actions
       resources = statement.value.resources
+
+      dynamic "condition" {
+        for_each = try(statement.value.conditions, [])
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
     }
   }
 

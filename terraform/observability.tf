@@ -80,6 +80,22 @@ locals {
       ]
     },
     {
+      # Append → its events readable in the feeds (notify_stream, per fed commit).
+      title = "Feed lag (ms)"
+      metrics = [
+        [local.metrics_namespace, "FeedLagMilliseconds", "service", local.service_name, { stat = "p50", label = "p50" }],
+        [local.metrics_namespace, "FeedLagMilliseconds", "service", local.service_name, { stat = "p99", label = "p99" }],
+      ]
+    },
+    {
+      # Conflicts: two notify_stream instances (shards) took the same feed position; the loser retries.
+      title = "Feed items written / write conflicts"
+      metrics = [
+        for metric in ["FeedItemsWritten", "FeedWriteConflicts"] :
+        [local.metrics_namespace, metric, "service", local.service_name, { stat = "Sum" }]
+      ]
+    },
+    {
       title = "Appends, conflicts and idempotent replays"
       metrics = [
         for metric in ["AppendsAccepted", "EventsAppended", "StreamsCreated", "AppendConflicts", "IdempotentReplays"] :
@@ -238,6 +254,22 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   period              = 60
   evaluation_periods  = 5
   threshold           = var.alarm_iterator_age_ms
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+  ok_actions          = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "feed_lag" {
+  alarm_name          = "${local.name}-feed-lag"
+  alarm_description   = "Appended events take more than ${var.alarm_feed_lag_ms} ms (p99) to become readable in the feeds: feed consumers and notifications are late."
+  namespace           = local.metrics_namespace
+  metric_name         = "FeedLagMilliseconds"
+  dimensions          = { service = local.service_name }
+  extended_statistic  = "p99"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = var.alarm_feed_lag_ms
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]

@@ -340,6 +340,17 @@ variable "alarm_iterator_age_ms" {
   }
 }
 
+variable "alarm_feed_lag_ms" {
+  type        = number
+  description = "Alarm when the p99 time from an append to its events being readable in the feeds exceeds this (ms)."
+  default     = 30000
+
+  validation {
+    condition     = var.alarm_feed_lag_ms > 0
+    error_message = "alarm_feed_lag_ms must be positive."
+  }
+}
+
 variable "example_writer_stream_type" {
   type        = string
   description = "The stream type in the example_writer_policy_json output (a caller that may write only that type)."

@@ -4,7 +4,7 @@
 JsonSchemaValueException otherwise. Only the accept/reject answer is used: eventstore.validation asks
 jsonschema for the full list of problems when this code rejects.
 """
-# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, SIM102, TRY301
+# ruff: noqa: ANN001, ANN202, ANN204, ARG001, ARG002, B006, B007, C405, C901, E501, E701, E714, N806, PLR0912, PLR0915, PLR2004, Q000, RUF021, SIM102, TRY301
 # mypy: ignore-errors
 # fmt: off
 
@@ -27,8 +27,10 @@ class JsonSchemaValuesException(ValueError):
 REGEX_PATTERNS = {
     '^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])': re.compile('^(?:[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43})?(?![\\s\\S])'),
     '^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])': re.compile('^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}(?![\\s\\S])'),
+    '^[A-Za-z0-9._:-]+(?![\\s\\S])': re.compile('^[A-Za-z0-9._:-]+(?![\\s\\S])'),
     '^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])': re.compile('^[A-Za-z0-9][A-Za-z0-9_.:-]*(?![\\s\\S])'),
     '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])': re.compile('^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])'),
+    '^[A-Za-z0-9_.:-]+(?![\\s\\S])': re.compile('^[A-Za-z0-9_.:-]+(?![\\s\\S])'),
     '^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])': re.compile('^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])'),
 }
 
@@ -69,8 +71,8 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
         if "expectedRevision" in data_keys:
             data_keys.remove("expectedRevision")
             data__expectedRevision = data["expectedRevision"]
-            data__expectedRevision_one_of_count4 = 0
-            if data__expectedRevision_one_of_count4 < 2:
+            data__expectedRevision_one_of_count5 = 0
+            if data__expectedRevision_one_of_count5 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (int)) and not (isinstance(data__expectedRevision, float) and data__expectedRevision.is_integer()) or isinstance(data__expectedRevision, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be integer")
@@ -79,46 +81,101 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be bigger than or equal to 0")
                         if data__expectedRevision > 9007199254740991:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be smaller than or equal to 9007199254740991")
-                    data__expectedRevision_one_of_count4 += 1
+                    data__expectedRevision_one_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count4 < 2:
+            if data__expectedRevision_one_of_count5 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be string")
                     if not (isinstance(data__expectedRevision, str) and data__expectedRevision == 'any'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be one of ['any']")
-                    data__expectedRevision_one_of_count4 += 1
+                    data__expectedRevision_one_of_count5 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count4 != 1:
+            if data__expectedRevision_one_of_count5 != 1:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be valid exactly by one definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 
+def validate___components_schemas_checkpoint(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['name', 'position', 'updatedAt']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "name" in data_keys:
+            data_keys.remove("name")
+            data__name = data["name"]
+            validate___components_schemas_checkpointname(data__name, custom_formats, (name_prefix or "data") + ".name")
+        if "position" in data_keys:
+            data_keys.remove("position")
+            data__position = data["position"]
+            validate___components_schemas_position(data__position, custom_formats, (name_prefix or "data") + ".position")
+        if "updatedAt" in data_keys:
+            data_keys.remove("updatedAt")
+            data__updatedAt = data["updatedAt"]
+            if not isinstance(data__updatedAt, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".updatedAt must be string")
+    return data
+
+
+def validate___components_schemas_checkpointname(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len < 1:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters")
+        if data_len > 200:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 200 characters")
+        if not REGEX_PATTERNS['^[A-Za-z0-9._:-]+(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z0-9._:-]+(?![\\s\\S])")
+    return data
+
+
+def validate___components_schemas_checkpointresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['checkpoint']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "checkpoint" in data_keys:
+            data_keys.remove("checkpoint")
+            data__checkpoint = data["checkpoint"]
+            validate___components_schemas_checkpoint(data__checkpoint, custom_formats, (name_prefix or "data") + ".checkpoint")
+    return data
+
+
 def validate___components_schemas_createstreamrequest(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
-    data_one_of_count3 = 0
-    if data_one_of_count3 < 2:
+    data_one_of_count4 = 0
+    if data_one_of_count4 < 2:
         try:
             data_is_dict = isinstance(data, dict)
             if data_is_dict:
                 data__missing_keys = set(['initialEvent']) - data.keys()
                 if data__missing_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-            data_one_of_count3 += 1
+            data_one_of_count4 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if data_one_of_count3 < 2:
+    if data_one_of_count4 < 2:
         try:
             data_is_dict = isinstance(data, dict)
             if data_is_dict:
                 data__missing_keys = set(['events']) - data.keys()
                 if data__missing_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-            data_one_of_count3 += 1
+            data_one_of_count4 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if data_one_of_count3 != 1:
+    if data_one_of_count4 != 1:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be valid exactly by one definition")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
@@ -294,6 +351,113 @@ def validate___components_schemas_eventpageresponse(data, custom_formats={}, nam
     return data
 
 
+def validate___components_schemas_feedevent(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['position', 'streamId', 'streamType', 'revision', 'eventId', 'eventType', 'payload', 'metadata', 'createdAt']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "createdAt" in data_keys:
+            data_keys.remove("createdAt")
+            data__createdAt = data["createdAt"]
+            if not isinstance(data__createdAt, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".createdAt must be string")
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
+        if "eventId" in data_keys:
+            data_keys.remove("eventId")
+            data__eventId = data["eventId"]
+            validate___components_schemas_eventid(data__eventId, custom_formats, (name_prefix or "data") + ".eventId")
+        if "eventType" in data_keys:
+            data_keys.remove("eventType")
+            data__eventType = data["eventType"]
+            validate___components_schemas_typename(data__eventType, custom_formats, (name_prefix or "data") + ".eventType")
+        if "metadata" in data_keys:
+            data_keys.remove("metadata")
+            data__metadata = data["metadata"]
+            if not isinstance(data__metadata, (dict)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metadata must be object")
+        if "payload" in data_keys:
+            data_keys.remove("payload")
+            data__payload = data["payload"]
+            validate___components_schemas_jsonvalue(data__payload, custom_formats, (name_prefix or "data") + ".payload")
+        if "payloadErased" in data_keys:
+            data_keys.remove("payloadErased")
+            data__payloadErased = data["payloadErased"]
+            if not isinstance(data__payloadErased, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".payloadErased must be boolean")
+            if not (isinstance(data__payloadErased, bool) and data__payloadErased is True):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".payloadErased must be one of [True]")
+        if "position" in data_keys:
+            data_keys.remove("position")
+            data__position = data["position"]
+            validate___components_schemas_position(data__position, custom_formats, (name_prefix or "data") + ".position")
+        if "revision" in data_keys:
+            data_keys.remove("revision")
+            data__revision = data["revision"]
+            if not isinstance(data__revision, (int)) and not (isinstance(data__revision, float) and data__revision.is_integer()) or isinstance(data__revision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be integer")
+            if isinstance(data__revision, (int, float, Decimal)) and not isinstance(data__revision, bool):
+                if data__revision < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be bigger than or equal to 1")
+        if "streamId" in data_keys:
+            data_keys.remove("streamId")
+            data__streamId = data["streamId"]
+            validate___components_schemas_streamid(data__streamId, custom_formats, (name_prefix or "data") + ".streamId")
+        if "streamType" in data_keys:
+            data_keys.remove("streamType")
+            data__streamType = data["streamType"]
+            validate___components_schemas_typename(data__streamType, custom_formats, (name_prefix or "data") + ".streamType")
+    return data
+
+
+def validate___components_schemas_feedpageresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['feedPage']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "feedPage" in data_keys:
+            data_keys.remove("feedPage")
+            data__feedPage = data["feedPage"]
+            if not isinstance(data__feedPage, (dict)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".feedPage must be object")
+            data__feedPage_is_dict = isinstance(data__feedPage, dict)
+            if data__feedPage_is_dict:
+                data__feedPage__missing_keys = set(['events', 'hasMore']) - data__feedPage.keys()
+                if data__feedPage__missing_keys:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".feedPage must contain ")
+                data__feedPage_keys = set(data__feedPage.keys())
+                if "events" in data__feedPage_keys:
+                    data__feedPage_keys.remove("events")
+                    data__feedPage__events = data__feedPage["events"]
+                    if not isinstance(data__feedPage__events, (list, tuple)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".feedPage.events must be array")
+                    data__feedPage__events_is_list = isinstance(data__feedPage__events, (list, tuple))
+                    if data__feedPage__events_is_list:
+                        data__feedPage__events_len = len(data__feedPage__events)
+                        for data__feedPage__events_x, data__feedPage__events_item in enumerate(data__feedPage__events):
+                            validate___components_schemas_feedevent(data__feedPage__events_item, custom_formats, (name_prefix or "data") + ".feedPage.events[{data__feedPage__events_x}]".format(**locals()))
+                if "hasMore" in data__feedPage_keys:
+                    data__feedPage_keys.remove("hasMore")
+                    data__feedPage__hasMore = data__feedPage["hasMore"]
+                    if not isinstance(data__feedPage__hasMore, (bool)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".feedPage.hasMore must be boolean")
+                if "lastPosition" in data__feedPage_keys:
+                    data__feedPage_keys.remove("lastPosition")
+                    data__feedPage__lastPosition = data__feedPage["lastPosition"]
+                    validate___components_schemas_position(data__feedPage__lastPosition, custom_formats, (name_prefix or "data") + ".feedPage.lastPosition")
+    return data
+
+
 def validate___components_schemas_jsonvalue(data, custom_formats={}, name_prefix=None):
     return data
 
@@ -326,26 +490,26 @@ def validate___components_schemas_metadata(data, custom_formats={}, name_prefix=
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     try:
-        data_any_of_count2 = 0
-        if not data_any_of_count2:
+        data_any_of_count3 = 0
+        if not data_any_of_count3:
             try:
                 data_is_dict = isinstance(data, dict)
                 if data_is_dict:
                     data__missing_keys = set(['principal']) - data.keys()
                     if data__missing_keys:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-                data_any_of_count2 += 1
+                data_any_of_count3 += 1
             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-        if not data_any_of_count2:
+        if not data_any_of_count3:
             try:
                 data_is_dict = isinstance(data, dict)
                 if data_is_dict:
                     data__missing_keys = set(['requestId']) - data.keys()
                     if data__missing_keys:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-                data_any_of_count2 += 1
+                data_any_of_count3 += 1
             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-        if not data_any_of_count2:
+        if not data_any_of_count3:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition")
     except (JsonSchemaValueException, JsonSchemaValuesException): pass
     else:
@@ -455,6 +619,20 @@ def validate___components_schemas_pagekeyparameter(data, custom_formats={}, name
     return data
 
 
+def validate___components_schemas_position(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len < 1:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters")
+        if data_len > 64:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 64 characters")
+        if not REGEX_PATTERNS['^[A-Za-z0-9_.:-]+(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[A-Za-z0-9_.:-]+(?![\\s\\S])")
+    return data
+
+
 def validate___components_schemas_problem(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -511,6 +689,11 @@ def validate___components_schemas_problem(data, custom_formats={}, name_prefix=N
             data__status = data["status"]
             if not isinstance(data__status, (int)) and not (isinstance(data__status, float) and data__status.is_integer()) or isinstance(data__status, bool):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".status must be integer")
+        if "storedPosition" in data_keys:
+            data_keys.remove("storedPosition")
+            data__storedPosition = data["storedPosition"]
+            if not isinstance(data__storedPosition, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".storedPosition must be string")
         if "title" in data_keys:
             data_keys.remove("title")
             data__title = data["title"]
@@ -521,6 +704,41 @@ def validate___components_schemas_problem(data, custom_formats={}, name_prefix=N
             data__type = data["type"]
             if not isinstance(data__type, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".type must be string")
+    return data
+
+
+def validate___components_schemas_putcheckpointrequest(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['position']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "expectedPosition" in data_keys:
+            data_keys.remove("expectedPosition")
+            data__expectedPosition = data["expectedPosition"]
+            data__expectedPosition_any_of_count2 = 0
+            if not data__expectedPosition_any_of_count2:
+                try:
+                    validate___components_schemas_position(data__expectedPosition, custom_formats, (name_prefix or "data") + ".expectedPosition")
+                    data__expectedPosition_any_of_count2 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__expectedPosition_any_of_count2:
+                try:
+                    if not (data__expectedPosition is None):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedPosition must be one of [None]")
+                    data__expectedPosition_any_of_count2 += 1
+                except (JsonSchemaValueException, JsonSchemaValuesException): pass
+            if not data__expectedPosition_any_of_count2:
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedPosition cannot be validated by any definition")
+        if "position" in data_keys:
+            data_keys.remove("position")
+            data__position = data["position"]
+            validate___components_schemas_position(data__position, custom_formats, (name_prefix or "data") + ".position")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
     return data
 
 
@@ -646,12 +864,17 @@ def validate___components_schemas_typename(data, custom_formats={}, name_prefix=
 VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'AppendEventRequest': validate___components_schemas_appendeventrequest,
     'AppendEventsRequest': validate___components_schemas_appendeventsrequest,
+    'Checkpoint': validate___components_schemas_checkpoint,
+    'CheckpointName': validate___components_schemas_checkpointname,
+    'CheckpointResponse': validate___components_schemas_checkpointresponse,
     'CreateStreamRequest': validate___components_schemas_createstreamrequest,
     'DataSubject': validate___components_schemas_datasubject,
     'DataSubjectState': validate___components_schemas_datasubjectstate,
     'Event': validate___components_schemas_event,
     'EventId': validate___components_schemas_eventid,
     'EventPageResponse': validate___components_schemas_eventpageresponse,
+    'FeedEvent': validate___components_schemas_feedevent,
+    'FeedPageResponse': validate___components_schemas_feedpageresponse,
     'JsonValue': validate___components_schemas_jsonvalue,
     'Liveness': validate___components_schemas_liveness,
     'Metadata': validate___components_schemas_metadata,
@@ -659,7 +882,9 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'NewEvents': validate___components_schemas_newevents,
     'PageKey': validate___components_schemas_pagekey,
     'PageKeyParameter': validate___components_schemas_pagekeyparameter,
+    'Position': validate___components_schemas_position,
     'Problem': validate___components_schemas_problem,
+    'PutCheckpointRequest': validate___components_schemas_putcheckpointrequest,
     'Stream': validate___components_schemas_stream,
     'StreamId': validate___components_schemas_streamid,
     'StreamPageResponse': validate___components_schemas_streampageresponse,

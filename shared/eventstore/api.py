@@ -12,19 +12,24 @@ from typing import Any, Final, Protocol
 from eventstore import jsontext, timefmt, validation
 from eventstore.domain import (
     ANY_REVISION,
+    NOT_GIVEN,
     AppendResult,
+    Checkpoint,
     DataSubjectState,
     EventIdConflict,
     ExpectedRevision,
+    FeedEvent,
     InvalidParam,
     InvalidRequest,
     NewEvent,
+    NotGiven,
     RecordedEvent,
     StreamState,
     WrongExpectedRevision,
 )
+from eventstore.feeds import MAX_GROUP_SIZE
 from eventstore.http import Request, Response, json_body
-from eventstore.store import EventStore
+from eventstore.store import EventStore, FeedStore
 
 # Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
 # retried request maps to the same stream and events.
@@ -356,6 +361,110 @@ def describe_data_subject(store: EventStore, request: Request, _telemetry: Telem
     return Response(200, data_subject_json(store.data_subject(data_subject)))
 
 
+# Feeds and checkpoints ----------------------------------------------------------------------------
+
+_FEED_QUERY: Final = ("after-position", "limit", "event-type", "consumer-group-member", "consumer-group-size")
+_MAX_EVENT_TYPES: Final = 100
+_MEMBER_PARAM: Final = "/query/consumer-group-member"
+_SIZE_PARAM: Final = "/query/consumer-group-size"
+
+
+def _event_types(request: Request) -> frozenset[str] | None:
+    values = request.multi_query.get("event-type") or (
+        [request.query["event-type"]] if "event-type" in request.query else []
+    )
+    if not values:
+        return None
+    if len(values) > _MAX_EVENT_TYPES:
+        raise InvalidRequest.single("/query/event-type", f"at most {_MAX_EVENT_TYPES} event types")
+    for index, value in enumerate(values):
+        validation.validate("TypeName", value, f"/query/event-type/{index}")
+    return frozenset(values)
+
+
+def _consumer_group(request: Request) -> tuple[int | None, int | None]:
+    """Member i of n (0 <= i < n <= 64), both or neither."""
+    member_text = request.query.get("consumer-group-member")
+    size_text = request.query.get("consumer-group-size")
+    if (member_text is None) != (size_text is None):
+        missing = _SIZE_PARAM if size_text is None else _MEMBER_PARAM
+        raise InvalidRequest.single(missing, "consumer-group-member and consumer-group-size go together")
+    if member_text is None or size_text is None:
+        return None, None
+    size = _integer(size_text, _SIZE_PARAM, default=1, minimum=1, maximum=MAX_GROUP_SIZE)
+    member = _integer(member_text, _MEMBER_PARAM, default=0, minimum=0, maximum=MAX_GROUP_SIZE - 1)
+    if member >= size:
+        raise InvalidRequest.single(_MEMBER_PARAM, f"must be below consumer-group-size {size}, got {member}")
+    return member, size
+
+
+def feed_event_json(event: FeedEvent) -> dict[str, Any]:
+    rendered = {
+        "position": event.position,
+        "streamId": event.stream_id,
+        "streamType": event.stream_type,
+        "revision": event.revision,
+        "eventId": event.event_id,
+        "eventType": event.event_type,
+        "payload": event.payload,
+        "metadata": event.metadata,
+        "createdAt": event.created_at,
+    }
+    if event.data_subject is not None:
+        rendered["dataSubject"] = event.data_subject
+    if event.payload_erased:
+        rendered["payloadErased"] = True
+    return rendered
+
+
+def _feed(store: FeedStore, request: Request, telemetry: Telemetry, stream_type: str | None) -> Response:
+    _only_query(request, *_FEED_QUERY)
+    after = request.query.get("after-position")
+    if after is not None:
+        validation.validate("Position", after, "/query/after-position")
+    event_types = _event_types(request)
+    member, size = _consumer_group(request)
+    page = store.read_feed(
+        stream_type, after, _limit(request), event_types=event_types, member=member, size=size
+    )
+    telemetry.count("FeedEventsRead", len(page.events))
+    body: dict[str, Any] = {"events": [feed_event_json(e) for e in page.events], "hasMore": page.has_more}
+    if page.last_position is not None:
+        body["lastPosition"] = page.last_position
+    return Response(200, {"feedPage": body})
+
+
+def read_feed(store: FeedStore, request: Request, telemetry: Telemetry) -> Response:
+    """GET /feed: every event of every stream type, in feed order."""
+    return _feed(store, request, telemetry, None)
+
+
+def read_type_feed(store: FeedStore, request: Request, telemetry: Telemetry) -> Response:
+    """GET /streams/{streamType}/feed: every event of the type's streams, in feed order."""
+    return _feed(store, request, telemetry, _stream_type(request))
+
+
+def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
+    return {"name": checkpoint.name, "position": checkpoint.position, "updatedAt": checkpoint.updated_at}
+
+
+def get_checkpoint(store: FeedStore, request: Request, _telemetry: Telemetry) -> Response:
+    name = _path_param(request, "name", "CheckpointName")
+    _only_query(request)
+    return Response(200, {"checkpoint": checkpoint_json(store.get_checkpoint(name))})
+
+
+def put_checkpoint(store: FeedStore, request: Request, _telemetry: Telemetry) -> Response:
+    """PUT /checkpoints/{name}: compare-and-set on `expectedPosition` (absent: unconditional)."""
+    name = _path_param(request, "name", "CheckpointName")
+    _only_query(request)
+    body = json_body(request)
+    validation.validate("PutCheckpointRequest", body, "/body")
+    expected: str | NotGiven | None = body.get("expectedPosition", NOT_GIVEN)
+    checkpoint = store.put_checkpoint(name, body["position"], expected)
+    return Response(200, {"checkpoint": checkpoint_json(checkpoint)})
+
+
 def liveness_check(_request: Request) -> Response:
     return Response(200, {"status": "ok", "at": timefmt.format_instant(datetime.now(UTC))})
 
@@ -368,7 +477,11 @@ __all__ = [
     "describe_data_subject",
     "describe_stream",
     "erase_data_subject",
+    "get_checkpoint",
     "list_streams",
     "liveness_check",
+    "put_checkpoint",
     "read_events",
+    "read_feed",
+    "read_type_feed",
 ]

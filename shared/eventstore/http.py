@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -43,6 +43,9 @@ class Request:
     path: str
     path_params: Mapping[str, str]
     query: Mapping[str, str]
+    """A repeated parameter's last value (as API Gateway's queryStringParameters)."""
+    multi_query: Mapping[str, Sequence[str]]
+    """Every value of each parameter, in order."""
     headers: Mapping[str, str]
     """Lower-cased names."""
 
@@ -80,6 +83,7 @@ def parse_request(event: Mapping[str, Any]) -> Request:
         path=path,
         path_params=event.get("pathParameters") or {},
         query=event.get("queryStringParameters") or {},
+        multi_query=event.get("multiValueQueryStringParameters") or {},
         headers={k.lower(): v for k, v in (event.get("headers") or {}).items()},
         body=body,
         caller=Caller(

@@ -16,7 +16,6 @@ from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
-from eventstore.store import EventStore
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -34,7 +33,8 @@ SDK_CONFIG: Final = Config(
     tcp_keepalive=True,
 )
 
-type Operation = Callable[[EventStore, http.Request, Telemetry], http.Response]
+type Operation[S] = Callable[[S, http.Request, Telemetry], http.Response]
+"""An operation of api.py on the store interface it needs (EventStore, FeedStore)."""
 
 
 @functools.cache
@@ -85,21 +85,21 @@ def dynamodb_store(*, listing: bool = False, keys: Keyring | None = None) -> Dyn
     )
 
 
-class ApiService:
+class ApiService[S]:
     """One Lambda and the operations its routes name: the store and telemetry live for the container, a
     request for an invocation."""
 
     def __init__(
         self,
-        store: EventStore,
-        operations: Mapping[str, Operation],
+        store: S,
+        operations: Mapping[str, Operation[S]],
         telemetry: observability.Telemetry | None = None,
     ) -> None:
         self.store = store
         self.telemetry = telemetry or observability.Telemetry()
         self._bound = {name: self._bind(operation) for name, operation in operations.items()}
 
-    def _bind(self, operation: Operation) -> Callable[[http.Request], http.Response]:
+    def _bind(self, operation: Operation[S]) -> Callable[[http.Request], http.Response]:
         return lambda request: operation(self.store, request, self.telemetry)
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:

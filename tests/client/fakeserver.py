@@ -11,6 +11,7 @@ import json
 import re
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Self
@@ -89,9 +90,15 @@ class FakeEventStore:
     def fail_next(self, *failures: Failure) -> None:
         self.failures.extend(failures)
 
-    def handle(  # noqa: PLR0911 - one return per route, as the match reads
-        self, method: str, path: str, query: dict[str, str], body: Any
+    def handle(  # noqa: PLR0911 - one return per route
+        self,
+        method: str,
+        path: str,
+        query: dict[str, str],
+        body: Any,
+        multi_query: dict[str, list[str]] | None = None,
     ) -> tuple[int, dict[str, str], Any]:
+        multi_query = multi_query or {name: [value] for name, value in query.items()}
         parts = [unquote(p) for p in path.strip("/").split("/")]
         match parts:
             case ["streams", stream_type] if method == "POST":
@@ -121,7 +128,39 @@ class FakeEventStore:
                 return 204, {}, None
             case ["data-subjects", data_subject] if method == "GET":
                 return 200, {}, api.data_subject_json(self.model.data_subject(data_subject))
-        raise InvalidRequest.single("/path", f"no route {method} {path}")
+        return self._feeds(method, path, parts, multi_query, body)
+
+    def _feeds(
+        self, method: str, path: str, parts: list[str], multi_query: dict[str, list[str]], body: Any
+    ) -> tuple[int, dict[str, str], Any]:
+        """The feeds and checkpoints run the API's own operations (api.py) over the memory store."""
+        operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response]
+        match parts:
+            case ["feed"] if method == "GET":
+                operation, params = api.read_feed, {}
+            case ["streams", stream_type, "feed"] if method == "GET":
+                operation, params = api.read_type_feed, {"streamType": stream_type}
+            case ["checkpoints", name] if method == "GET":
+                operation, params = api.get_checkpoint, {"name": name}
+            case ["checkpoints", name] if method == "PUT":
+                operation, params = api.put_checkpoint, {"name": name}
+            case _:
+                raise InvalidRequest.single("/path", f"no route {method} {path}")
+        request = http.Request(
+            method=method,
+            resource="",
+            operation=None,
+            path=path,
+            path_params=params,
+            query={name: values[-1] for name, values in multi_query.items()},
+            multi_query=multi_query,
+            headers={},
+            body=json.dumps(body) if body is not None else None,
+            caller=CALLER,
+            base_path="",
+        )
+        response = operation(self.model, request, _NoTelemetry())
+        return response.status, dict(response.headers), response.body
 
     def _create(self, stream_type: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]:
         events = _events(body["events"] if "events" in body else [body["initialEvent"]])
@@ -161,6 +200,11 @@ class FakeEventStore:
         if page.settled_until is not None:
             body["settledUntil"] = page.settled_until
         return 200, {}, {"streamPage": body}
+
+
+class _NoTelemetry:
+    def count(self, name: str, value: int = 1) -> None:
+        pass
 
 
 def _events(raw: list[dict[str, Any]]) -> list[NewEvent]:
@@ -214,7 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(failure)
                 return
             try:
-                status, extra, document = store.handle(method, split.path, query, body)
+                multi = parse_qs(split.query, keep_blank_values=True)
+                status, extra, document = store.handle(method, split.path, query, body, multi)
                 content_type = "application/json"
             except EventStoreError as exc:
                 answer = http.problem(exc)

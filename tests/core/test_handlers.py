@@ -33,6 +33,8 @@ API_FUNCTIONS = (
     "liveness_check",
     "erase_data_subject",
     "describe_data_subject",
+    "read_feed",
+    "checkpoints",
 )
 
 type Call = Callable[..., tuple[int, dict[str, str], Any]]
@@ -208,7 +210,13 @@ def test_listing_after_notification_with_signed_page_keys(
 
 def _route_call(route: Route) -> dict[str, Any]:
     """Arguments for `call` that reach the route's operation (path parameters filled in)."""
-    values = {"streamType": "order", "streamId": str(uuid.uuid4()), "revision": "2", "dataSubject": "p-1"}
+    values = {
+        "streamType": "order",
+        "streamId": str(uuid.uuid4()),
+        "revision": "2",
+        "dataSubject": "p-1",
+        "name": "orders-view",
+    }
     names = [segment[1:-1] for segment in route.path.split("/") if segment.startswith("{")]
     return {"method": route.method, "resource": route.path, "params": {n: values[n] for n in names} or None}
 

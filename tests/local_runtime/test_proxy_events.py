@@ -46,6 +46,30 @@ def test_routes_match_with_literal_segments_first_and_decoded_parameters() -> No
     assert match_route(ROUTES, "GET", "/streams//x/details") is None
 
 
+def test_a_feed_route_beside_the_stream_routes_matches_as_api_gateway_does() -> None:
+    stream_id = "3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11"
+    route, params = match_route(ROUTES, "GET", "/streams/order/feed") or pytest.fail("no route")
+    assert (route.resource, route.function, params) == (
+        "/streams/{streamType}/feed",
+        "read_feed",
+        {"streamType": "order"},
+    )
+    route, params = match_route(ROUTES, "GET", f"/streams/order/{stream_id}/events") or pytest.fail(
+        "no route"
+    )
+    assert (route.resource, params) == (
+        "/streams/{streamType}/{streamId}/events",
+        {"streamType": "order", "streamId": stream_id},
+    )
+    # The literal `feed` resource is chosen and has no `events` child: API Gateway does not backtrack.
+    assert match_route(ROUTES, "GET", "/streams/order/feed/events") is None
+    assert match_route(ROUTES, "POST", "/streams/order/feed") is None
+    route, _ = match_route(ROUTES, "GET", "/feed") or pytest.fail("no route")
+    assert route.function == "read_feed"
+    route, params = match_route(ROUTES, "PUT", "/checkpoints/orders.view") or pytest.fail("no route")
+    assert (route.function, params) == ("checkpoints", {"name": "orders.view"})
+
+
 def test_event_has_the_shape_api_gateway_sends() -> None:
     request = _request(
         "POST",

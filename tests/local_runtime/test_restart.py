@@ -8,7 +8,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from local_runtime.testing import launch
+from local_runtime.testing import SignedHttp, launch
 
 
 @pytest.mark.slow
@@ -53,3 +53,46 @@ def test_streams_survive_a_restart_with_a_data_dir(tmp_path: Path) -> None:
         # The pump logs each batch it hands to notify_stream: only the one new commit since the restart.
         batches = re.findall(r"notify_stream: (\d+) records", store.log_file.read_text())
         assert batches == ["1"]
+
+
+@pytest.mark.slow
+def test_feeds_and_checkpoints_survive_a_restart_with_a_data_dir(tmp_path: Path) -> None:
+    with launch(data_dir=tmp_path) as store:
+        api = store.client()
+        created = api.request(
+            "POST", "/streams/ledger", {"events": [{"eventType": "opened"}, {"eventType": "credited"}]}
+        )
+        assert created.status == 201, created.body
+        stream_id = created.json()["stream"]["streamId"]
+        before = _feed_when(api, "/streams/ledger/feed", 2)
+        position = before[-1]["position"]
+        put = api.request("PUT", "/checkpoints/ledger-view", {"position": position, "expectedPosition": None})
+        assert put.status == 200, put.body
+
+    with launch(data_dir=tmp_path) as store:
+        api = store.client()
+        assert api.request("GET", "/checkpoints/ledger-view").json()["checkpoint"]["position"] == position
+        assert _feed_when(api, "/streams/ledger/feed", 2) == before
+        appended = api.request(
+            "POST",
+            f"/streams/ledger/{stream_id}/events",
+            {"expectedRevision": 2, "events": [{"eventType": "debited"}]},
+        )
+        assert appended.status == 201, appended.body
+        # The feed goes on after the restored prefix: the new event after the checkpoint, nothing twice.
+        after = _feed_when(api, f"/streams/ledger/feed?after-position={position}", 1)
+        assert [(e["revision"], e["eventType"]) for e in after] == [(3, "debited")]
+        assert [e["revision"] for e in _feed_when(api, "/feed", 3)] == [1, 2, 3]
+
+
+def _feed_when(api: SignedHttp, path: str, count: int, timeout: float = 10.0) -> list[dict[str, object]]:
+    """The feed's events once it holds `count` (the feed is written from the table's stream)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = api.request("GET", path)
+        assert response.status == 200, response.body
+        events: list[dict[str, object]] = response.json()["feedPage"]["events"]
+        if len(events) >= count or time.monotonic() > deadline:
+            assert len(events) == count, events
+            return events
+        time.sleep(0.05)

@@ -35,6 +35,7 @@ TF_MIRROR = Path(os.environ.get("TF_MIRROR", "/opt/tf-plugins"))
 REGION = "us-east-1"
 FUNCTIONS = (
     "append_event",
+    "checkpoints",
     "create_stream",
     "describe_data_subject",
     "erase_data_subject",
@@ -42,6 +43,7 @@ FUNCTIONS = (
     "liveness_check",
     "notify_stream",
     "read_events",
+    "read_feed",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420

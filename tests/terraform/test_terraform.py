@@ -35,6 +35,8 @@ DESIGN_ACTIONS = {
     "read_events": {"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt"},
     "erase_data_subject": {"dynamodb:UpdateItem"},
     "describe_data_subject": {"dynamodb:GetItem"},
+    "read_feed": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "kms:Decrypt"},
+    "checkpoints": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
     "liveness_check": set(),
     "notify_stream": {
@@ -247,7 +249,7 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     cloudwatch = stack.cloudwatch()
     alarms = cloudwatch.describe_alarms(AlarmNamePrefix=stack.name)["MetricAlarms"]
     names = {alarm["AlarmName"] for alarm in alarms}
-    expected = {f"{stack.name}-api-5xx-rate", f"{stack.name}-notify-iterator-age"}
+    expected = {f"{stack.name}-api-5xx-rate", f"{stack.name}-notify-iterator-age", f"{stack.name}-feed-lag"}
     expected |= {f"{stack.name}-notify-failures-not-empty", f"{stack.name}-listing-marks-failed"}
     expected |= {
         f"{function_name(stack, key)}-{kind}" for key in FUNCTIONS for kind in ("errors", "throttles")
@@ -260,7 +262,9 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     assert {"5XXError", "4XXError", "Latency", "Errors", "Throttles", "Duration", "IteratorAge"} <= metrics
     assert {"ConditionalCheckFailedRequests", "ApproximateNumberOfMessagesVisible"} <= metrics
     assert {"AppendsAccepted", "AppendConflicts", "IdempotentReplays", "NotificationsPublished"} <= metrics
-    assert "ListingMarksFailed" in metrics
+    assert {"ListingMarksFailed", "FeedLagMilliseconds", "FeedItemsWritten", "FeedWriteConflicts"} <= metrics
+    feed_lag = next(a for a in alarms if a["AlarmName"] == f"{stack.name}-feed-lag")
+    assert (feed_lag["MetricName"], feed_lag["ExtendedStatistic"]) == ("FeedLagMilliseconds", "p99")
 
 
 def test_roles_are_least_privilege(stack: Stack) -> None:
@@ -279,12 +283,18 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
                 assert not any("*" in action for action in granted), (role, statement)
                 if "*" in as_list(statement["Resource"]):
                     assert granted == XRAY_ACTIONS, (role, statement)
-                if "dynamodb:BatchGetItem" in granted:  # list_streams: key attributes only, never events
-                    conditions = {
-                        (test, key): sorted(as_list(values))
-                        for test, keys in statement["Condition"].items()
-                        for key, values in keys.items()
-                    }
+                conditions = {
+                    (test, key): sorted(as_list(values))
+                    for test, keys in statement.get("Condition", {}).items()
+                    for key, values in keys.items()
+                }
+                dynamodb = any(action.startswith("dynamodb:") for action in granted)
+                if role == function_name(stack, "checkpoints") and dynamodb:  # checkpoint items only
+                    assert conditions == {
+                        ("ForAllValues:StringLike", "dynamodb:LeadingKeys"): ["$checkpoint:*"]
+                    }, statement
+                if role == function_name(stack, "list_streams") and "dynamodb:BatchGetItem" in granted:
+                    # key attributes only, never events
                     assert conditions == {
                         ("ForAllValues:StringEquals", "dynamodb:Attributes"): [
                             "listingPosition",
@@ -297,7 +307,7 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
         for key, needed in DESIGN_ACTIONS.items():
             if role == function_name(stack, key):
                 assert actions == needed | LOG_ACTIONS | XRAY_ACTIONS, role
-                if key in {"read_events", "list_streams", "describe_data_subject"}:
+                if key in {"read_events", "list_streams", "describe_data_subject", "read_feed"}:
                     assert not actions & WRITE_ACTIONS
 
 

@@ -1,9 +1,11 @@
 """Python client for the serverless event store: SigV4-signed, paginating, retrying idempotently."""
 
 from eventstore_client._transport import RetryPolicy
-from eventstore_client.client import EventStoreClient
+from eventstore_client.client import UNSET, EventStoreClient
 from eventstore_client.consumer import Delivery, NotificationConsumer, make_sqs_client
 from eventstore_client.errors import (
+    CheckpointConflict,
+    CheckpointNotFound,
     DataSubjectErased,
     DataSubjectNotFound,
     EventIdConflict,
@@ -24,8 +26,11 @@ from eventstore_client.errors import (
 )
 from eventstore_client.models import (
     AppendResult,
+    Checkpoint,
     DataSubject,
     ExpectedRevision,
+    FeedEvent,
+    FeedPage,
     NewEvent,
     Notification,
     NotificationEvent,
@@ -38,9 +43,15 @@ from eventstore_client.notifications import (
     parse_lambda_record,
     parse_sqs_message,
 )
+from eventstore_client.subscriber import Backoff, Subscriber
 
 __all__ = [
+    "UNSET",
     "AppendResult",
+    "Backoff",
+    "Checkpoint",
+    "CheckpointConflict",
+    "CheckpointNotFound",
     "DataSubject",
     "DataSubjectErased",
     "DataSubjectNotFound",
@@ -49,6 +60,8 @@ __all__ = [
     "EventStoreClient",
     "EventStoreError",
     "ExpectedRevision",
+    "FeedEvent",
+    "FeedPage",
     "HTTPError",
     "InternalError",
     "InvalidImportData",
@@ -67,6 +80,7 @@ __all__ = [
     "Stream",
     "StreamAlreadyExists",
     "StreamNotFound",
+    "Subscriber",
     "TransportError",
     "WrongExpectedRevision",
     "make_sqs_client",

@@ -8,7 +8,7 @@ import os
 import random
 import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
@@ -131,12 +131,18 @@ class SignedTransport:
             retries=False,  # retries are ours: they must re-sign and honour Retry-After
         )
 
-    def url(self, *segments: str, query: Mapping[str, str | int] | None = None) -> str:
+    def url(self, *segments: str, query: Mapping[str, str | int | Sequence[str]] | None = None) -> str:
+        """A list value repeats its parameter (`event-type=A&event-type=B`)."""
         path = "/".join(quote(s, safe="") for s in segments)
         url = f"{self._base_url}/{path}"
         if query:
+            pairs = [
+                (k, str(item))
+                for k, v in query.items()
+                for item in (v if isinstance(v, (list, tuple)) else [v])
+            ]
             # RFC 3986 encoding: the signed canonical query string is taken from the URL verbatim.
-            url += "?" + urlencode(sorted((k, str(v)) for k, v in query.items()), quote_via=quote)
+            url += "?" + urlencode(sorted(pairs), quote_via=quote)
         return url
 
     def _sign(self, method: str, url: str, body: bytes | None, headers: dict[str, str]) -> dict[str, str]:

@@ -1,9 +1,10 @@
 """The `eventstore` command. Exit codes (stable, for scripts):
 
-0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream (or queue) not found ·
-3 conflict (wrong expected revision, stream exists, event id conflict) · 4 invalid request or input ·
-5 unavailable (throttled, 5xx or no connection after retries) · 6 other API error (e.g. 403) ·
-130 interrupted · 141 stdout closed early (e.g. piped into `head`), as a process killed by SIGPIPE
+0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream, checkpoint (or queue) not
+found · 3 conflict (wrong expected revision, stream exists, event id or checkpoint conflict) ·
+4 invalid request or input · 5 unavailable (throttled, 5xx or no connection after retries) ·
+6 other API error (e.g. 403) · 130 interrupted · 141 stdout closed early (e.g. piped into `head`), as
+a process killed by SIGPIPE
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from eventstore_client.client import EventStoreClient
+from eventstore_client.client import MAX_PAGE_SIZE, UNSET, EventStoreClient, _Unset
 from eventstore_client.consumer import NotificationConsumer
 from eventstore_client.errors import (
+    CheckpointConflict,
+    CheckpointNotFound,
     EventIdConflict,
     EventStoreError,
     InvalidImportData,
@@ -76,6 +79,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head 
 
 _EXIT_CODES: tuple[tuple[type[EventStoreError], int], ...] = (
     (StreamNotFound, EXIT_NOT_FOUND),
+    (CheckpointNotFound, EXIT_NOT_FOUND),
+    (CheckpointConflict, EXIT_CONFLICT),
     (WrongExpectedRevision, EXIT_CONFLICT),
     (StreamAlreadyExists, EXIT_CONFLICT),
     (EventIdConflict, EXIT_CONFLICT),
@@ -109,6 +114,8 @@ TYPE_NAME_MAX = 128
 _TYPE_NAME_RULE = (
     f"1 to {TYPE_NAME_MAX} letters, digits, '_', '.', ':' or '-', starting with a letter or digit"
 )
+_FIRST_PAUSE = 0.1
+"""`feed --follow`: seconds before the first poll at the head; doubled while quiet, up to --interval."""
 _RED, _CYAN, _RESET = "\033[31m", "\033[36m", "\033[0m"
 
 
@@ -309,6 +316,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _write_commands(command)
     _read_commands(command)
+    _feed_commands(command)
     _transfer_commands(command)
     completion = commands.add_parser(
         "completion",
@@ -376,6 +384,54 @@ def _read_commands(command: _Command) -> None:
     tail.add_argument("--idle-timeout", type=_seconds, help="stop after this many seconds without any")
 
 
+def _feed_commands(command: _Command) -> None:
+    feed = command("feed", "print a feed's events as JSON Lines, from a position, optionally following it")
+    feed.add_argument(
+        "--type", dest="feed_type", metavar="STREAM_TYPE", help="the type's feed (default: all types)"
+    )
+    start = feed.add_mutually_exclusive_group()
+    start.add_argument(
+        "--after", metavar="POSITION", help="start after this position (an event's or a page's)"
+    )
+    start.add_argument(
+        "--from-start",
+        action="store_true",
+        help="start at the feed's beginning (the default without --after)",
+    )
+    feed.add_argument("--follow", action="store_true", help="at the head, keep polling for new events")
+    feed.add_argument(
+        "--event-type",
+        dest="event_types",
+        metavar="EVENT_TYPE",
+        action="append",
+        help="only events of this type (repeat for several)",
+    )
+    feed.add_argument("--group-member", type=_not_negative, help="consumer-group member (with --group-size)")
+    feed.add_argument("--group-size", type=_positive, help="consumer-group size, up to 64")
+    feed.add_argument(
+        "--interval", type=_seconds, default=1.0, help="with --follow: longest pause between polls"
+    )
+    feed.add_argument("--max", type=_positive, help="stop after this many events")
+    feed.add_argument(
+        "--idle-timeout", type=_seconds, help="with --follow: stop after this many seconds without any"
+    )
+
+    checkpoint = command("checkpoint", "read or store a consumer's feed position")
+    actions = checkpoint.add_subparsers(dest="checkpoint_action", metavar="ACTION", required=True)
+    get = actions.add_parser("get", help="print a checkpoint", description="print a checkpoint")
+    get.add_argument("name", metavar="NAME")
+    put = actions.add_parser(
+        "set", help="store a position (compare-and-set with --expected)", description="store a position"
+    )
+    put.add_argument("name", metavar="NAME")
+    put.add_argument("position", metavar="POSITION")
+    expected = put.add_mutually_exclusive_group()
+    expected.add_argument("--expected", metavar="POSITION", help="only if the stored position is this one")
+    expected.add_argument(
+        "--expect-new", action="store_true", help="only if the checkpoint does not exist yet"
+    )
+
+
 def _transfer_commands(command: _Command) -> None:
     export = command("export", "write streams as JSON Lines, one event a line")
     export.add_argument("stream_type", metavar="STREAM_TYPE")
@@ -436,6 +492,12 @@ def _uuid_problem(text: str) -> str | None:
     return f"must be a UUID (such as 3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11), not {text!r}"
 
 
+def _checkpoint_name_problem(text: str) -> str | None:
+    if re.fullmatch(r"[A-Za-z0-9._:-]{1,200}", text):
+        return None
+    return f"must be 1 to 200 letters, digits, '.', '_', ':' or '-', not {text!r}"
+
+
 # Names and ids the API would refuse, checked before any request to say so in words; like the API's own
 # refusal, they exit 4 (invalid input), not 1 (usage).
 _CHECKED_ARGUMENTS: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
@@ -445,6 +507,9 @@ _CHECKED_ARGUMENTS: tuple[tuple[str, str, Callable[[str], str | None]], ...] = (
     ("stream_ids", "stream id", _uuid_problem),
     ("event_type", "--type", _type_name_problem),
     ("event_id", "--event-id", _uuid_problem),
+    ("feed_type", "--type", _type_name_problem),
+    ("event_types", "--event-type", _type_name_problem),
+    ("name", "checkpoint name", _checkpoint_name_problem),
 )
 
 
@@ -675,6 +740,61 @@ def _tail_queue(client: EventStoreClient, args: argparse.Namespace, out: Output)
             return
 
 
+def _feed(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    """JSON Lines on stdout; a counter on stderr (a terminal only) and, at the end, where to resume."""
+    if (args.group_member is None) != (args.group_size is None):
+        raise UsageError("--group-member and --group-size go together")
+    after: str | None = args.after
+    progress = Progress(out.err, "read", None, enabled=not out.quiet)
+    seen, idle_since, pause = 0, time.monotonic(), min(_FIRST_PAUSE, args.interval)
+    try:
+        while True:
+            for page in client.feed_pages(
+                args.feed_type,
+                after=after,
+                event_types=args.event_types,
+                member=args.group_member,
+                size=args.group_size,
+                page_size=MAX_PAGE_SIZE,
+            ):
+                for event in page.events:
+                    out.out.write(json.dumps(event.to_json(), separators=(",", ":")) + "\n")
+                    after, seen = event.position, seen + 1
+                    if args.max is not None and seen >= args.max:
+                        return
+                out.out.flush()
+                progress(len(page.events))
+                if page.events:
+                    idle_since, pause = time.monotonic(), min(_FIRST_PAUSE, args.interval)
+                after = page.last_position or after
+            if not args.follow:
+                return
+            if args.idle_timeout is not None and time.monotonic() - idle_since >= args.idle_timeout:
+                return
+            time.sleep(pause)
+            pause = min(pause * 2, args.interval)
+    finally:
+        progress.close()
+        if after is not None:
+            out.note(f"{_plural(seen, 'event')}; resume with --after {after}")
+
+
+def _checkpoint(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    if args.checkpoint_action == "get":
+        checkpoint = client.get_checkpoint(args.name)
+    else:
+        expected: str | _Unset | None = UNSET
+        if args.expect_new:
+            expected = None
+        elif args.expected is not None:
+            expected = args.expected
+        checkpoint = client.put_checkpoint(args.name, args.position, expected=expected)
+    out.emit(
+        f"{checkpoint.name}  {checkpoint.position}  updated {checkpoint.updated_at.isoformat()}",
+        {"checkpoint": checkpoint.to_json()},
+    )
+
+
 def _export(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
     resume_from: dict[str, int] = {}
     path = None if args.output == "-" else Path(args.output)
@@ -770,6 +890,8 @@ COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], Non
     "list": _list,
     "details": _details,
     "tail": _tail,
+    "feed": _feed,
+    "checkpoint": _checkpoint,
     "export": _export,
     "import": _import,
 }

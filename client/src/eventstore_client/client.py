@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -13,8 +14,11 @@ from eventstore_client._transport import CredentialSource, RetryPolicy, SignedTr
 from eventstore_client.errors import EventStoreError
 from eventstore_client.models import (
     AppendResult,
+    Checkpoint,
     DataSubject,
     ExpectedRevision,
+    FeedEvent,
+    FeedPage,
     NewEvent,
     RecordedEvent,
     Stream,
@@ -22,6 +26,14 @@ from eventstore_client.models import (
 )
 
 MAX_PAGE_SIZE = 1000
+
+
+class _Unset(enum.Enum):
+    UNSET = "unset"
+
+
+UNSET = _Unset.UNSET
+"""`put_checkpoint(expected=...)` left out: an unconditional put."""
 
 
 class EventStoreClient:
@@ -158,6 +170,77 @@ class EventStoreClient:
             if not page["hasMore"] or not page.get("nextPageKey"):
                 return
             query["stream-next-page-key"] = str(page["nextPageKey"])
+
+    def feed_pages(
+        self,
+        stream_type: str | None = None,
+        *,
+        after: str | None = None,
+        event_types: Iterable[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[FeedPage]:
+        """The pages of a feed after position `after` (None: from the beginning) until its head: a type's
+        feed, or with `stream_type=None` the feed of all types. `event_types` keeps only those types;
+        `member` of `size` (both or neither) keeps the streams of one consumer-group member. Every page
+        carries `last_position`, where a consumer resumes (filters may have skipped entries)."""
+        if (member is None) != (size is None):
+            raise ValueError("give both member and size, or neither")
+        query: dict[str, str | int | Sequence[str]] = {"limit": page_size or self.page_size}
+        if event_types is not None:
+            query["event-type"] = sorted(set(event_types))
+        if member is not None and size is not None:
+            query["consumer-group-member"], query["consumer-group-size"] = member, size
+        segments = ("feed",) if stream_type is None else ("streams", stream_type, "feed")
+        while True:
+            if after is not None:
+                query["after-position"] = after
+            url = self._transport.url(*segments, query=query)
+            page = FeedPage.from_json(self._transport.request("GET", url).body["feedPage"])
+            yield page
+            if not page.has_more:
+                return
+            if page.last_position is None or (after is not None and page.last_position <= after):
+                raise EventStoreError(f"the feed page after position {after} did not advance")
+            after = page.last_position
+
+    def feed(
+        self,
+        stream_type: str | None = None,
+        *,
+        after: str | None = None,
+        event_types: Iterable[str] | None = None,
+        member: int | None = None,
+        size: int | None = None,
+        page_size: int | None = None,
+    ) -> Iterator[FeedEvent]:
+        """The events of a feed after `after`, in feed order, a page at a time (see `feed_pages`); stops
+        at the head. Each event's `position` is where to resume after it."""
+        for page in self.feed_pages(
+            stream_type, after=after, event_types=event_types, member=member, size=size, page_size=page_size
+        ):
+            yield from page.events
+
+    def get_checkpoint(self, name: str) -> Checkpoint:
+        """The checkpoint named `name`; CheckpointNotFound when none was ever stored."""
+        url = self._transport.url("checkpoints", name)
+        return Checkpoint.from_json(self._transport.request("GET", url).body["checkpoint"])
+
+    def put_checkpoint(
+        self, name: str, position: str, *, expected: str | _Unset | None = UNSET
+    ) -> Checkpoint:
+        """Store `position` under `name`. With `expected` (the position read, or None: must not exist yet)
+        it is compare-and-set: CheckpointConflict when the stored position is another. A compare-and-set
+        is not repeated once it may have reached the server (its repeat could not tell its own write from
+        another instance's): a lost answer raises, and the caller reads the checkpoint again."""
+        body: dict[str, Any] = {"position": position}
+        conditional = not isinstance(expected, _Unset)
+        if conditional:
+            body["expectedPosition"] = expected
+        url = self._transport.url("checkpoints", name)
+        response = self._transport.request("PUT", url, body, replay_safe=not conditional)
+        return Checkpoint.from_json(response.body["checkpoint"])
 
     def get_stream(self, stream_type: str, stream_id: str) -> Stream:
         url = self._transport.url("streams", stream_type, stream_id, "details")

@@ -80,6 +80,20 @@ class DataSubjectErased(EventStoreError):
     """410 data-subject-erased: an event names a data subject that was erased; nothing was written."""
 
 
+class CheckpointNotFound(EventStoreError):
+    pass
+
+
+class CheckpointConflict(EventStoreError):
+    """The checkpoint was not at the expected position: another instance of the consumer moved it."""
+
+    @property
+    def stored_position(self) -> str | None:
+        """The position stored now (None: there is no checkpoint)."""
+        value = self.problem.get("storedPosition")
+        return str(value) if value is not None else None
+
+
 class PayloadTooLarge(EventStoreError):
     pass
 
@@ -129,6 +143,8 @@ PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
     f"{PROBLEM_PREFIX}wrong-expected-revision": WrongExpectedRevision,
     f"{PROBLEM_PREFIX}stream-already-exists": StreamAlreadyExists,
     f"{PROBLEM_PREFIX}event-id-conflict": EventIdConflict,
+    f"{PROBLEM_PREFIX}checkpoint-not-found": CheckpointNotFound,
+    f"{PROBLEM_PREFIX}checkpoint-conflict": CheckpointConflict,
     f"{PROBLEM_PREFIX}payload-too-large": PayloadTooLarge,
     f"{PROBLEM_PREFIX}data-subject-not-found": DataSubjectNotFound,
     f"{PROBLEM_PREFIX}data-subject-erased": DataSubjectErased,

@@ -216,3 +216,84 @@ class Notification:
             "updatedAt": format_timestamp(self.updated_at) if self.updated_at else None,
             "messageId": self.message_id,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One event read from a feed: its `position` in that feed, and the event with its stream."""
+
+    position: str
+    stream_type: str
+    stream_id: str
+    revision: int
+    event_id: str
+    event_type: str
+    payload: Any
+    metadata: dict[str, Any]
+    created_at: datetime
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeedEvent:
+        return cls(
+            position=str(data["position"]),
+            stream_type=str(data["streamType"]),
+            stream_id=str(data["streamId"]),
+            revision=int(data["revision"]),
+            event_id=str(data.get("eventId") or ""),
+            event_type=str(data["eventType"]),
+            payload=data.get("payload"),
+            metadata=dict(data.get("metadata") or {}),
+            created_at=parse_timestamp(str(data["createdAt"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "position": self.position,
+            "streamType": self.stream_type,
+            "streamId": self.stream_id,
+            "revision": self.revision,
+            "eventId": self.event_id,
+            "eventType": self.event_type,
+            "payload": self.payload,
+            "metadata": self.metadata,
+            "createdAt": format_timestamp(self.created_at),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    """A page of a feed. `last_position` is where the next page starts (the last entry scanned, also
+    when filters returned fewer events or none); None only for an empty feed read from its beginning."""
+
+    events: tuple[FeedEvent, ...]
+    has_more: bool
+    last_position: str | None
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeedPage:
+        last = data.get("lastPosition")
+        return cls(
+            events=tuple(FeedEvent.from_json(item) for item in data["events"]),
+            has_more=bool(data["hasMore"]),
+            last_position=str(last) if last is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A consumer's stored feed position."""
+
+    name: str
+    position: str
+    updated_at: datetime
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Checkpoint:
+        return cls(
+            name=str(data["name"]),
+            position=str(data["position"]),
+            updated_at=parse_timestamp(str(data["updatedAt"])),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "position": self.position, "updatedAt": format_timestamp(self.updated_at)}

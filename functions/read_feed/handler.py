@@ -1,0 +1,17 @@
+"""Lambda behind the feeds: `GET /feed` (all stream types) and `GET /streams/{streamType}/feed`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventstore import api
+from eventstore.service import ApiService, dynamodb_store, keyring
+
+SERVICE = ApiService(
+    dynamodb_store(keys=keyring(kms=True)),
+    {"readFeed": api.read_feed, "readTypeFeed": api.read_type_feed},
+)
+
+
+def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    return SERVICE.handle(event)
