@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from bench.harness import stream_event
 from eventstore.table import create_table
-from tests.support import assert_matches_schema, load_handler, proxy_event
+from tests.support import assert_matches_schema, data_key_resources, load_handler, proxy_event
 
 FEED = "/feed"
 TYPE_FEED = "/streams/{streamType}/feed"
@@ -29,6 +29,8 @@ def handlers(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, ModuleType]]
     with mock_aws():
         create_table(boto3.client("dynamodb"), "events")
         boto3.client("sns").create_topic(Name="feed-tests")
+        for name, value in data_key_resources().items():
+            monkeypatch.setenv(name, value)
         yield {
             name: load_handler(name)
             for name in ("create_stream", "read_feed", "checkpoints", "notify_stream")
