@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import random
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -17,6 +18,7 @@ from eventstore.pagekeys import PageKeySigner, secret_from_kms
 from eventstore.store import EventStore
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sns import SNSClient
@@ -35,6 +37,10 @@ SDK_CONFIG: Final = Config(
 type Operation = Callable[[EventStore, http.Request, Telemetry], http.Response]
 
 
+# Every client this container created: a SnapStart restore must not reuse their connections.
+_CLIENTS: list[BaseClient] = []
+
+
 @functools.cache
 def aws_session() -> botocore.session.Session:
     """The container's one AWS SDK session, as `boto3.client` would use its default session.
@@ -47,16 +53,46 @@ def aws_session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+def _client(service: str) -> BaseClient:
+    client = aws_session().create_client(service, config=SDK_CONFIG)
+    _CLIENTS.append(client)
+    return client
+
+
 def dynamodb_client() -> DynamoDBClient:
-    return cast("DynamoDBClient", aws_session().create_client("dynamodb", config=SDK_CONFIG))
+    return cast("DynamoDBClient", _client("dynamodb"))
 
 
 def sns_client() -> SNSClient:
-    return cast("SNSClient", aws_session().create_client("sns", config=SDK_CONFIG))
+    return cast("SNSClient", _client("sns"))
 
 
 def _kms_client() -> KMSClient:
-    return cast("KMSClient", aws_session().create_client("kms", config=SDK_CONFIG))
+    return cast("KMSClient", _client("kms"))
+
+
+def refresh_after_restore() -> None:
+    """What a SnapStart restore must not share between the environments restored from one snapshot
+    (docs/design.md, "SnapStart"): the standard library's PRNG, whose state was captured at init
+    (botocore draws its retry jitter from it), and the connections opened at init (list_streams derives
+    its page-key secret from KMS there), which may be long dead by the time of a restore. The clients
+    themselves stay: a closed client opens new connections on its next call."""
+    random.seed()
+    for client in _CLIENTS:
+        client.close()
+
+
+def _register_restore_hook() -> None:
+    """Lambda's Python runtime provides snapshot_restore_py and runs its hooks after each restore;
+    elsewhere (local runtime, tests) there are no snapshots and nothing to register."""
+    try:
+        from snapshot_restore_py import register_after_restore  # noqa: PLC0415 - absent outside Lambda
+    except ImportError:
+        return
+    register_after_restore(refresh_after_restore)
+
+
+_register_restore_hook()
 
 
 def dynamodb_store(*, listing: bool = False) -> DynamoEventStore:
