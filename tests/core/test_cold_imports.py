@@ -75,12 +75,12 @@ def test_clients_keep_the_sdk_configuration_and_the_endpoint_from_the_environmen
     assert service.sns_client().meta.endpoint_url == "http://127.0.0.1:4566"
 
 
-_TRACED = """import sys
+_TRACED = """import sys, types
 sys.path[:0] = [{shared!r}]
 from eventstore import observability, service
 client = service.dynamodb_client()
 observability.instrument_aws_sdk()
-print(type(client)._make_api_call.__wrapped__.__qualname__)
+print(type(type(client)._make_api_call) is not types.FunctionType)
 """
 
 
@@ -95,4 +95,36 @@ def test_the_first_invocation_traces_the_clients_created_at_init() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
     )
-    assert result.stdout.split() == ["BaseClient._make_api_call"]
+    assert result.stdout.split() == ["True"]
+
+
+_AHEAD = """import sys, types
+sys.path[:0] = [{shared!r}, {folder!r}]
+import handler
+from eventstore import service
+client = service.dynamodb_client()
+print("aws_xray_sdk" in sys.modules, type(type(client)._make_api_call) is not types.FunctionType)
+"""
+
+
+@pytest.mark.parametrize(
+    ("initialization", "instrumented"),
+    [("snap-start", "True True"), ("provisioned-concurrency", "True True"), ("on-demand", "False False")],
+)
+def test_init_instruments_the_sdk_only_when_it_runs_ahead_of_requests(
+    initialization: str, instrumented: str
+) -> None:
+    """Under SnapStart the X-Ray import lands in the snapshot; on demand it waits for the first call."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTSTORE_"))}
+    env |= {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_LAMBDA_FUNCTION_NAME": "read_events",
+        "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
+        "EVENTSTORE_TABLE_NAME": "events",
+    }
+    code = _AHEAD.format(shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / "read_events"))
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
+    )
+    assert result.stdout.strip() == instrumented
