@@ -20,9 +20,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and events (a smoke run, ~2 min)")
     parser.add_argument("--rounds", type=int, help="cold-start rounds per variant (default 12; quick 2)")
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS, help="leave a section out")
+    parser.add_argument("--only", action="append", default=[], choices=SECTIONS, help="run only this section")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 12)
+    if args.only:
+        args.skip = [section for section in SECTIONS if section not in args.only]
     started_at, started = datetime.now(UTC), time.perf_counter()
     report = Report()
 
