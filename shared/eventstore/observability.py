@@ -24,6 +24,7 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Mapping
 from typing import Any, Final
 
 # The attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -69,6 +70,16 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, separators=(",", ":"))
 
 
+def log_level(environ: Mapping[str, str] = os.environ) -> int:
+    """POWERTOOLS_LOG_LEVEL, else the level Lambda's logging configuration sets (it may say TRACE, which
+    the standard library calls DEBUG), else INFO. An unknown name fails init, naming the setting."""
+    name = environ.get("POWERTOOLS_LOG_LEVEL") or environ.get("AWS_LAMBDA_LOG_LEVEL") or "INFO"
+    levels = logging.getLevelNamesMapping() | {"TRACE": logging.DEBUG}
+    if name.upper() not in levels:
+        raise ValueError(f"POWERTOOLS_LOG_LEVEL or AWS_LAMBDA_LOG_LEVEL: unknown log level {name!r}")
+    return levels[name.upper()]
+
+
 def _package_logger() -> logging.Logger:
     """The package's logger with the JSON handler; it stops propagating, so a record goes out once, as
     JSON, never also as the runtime's text on the root logger."""
@@ -77,8 +88,7 @@ def _package_logger() -> logging.Logger:
     handler.setFormatter(JsonFormatter(service_name()))
     package.handlers = [handler]
     package.propagate = False
-    level = os.environ.get("POWERTOOLS_LOG_LEVEL") or os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "INFO"
-    package.setLevel(level.upper())
+    package.setLevel(log_level())
     return package
 
 

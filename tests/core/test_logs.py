@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -11,7 +12,7 @@ import time
 
 import pytest
 
-from eventstore.observability import Telemetry
+from eventstore.observability import Telemetry, log_level
 from tests.support import ROOT
 
 # A fresh interpreter, as a Lambda container starts: the runtime's own text handler on the root logger
@@ -105,3 +106,21 @@ def test_metrics_can_be_switched_off(
     telemetry.count("AppendsAccepted")
     telemetry.flush()
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize(
+    ("environ", "level"),
+    [
+        ({}, logging.INFO),
+        ({"AWS_LAMBDA_LOG_LEVEL": "TRACE"}, logging.DEBUG),  # Lambda's finest level
+        ({"AWS_LAMBDA_LOG_LEVEL": "WARN"}, logging.WARNING),
+        ({"AWS_LAMBDA_LOG_LEVEL": "ERROR", "POWERTOOLS_LOG_LEVEL": "debug"}, logging.DEBUG),
+    ],
+)
+def test_the_log_level_follows_the_function_s_settings(environ: dict[str, str], level: int) -> None:
+    assert log_level(environ) == level
+
+
+def test_an_unknown_log_level_fails_naming_the_setting() -> None:
+    with pytest.raises(ValueError, match="AWS_LAMBDA_LOG_LEVEL"):
+        log_level({"AWS_LAMBDA_LOG_LEVEL": "LOUD"})
