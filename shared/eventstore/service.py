@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import botocore.session
 from botocore.config import Config
 
-from eventstore import http, observability
+from eventstore import observability
 from eventstore.config import PageKeySettings, StoreSettings
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sns import SNSClient
 
+    from eventstore import http
     from eventstore.api import Telemetry
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
@@ -130,6 +131,10 @@ class ApiService:
         return lambda request: operation(self.store, request, self.telemetry)
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        # Imported here, not at the top: an API function's operations (eventstore.api) have loaded it at
+        # init already, and notify_stream, which imports this module too, never needs it (~5 ms of init).
+        from eventstore import http  # noqa: PLC0415
+
         observability.instrument_aws_sdk()
         try:
             response = http.handle(event, self._bound)

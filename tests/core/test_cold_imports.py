@@ -23,12 +23,12 @@ _OPTIONS = ("retries", "connect_timeout", "read_timeout", "tcp_keepalive")
 _CHILD = """import json, sys
 sys.path[:0] = [{shared!r}, {folder!r}]
 import handler
-print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {names!r})))
+print(json.dumps(sorted(m for m in sys.modules if m in {names!r} or m.split(".")[0] in {names!r})))
 """
 
 
-@pytest.mark.parametrize("function", FUNCTIONS)
-def test_init_loads_no_boto3_jsonschema_or_xray(function: str) -> None:
+def _loaded_at_init(function: str, names: set[str]) -> list[str]:
+    """The modules among `names` (and their submodules) that the function's init imports."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "EVENTSTORE_"))}
     env |= {
         "AWS_DEFAULT_REGION": "us-east-1",
@@ -40,13 +40,21 @@ def test_init_loads_no_boto3_jsonschema_or_xray(function: str) -> None:
         "EVENTSTORE_PAGE_KEY_SECRET": "a-page-key-secret-of-enough-length-0123",
         "EVENTSTORE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:events",
     }
-    code = _CHILD.format(
-        shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / function), names=set(NOT_AT_INIT)
-    )
+    code = _CHILD.format(shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / function), names=names)
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
     )
-    assert json.loads(result.stdout.splitlines()[-1]) == []
+    loaded: list[str] = json.loads(result.stdout.splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_init_loads_no_boto3_jsonschema_or_xray(function: str) -> None:
+    assert _loaded_at_init(function, set(NOT_AT_INIT)) == []
+
+
+def test_the_stream_function_loads_no_http_layer() -> None:
+    assert _loaded_at_init("notify_stream", {"eventstore.http", "eventstore.routes"}) == []
 
 
 @pytest.fixture
