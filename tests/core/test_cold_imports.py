@@ -103,7 +103,7 @@ def test_the_first_invocation_traces_the_clients_created_at_init() -> None:
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True, timeout=120
     )
-    # Traced, and without asyncio: wrapt 2 imports it, ~15 ms more on the first request (requirements/layer.txt).
+    # Traced, and without asyncio: wrapt 2 imports it, ~15 ms more on the first request (layer.txt).
     assert result.stdout.split() == ["True", "False"]
 
 
