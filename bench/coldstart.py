@@ -148,10 +148,11 @@ def _sample(variant: str) -> dict[str, float]:
     line = process.stdout.readline()
     wall = (time.perf_counter() - started) * 1000
     out, err = process.communicate(timeout=120)
-    if not line.startswith(b"imported ") or process.returncode != 0:
+    lines = out.decode().strip().splitlines()
+    if not line.startswith(b"imported ") or process.returncode != 0 or not lines:
         raise RuntimeError(f"{variant} failed: {line!r} {out[-2000:]!r} {err[-4000:]!r}")
     cpu = float(line.split()[1]) * 1000
-    timings: dict[str, float] = json.loads(out.decode().strip().splitlines()[-1])
+    timings: dict[str, float] = json.loads(lines[-1])
     return {"init": cpu, "wall": wall, **timings}
 
 
