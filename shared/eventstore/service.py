@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import os
 import random
 from collections.abc import Callable, Mapping
 from datetime import timedelta
@@ -84,12 +85,14 @@ def refresh_after_restore() -> None:
 
 
 def _register_restore_hook() -> None:
-    """Lambda's Python runtime provides snapshot_restore_py and runs its hooks after each restore;
-    elsewhere (local runtime, tests) there are no snapshots and nothing to register."""
-    try:
-        from snapshot_restore_py import register_after_restore  # noqa: PLC0415 - absent outside Lambda
-    except ImportError:
+    """Register refresh_after_restore when init runs for a SnapStart snapshot: Lambda then sets
+    AWS_LAMBDA_INITIALIZATION_TYPE to `snap-start`, and its Python runtime provides snapshot_restore_py
+    and runs the hooks after each restore. Elsewhere (on-demand init, local runtime, tests) nothing is
+    restored, so nothing is imported or registered."""
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
         return
+    from snapshot_restore_py import register_after_restore  # noqa: PLC0415 - only Lambda's runtime has it
+
     register_after_restore(refresh_after_restore)
 
 

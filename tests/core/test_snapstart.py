@@ -21,6 +21,16 @@ from eventstore import service
 from eventstore.dynamodb.store import DynamoEventStore
 
 
+@pytest.fixture(autouse=True)
+def snapshot_init(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Init as Lambda runs it for a snapshot: the hook registered with the runtime's registry."""
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
+    registered = list(snapshot_restore_py._after_restore_registry)
+    service._register_restore_hook()
+    yield
+    snapshot_restore_py._after_restore_registry[:] = registered
+
+
 def _run_restore_hooks() -> None:
     for hook, args, kwargs in snapshot_restore_py._after_restore_registry:
         hook(*args, **kwargs)
@@ -47,7 +57,14 @@ def _draws_in_two_restored_environments(draw: Callable[[], float]) -> tuple[list
 
 def test_the_restore_hook_is_registered_with_the_runtime() -> None:
     hooks = [hook for hook, _, _ in snapshot_restore_py._after_restore_registry]
-    assert service.refresh_after_restore in hooks
+    assert hooks.count(service.refresh_after_restore) == 1
+
+
+def test_an_on_demand_init_registers_no_hook(monkeypatch: pytest.MonkeyPatch) -> None:
+    snapshot_restore_py._after_restore_registry.clear()
+    monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+    service._register_restore_hook()
+    assert snapshot_restore_py._after_restore_registry == []
 
 
 def test_restored_environments_draw_different_retry_jitter() -> None:
