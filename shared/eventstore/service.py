@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import os
 import random
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -39,8 +40,9 @@ SDK_CONFIG: Final = Config(
 type Operation = Callable[[EventStore, http.Request, Telemetry], http.Response]
 
 
-# Every client this container created: a SnapStart restore must not reuse their connections.
-_CLIENTS: list[BaseClient] = []
+# Every live client this container created: a SnapStart restore must not reuse their connections. Weak, so
+# that tests and the local runtime, which create many, do not keep them all.
+_CLIENTS: weakref.WeakSet[BaseClient] = weakref.WeakSet()
 
 
 @functools.cache
@@ -57,7 +59,7 @@ def aws_session() -> botocore.session.Session:
 
 def _client(service: str) -> BaseClient:
     client = aws_session().create_client(service, config=SDK_CONFIG)
-    _CLIENTS.append(client)
+    _CLIENTS.add(client)
     return client
 
 
