@@ -20,9 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer rounds and events (a smoke run, ~2 min)")
     parser.add_argument("--rounds", type=int, help="cold-start rounds per variant (default 12; quick 2)")
     parser.add_argument("--skip", action="append", default=[], choices=SECTIONS, help="leave a section out")
+    parser.add_argument("--only", action="append", default=[], choices=SECTIONS, help="run only this section")
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results" / "latest.json")
     args = parser.parse_args(argv)
     rounds = args.rounds or (2 if args.quick else 12)
+    args.skip = _skipped(args.skip, args.only)
     started_at, started = datetime.now(UTC), time.perf_counter()
     report = Report()
 
@@ -62,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     write_json(report, args.output, started=started_at, seconds=seconds, options=options)
     progress(f"done; wrote {args.output}")
     return 0
+
+
+def _skipped(skip: list[str], only: list[str]) -> list[str]:
+    """The sections left out: --only names the ones to run, --skip the ones not to."""
+    return [section for section in SECTIONS if section not in only] if only else skip
 
 
 def _cost(report: Report, capacity: operations.CapacityFigures | None, append_cpu: float | None) -> None:

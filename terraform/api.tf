@@ -139,7 +139,7 @@ resource "aws_api_gateway_integration" "route" {
   http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = aws_lambda_function.this[each.value.function].invoke_arn
+  uri                     = local.live_invoke_arns[each.value.function]
 }
 
 # API Gateway may invoke a function only for the routes it serves, on this API's stage.
@@ -148,6 +148,7 @@ resource "aws_lambda_permission" "route" {
   statement_id  = "ApiGateway-${each.value.method}-${md5(each.value.path)}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this[each.value.function].function_name
+  qualifier     = aws_lambda_alias.live[each.value.function].name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/${var.api_stage_name}/${each.value.method}${replace(each.value.path, "/\\{[^}]+\\}/", "*")}"
 }

@@ -167,6 +167,8 @@ resource "aws_lambda_function" "this" {
   filename         = "${local.build_dir}/functions/${each.key}.zip"
   source_code_hash = filebase64sha256("${local.build_dir}/functions/${each.key}.zip")
   layers           = [aws_lambda_layer_version.shared.arn]
+  # Every change publishes a version; callers invoke the "live" alias (deploys.tf).
+  publish = true
 
   environment {
     variables = merge(local.common_environment, each.value.environment, lookup(local.erasure_environment, each.key, {}))
@@ -182,6 +184,13 @@ resource "aws_lambda_function" "this" {
     content {
       log_format = logging_config.value
       log_group  = aws_cloudwatch_log_group.function[each.key].name
+    }
+  }
+
+  dynamic "snap_start" {
+    for_each = local.function_snap_start
+    content {
+      apply_on = snap_start.value
     }
   }
 

@@ -25,7 +25,7 @@ resource "aws_sqs_queue" "notify_failures" {
 resource "aws_lambda_event_source_mapping" "notify" {
   count            = var.create_event_source_mapping ? 1 : 0
   event_source_arn = aws_dynamodb_table.events.stream_arn
-  function_name    = aws_lambda_function.this["notify_stream"].arn
+  function_name    = local.live_arns["notify_stream"]
   # From the oldest record the stream holds: nothing committed before the mapping existed is skipped.
   starting_position                  = "TRIM_HORIZON"
   batch_size                         = var.notify_batch_size

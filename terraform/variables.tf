@@ -115,6 +115,12 @@ variable "listing_settle_seconds" {
   }
 }
 
+variable "snap_start" {
+  type        = bool
+  description = "Lambda SnapStart on every function: a cold start restores a snapshot of the published version's init instead of running it (docs/design.md, \"SnapStart\"). Not applied on emulators."
+  default     = false
+}
+
 variable "functions_aws_endpoint_url" {
   type        = string
   description = "AWS_ENDPOINT_URL given to the functions when they run inside an emulator. Empty (the default, and always on AWS) sets nothing."

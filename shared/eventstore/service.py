@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import os
+import random
+import weakref
 from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Final, cast
@@ -10,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Final, cast
 import botocore.session
 from botocore.config import Config
 
-from eventstore import http, observability
+from eventstore import observability
 from eventstore.config import KeySettings, PageKeySettings, StoreSettings
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
@@ -18,10 +21,12 @@ from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
 
 if TYPE_CHECKING:
+    from botocore.client import BaseClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_sns import SNSClient
 
+    from eventstore import http
     from eventstore.api import Telemetry
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
@@ -37,6 +42,11 @@ type Operation[S] = Callable[[S, http.Request, Telemetry], http.Response]
 """An operation of api.py on the store interface it needs (EventStore, FeedStore)."""
 
 
+# Every live client this container created: a SnapStart restore must not reuse their connections. Weak, so
+# that tests and the local runtime, which create many, do not keep them all.
+_CLIENTS: weakref.WeakSet[BaseClient] = weakref.WeakSet()
+
+
 @functools.cache
 def aws_session() -> botocore.session.Session:
     """The container's one AWS SDK session, as `boto3.client` would use its default session.
@@ -49,16 +59,48 @@ def aws_session() -> botocore.session.Session:
     return botocore.session.get_session()
 
 
+def _client(service: str) -> BaseClient:
+    client = aws_session().create_client(service, config=SDK_CONFIG)
+    _CLIENTS.add(client)
+    return client
+
+
 def dynamodb_client() -> DynamoDBClient:
-    return cast("DynamoDBClient", aws_session().create_client("dynamodb", config=SDK_CONFIG))
+    return cast("DynamoDBClient", _client("dynamodb"))
 
 
 def sns_client() -> SNSClient:
-    return cast("SNSClient", aws_session().create_client("sns", config=SDK_CONFIG))
+    return cast("SNSClient", _client("sns"))
 
 
 def _kms_client() -> KMSClient:
-    return cast("KMSClient", aws_session().create_client("kms", config=SDK_CONFIG))
+    return cast("KMSClient", _client("kms"))
+
+
+def refresh_after_restore() -> None:
+    """What a SnapStart restore must not share between the environments restored from one snapshot
+    (docs/design.md, "SnapStart"): the standard library's PRNG, whose state was captured at init
+    (botocore draws its retry jitter from it), and the connections opened at init (list_streams derives
+    its page-key secret from KMS there), which may be long dead by the time of a restore. The clients
+    themselves stay: a closed client opens new connections on its next call."""
+    random.seed()
+    for client in _CLIENTS:
+        client.close()
+
+
+def _register_restore_hook() -> None:
+    """Register refresh_after_restore when init runs for a SnapStart snapshot: Lambda then sets
+    AWS_LAMBDA_INITIALIZATION_TYPE to `snap-start`, and its Python runtime provides snapshot_restore_py
+    and runs the hooks after each restore. Elsewhere (on-demand init, local runtime, tests) nothing is
+    restored, so nothing is imported or registered."""
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") != "snap-start":
+        return
+    from snapshot_restore_py import register_after_restore  # noqa: PLC0415 - only Lambda's runtime has it
+
+    register_after_restore(refresh_after_restore)
+
+
+_register_restore_hook()
 
 
 def keyring(*, kms: bool) -> Keyring:
@@ -103,6 +145,10 @@ class ApiService[S]:
         return lambda request: operation(self.store, request, self.telemetry)
 
     def handle(self, event: Mapping[str, Any]) -> dict[str, Any]:
+        # Imported here, not at the top: an API function's operations (eventstore.api) have loaded it at
+        # init already, and notify_stream, which imports this module too, never needs it (~5 ms of init).
+        from eventstore import http  # noqa: PLC0415
+
         observability.instrument_aws_sdk()
         try:
             response = http.handle(event, self._bound)

@@ -109,6 +109,31 @@ def test_functions_log_json_on_aws(initialised_module: Terraform) -> None:
     assert log_formats("http://127.0.0.1:4566") == []
 
 
+def test_snap_start_is_an_option_for_published_versions_on_aws(initialised_module: Terraform) -> None:
+    """moto reads SnapStart back as off whatever was sent, so the module sends it to AWS only
+    (deploys.tf) and an applied stack cannot show it: ask the module, as the production example sets it."""
+
+    def snap_start(*options: str) -> list[str]:
+        console = ["terraform", f"-chdir={initialised_module.directory}", "console", "-no-color"]
+        result = subprocess.run(
+            [*console, *options],
+            input="jsonencode(local.function_snap_start)\n",
+            env=initialised_module.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        )
+        answer = [line for line in result.stdout.splitlines() if line.strip()][-1]
+        settings: list[str] = json.loads(json.loads(answer))
+        return settings
+
+    assert snap_start() == []
+    assert snap_start("-var=snap_start=true") == ["PublishedVersions"]
+    assert snap_start("-var=snap_start=true", "-var=aws_endpoint_url=http://127.0.0.1:4566") == []
+    assert snap_start("-var-file=env/production.tfvars.example") == ["PublishedVersions"]
+
+
 def test_checkov_passes_and_every_skip_has_a_reason() -> None:
     checkov = Path(sys.executable).parent / "checkov"
     options = ["--framework", "terraform", "--skip-download", "--quiet", "--compact"]
@@ -153,7 +178,9 @@ def test_every_method_requires_iam_names_its_operation_and_proxies_to_its_functi
     }
     assert {(method, path, name) for method, path, name, _ in seen} == {(m, p, o) for m, p, o, _ in expected}
     for method, path, _, function in expected:
-        assert any(m == method and p == path and f":function:{function}/" in uri for m, p, _, uri in seen)
+        assert any(
+            m == method and p == path and f":function:{function}:live/" in uri for m, p, _, uri in seen
+        )
 
 
 def test_stage_traces_logs_json_and_throttles(stack: Stack) -> None:
@@ -197,6 +224,25 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
     assert (metadata["KeySpec"], metadata["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
 
 
+def test_callers_invoke_the_live_alias_of_the_newest_version(stack: Stack) -> None:
+    client = stack.awslambda()
+    for key in FUNCTIONS:
+        name = function_name(stack, key)
+        versions = [v["Version"] for v in client.list_versions_by_function(FunctionName=name)["Versions"]]
+        published = [int(version) for version in versions if version != "$LATEST"]
+        assert published, f"{key} has no published version"
+        alias = client.get_alias(FunctionName=name, Name="live")
+        assert alias["FunctionVersion"] == str(max(published))
+    for route in ROUTES:
+        function = function_name(stack, route["function"])
+        policy = json.loads(client.get_policy(FunctionName=function, Qualifier="live")["Policy"])
+        assert any(
+            statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+            and statement["Resource"].endswith(f":function:{function}:live")
+            for statement in statements(policy)
+        ), route
+
+
 def test_table_from_the_shared_definition(stack: Stack) -> None:
     definition = json.loads((ROOT / "shared" / "eventstore" / "table.json").read_text())
     dynamodb = stack.dynamodb()
@@ -215,14 +261,19 @@ def test_table_from_the_shared_definition(stack: Stack) -> None:
 
 
 def test_event_source_mapping_settings(stack: Stack) -> None:
-    notify = f":function:{function_name(stack, 'notify_stream')}"
+    client = stack.awslambda()
+    notify = function_name(stack, "notify_stream")
+    function_arn = client.get_function_configuration(FunctionName=notify)["FunctionArn"]
+    live = client.get_alias(FunctionName=notify, Name="live")["FunctionVersion"]
     mappings = [
         mapping
-        for mapping in stack.awslambda().list_event_source_mappings()["EventSourceMappings"]
-        if mapping["FunctionArn"].endswith(notify)
+        for mapping in client.list_event_source_mappings()["EventSourceMappings"]
+        if mapping["FunctionArn"].startswith(f"{function_arn}:")
     ]
     assert len(mappings) == 1
     mapping = mappings[0]
+    # The live alias on AWS; moto reads it back as the version it points at (deploys.tf).
+    assert mapping["FunctionArn"] == f"{function_arn}:{live}"
     assert mapping["StartingPosition"] == "TRIM_HORIZON"
     assert mapping["BisectBatchOnFunctionError"] is True
     assert mapping["MaximumRetryAttempts"] == 10
@@ -405,7 +456,9 @@ def test_changing_one_handler_changes_exactly_that_function(stack: Stack) -> Non
         for change in shown.get("resource_changes", [])
         if change["change"]["actions"] != ["no-op"] and change["mode"] == "managed"
     ]
-    assert updates == ['aws_lambda_function.this["read_events"]']
+    # A new version of read_events, and its alias moved to it; API Gateway invokes the alias, so the API
+    # itself is not redeployed.
+    assert updates == ['aws_lambda_alias.live["read_events"]', 'aws_lambda_function.this["read_events"]']
 
 
 def test_fifo_topic_and_subscriber_filter_variant(stack: Stack) -> None:

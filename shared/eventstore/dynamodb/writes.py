@@ -59,7 +59,9 @@ class CommitWriter:
         self._markers = markers
         self._clock = settling.clock
         self._any_budget = any_append_budget.total_seconds()
-        self._jitter = random.Random()  # noqa: S311 - back-off jitter, not a secret
+        # From the OS on every draw, not from state seeded at init: environments restored from one SnapStart
+        # snapshot would otherwise back off in lockstep.
+        self._jitter = random.SystemRandom()
 
     def create(
         self, stream_type: str, stream_id: str, events: Sequence[NewEvent], caller: Caller

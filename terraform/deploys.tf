@@ -1,0 +1,26 @@
+# How callers reach the functions: every change publishes a version, and the "live" alias points at the
+# newest. API Gateway and the stream mapping invoke the alias, never $LATEST, so what they run is
+# always a published, immutable version; with `snap_start = true` that is also what SnapStart snapshots
+# (it applies to published versions only). Generic over local.functions: a new function gets its version,
+# alias and SnapStart setting with no edit here.
+
+locals {
+  # The snap_start block of every function (functions.tf). moto reads SnapStart back as off whatever was
+  # sent, so a stack applied there would re-plan for ever: the setting goes to AWS only, like the log format.
+  function_snap_start = var.snap_start && !local.emulated ? ["PublishedVersions"] : []
+
+  # What callers invoke, per function key. moto reads an event source mapping's alias back as the version
+  # it points at, so there the mapping names that version (the same code) or every re-plan would differ.
+  live_invoke_arns = { for key, alias in aws_lambda_alias.live : key => alias.invoke_arn }
+  live_arns = {
+    for key, alias in aws_lambda_alias.live : key => local.emulated ? aws_lambda_function.this[key].qualified_arn : alias.arn
+  }
+}
+
+resource "aws_lambda_alias" "live" {
+  for_each         = aws_lambda_function.this
+  name             = "live"
+  description      = "The version callers invoke (the newest published)"
+  function_name    = each.value.function_name
+  function_version = each.value.version
+}
