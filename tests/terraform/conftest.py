@@ -39,7 +39,8 @@ def initialised_module(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
         pytest.skip("terraform is not installed")
     root = tmp_path_factory.mktemp("stack")
     terraform = Terraform(copy_module(root), terraform_env(root / "tf-data"))
-    terraform.run("init", "-input=false", "-no-color")
+    # readonly: the committed lock file must already hold what init installs.
+    terraform.run("init", "-input=false", "-no-color", "-lockfile=readonly")
     return terraform
 
 

@@ -49,6 +49,8 @@ DESIGN_ACTIONS = {
         "kms:Decrypt",
     },
 }
+# What a workspace on AWS must say about itself (environment.tf); the test workspaces are emulated.
+AWS_ENVIRONMENT_VARS = ["-var=environment=staging", '-var=allowed_account_ids=["222222222222"]']
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
 
@@ -88,7 +90,7 @@ def test_functions_log_json_on_aws(initialised_module: Terraform) -> None:
     def log_formats(endpoint: str) -> list[str]:
         console = ["terraform", f"-chdir={initialised_module.directory}", "console", "-no-color"]
         result = subprocess.run(
-            [*console, f"-var=aws_endpoint_url={endpoint}"],
+            [*console, f"-var=aws_endpoint_url={endpoint}", *AWS_ENVIRONMENT_VARS],
             input="jsonencode(local.function_log_formats)\n",
             env=initialised_module.env,
             capture_output=True,
