@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.terraform.stack import ROOT, Stack, Terraform
+from tests.terraform.stack import ROOT, Stack, Terraform, terraform_env
 
 EXAMPLES = {"staging": "env/staging.tfvars", "production": "env/production.tfvars.example"}
 
@@ -151,3 +151,10 @@ def test_aws_workspaces_must_name_environment_and_account(initialised_module: Te
     assert result.returncode != 0
     assert "environment must name the workspace" in output
     assert "allowed_account_ids must list the environment's account" in output
+
+
+def test_ci_deploy_role_sample_is_valid(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "terraform" / "ci", tmp_path / "ci")
+    terraform = Terraform(tmp_path / "ci", terraform_env(tmp_path / "tf-data"))
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    assert "Success" in terraform.run("validate", "-no-color").stdout
