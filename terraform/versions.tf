@@ -44,6 +44,7 @@ provider "aws" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
     content {
       apigateway = endpoints.value
+      backup     = endpoints.value
       cloudwatch = endpoints.value
       dynamodb   = endpoints.value
       iam        = endpoints.value
@@ -53,6 +54,7 @@ provider "aws" {
       sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value
+      wafv2      = endpoints.value
       xray       = endpoints.value
     }
   }

@@ -43,6 +43,8 @@ FUNCTIONS = (
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420
+# An existing topic (a pager's) the alarms notify besides the workspace's own alarm topic.
+PAGER_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pager"
 PLACEHOLDER_HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "%s"}\n'
 
 

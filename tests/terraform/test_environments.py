@@ -158,3 +158,27 @@ def test_ci_deploy_role_sample_is_valid(tmp_path: Path) -> None:
     terraform = Terraform(tmp_path / "ci", terraform_env(tmp_path / "tf-data"))
     terraform.run("init", "-backend=false", "-input=false", "-no-color")
     assert "Success" in terraform.run("validate", "-no-color").stdout
+
+
+def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) -> None:
+    """The production example planned on moto (its account swapped for moto's): backup plan with the copy
+    to another account's vault, the vault lock, the selection of the table, and the WAF association."""
+    plan_file = stack.build_dir.parent / "production.tfplan"
+    production = Terraform(stack.terraform.directory, stack.terraform.env | {"TF_WORKSPACE": "production"})
+    production.run(
+        "plan", "-input=false", "-no-color", f"-out={plan_file}", f"-var-file={EXAMPLES['production']}",
+        f"-var=aws_endpoint_url={stack.endpoint}", f"-var=build_dir={stack.build_dir}",
+        '-var=allowed_account_ids=["123456789012"]',
+    )  # fmt: skip
+    shown = json.loads(production.run("show", "-json", str(plan_file)).stdout)
+    planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+    rule = planned["aws_backup_plan.this[0]"]["rule"][0]
+    assert rule["copy_action"][0]["destination_vault_arn"].startswith(
+        "arn:aws:backup:eu-central-1:333333333333:"
+    )
+    assert rule["lifecycle"][0]["delete_after"] == 365
+    assert planned["aws_backup_vault_lock_configuration.this[0]"]["min_retention_days"] == 30
+    assert "aws_backup_selection.table[0]" in planned
+    assert planned["aws_wafv2_web_acl_association.api[0]"]["web_acl_arn"].startswith(
+        "arn:aws:wafv2:eu-west-1:"
+    )
