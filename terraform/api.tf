@@ -211,6 +211,7 @@ resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
   name              = "/aws/apigateway/${local.name}/access"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 # Execution logs (ERROR level) go here; created up front so it has a retention.
@@ -219,6 +220,7 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
   name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.api_stage_name}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 resource "aws_api_gateway_stage" "this" {

@@ -55,7 +55,7 @@ variable "backup_vault_lock" {
   default     = null
 
   validation {
-    condition     = var.backup_vault_lock == null || try(var.backup_vault_lock.changeable_for_days == null || var.backup_vault_lock.changeable_for_days >= 3, false)
+    condition     = coalesce(try(var.backup_vault_lock.changeable_for_days, null), 3) >= 3
     error_message = "backup_vault_lock.changeable_for_days must be at least 3 (or left out for governance mode)."
   }
 }
