@@ -21,7 +21,7 @@ endif
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(RUN_STAMP): requirements/layer.txt requirements/run.txt client/pyproject.toml
+$(RUN_STAMP): requirements/layer.in requirements/run.txt client/pyproject.toml
 	test -x $(PY) || "$$(scripts/find_python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/run.txt -e ./client
@@ -102,8 +102,13 @@ tf-env: # Refuse a workspace without its tfvars; pick its backend (S3, or local 
 	  printf '%s\n' '# Written by make for an emulator workspace; never commit.' 'terraform {' '  backend "local" {}' '}' > $(TF_LOCAL_OVERRIDE); \
 	else echo "terraform/$(TF_BACKEND_FILE) does not exist: a workspace on AWS keeps its state in S3 (see terraform/README.md)" >&2; exit 1; fi
 
+.PHONY: lock
+lock: $(STAMP) ## Resolve requirements/layer.in into requirements/layer.txt (every package pinned, with hashes).
+	$(VENV)/bin/uv pip compile requirements/layer.in --universal --python-version 3.13 --generate-hashes \
+	  --custom-compile-command "make lock" --quiet --output-file requirements/layer.txt
+
 .PHONY: build
-build: $(STAMP) ## Lambda zips and the layer zip under build/ (ARCH=arm64|x86_64).
+build: $(STAMP) ## Lambda zips, the layer zip and its SBOM (layer.sbom.json) under build/ (ARCH=arm64|x86_64).
 	$(PY) scripts/build.py --architecture $(ARCH)
 
 .PHONY: tf-workspace

@@ -226,7 +226,7 @@ resource "aws_cloudwatch_log_group" "api_execution" {
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:responses are per-stream reads that must be fresh; caching would serve stale revisions
   #checkov:skip=CKV2_AWS_51:callers authenticate with SigV4 (AWS_IAM); there is no backend to present client certificates to
-  #checkov:skip=CKV2_AWS_29:WAF is an account-level choice with its own cost; IAM auth and stage throttling guard the API
+  #checkov:skip=CKV2_AWS_29:WAF is optional (waf_web_acl_arn, edge.tf), a security-team choice with its own cost; IAM auth and throttling guard the API
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.api_stage_name

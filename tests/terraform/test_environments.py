@@ -161,14 +161,21 @@ def test_ci_deploy_role_sample_is_valid(tmp_path: Path) -> None:
 
 
 def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) -> None:
-    """The production example planned on moto (its account swapped for moto's): backup plan with the copy
-    to another account's vault, the vault lock, the selection of the table, and the WAF association."""
+    """The production example planned as on AWS (aws_endpoint_url unset, so nothing emulator-only), with
+    moto answering through the SDK's AWS_ENDPOINT_URL and its account swapped for moto's: the backup plan
+    with the copy to another account's vault, the vault lock, the selection of the table, the WAF
+    association and the custom domain."""
     plan_file = stack.build_dir.parent / "production.tfplan"
-    production = Terraform(stack.terraform.directory, stack.terraform.env | {"TF_WORKSPACE": "production"})
+    as_on_aws = {
+        "TF_WORKSPACE": "production",
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    production = Terraform(stack.terraform.directory, stack.terraform.env | as_on_aws)
     production.run(
         "plan", "-input=false", "-no-color", f"-out={plan_file}", f"-var-file={EXAMPLES['production']}",
-        f"-var=aws_endpoint_url={stack.endpoint}", f"-var=build_dir={stack.build_dir}",
-        '-var=allowed_account_ids=["123456789012"]',
+        f"-var=build_dir={stack.build_dir}", '-var=allowed_account_ids=["123456789012"]',
     )  # fmt: skip
     shown = json.loads(production.run("show", "-json", str(plan_file)).stdout)
     planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}

@@ -347,6 +347,17 @@ def test_layer_holds_the_package_and_lambda_platform_wheels(stack: Stack) -> Non
     assert all(name.startswith("python/") for name in names)
     native = [name for name in names if name.endswith(".so")]
     assert all("aarch64" in name for name in native), f"arm64 functions need aarch64 wheels: {native}"
+    # The SBOM names exactly the distributions the layer ships.
+    shipped = {
+        tuple(name.split("/")[1].removesuffix(".dist-info").rsplit("-", 1))
+        for name in names
+        if name.count("/") == 2 and name.endswith(".dist-info/METADATA")
+    }
+    sbom = json.loads((stack.build_dir / "layer.sbom.json").read_text())
+    listed = {(c["name"].replace("-", "_").lower(), c["version"]) for c in sbom["components"]}
+    assert {(name.lower(), version) for name, version in shipped} == listed
+    manifest = json.loads((stack.build_dir / "manifest.json").read_text())
+    assert sbom["metadata"]["component"]["hashes"][0]["content"] == manifest["layer"]
 
 
 def test_changing_one_handler_changes_exactly_that_function(stack: Stack) -> None:
@@ -394,7 +405,7 @@ def test_fifo_topic_and_subscriber_filter_variant(stack: Stack) -> None:
 
 def test_gateway_answers_are_problem_json(stack: Stack) -> None:
     """API Gateway's own refusals (signature, throttling, timeouts) in the functions' problem shape."""
-    responses = {
+    responses: dict[str, Any] = {
         item["responseType"]: item
         for item in stack.apigateway().get_gateway_responses(restApiId=rest_api_id(stack))["items"]
     }
