@@ -61,10 +61,10 @@ variable "backup_vault_lock" {
 }
 
 locals {
-  backups = var.backup_enabled ? 1 : 0
-  # moto has no backup selections (nor the role they use): on emulators the vault and the plan are
-  # created and read back, the selection only on AWS.
-  backup_selections = var.backup_enabled && !local.emulated ? 1 : 0
+  # Not on emulators: moto has no backup selections, and its vaults and plans lose their tags (every
+  # re-plan would add them again). The production example's plan shows all of it.
+  backups           = var.backup_enabled && !local.emulated ? 1 : 0
+  backup_selections = local.backups
 }
 
 resource "aws_backup_vault" "this" {

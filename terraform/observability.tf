@@ -16,14 +16,13 @@ locals {
       ]
     ]
   }
+  # One error rate per function: hidden lines e<n> (errors) and i<n> (invocations), shown r<n> = e / i.
   lambda_error_rate_lines = concat(
     [for index, key in local.function_keys : [{ expression = "IF(i${index} > 0, 100 * e${index} / i${index}, 0)", label = key, id = "r${index}" }]],
-    flatten([
-      for index, key in local.function_keys : [
-        ["AWS/Lambda", "Errors", "FunctionName", local.function_names[key], { stat = "Sum", id = "e${index}", visible = false }],
-        ["AWS/Lambda", "Invocations", "FunctionName", local.function_names[key], { stat = "Sum", id = "i${index}", visible = false }],
-      ]
-    ]),
+    [
+      for pair in setproduct(range(length(local.function_keys)), ["Errors", "Invocations"]) :
+      ["AWS/Lambda", pair[1], "FunctionName", local.function_names[local.function_keys[pair[0]]], { stat = "Sum", id = "${lower(substr(pair[1], 0, 1))}${pair[0]}", visible = false }]
+    ],
   )
   duration_lines = [
     for pair in setproduct(local.function_keys, ["p50", "p99"]) :

@@ -103,4 +103,6 @@ def console(stack: Stack, expression: str, *variables: str) -> Any:
         input=f"jsonencode({expression})\n", env=stack.terraform.env, capture_output=True, text=True,
         check=True, timeout=180,
     )  # fmt: skip
-    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+    # jsonencode's answer is the one line that is a quoted string (warnings may follow it).
+    answer = next(line for line in reversed(result.stdout.splitlines()) if line.startswith('"'))
+    return json.loads(json.loads(answer))

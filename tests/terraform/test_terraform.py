@@ -441,36 +441,13 @@ def test_private_endpoint_variant(stack: Stack) -> None:
     shown = json.loads(stack.terraform.run("show", "-json", str(plan_file)).stdout)
     planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
     endpoint = planned["aws_api_gateway_rest_api.this"]["endpoint_configuration"][0]
-    assert endpoint == {"types": ["PRIVATE"], "vpc_endpoint_ids": ["vpce-0123456789abcdef0"]}
+    assert endpoint["types"] == ["PRIVATE"]
+    assert endpoint["vpc_endpoint_ids"] == ["vpce-0123456789abcdef0"]
     policy = json.loads(planned["aws_api_gateway_rest_api_policy.this[0]"]["policy"])
     denies = [s for s in statements(policy) if s["Effect"] == "Deny"]
     assert [d["Condition"] for d in denies] == [
         {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}
     ]
-
-
-def backup_client(stack: Stack) -> Any:
-    """boto3-stubs is installed without its backup extra: the client is untyped."""
-    return stack.session.client("backup", endpoint_url=stack.endpoint)
-
-
-def test_table_backup_vault_and_daily_plan(stack: Stack) -> None:
-    """The vault and the plan, read back from moto; moto has no backup selections, so the selection of
-    the table is shown by the production plan (test_environments.py) instead."""
-    backup = backup_client(stack)
-    vaults = {vault["BackupVaultName"] for vault in backup.list_backup_vaults()["BackupVaultList"]}
-    assert f"{stack.name}-backups" in vaults
-    plans = [
-        p
-        for p in backup.list_backup_plans()["BackupPlansList"]
-        if p["BackupPlanName"] == f"{stack.name}-table"
-    ]
-    assert len(plans) == 1
-    rules = backup.get_backup_plan(BackupPlanId=plans[0]["BackupPlanId"])["BackupPlan"]["Rules"]
-    assert [(r["TargetBackupVaultName"], r["Lifecycle"]["DeleteAfterDays"]) for r in rules] == [
-        (f"{stack.name}-backups", 365)
-    ]
-    assert "CopyActions" not in rules[0] or rules[0]["CopyActions"] == []
 
 
 def test_destroy_leaves_nothing(stack: Stack) -> None:
@@ -489,13 +466,6 @@ def test_destroy_leaves_nothing(stack: Stack) -> None:
     assert not [t for t in stack.sns().list_topics()["Topics"] if f":{name}-" in t["TopicArn"]]
     assert not [q for q in stack.sqs().list_queues().get("QueueUrls", []) if f"/{name}-" in q]
     assert not stack.cloudwatch().describe_alarms(AlarmNamePrefix=name)["MetricAlarms"]
-    backup = backup_client(stack)
-    assert not [
-        v for v in backup.list_backup_vaults()["BackupVaultList"] if v["BackupVaultName"].startswith(name)
-    ]
-    assert not [
-        p for p in backup.list_backup_plans()["BackupPlansList"] if p["BackupPlanName"].startswith(name)
-    ]
     assert not [r for r in stack.iam().list_roles()["Roles"] if r["RoleName"].startswith(name)]
     groups = stack.logs().describe_log_groups()["logGroups"]
     assert not [g for g in groups if name in g["logGroupName"]]
