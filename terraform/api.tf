@@ -55,7 +55,8 @@ resource "aws_api_gateway_rest_api" "this" {
 }
 
 # A resource policy on top of the callers' IAM policies, only when account ids are given or the API is
-# private (edge.tf).
+# private (edge.tf). "execute-api:/*" is API Gateway's shorthand for every method of the API the policy
+# is attached to.
 locals {
   api_policy = length(var.api_resource_policy_account_ids) > 0 || local.api_private ? 1 : 0
 }
@@ -68,7 +69,7 @@ data "aws_iam_policy_document" "api" {
     content {
       sid       = "OnlyTheseAccountsMayInvoke"
       actions   = ["execute-api:Invoke"]
-      resources = ["${aws_api_gateway_rest_api.this.execution_arn}/*"]
+      resources = ["execute-api:/*"]
 
       principals {
         type        = "AWS"
@@ -84,7 +85,7 @@ data "aws_iam_policy_document" "api" {
       sid       = "OnlyThroughTheseVpcEndpoints"
       effect    = "Deny"
       actions   = ["execute-api:Invoke"]
-      resources = ["${aws_api_gateway_rest_api.this.execution_arn}/*"]
+      resources = ["execute-api:/*"]
 
       principals {
         type        = "AWS"

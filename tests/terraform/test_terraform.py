@@ -445,6 +445,7 @@ def test_private_endpoint_variant(stack: Stack) -> None:
     assert endpoint["vpc_endpoint_ids"] == ["vpce-0123456789abcdef0"]
     policy = json.loads(planned["aws_api_gateway_rest_api_policy.this[0]"]["policy"])
     denies = [s for s in statements(policy) if s["Effect"] == "Deny"]
+    assert [d["Resource"] for d in denies] == ["execute-api:/*"]
     assert [d["Condition"] for d in denies] == [
         {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}
     ]
