@@ -1,4 +1,5 @@
-# The API's edge: an optional WAF web ACL on the stage.
+# The API's edge: an optional WAF web ACL, custom domain (TLS 1.2+) or private endpoint, API Gateway's own
+# answers as problem+json, and the per-method share of the API-wide throttle.
 
 variable "waf_web_acl_arn" {
   type        = string
