@@ -21,7 +21,7 @@ endif
 help: ## List the targets.
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
-$(RUN_STAMP): requirements/layer.txt requirements/run.txt client/pyproject.toml
+$(RUN_STAMP): requirements/layer.in requirements/run.txt client/pyproject.toml
 	test -x $(PY) || "$$(scripts/find_python.sh)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/run.txt -e ./client
@@ -82,9 +82,19 @@ bench: $(STAMP) ## Benchmarks: cold start, requests and write units per operatio
 HOST_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 ARCH ?= $(if $(filter local,$(WORKSPACE)),$(HOST_ARCH),arm64)
 TF := terraform -chdir=terraform
-TF_VARS := $(if $(wildcard terraform/env/$(WORKSPACE).tfvars),-var-file=env/$(WORKSPACE).tfvars) \
+# Every workspace needs its own variables: a missing or mistyped file must not deploy the defaults.
+TF_VAR_FILE := env/$(WORKSPACE).tfvars
+TF_VARS := -var-file=$(TF_VAR_FILE) \
   $(if $(filter local,$(WORKSPACE)),-var=lambda_architecture=$(ARCH))
 TF_RC := $(if $(wildcard $(TF_MIRROR)/registry.terraform.io),build/terraform-mirror.tfrc)
+# Environments on AWS keep state in S3 (terraform/backend/<workspace>.s3.tfbackend); a workspace without
+# one may only target an emulator and keeps local state, through a backend "local" override file.
+TF_BACKEND_FILE := backend/$(WORKSPACE).s3.tfbackend
+TF_LOCAL_OVERRIDE := terraform/local_backend_override.tf
+# One data directory per workspace: each environment's backend is initialised on its own.
+TF_DATA := $(CURDIR)/build/terraform/$(WORKSPACE)
+TF_PLAN := $(TF_DATA)/saved.tfplan
+tf-workspace plan apply destroy describe tf-lock: export TF_DATA_DIR := $(TF_DATA)
 
 build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provider mirror.
 	mkdir -p $(@D)
@@ -92,30 +102,51 @@ build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provi
 	  '    include = ["registry.terraform.io/hashicorp/*"]' '  }' '  direct {' \
 	  '    exclude = ["registry.terraform.io/hashicorp/*"]' '  }' '}' > $@
 
+.PHONY: tf-env
+tf-env: # Refuse a workspace without its tfvars; pick its backend (S3, or local for an emulator).
+	@test -f terraform/$(TF_VAR_FILE) || { echo "terraform/$(TF_VAR_FILE) does not exist: every workspace needs its variables (see terraform/README.md)" >&2; exit 1; }
+	@if [ -f terraform/$(TF_BACKEND_FILE) ]; then rm -f $(TF_LOCAL_OVERRIDE); \
+	elif grep -Eq '^[[:space:]]*aws_endpoint_url[[:space:]]*=[[:space:]]*"https?://' terraform/$(TF_VAR_FILE); then \
+	  printf '%s\n' '# Written by make for an emulator workspace; never commit.' 'terraform {' '  backend "local" {}' '}' > $(TF_LOCAL_OVERRIDE); \
+	else echo "terraform/$(TF_BACKEND_FILE) does not exist: a workspace on AWS keeps its state in S3 (see terraform/README.md)" >&2; exit 1; fi
+
+.PHONY: lock
+lock: $(STAMP) ## Resolve requirements/layer.in into requirements/layer.txt (every package pinned, with hashes).
+	$(VENV)/bin/uv pip compile requirements/layer.in --universal --python-version 3.13 --generate-hashes \
+	  --custom-compile-command "make lock" --quiet --output-file requirements/layer.txt
+
 .PHONY: build
-build: $(STAMP) ## Lambda zips and the layer zip under build/ (ARCH=arm64|x86_64).
+build: $(STAMP) ## Lambda zips, the layer zip and its SBOM (layer.sbom.json) under build/ (ARCH=arm64|x86_64).
 	$(PY) scripts/build.py --architecture $(ARCH)
 
 .PHONY: tf-workspace
-tf-workspace: $(TF_RC)
-	$(TF) init -input=false
+tf-workspace: tf-env $(TF_RC)
+	$(TF) init -input=false -lockfile=readonly $(if $(wildcard terraform/$(TF_BACKEND_FILE)),-backend-config=$(TF_BACKEND_FILE))
 	$(TF) workspace select -or-create $(WORKSPACE)
 
 .PHONY: plan
-plan: build tf-workspace ## terraform plan for WORKSPACE (with terraform/env/<workspace>.tfvars if present).
-	$(TF) plan $(TF_VARS) $(TF_ARGS)
+plan: tf-env build tf-workspace ## Plan WORKSPACE with terraform/env/<workspace>.tfvars and save it for `make apply`.
+	$(TF) plan -input=false $(TF_VARS) -out=$(TF_PLAN) $(TF_ARGS)
+	sha256sum build/manifest.json > $(TF_PLAN).build
 
 .PHONY: apply
-apply: build tf-workspace ## terraform apply for WORKSPACE, e.g. `make apply WORKSPACE=staging`.
-	$(TF) apply $(TF_VARS) $(TF_ARGS)
+apply: tf-env ## Apply WORKSPACE's saved plan (from `make plan`); without one, build, plan and ask.
+	@if [ -f $(TF_PLAN) ]; then \
+	  sha256sum --check --status $(TF_PLAN).build || { echo "build/ changed since \`make plan\`: plan again" >&2; exit 1; }; \
+	  $(MAKE) --no-print-directory tf-workspace && $(TF) apply -input=false $(TF_ARGS) $(TF_PLAN) && rm -f $(TF_PLAN) $(TF_PLAN).build; \
+	else $(MAKE) --no-print-directory build tf-workspace && $(TF) apply -input=false $(TF_VARS) $(TF_ARGS); fi
 
 .PHONY: destroy
-destroy: build tf-workspace ## terraform destroy for WORKSPACE.
+destroy: tf-env build tf-workspace ## terraform destroy for WORKSPACE.
 	$(TF) destroy $(TF_VARS) $(TF_ARGS)
 
 .PHONY: describe
 describe: tf-workspace ## Print WORKSPACE's outputs (API URL, table, topic, dashboard, caller policies).
 	$(TF) output $(TF_ARGS)
+
+.PHONY: tf-lock
+tf-lock: $(TF_RC) ## Rewrite terraform/.terraform.lock.hcl (from the provider mirror where there is one).
+	$(TF) providers lock $(if $(TF_RC),-fs-mirror=$(TF_MIRROR),-platform=linux_amd64 -platform=linux_arm64 -platform=darwin_arm64)
 
 .PHONY: tf-check
 tf-check: $(STAMP) $(TF_RC) ## terraform fmt -check, validate and checkov (no cloud access needed).

@@ -2,9 +2,11 @@
 
 The zips are reproducible (sorted entries, fixed timestamps and modes, `.pyc` with unchecked-hash
 invalidation and the Lambda's paths as their file names), so an unchanged function keeps its hash and
-Terraform does not redeploy it. The layer's dependencies (`requirements/layer.txt`) are installed as
-wheels for the Lambda platform and cached under `<out>/cache/`, keyed by the requirements, the platform
-and the Python version.
+Terraform does not redeploy it. The `.pyc` need a Python of the runtime's version: without one the build
+fails. The layer's dependencies (`requirements/layer.txt`, every one pinned with its hashes) are
+installed as wheels for the Lambda platform (pip checks every hash) and cached under `<out>/cache/`,
+keyed by the requirements, the platform and the Python version. `<out>/layer.sbom.json` is the layer's
+software bill of materials (CycloneDX): every distribution the layer ships, with its version.
 
     python scripts/build.py [--architecture arm64|x86_64] [--python-version 3.13] [--out build]
 """
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.metadata
 import json
 import shutil
 import subprocess
@@ -21,6 +24,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+
+from cyclonedx.model import HashAlgorithm, HashType
+from cyclonedx.model.bom import Bom, BomMetaData
+from cyclonedx.model.component import Component, ComponentType
+from cyclonedx.output.json import JsonV1Dot4
+from packageurl import PackageURL
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORMS = {"arm64": "manylinux2014_aarch64", "x86_64": "manylinux2014_x86_64"}
@@ -78,10 +87,8 @@ def python_for(version: str) -> Path | None:
     return Path(found) if probe.stdout.strip() == version else None
 
 
-def compile_tree(root: Path, prefix: str, interpreter: Path | None) -> None:
+def compile_tree(root: Path, prefix: str, interpreter: Path) -> None:
     """Write `__pycache__/*.cpython-3XX.pyc` next to every module under `root`."""
-    if interpreter is None:
-        return
     subprocess.run([str(interpreter), "-c", COMPILE_SCRIPT, str(root), prefix], check=True)  # noqa: S603
 
 
@@ -113,7 +120,7 @@ def write_zip(source: Path, zip_path: Path) -> str:
     return hashlib.sha256(zip_path.read_bytes()).hexdigest()
 
 
-def dependency_cache(requirements: Path, target: Target, cache_root: Path) -> Path:
+def dependency_cache(requirements: Path, target: Target, cache_root: Path, interpreter: Path) -> Path:
     """Install the layer's requirements for the Lambda platform once per (requirements, platform)."""
     key = hashlib.sha256(
         b"\0".join(
@@ -133,6 +140,7 @@ def dependency_cache(requirements: Path, target: Target, cache_root: Path) -> Pa
             "install",
             "--quiet",
             "--no-compile",
+            "--require-hashes",
             "--platform",
             target.platform,
             "--only-binary=:all:",
@@ -149,13 +157,13 @@ def dependency_cache(requirements: Path, target: Target, cache_root: Path) -> Pa
     )
     # Executables pip generates hold the build machine's interpreter path; a layer needs none.
     shutil.rmtree(work / "bin", ignore_errors=True)
-    compile_tree(work, f"{LAYER_ROOT}/python", python_for(target.python_version))
+    compile_tree(work, f"{LAYER_ROOT}/python", interpreter)
     (work / ".complete").write_text(json.dumps({"platform": target.platform}) + "\n")
     work.replace(cached)
     return cached
 
 
-def build_function(source: Path, out: Path, interpreter: Path | None) -> str:
+def build_function(source: Path, out: Path, interpreter: Path) -> str:
     with tempfile.TemporaryDirectory(prefix=f"fn-{source.name}-") as staging:
         root = Path(staging)
         copy_sources(source, root)
@@ -174,7 +182,7 @@ def source_files(root: Path) -> list[Path]:
     )
 
 
-def layer_inputs_digest(shared: Path, dependencies: Path, interpreter: Path | None) -> str:
+def layer_inputs_digest(shared: Path, dependencies: Path, interpreter: Path) -> str:
     """Everything the layer zip is made of: unchanged inputs mean an identical zip."""
     digest = hashlib.sha256(f"{FORMAT_VERSION}\0{dependencies.name}\0{interpreter}\0".encode())
     for path in source_files(shared):
@@ -184,15 +192,17 @@ def layer_inputs_digest(shared: Path, dependencies: Path, interpreter: Path | No
 
 
 def build_layer(
-    shared: Path, requirements: Path, target: Target, *, out: Path, cache: Path, interpreter: Path | None
+    shared: Path, requirements: Path, target: Target, *, out: Path, cache: Path, interpreter: Path
 ) -> str:
-    dependencies = dependency_cache(requirements, target, cache)
+    dependencies = dependency_cache(requirements, target, cache, interpreter)
     zip_path = out / "layer.zip"
     inputs = out / "layer.inputs"
     digest = layer_inputs_digest(shared, dependencies, interpreter)
     # Zipping the dependencies takes seconds; skip it when nothing that goes into the layer changed.
     if zip_path.exists() and inputs.exists() and inputs.read_text().strip() == digest:
-        return hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        layer = hashlib.sha256(zip_path.read_bytes()).hexdigest()
+        write_sbom(dependencies, layer, out / "layer.sbom.json")
+        return layer
     with tempfile.TemporaryDirectory(prefix="layer-") as staging:
         python = Path(staging) / "python"
         shutil.copytree(dependencies, python, ignore=shutil.ignore_patterns(".complete"))
@@ -202,8 +212,37 @@ def build_layer(
             copy_sources(package, python / package.name)
             compile_tree(python / package.name, f"{LAYER_ROOT}/python/{package.name}", interpreter)
         layer = write_zip(Path(staging), zip_path)
+    write_sbom(dependencies, layer, out / "layer.sbom.json")
     inputs.write_text(digest + "\n")
     return layer
+
+
+def write_sbom(dependencies: Path, layer_digest: str, path: Path) -> None:
+    """The layer's CycloneDX bill of materials: the layer zip (by its SHA-256) and every distribution
+    installed into it, as the wheels' own metadata names them."""
+    components = [
+        Component(
+            name=dist.metadata["Name"],
+            version=dist.version,
+            type=ComponentType.LIBRARY,
+            purl=PackageURL(type="pypi", name=dist.metadata["Name"].lower(), version=dist.version),
+            bom_ref=f"pkg:pypi/{dist.metadata['Name'].lower()}@{dist.version}",
+        )
+        for dist in sorted(
+            importlib.metadata.distributions(path=[str(dependencies)]),
+            key=lambda d: d.metadata["Name"].lower(),
+        )
+    ]
+    layer = Component(
+        name="eventstore-layer",
+        version=layer_digest[:12],
+        type=ComponentType.LIBRARY,
+        hashes=[HashType(alg=HashAlgorithm.SHA_256, content=layer_digest)],
+        bom_ref="eventstore-layer",
+    )
+    bom = Bom(components=components, metadata=BomMetaData(component=layer))
+    bom.register_dependency(layer, components)
+    path.write_text(JsonV1Dot4(bom).output_as_string(indent=2) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -222,7 +261,12 @@ def main(argv: list[str] | None = None) -> int:
     cache.mkdir(parents=True, exist_ok=True)
     interpreter = python_for(target.python_version)
     if interpreter is None:
-        print(f"build: no Python {target.python_version} here; zips carry sources only (no .pyc)")
+        # Zips without .pyc would compile on every cold start (and differ from CI's): refuse instead.
+        print(
+            f"build: Python {target.python_version} is needed to compile the zips' .pyc; none found",
+            file=sys.stderr,
+        )
+        return 1
 
     functions_dir: Path = args.functions_dir
     names = sorted(

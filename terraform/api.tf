@@ -40,7 +40,8 @@ resource "aws_api_gateway_rest_api" "this" {
   description = "Serverless event store (${terraform.workspace}); every method requires SigV4 (AWS_IAM)"
 
   endpoint_configuration {
-    types = ["REGIONAL"]
+    types            = [local.api_private ? "PRIVATE" : "REGIONAL"]
+    vpc_endpoint_ids = local.api_private ? var.api_private_vpc_endpoint_ids : null
   }
 
   lifecycle {
@@ -53,24 +54,55 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 }
 
-# A resource policy on top of the callers' IAM policies, only when account ids are given.
+# A resource policy on top of the callers' IAM policies, only when account ids are given or the API is
+# private (edge.tf). "execute-api:/*" is API Gateway's shorthand for every method of the API the policy
+# is attached to.
+locals {
+  api_policy = length(var.api_resource_policy_account_ids) > 0 || local.api_private ? 1 : 0
+}
+
 data "aws_iam_policy_document" "api" {
-  count = length(var.api_resource_policy_account_ids) > 0 ? 1 : 0
+  count = local.api_policy
 
-  statement {
-    sid       = "OnlyTheseAccountsMayInvoke"
-    actions   = ["execute-api:Invoke"]
-    resources = ["${aws_api_gateway_rest_api.this.execution_arn}/*"]
+  dynamic "statement" {
+    for_each = length(var.api_resource_policy_account_ids) > 0 ? [var.api_resource_policy_account_ids] : []
+    content {
+      sid       = "OnlyTheseAccountsMayInvoke"
+      actions   = ["execute-api:Invoke"]
+      resources = ["execute-api:/*"]
 
-    principals {
-      type        = "AWS"
-      identifiers = [for id in var.api_resource_policy_account_ids : "arn:${local.partition}:iam::${id}:root"]
+      principals {
+        type        = "AWS"
+        identifiers = [for id in statement.value : "arn:${local.partition}:iam::${id}:root"]
+      }
+    }
+  }
+
+  # A private API answers only requests that came through the listed VPC endpoints.
+  dynamic "statement" {
+    for_each = local.api_private ? [var.api_private_vpc_endpoint_ids] : []
+    content {
+      sid       = "OnlyThroughTheseVpcEndpoints"
+      effect    = "Deny"
+      actions   = ["execute-api:Invoke"]
+      resources = ["execute-api:/*"]
+
+      principals {
+        type        = "AWS"
+        identifiers = ["*"]
+      }
+
+      condition {
+        test     = "StringNotEquals"
+        variable = "aws:SourceVpce"
+        values   = statement.value
+      }
     }
   }
 }
 
 resource "aws_api_gateway_rest_api_policy" "this" {
-  count       = length(var.api_resource_policy_account_ids) > 0 ? 1 : 0
+  count       = local.api_policy
   rest_api_id = aws_api_gateway_rest_api.this.id
   policy      = data.aws_iam_policy_document.api[0].json
 }
@@ -165,6 +197,7 @@ resource "aws_api_gateway_deployment" "this" {
       [for key, method in aws_api_gateway_method.route : [key, method.id, method.authorization, method.request_validator_id]],
       [for key, integration in aws_api_gateway_integration.route : [key, integration.id, integration.uri]],
       length(aws_api_gateway_rest_api_policy.this) > 0 ? aws_api_gateway_rest_api_policy.this[0].policy : "",
+      [for type, response in aws_api_gateway_gateway_response.problem : [type, response.id, response.response_templates, response.response_parameters]],
     ]))
   }
 
@@ -180,6 +213,7 @@ resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
   name              = "/aws/apigateway/${local.name}/access"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 # Execution logs (ERROR level) go here; created up front so it has a retention.
@@ -188,12 +222,13 @@ resource "aws_cloudwatch_log_group" "api_execution" {
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
   name              = "API-Gateway-Execution-Logs_${aws_api_gateway_rest_api.this.id}/${var.api_stage_name}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:responses are per-stream reads that must be fresh; caching would serve stale revisions
   #checkov:skip=CKV2_AWS_51:callers authenticate with SigV4 (AWS_IAM); there is no backend to present client certificates to
-  #checkov:skip=CKV2_AWS_29:WAF is an account-level choice with its own cost; IAM auth and stage throttling guard the API
+  #checkov:skip=CKV2_AWS_29:WAF is optional (waf_web_acl_arn, edge.tf), a security-team choice with its own cost; IAM auth and throttling guard the API
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
   stage_name           = var.api_stage_name
@@ -233,11 +268,12 @@ resource "aws_api_gateway_method_settings" "all" {
   method_path = "*/*"
 
   settings {
-    metrics_enabled        = true
-    logging_level          = "ERROR"
-    data_trace_enabled     = false
-    throttling_rate_limit  = var.api_throttling_rate_limit
-    throttling_burst_limit = var.api_throttling_burst_limit
+    metrics_enabled    = true
+    logging_level      = "ERROR"
+    data_trace_enabled = false
+    # Per method: each gets its share of the API-wide limits (edge.tf).
+    throttling_rate_limit  = local.api_method_rate_limit
+    throttling_burst_limit = local.api_method_burst_limit
     caching_enabled        = false
   }
 }

@@ -87,7 +87,7 @@ resource "aws_dynamodb_table" "data_subject_keys" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.table_kms_key_arn
+    kms_key_arn = local.table_kms_key_arn
   }
 }
 

@@ -142,18 +142,19 @@ resource "aws_lambda_layer_version" "shared" {
 # --- Functions -----------------------------------------------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "function" {
-  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest with its own key; the logs hold no secrets
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest with its own key by default; logs_kms_key_arn (keys.tf) selects a CMK
   #checkov:skip=CKV_AWS_338:retention is var.log_retention_days, chosen per workspace
   for_each          = local.function_names
   name              = "/aws/lambda/${each.value}"
   retention_in_days = var.log_retention_days
+  kms_key_id        = var.logs_kms_key_arn
 }
 
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:API functions are invoked synchronously and notify_stream has its mapping's on-failure queue; a DLQ would never be used
   #checkov:skip=CKV_AWS_117:the functions reach only public AWS endpoints; there is no VPC to attach to
   #checkov:skip=CKV_AWS_115:concurrency is bounded by the API stage's throttling; reserving it per function would starve the others
-  #checkov:skip=CKV_AWS_173:the environment holds names and ids only, no secrets; the default encryption suffices
+  #checkov:skip=CKV_AWS_173:the environment holds names and ids only; lambda_environment_kms_key_arn (keys.tf) selects a CMK where policy demands one
   #checkov:skip=CKV_AWS_272:code signing needs a signing profile this project does not manage; artifacts are built reproducibly by make build
   for_each         = local.functions
   function_name    = local.function_names[each.key]
@@ -167,6 +168,7 @@ resource "aws_lambda_function" "this" {
   filename         = "${local.build_dir}/functions/${each.key}.zip"
   source_code_hash = filebase64sha256("${local.build_dir}/functions/${each.key}.zip")
   layers           = [aws_lambda_layer_version.shared.arn]
+  kms_key_arn      = var.lambda_environment_kms_key_arn
   # Every change publishes a version; callers invoke the "live" alias (deploys.tf).
   publish = true
 
@@ -243,6 +245,24 @@ data "aws_iam_policy_document" "function" {
 
       dynamic "condition" {
         for_each = try(statement.value.conditions, [])
+        content {
+          test     = condition.value.test
+          variable = condition.value.variable
+          values   = condition.value.values
+        }
+      }
+    }
+  }
+
+  # The keys this function uses, when customer-managed keys are configured (keys.tf).
+  dynamic "statement" {
+    for_each = local.function_key_statements[each.key]
+    content {
+      sid       = statement.value.sid
+      actions   = statement.value.actions
+      resources = statement.value.resources
+      dynamic "condition" {
+        for_each = statement.value.condition
         content {
           test     = condition.value.test
           variable = condition.value.variable

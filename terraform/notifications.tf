@@ -19,7 +19,8 @@ resource "aws_sns_topic" "notifications" {
 resource "aws_sqs_queue" "notify_failures" {
   name                      = "${local.name}-notify-failures"
   message_retention_seconds = 1209600
-  sqs_managed_sse_enabled   = true
+  sqs_managed_sse_enabled   = var.queues_kms_key_arn == null ? true : null
+  kms_master_key_id         = var.queues_kms_key_arn
 }
 
 resource "aws_lambda_event_source_mapping" "notify" {
@@ -70,7 +71,8 @@ resource "aws_sqs_queue" "example_subscriber" {
   name                      = "${local.name}-example-subscriber${local.topic_suffix}"
   fifo_queue                = var.topic_fifo
   message_retention_seconds = 345600
-  sqs_managed_sse_enabled   = true
+  sqs_managed_sse_enabled   = var.queues_kms_key_arn == null ? true : null
+  kms_master_key_id         = var.queues_kms_key_arn
 }
 
 data "aws_iam_policy_document" "example_subscriber" {

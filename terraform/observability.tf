@@ -16,6 +16,14 @@ locals {
       ]
     ]
   }
+  # One error rate per function: hidden lines e<n> (errors) and i<n> (invocations), shown r<n> = e / i.
+  lambda_error_rate_lines = concat(
+    [for index, key in local.function_keys : [{ expression = "IF(i${index} > 0, 100 * e${index} / i${index}, 0)", label = key, id = "r${index}" }]],
+    [
+      for pair in setproduct(range(length(local.function_keys)), ["Errors", "Invocations"]) :
+      ["AWS/Lambda", pair[1], "FunctionName", local.function_names[local.function_keys[pair[0]]], { stat = "Sum", id = "${lower(substr(pair[1], 0, 1))}${pair[0]}", visible = false }]
+    ],
+  )
   duration_lines = [
     for pair in setproduct(local.function_keys, ["p50", "p99"]) :
     ["AWS/Lambda", "Duration", "FunctionName", local.function_names[pair[0]], { label = "${pair[0]} ${pair[1]}", stat = pair[1] }]
@@ -24,10 +32,18 @@ locals {
   widgets = [
     { title = "API requests", metrics = [concat(["AWS/ApiGateway", "Count"], local.api_dimensions, [{ stat = "Sum" }])] },
     {
-      title = "API 4xx and 5xx"
+      # Rates, not counts (4xx includes normal 409 conflicts; 403 and 429 come from the access log).
+      title = "API error rates (% of requests)"
       metrics = [
-        concat(["AWS/ApiGateway", "4XXError"], local.api_dimensions, [{ stat = "Sum" }]),
-        concat(["AWS/ApiGateway", "5XXError"], local.api_dimensions, [{ stat = "Sum" }]),
+        [{ expression = "IF(req > 0, 100 * e5 / req, 0)", label = "5xx %", id = "r5" }],
+        [{ expression = "IF(req > 0, 100 * e4 / req, 0)", label = "4xx % (incl. 409)", id = "r4" }],
+        [{ expression = "IF(req > 0, 100 * FILL(s403, 0) / req, 0)", label = "403 %", id = "r403" }],
+        [{ expression = "IF(req > 0, 100 * FILL(s429, 0) / req, 0)", label = "429 %", id = "r429" }],
+        concat(["AWS/ApiGateway", "Count"], local.api_dimensions, [{ stat = "Sum", id = "req", visible = false }]),
+        concat(["AWS/ApiGateway", "5XXError"], local.api_dimensions, [{ stat = "Sum", id = "e5", visible = false }]),
+        concat(["AWS/ApiGateway", "4XXError"], local.api_dimensions, [{ stat = "Sum", id = "e4", visible = false }]),
+        [local.access_log_namespace, "ApiStatus403", { stat = "Sum", id = "s403", visible = false }],
+        [local.access_log_namespace, "ApiStatus429", { stat = "Sum", id = "s429", visible = false }],
       ]
     },
     {
@@ -40,6 +56,7 @@ locals {
     },
     { title = "Lambda invocations", metrics = local.lambda_lines["Invocations"] },
     { title = "Lambda errors", metrics = local.lambda_lines["Errors"] },
+    { title = "Lambda error rate (% of invocations)", metrics = local.lambda_error_rate_lines },
     { title = "Lambda throttles", metrics = local.lambda_lines["Throttles"] },
     { title = "Lambda duration p50 / p99 (ms)", metrics = local.duration_lines },
     { title = "Lambda concurrent executions", metrics = local.lambda_lines["ConcurrentExecutions"] },
@@ -57,6 +74,19 @@ locals {
         ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
         ["AWS/DynamoDB", "ConditionalCheckFailedRequests", "TableName", aws_dynamodb_table.events.name, { stat = "Sum" }],
       ]
+    },
+    {
+      title = "DynamoDB throttles by index, system errors"
+      metrics = concat(
+        [
+          for pair in setproduct(keys(local.gsi), ["ReadThrottleEvents", "WriteThrottleEvents"]) :
+          ["AWS/DynamoDB", pair[1], "TableName", aws_dynamodb_table.events.name, "GlobalSecondaryIndexName", pair[0], { stat = "Sum", label = "${pair[0]} ${pair[1]}" }]
+        ],
+        [
+          for operation in local.table_operations :
+          ["AWS/DynamoDB", "SystemErrors", "TableName", aws_dynamodb_table.events.name, "Operation", operation, { stat = "Sum", label = "SystemErrors ${operation}" }]
+        ],
+      )
     },
     {
       title   = "Stream iterator age (ms)"
@@ -151,13 +181,14 @@ resource "aws_sns_topic_subscription" "alarm_email" {
 
 resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
   alarm_name          = "${local.name}-api-5xx-rate"
-  alarm_description   = "More than ${var.alarm_api_5xx_percent}% of API requests answered 5xx over 5 minutes."
+  alarm_description   = "More than ${var.alarm_api_5xx_percent}% of API requests answered 5xx. Runbook: docs/operations.md."
   comparison_operator = "GreaterThanThreshold"
   threshold           = var.alarm_api_5xx_percent
-  evaluation_periods  = 1
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_datapoints_to_alarm
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 
   metric_query {
     id          = "rate"
@@ -171,7 +202,7 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
     metric {
       namespace   = "AWS/ApiGateway"
       metric_name = "5XXError"
-      period      = 300
+      period      = 60
       stat        = "Sum"
       dimensions  = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
     }
@@ -182,7 +213,7 @@ resource "aws_cloudwatch_metric_alarm" "api_5xx_rate" {
     metric {
       namespace   = "AWS/ApiGateway"
       metric_name = "Count"
-      period      = 300
+      period      = 60
       stat        = "Sum"
       dimensions  = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
     }
@@ -196,7 +227,7 @@ locals {
     throttles = { metric = "Throttles", why = "was throttled (account or reserved concurrency exhausted)" }
   }
 
-  # Alarms that fire on any occurrence within five minutes, by alarm name.
+  # Alarms that fire on any occurrence in M of N minutes, by alarm name.
   occurrence_alarms = merge(
     {
       for pair in setproduct(keys(local.function_names), keys(local.lambda_alarm_metrics)) :
@@ -230,34 +261,36 @@ locals {
 resource "aws_cloudwatch_metric_alarm" "occurrence" {
   for_each            = local.occurrence_alarms
   alarm_name          = each.key
-  alarm_description   = each.value.description
+  alarm_description   = "${each.value.description} Runbook: docs/operations.md."
   namespace           = each.value.namespace
   metric_name         = each.value.metric
   dimensions          = each.value.dimensions
   statistic           = each.value.statistic
-  period              = 300
-  evaluation_periods  = 1
+  period              = 60
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_datapoints_to_alarm
   threshold           = 0
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "iterator_age" {
   alarm_name          = "${local.name}-notify-iterator-age"
-  alarm_description   = "notify_stream lags the table by more than ${var.alarm_iterator_age_ms} ms: notifications are late."
+  alarm_description   = "notify_stream lags the table by more than ${var.alarm_iterator_age_ms} ms: notifications are late. Runbook: docs/operations.md."
   namespace           = "AWS/Lambda"
   metric_name         = "IteratorAge"
   dimensions          = { FunctionName = local.notify_name }
   statistic           = "Maximum"
   period              = 60
-  evaluation_periods  = 5
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_datapoints_to_alarm
   threshold           = var.alarm_iterator_age_ms
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }
 
 resource "aws_cloudwatch_metric_alarm" "feed_lag" {

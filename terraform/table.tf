@@ -9,7 +9,7 @@ locals {
 }
 
 resource "aws_dynamodb_table" "events" {
-  #checkov:skip=CKV_AWS_119:AWS-managed KMS key by default; var.table_kms_key_arn selects a customer-managed key
+  #checkov:skip=CKV_AWS_119:AWS-managed KMS key by default; create_table_kms_key or table_kms_key_arn select a customer-managed key (keys.tf)
   name                        = "${local.name}-events"
   billing_mode                = var.table_billing_mode
   read_capacity               = var.table_billing_mode == "PROVISIONED" ? var.table_read_capacity : null
@@ -47,6 +47,6 @@ resource "aws_dynamodb_table" "events" {
 
   server_side_encryption {
     enabled     = true
-    kms_key_arn = var.table_kms_key_arn
+    kms_key_arn = local.table_kms_key_arn
   }
 }

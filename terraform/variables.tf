@@ -268,7 +268,7 @@ variable "api_stage_name" {
 
 variable "api_throttling_rate_limit" {
   type        = number
-  description = "Steady-state requests per second the stage accepts (all methods)."
+  description = "Steady-state requests per second the API accepts, all methods together (each method gets an equal share)."
   default     = 100
 
   validation {
@@ -279,7 +279,7 @@ variable "api_throttling_rate_limit" {
 
 variable "api_throttling_burst_limit" {
   type        = number
-  description = "Burst of requests the stage accepts above the rate limit."
+  description = "Burst of requests the API accepts above the rate limit, all methods together (each method gets an equal share)."
   default     = 200
 
   validation {
@@ -326,7 +326,7 @@ variable "alarm_email" {
 
 variable "alarm_api_5xx_percent" {
   type        = number
-  description = "Alarm when more than this percentage of API requests answer 5xx (over 5 minutes)."
+  description = "Alarm when more than this percentage of API requests answer 5xx (in M of N minutes, see alarm_datapoints_to_alarm)."
   default     = 1
 
   validation {

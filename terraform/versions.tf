@@ -1,5 +1,5 @@
-# Terraform and provider versions, and the provider itself. Remote state is optional: see README.md
-# ("Remote state") for the S3 backend block to add here.
+# Terraform and provider versions, and the provider itself. The state backend and the account guard
+# are in environment.tf.
 terraform {
   required_version = ">= 1.11.0"
 
@@ -18,6 +18,17 @@ locals {
 
 provider "aws" {
   region = var.region
+  # Credentials for any other account fail the plan before anything is read (environment.tf).
+  allowed_account_ids = length(var.allowed_account_ids) > 0 ? var.allowed_account_ids : null
+
+  dynamic "assume_role" {
+    for_each = var.assume_role_arn == null ? [] : [var.assume_role_arn]
+    content {
+      role_arn     = assume_role.value
+      external_id  = var.assume_role_external_id
+      session_name = "eventstore-${terraform.workspace}"
+    }
+  }
 
   # Emulators take any credentials; on AWS the usual credential chain applies (these stay null).
   access_key                  = local.emulated ? "test" : null #checkov:skip=CKV_AWS_41:emulator-only placeholder credentials, null on AWS
@@ -33,6 +44,7 @@ provider "aws" {
     for_each = local.emulated ? [var.aws_endpoint_url] : []
     content {
       apigateway = endpoints.value
+      backup     = endpoints.value
       cloudwatch = endpoints.value
       dynamodb   = endpoints.value
       iam        = endpoints.value
@@ -42,6 +54,7 @@ provider "aws" {
       sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value
+      wafv2      = endpoints.value
       xray       = endpoints.value
     }
   }

@@ -7,6 +7,7 @@ Nothing touches the developer's own Terraform state: the module is copied to a t
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import pytest
 from tests.support import free_port
 from tests.terraform.stack import (
     FUNCTIONS,
+    PAGER_TOPIC_ARN,
     PLACEHOLDER_HANDLER,
     REGION,
     ROOT,
@@ -39,7 +41,8 @@ def initialised_module(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
         pytest.skip("terraform is not installed")
     root = tmp_path_factory.mktemp("stack")
     terraform = Terraform(copy_module(root), terraform_env(root / "tf-data"))
-    terraform.run("init", "-input=false", "-no-color")
+    # readonly: the committed lock file must already hold what init installs.
+    terraform.run("init", "-input=false", "-no-color", "-lockfile=readonly")
     return terraform
 
 
@@ -102,6 +105,7 @@ def stack(
         "-var=deletion_protection=false",
         "-var=kms_deletion_window_days=7",
         "-var=manage_api_gateway_account=true",
+        f"-var=alarm_action_topic_arns=[{json.dumps(PAGER_TOPIC_ARN)}]",
     ]
     stack = Stack(terraform, moto_endpoint, workspace, functions_dir, shared_dir, work / "build", {}, {})
     started = time.monotonic()

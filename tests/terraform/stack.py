@@ -47,6 +47,8 @@ FUNCTIONS = (
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420
+# An existing topic (a pager's) the alarms notify besides the workspace's own alarm topic.
+PAGER_TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pager"
 PLACEHOLDER_HANDLER = 'def handler(event, context):\n    return {"statusCode": 200, "body": "%s"}\n'
 
 
@@ -146,13 +148,18 @@ class Stack:
         return manifest
 
 
+LOCAL_BACKEND = 'terraform {\n  backend "local" {}\n}\n'
+
+
 def copy_module(destination: Path) -> Path:
-    """The Terraform module and the definition files it reads, laid out as in the repository."""
+    """The Terraform module (with its committed lock file) and the definition files it reads, laid out
+    as in the repository; state stays local, as `make` arranges for emulator workspaces."""
     shutil.copytree(
         ROOT / "terraform",
         destination / "terraform",
-        ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", ".terraform.lock.hcl"),
+        ignore=shutil.ignore_patterns(".terraform", "terraform.tfstate*", "*_override.tf"),
     )
+    (destination / "terraform" / "local_backend_override.tf").write_text(LOCAL_BACKEND)
     (destination / "shared" / "eventstore").mkdir(parents=True)
     for definition in ("table.json", "routes.json"):
         shutil.copy(ROOT / "shared" / "eventstore" / definition, destination / "shared" / "eventstore")

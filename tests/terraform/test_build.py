@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 import sys
 import zipfile
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from scripts import build
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HANDLER = "def handler(event, context):\n    return {'statusCode': 200}\n"
 
@@ -51,3 +57,47 @@ def test_target_maps_architecture_to_lambda_wheel_platform(architecture: str) ->
     platform = build.Target(architecture=architecture, python_version="3.13").platform
     assert platform.startswith("manylinux2014_")
     assert platform.endswith("aarch64" if architecture == "arm64" else "x86_64")
+
+
+def test_build_fails_rather_than_ship_zips_without_bytecode(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_function(tmp_path)
+    monkeypatch.setattr(build, "python_for", lambda _version: None)
+    out = tmp_path / "out"
+    assert build.main(["--out", str(out), "--functions-dir", str(tmp_path / "functions")]) == 1
+    assert not (out / "manifest.json").exists()
+    assert not (out / "functions").exists()
+
+
+def test_sbom_names_every_distribution_and_the_layer_digest(tmp_path: Path) -> None:
+    dependencies = tmp_path / "deps"
+    for name, version in (("Jsonschema", "4.26.0"), ("aws-xray-sdk", "2.15.0")):
+        info = dependencies / f"{name}-{version}.dist-info"
+        info.mkdir(parents=True)
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+    digest = "ab" * 32
+    build.write_sbom(dependencies, digest, tmp_path / "layer.sbom.json")
+    sbom = json.loads((tmp_path / "layer.sbom.json").read_text())
+    assert sbom["bomFormat"] == "CycloneDX"
+    assert {(c["name"], c["version"], c["purl"]) for c in sbom["components"]} == {
+        ("aws-xray-sdk", "2.15.0", "pkg:pypi/aws-xray-sdk@2.15.0"),
+        ("Jsonschema", "4.26.0", "pkg:pypi/jsonschema@4.26.0"),
+    }
+    assert sbom["metadata"]["component"]["hashes"] == [{"alg": "SHA-256", "content": digest}]
+
+
+def test_layer_lock_pins_every_dependency_with_hashes() -> None:
+    """requirements/layer.txt is layer.in resolved (`make lock`): every package exactly pinned, each
+    with its hashes (pip then refuses anything unpinned or altered), the direct pins unchanged."""
+    lock = (ROOT / "requirements" / "layer.txt").read_text()
+    entries = re.findall(
+        r"^(\S+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.MULTILINE
+    )
+    requirement_lines = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
+    assert len(entries) == len(requirement_lines) > 4
+    pinned = {canonicalize_name(name): version for name, version, _ in entries}
+    for line in (ROOT / "requirements" / "layer.in").read_text().splitlines():
+        if line and not line.startswith("#"):
+            requirement = Requirement(line)
+            assert pinned[canonicalize_name(requirement.name)] in requirement.specifier, line

@@ -7,6 +7,7 @@ last in the file (pytest keeps file order) and takes the stack down.
 from __future__ import annotations
 
 import json
+import math
 import re
 import subprocess
 import sys
@@ -17,13 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.terraform.stack import FUNCTIONS, ROOT, Stack, Terraform
+from tests.terraform.stack import FUNCTIONS, PAGER_TOPIC_ARN, ROOT, Stack, Terraform
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
 pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 
+LISTING_INDEX = json.loads((ROOT / "shared" / "eventstore" / "table.json").read_text())[
+    "global_secondary_indexes"
+][0]["name"]
 ROUTES = json.loads((ROOT / "shared" / "eventstore" / "routes.json").read_text())["routes"]
 XRAY_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
@@ -54,6 +58,8 @@ DESIGN_ACTIONS = {
         "kms:Decrypt",
     },
 }
+# What a workspace on AWS must say about itself (environment.tf); the test workspaces are emulated.
+AWS_ENVIRONMENT_VARS = ["-var=environment=staging", '-var=allowed_account_ids=["222222222222"]']
 WRITE_ACTIONS = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 
 
@@ -93,7 +99,7 @@ def test_functions_log_json_on_aws(initialised_module: Terraform) -> None:
     def log_formats(endpoint: str) -> list[str]:
         console = ["terraform", f"-chdir={initialised_module.directory}", "console", "-no-color"]
         result = subprocess.run(
-            [*console, f"-var=aws_endpoint_url={endpoint}"],
+            [*console, f"-var=aws_endpoint_url={endpoint}", *AWS_ENVIRONMENT_VARS],
             input="jsonencode(local.function_log_formats)\n",
             env=initialised_module.env,
             capture_output=True,
@@ -191,7 +197,12 @@ def test_stage_traces_logs_json_and_throttles(stack: Stack) -> None:
     assert "$context.requestId" in json.loads(access["format"]).values()
     settings = stage["methodSettings"]["*/*"]
     assert settings["metricsEnabled"] is True
-    assert settings["throttlingRateLimit"] > 0
+    # "*/*" limits each method on its own: each gets its share, so together they accept the variable's
+    # 100 requests per second (and burst 200), not 100 per method.
+    methods = len(ROUTES)
+    assert settings["throttlingRateLimit"] == math.floor(100 * 100 / methods) / 100
+    assert settings["throttlingBurstLimit"] == 200 // methods
+    assert 100 - 1 <= settings["throttlingRateLimit"] * methods <= 100
     assert stack.outputs["api_url"].endswith("/v1")
 
 
@@ -303,19 +314,58 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     expected = {f"{stack.name}-api-5xx-rate", f"{stack.name}-notify-iterator-age", f"{stack.name}-feed-lag"}
     expected |= {f"{stack.name}-notify-failures-not-empty", f"{stack.name}-listing-marks-failed"}
     expected |= {
-        f"{function_name(stack, key)}-{kind}" for key in FUNCTIONS for kind in ("errors", "throttles")
+        f"{function_name(stack, key)}-{kind}"
+        for key in FUNCTIONS
+        for kind in ("errors", "throttles", "duration-near-timeout")
     }
-    assert expected <= names
+    expected |= {
+        f"{stack.name}-{name}"
+        for name in (
+            "api-p99-latency", "api-403-rate", "api-429-rate", "table-throttles",
+            f"index-{LISTING_INDEX}-throttles", "table-system-errors", "notifications-failed",
+            "notification-lag-p99", "sns-delivery-failures", "notify-failures-oldest",
+        )
+    }  # fmt: skip
+    assert expected <= names, expected - names
     alarm_topic = stack.outputs["alarm_topic_arn"]
-    assert all(alarm["AlarmActions"] == [alarm_topic] for alarm in alarms)
+    for alarm in alarms:
+        # Any topic, an existing pager's too; M of N minutes, never one bad minute.
+        assert sorted(alarm["AlarmActions"]) == sorted([alarm_topic, PAGER_TOPIC_ARN]), alarm["AlarmName"]
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (3, 5), alarm["AlarmName"]
+        assert "docs/operations.md" in alarm["AlarmDescription"]
+    by_name = {alarm["AlarmName"]: alarm for alarm in alarms}
+    # 80% of the timeout: 10 s for the API functions, 60 s for notify_stream.
+    assert by_name[f"{function_name(stack, 'read_events')}-duration-near-timeout"]["Threshold"] == 8000
+    assert by_name[f"{function_name(stack, 'notify_stream')}-duration-near-timeout"]["Threshold"] == 48000
+    index_alarm = by_name[f"{stack.name}-index-{LISTING_INDEX}-throttles"]
+    dimensions = [
+        {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
+        for query in index_alarm["Metrics"]
+        if "MetricStat" in query
+    ]
+    assert len(dimensions) == 2
+    assert all(d.get("GlobalSecondaryIndexName") == LISTING_INDEX for d in dimensions)
+    filters = stack.logs().describe_metric_filters(logGroupName=f"/aws/apigateway/{stack.name}/access")
+    patterns = {
+        f["metricTransformations"][0]["metricName"]: f["filterPattern"] for f in filters["metricFilters"]
+    }
+    assert patterns == {"ApiStatus403": '{ $.status = "403" }', "ApiStatus429": '{ $.status = "429" }'}
+
     body = json.loads(cloudwatch.get_dashboard(DashboardName=stack.name)["DashboardBody"])
-    metrics = {line[1] for widget in body["widgets"] for line in widget["properties"]["metrics"]}
+    lines = [line for widget in body["widgets"] for line in widget["properties"]["metrics"]]
+    metrics = {line[1] for line in lines if isinstance(line[0], str)}
+    expressions = {line[0]["expression"] for line in lines if isinstance(line[0], dict)}
     assert {"5XXError", "4XXError", "Latency", "Errors", "Throttles", "Duration", "IteratorAge"} <= metrics
     assert {"ConditionalCheckFailedRequests", "ApproximateNumberOfMessagesVisible"} <= metrics
     assert {"AppendsAccepted", "AppendConflicts", "IdempotentReplays", "NotificationsPublished"} <= metrics
-    assert {"ListingMarksFailed", "FeedLagMilliseconds", "FeedItemsWritten", "FeedWriteConflicts"} <= metrics
+    assert {"ListingMarksFailed", "SystemErrors", "ApiStatus403", "ApiStatus429"} <= metrics
+    assert {"FeedLagMilliseconds", "FeedItemsWritten", "FeedWriteConflicts"} <= metrics
     feed_lag = next(a for a in alarms if a["AlarmName"] == f"{stack.name}-feed-lag")
     assert (feed_lag["MetricName"], feed_lag["ExtendedStatistic"]) == ("FeedLagMilliseconds", "p99")
+    # Rates where an operator needs rates, and the index's throttles on their own lines.
+    assert "IF(req > 0, 100 * e5 / req, 0)" in expressions
+    assert any(expression.startswith("IF(i") and "100 * e" in expression for expression in expressions)
+    assert any("GlobalSecondaryIndexName" in line for line in lines if isinstance(line[0], str))
 
 
 def test_roles_are_least_privilege(stack: Stack) -> None:
@@ -433,6 +483,17 @@ def test_layer_holds_the_package_and_lambda_platform_wheels(stack: Stack) -> Non
     wrong = [name for name, header in native.items() if header[18:20] != b"\xb7\x00"]
     assert not wrong, f"arm64 functions need aarch64 wheels: {wrong}"
     assert any(name.startswith("python/cryptography/") for name in native)
+    # The SBOM names exactly the distributions the layer ships.
+    shipped = {
+        tuple(name.split("/")[1].removesuffix(".dist-info").rsplit("-", 1))
+        for name in names
+        if name.count("/") == 2 and name.endswith(".dist-info/METADATA")
+    }
+    sbom = json.loads((stack.build_dir / "layer.sbom.json").read_text())
+    listed = {(c["name"].replace("-", "_").lower(), c["version"]) for c in sbom["components"]}
+    assert {(name.lower(), version) for name, version in shipped} == listed
+    manifest = json.loads((stack.build_dir / "manifest.json").read_text())
+    assert sbom["metadata"]["component"]["hashes"][0]["content"] == manifest["layer"]
 
 
 def test_changing_one_handler_changes_exactly_that_function(stack: Stack) -> None:
@@ -478,6 +539,54 @@ def test_fifo_topic_and_subscriber_filter_variant(stack: Stack) -> None:
     subscription = planned["aws_sns_topic_subscription.example_subscriber"]
     assert json.loads(subscription["filter_policy"]) == {"StreamType": ["orders"]}
     assert subscription["filter_policy_scope"] == "MessageAttributes"
+
+
+def test_gateway_answers_are_problem_json(stack: Stack) -> None:
+    """API Gateway's own refusals (signature, throttling, timeouts) in the functions' problem shape."""
+    responses: dict[str, Any] = {
+        item["responseType"]: item
+        for item in stack.apigateway().get_gateway_responses(restApiId=rest_api_id(stack))["items"]
+    }
+    expected = {
+        "ACCESS_DENIED": "403",
+        "INVALID_SIGNATURE": "403",
+        "THROTTLED": "429",
+        "INTEGRATION_TIMEOUT": "504",
+    }
+    for response_type, status in {**expected, "DEFAULT_4XX": None, "DEFAULT_5XX": None}.items():
+        response = responses[response_type]
+        assert response.get("statusCode") == status, response_type
+        headers = response["responseParameters"]
+        assert headers["gatewayresponse.header.Content-Type"] == "'application/problem+json'"
+        template = response["responseTemplates"]["application/json"]
+        rendered = template.replace("$context.error.messageString", '"refused"').replace(
+            "$context.path", "/v1/x"
+        )
+        body = json.loads(rendered)
+        assert body["type"].startswith("urn:eventstore:problem:")
+        assert body.get("status") == (int(status) if status else None)
+        assert (body["detail"], body["instance"]) == ("refused", "/v1/x")
+    assert responses["THROTTLED"]["responseParameters"]["gatewayresponse.header.Retry-After"] == "'1'"
+
+
+def test_private_endpoint_variant(stack: Stack) -> None:
+    """moto cannot read an API back once it has a resource policy: the private variant is planned only."""
+    plan_file = stack.build_dir.parent / "private.tfplan"
+    stack.terraform.run(
+        "plan", "-refresh=false", "-input=false", "-no-color", f"-out={plan_file}",
+        *stack.terraform.var_args, '-var=api_private_vpc_endpoint_ids=["vpce-0123456789abcdef0"]',
+    )  # fmt: skip
+    shown = json.loads(stack.terraform.run("show", "-json", str(plan_file)).stdout)
+    planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+    endpoint = planned["aws_api_gateway_rest_api.this"]["endpoint_configuration"][0]
+    assert endpoint["types"] == ["PRIVATE"]
+    assert endpoint["vpc_endpoint_ids"] == ["vpce-0123456789abcdef0"]
+    policy = json.loads(planned["aws_api_gateway_rest_api_policy.this[0]"]["policy"])
+    denies = [s for s in statements(policy) if s["Effect"] == "Deny"]
+    assert [d["Resource"] for d in denies] == ["execute-api:/*"]
+    assert [d["Condition"] for d in denies] == [
+        {"StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}
+    ]
 
 
 def test_destroy_leaves_nothing(stack: Stack) -> None:

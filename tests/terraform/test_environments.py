@@ -1,0 +1,191 @@
+"""Environments that cannot be confused: `make` refuses a workspace without its variables or its backend,
+the plan fails for the wrong account, workspace or workspace name, and the examples do not collide."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.terraform.stack import ROOT, Stack, Terraform, terraform_env
+
+EXAMPLES = {"staging": "env/staging.tfvars", "production": "env/production.tfvars.example"}
+
+
+@pytest.fixture
+def make_copy(tmp_path: Path) -> Path:
+    """The Makefile and terraform/ in a scratch folder, so `make` cannot touch the real workspace."""
+    shutil.copy(ROOT / "Makefile", tmp_path / "Makefile")
+    shutil.copytree(
+        ROOT / "terraform",
+        tmp_path / "terraform",
+        ignore=shutil.ignore_patterns(".terraform", "*_override.tf"),
+    )
+    return tmp_path
+
+
+def make(directory: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "TF_", "MAKE"))}
+    return subprocess.run(
+        ["make", "--no-print-directory", "-C", str(directory), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        timeout=60,
+    )
+
+
+@pytest.mark.parametrize("target", ["plan", "apply", "destroy", "describe"])
+def test_make_refuses_a_workspace_without_its_tfvars(make_copy: Path, target: str) -> None:
+    result = make(make_copy, target, "WORKSPACE=prodution")
+    assert result.returncode != 0
+    assert "terraform/env/prodution.tfvars does not exist" in result.stderr
+    assert not (make_copy / "build").exists(), "nothing may be built or initialised before the refusal"
+
+
+def test_make_refuses_an_aws_workspace_without_its_s3_backend(make_copy: Path) -> None:
+    shutil.copy(
+        make_copy / "terraform/env/production.tfvars.example", make_copy / "terraform/env/production.tfvars"
+    )
+    result = make(make_copy, "apply", "WORKSPACE=production")
+    assert result.returncode != 0
+    assert "terraform/backend/production.s3.tfbackend does not exist" in result.stderr
+    assert not (make_copy / "terraform" / "local_backend_override.tf").exists()
+
+
+def test_make_keeps_local_state_for_emulators_only(make_copy: Path) -> None:
+    override = make_copy / "terraform" / "local_backend_override.tf"
+    assert make(make_copy, "tf-env", "WORKSPACE=local").returncode == 0
+    assert 'backend "local"' in override.read_text()
+    # An environment with an S3 backend never runs with the emulator's local state.
+    assert make(make_copy, "tf-env", "WORKSPACE=staging").returncode == 0
+    assert not override.exists()
+
+
+def test_make_apply_refuses_a_saved_plan_of_another_build(make_copy: Path) -> None:
+    saved = make_copy / "build" / "terraform" / "local"
+    saved.mkdir(parents=True)
+    (make_copy / "build" / "manifest.json").write_text('{"layer": "new"}\n')
+    (saved / "saved.tfplan").write_bytes(b"plan")
+    (saved / "saved.tfplan.build").write_text(f"{'0' * 64}  build/manifest.json\n")
+    result = make(make_copy, "apply", "WORKSPACE=local")
+    assert result.returncode != 0
+    assert "build/ changed since `make plan`" in result.stderr
+
+
+def console(terraform: Terraform, expression: str, *args: str) -> object:
+    result = subprocess.run(
+        ["terraform", f"-chdir={terraform.directory}", "console", "-no-color", *args],
+        input=f"jsonencode({expression})\n",
+        env=terraform.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return json.loads(json.loads(result.stdout.strip().splitlines()[-1]))
+
+
+def test_examples_are_tied_to_their_workspace_and_account_and_do_not_collide(
+    initialised_module: Terraform,
+) -> None:
+    claims = {}
+    for workspace, path in EXAMPLES.items():
+        values = console(
+            initialised_module,
+            "[var.environment, var.allowed_account_ids, var.region, var.manage_api_gateway_account]",
+            f"-var-file={path}",
+        )
+        assert isinstance(values, list)
+        environment, accounts, region, manages_account_setting = values
+        assert environment == workspace
+        assert len(accounts) == 1
+        if manages_account_setting:
+            claims[workspace] = (accounts[0], region)
+    # API Gateway's CloudWatch role is one setting per account and region: one owner each.
+    assert len(set(claims.values())) == len(claims), claims
+
+
+def plan_failure(stack: Stack, *args: str, workspace: str | None = None) -> str:
+    env = stack.terraform.env | ({"TF_WORKSPACE": workspace} if workspace else {})
+    result = subprocess.run(
+        ["terraform", f"-chdir={stack.terraform.directory}", "plan", "-input=false", "-no-color",
+         "-refresh=false", *stack.terraform.var_args, *args],
+        env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert result.returncode != 0, result.stdout[-2000:]
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def test_plan_fails_in_an_account_the_environment_does_not_allow(stack: Stack) -> None:
+    output = plan_failure(stack, '-var=allowed_account_ids=["999999999999"]')
+    assert "123456789012" in output
+    assert "not allowed" in output.lower()
+
+
+def test_plan_fails_with_variables_of_another_environment(stack: Stack) -> None:
+    output = plan_failure(stack, "-var=environment=production")
+    assert f'are for environment "production", not for workspace "{stack.workspace}"' in output
+
+
+def test_plan_fails_for_an_invalid_workspace_name(stack: Stack) -> None:
+    output = plan_failure(stack, workspace="Bad_Name")
+    assert "Workspace names must be 1-24 lowercase letters" in output
+
+
+def test_aws_workspaces_must_name_environment_and_account(initialised_module: Terraform) -> None:
+    result = subprocess.run(
+        ["terraform", f"-chdir={initialised_module.directory}", "plan", "-input=false", "-no-color"],
+        env=initialised_module.env | {"TF_WORKSPACE": "staging"},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    output = " ".join(result.stderr.split())
+    assert result.returncode != 0
+    assert "environment must name the workspace" in output
+    assert "allowed_account_ids must list the environment's account" in output
+
+
+def test_ci_deploy_role_sample_is_valid(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "terraform" / "ci", tmp_path / "ci")
+    terraform = Terraform(tmp_path / "ci", terraform_env(tmp_path / "tf-data"))
+    terraform.run("init", "-backend=false", "-input=false", "-no-color")
+    assert "Success" in terraform.run("validate", "-no-color").stdout
+
+
+def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) -> None:
+    """The production example planned as on AWS (aws_endpoint_url unset, so nothing emulator-only), with
+    moto answering through the SDK's AWS_ENDPOINT_URL and its account swapped for moto's: the backup plan
+    with the copy to another account's vault, the vault lock, the selection of the table, the WAF
+    association and the custom domain."""
+    plan_file = stack.build_dir.parent / "production.tfplan"
+    as_on_aws = {
+        "TF_WORKSPACE": "production",
+        "AWS_ENDPOINT_URL": stack.endpoint,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+    }
+    production = Terraform(stack.terraform.directory, stack.terraform.env | as_on_aws)
+    production.run(
+        "plan", "-input=false", "-no-color", f"-out={plan_file}", f"-var-file={EXAMPLES['production']}",
+        f"-var=build_dir={stack.build_dir}", '-var=allowed_account_ids=["123456789012"]',
+    )  # fmt: skip
+    shown = json.loads(production.run("show", "-json", str(plan_file)).stdout)
+    planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+    rule = planned["aws_backup_plan.this[0]"]["rule"][0]
+    assert rule["copy_action"][0]["destination_vault_arn"].startswith(
+        "arn:aws:backup:eu-central-1:333333333333:"
+    )
+    assert rule["lifecycle"][0]["delete_after"] == 365
+    assert planned["aws_backup_vault_lock_configuration.this[0]"]["min_retention_days"] == 30
+    assert "aws_backup_selection.table[0]" in planned
+    assert planned["aws_wafv2_web_acl_association.api[0]"]["web_acl_arn"].startswith(
+        "arn:aws:wafv2:eu-west-1:"
+    )

@@ -1,0 +1,85 @@
+"""Customer-managed keys (keys.tf), planned on the applied stack: moto cannot re-encrypt a live table,
+and the key and role policies are what matters, so the plans are read instead of an apply."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from tests.terraform.stack import REGION, Stack
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+pytestmark = [pytest.mark.terraform, pytest.mark.slow]
+
+ACCOUNT = "123456789012"
+TABLE_USERS = {"append_event", "create_stream", "list_streams", "notify_stream", "read_events"}
+KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"
+
+
+def planned(stack: Stack, name: str, *variables: str) -> dict[str, Any]:
+    plan_file = stack.build_dir.parent / f"{name}.tfplan"
+    stack.terraform.run(
+        "plan", "-refresh=false", "-input=false", "-no-color", f"-out={plan_file}",
+        *stack.terraform.var_args, *variables,
+    )  # fmt: skip
+    shown = json.loads(stack.terraform.run("show", "-json", str(plan_file)).stdout)
+    return {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+
+
+def statements(policy: str) -> Iterable[dict[str, Any]]:
+    found = json.loads(policy)["Statement"]
+    return [found] if isinstance(found, dict) else found
+
+
+def as_set(value: str | list[str]) -> set[str]:
+    return {value} if isinstance(value, str) else set(value)
+
+
+def test_created_table_key_is_usable_only_by_the_table_users(stack: Stack) -> None:
+    after = planned(stack, "table-key", "-var=create_table_kms_key=true")
+    policy = list(statements(after["aws_kms_key.table[0]"]["policy"]))
+    uses = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"}
+    by_sid = {statement["Sid"]: statement for statement in policy}
+    # The account administers the key but may not use it, whatever IAM policies say.
+    assert not as_set(by_sid["AccountAdministersKeyOnly"]["Action"]) & uses
+    users = by_sid["TableUsersThroughDynamoDB"]
+    roles = as_set(users["Condition"]["ArnEquals"]["aws:PrincipalArn"])
+    assert roles == {f"arn:aws:iam::{ACCOUNT}:role/{stack.name}-{n.replace('_', '-')}" for n in TABLE_USERS}
+    assert users["Condition"]["StringEquals"]["kms:ViaService"] == f"dynamodb.{REGION}.amazonaws.com"
+    assert [s["Sid"] for s in policy if as_set(s["Action"]) & uses] == ["TableUsersThroughDynamoDB"]
+
+
+def test_brought_keys_reach_exactly_the_resources_that_need_them(stack: Stack) -> None:
+    keys = {name: f"{KEY}{name}" for name in ("table", "logs", "queues", "environment")}
+    after = planned(
+        stack, "keys",
+        f"-var=table_kms_key_arn={keys['table']}", f"-var=logs_kms_key_arn={keys['logs']}",
+        f"-var=queues_kms_key_arn={keys['queues']}",
+        f"-var=lambda_environment_kms_key_arn={keys['environment']}",
+    )  # fmt: skip
+    assert after["aws_dynamodb_table.events"]["server_side_encryption"][0]["kms_key_arn"] == keys["table"]
+    log_groups = [v for k, v in after.items() if k.startswith("aws_cloudwatch_log_group.")]
+    assert log_groups
+    assert {group["kms_key_id"] for group in log_groups} == {keys["logs"]}
+    for queue in ("notify_failures", "example_subscriber"):
+        assert after[f"aws_sqs_queue.{queue}"]["kms_master_key_id"] == keys["queues"]
+    for name in (*TABLE_USERS, "liveness_check"):
+        assert after[f'aws_lambda_function.this["{name}"]']["kms_key_arn"] == keys["environment"]
+
+
+def test_environment_key_reaches_each_role(stack: Stack) -> None:
+    """Only the functions change here, so the roles' policy documents are known at plan time (with the
+    table, queue or log keys they are read during apply, after the resources they name change)."""
+    key = f"{KEY}environment"
+    after = planned(stack, "environment-key", f"-var=lambda_environment_kms_key_arn={key}")
+    for name in (*TABLE_USERS, "liveness_check"):
+        granted = [
+            as_set(statement["Action"])
+            for statement in statements(after[f'aws_iam_role_policy.function["{name}"]']["policy"])
+            if key in as_set(statement["Resource"])
+        ]
+        assert granted == [{"kms:Decrypt"}], name
