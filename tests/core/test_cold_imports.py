@@ -133,6 +133,8 @@ def test_init_instruments_the_sdk_only_when_it_runs_ahead_of_requests(
         "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000",
         "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
         "EVENTSTORE_TABLE_NAME": "events",
+        "EVENTSTORE_KEYS_TABLE_NAME": "keys",
+        "EVENTSTORE_DATA_KEY_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab",
     }
     code = _AHEAD.format(shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / "read_events"))
     result = subprocess.run(

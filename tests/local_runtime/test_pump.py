@@ -123,7 +123,7 @@ def test_only_new_commits_reach_the_function_in_lambdas_record_shape() -> None:
         _record(4, revision=2),
         _record(5, revision=3),
     ]
-    records[5]["dynamodb"]["NewImage"] = {"refs": {"L": []}}  # a feed item: no digest
+    records[5]["dynamodb"]["NewImage"] = {"refs": {"S": "[]"}}  # a feed item: no digest
     seen: list[dict[str, Any]] = []
     function = FakeFunction(seen.extend)
     pump = _pump(records, function, FakeQueue())

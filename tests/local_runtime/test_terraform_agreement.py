@@ -39,7 +39,7 @@ def test_pump_defaults_are_the_mappings() -> None:
 
 def test_the_filter_passes_only_inserted_commits() -> None:
     def record(event_name: str, revision: str, *, digest: bool = True) -> dict[str, object]:
-        image: dict[str, object] = {"digest": {"S": "abc"}} if digest else {"refs": {"L": []}}
+        image: dict[str, object] = {"digest": {"S": "abc"}} if digest else {"refs": {"S": "[]"}}
         return {
             "eventName": event_name,
             "dynamodb": {"Keys": {"revision": {"N": revision}}, "NewImage": image},
@@ -105,7 +105,7 @@ def test_the_mapping_pattern_as_lambda_applies_it_agrees_with_the_pump_filter() 
         on_failure_queue_url=None,
         start_at_latest=False,
     )
-    images: tuple[dict[str, Any], ...] = ({}, {"digest": {"S": "d"}}, {"refs": {"L": []}})
+    images: tuple[dict[str, Any], ...] = ({}, {"digest": {"S": "d"}}, {"refs": {"S": "[]"}})
     for event_name in ("INSERT", "MODIFY", "REMOVE"):
         for revision in ("-1", "0", "1", "17"):
             for image in images:
