@@ -94,7 +94,7 @@ TF_LOCAL_OVERRIDE := terraform/local_backend_override.tf
 # One data directory per workspace: each environment's backend is initialised on its own.
 TF_DATA := $(CURDIR)/build/terraform/$(WORKSPACE)
 TF_PLAN := $(TF_DATA)/saved.tfplan
-tf-workspace plan apply destroy describe tf-lock: export TF_DATA_DIR := $(TF_DATA)
+tf-workspace plan apply destroy describe tf-lock run-terraform: export TF_DATA_DIR := $(TF_DATA)
 
 build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provider mirror.
 	mkdir -p $(@D)

@@ -301,10 +301,11 @@ resource "aws_cloudwatch_metric_alarm" "feed_lag" {
   dimensions          = { service = local.service_name }
   extended_statistic  = "p99"
   period              = 60
-  evaluation_periods  = 5
+  evaluation_periods  = var.alarm_evaluation_periods
+  datapoints_to_alarm = var.alarm_datapoints_to_alarm
   threshold           = var.alarm_feed_lag_ms
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
-  alarm_actions       = [aws_sns_topic.alarms.arn]
-  ok_actions          = [aws_sns_topic.alarms.arn]
+  alarm_actions       = local.alarm_actions
+  ok_actions          = local.alarm_actions
 }

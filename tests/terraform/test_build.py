@@ -92,7 +92,8 @@ def test_layer_lock_pins_every_dependency_with_hashes() -> None:
     with its hashes (pip then refuses anything unpinned or altered), the direct pins unchanged."""
     lock = (ROOT / "requirements" / "layer.txt").read_text()
     entries = re.findall(
-        r"^(\S+)==(\S+) \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.MULTILINE
+        # A version may carry an environment marker (cffi, pycparser: `; platform_python_implementation ...`).
+        r"^(\S+)==(\S+)(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.MULTILINE
     )
     requirement_lines = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
     assert len(entries) == len(requirement_lines) > 4

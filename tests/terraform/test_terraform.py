@@ -447,9 +447,11 @@ def test_keys_table_and_data_key_for_erasure(stack: Stack) -> None:
     uses = {"kms:Decrypt", "kms:GenerateDataKey", "kms:Encrypt", "kms:ReEncryptFrom", "kms:ReEncryptTo"}
     by_sid = {s["Sid"]: s for s in statements(policy)}
     assert not set(as_list(by_sid["AccountAdministersKey"]["Action"])) & uses  # no delegation to IAM
-    role_arn = stack.iam().get_role(RoleName=function_name(stack, "read_events"))["Role"]["Arn"]
     readers = by_sid["ReadersUnwrapSubjectKeys"]
-    assert as_list(readers["Principal"]["AWS"]) == [role_arn]
+    assert sorted(as_list(readers["Principal"]["AWS"])) == sorted(
+        stack.iam().get_role(RoleName=function_name(stack, name))["Role"]["Arn"]
+        for name in ("read_events", "read_feed")
+    )
     assert as_list(readers["Action"]) == ["kms:Decrypt"]
     for sid in ("ReadersUnwrapSubjectKeys", "WritersMakeAndUnwrapSubjectKeys"):
         condition = by_sid[sid]["Condition"]
@@ -462,10 +464,11 @@ def test_keys_table_and_data_key_for_erasure(stack: Stack) -> None:
     events_arn = dynamodb.describe_table(TableName=stack.outputs["table_name"])["Table"]["TableArn"]
     assert _data_access(stack, "erase_data_subject") == {("dynamodb:UpdateItem", keys_arn)}
     assert _data_access(stack, "describe_data_subject") == {("dynamodb:GetItem", keys_arn)}
-    reads = _granted(stack, "read_events")
-    assert ("kms:Decrypt", key_arn) in reads
-    assert ("dynamodb:GetItem", keys_arn) in reads
-    assert not any(resource == keys_arn and action != "dynamodb:GetItem" for action, resource in reads)
+    for reader in ("read_events", "read_feed"):
+        reads = _granted(stack, reader)
+        assert ("kms:Decrypt", key_arn) in reads
+        assert ("dynamodb:GetItem", keys_arn) in reads
+        assert not any(resource == keys_arn and action != "dynamodb:GetItem" for action, resource in reads)
     assert not any(resource == events_arn for _, resource in _granted(stack, "erase_data_subject"))
 
 
