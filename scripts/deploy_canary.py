@@ -221,7 +221,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return FAILED
     try:
         return deploy(
-            outputs, boto3.client("codedeploy"), boto3.client("lambda"), timeout=args.timeout, poll=args.poll
+            outputs,
+            boto3.client("codedeploy", region_name=outputs["region"]),
+            boto3.client("lambda", region_name=outputs["region"]),
+            timeout=args.timeout,
+            poll=args.poll,
         )
     except DeployError as error:
         refused = str(error)

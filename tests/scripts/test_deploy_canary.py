@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 OUTPUTS = {
     "application": "eventstore-production",
+    "region": "eu-west-1",
     "alias": "live",
     "deployment_groups": {
         "eventstore-production-append-events": "eventstore-production-append-events",
