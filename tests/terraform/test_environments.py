@@ -231,7 +231,7 @@ def test_production_example_plans_canary_deployments(production_plan: dict[str, 
                 address.startswith("aws_cloudwatch_metric_alarm.") and after["alarm_name"] == alarm
                 for address, after in planned.items()
             ), alarm
-    assert "eventstore-production-api-5xx-rate" in groups["append_events"]["alarm_configuration"][0]["alarms"]
+    assert "eventstore-production-api-5xx-rate" in groups["append_event"]["alarm_configuration"][0]["alarms"]
     assert (
         "eventstore-production-api-5xx-rate"
         not in groups["notify_stream"]["alarm_configuration"][0]["alarms"]
