@@ -22,7 +22,9 @@ variable "canary_deployment_config" {
 
 locals {
   canary_functions = var.canary_deployments ? local.function_names : {}
-  api_functions    = toset([for route in values(local.routes_by_key) : route.function])
+  # Function ARNs from their names, so the role's policy is known (and reviewable) at plan time.
+  function_arn_prefix = "arn:${local.partition}:lambda:${local.region}:${local.account_id}:function:"
+  api_functions       = toset([for route in values(local.routes_by_key) : route.function])
 
   # What rolls a function's deployment back: its own errors and throttles, and for a function behind the
   # API, the API's 5xx rate (the canary's share of the traffic answering 5xx shows there first).
@@ -67,6 +69,7 @@ resource "aws_codedeploy_deployment_group" "function" {
 }
 
 data "aws_iam_policy_document" "codedeploy_assume" {
+  count = var.canary_deployments ? 1 : 0
   statement {
     actions = ["sts:AssumeRole"]
     principals {
@@ -85,10 +88,11 @@ data "aws_iam_policy_document" "codedeploy_assume" {
 # aliases and read these alarms. No hooks, notification topics or S3 AppSpecs are used, so none of their
 # permissions.
 data "aws_iam_policy_document" "codedeploy" {
+  count = var.canary_deployments ? 1 : 0
   statement {
     sid       = "ShiftLiveAliases"
     actions   = ["lambda:GetAlias", "lambda:UpdateAlias", "lambda:GetProvisionedConcurrencyConfig"]
-    resources = flatten([for key, _ in local.canary_functions : [aws_lambda_function.this[key].arn, "${aws_lambda_function.this[key].arn}:*"]])
+    resources = flatten([for name in values(local.canary_functions) : ["${local.function_arn_prefix}${name}", "${local.function_arn_prefix}${name}:*"]])
   }
 
   statement {
@@ -101,12 +105,12 @@ data "aws_iam_policy_document" "codedeploy" {
 resource "aws_iam_role" "codedeploy" {
   count              = var.canary_deployments ? 1 : 0
   name               = "${local.name}-codedeploy"
-  assume_role_policy = data.aws_iam_policy_document.codedeploy_assume.json
+  assume_role_policy = data.aws_iam_policy_document.codedeploy_assume[0].json
 }
 
 resource "aws_iam_role_policy" "codedeploy" {
   count  = var.canary_deployments ? 1 : 0
   name   = "shift-live-aliases"
   role   = aws_iam_role.codedeploy[0].id
-  policy = data.aws_iam_policy_document.codedeploy.json
+  policy = data.aws_iam_policy_document.codedeploy[0].json
 }

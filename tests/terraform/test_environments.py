@@ -240,7 +240,7 @@ def test_production_example_plans_canary_deployments(production_plan: dict[str, 
     assert not [address for address in planned if address.startswith("aws_lambda_alias.live[")]
     assert {
         address.split('"')[1] for address in planned if address.startswith("aws_lambda_alias.live_shifted[")
-    } == (functions)
+    } == functions
 
     policy = json.loads(planned["aws_iam_role_policy.codedeploy[0]"]["policy"])
     actions = {action for statement in policy["Statement"] for action in _as_list(statement["Action"])}
@@ -250,9 +250,14 @@ def test_production_example_plans_canary_deployments(production_plan: dict[str, 
         "lambda:GetProvisionedConcurrencyConfig",
         "cloudwatch:DescribeAlarms",
     }
-    assert all(
-        resource != "*" for statement in policy["Statement"] for resource in _as_list(statement["Resource"])
-    )
+    resources = [
+        resource for statement in policy["Statement"] for resource in _as_list(statement["Resource"])
+    ]
+    assert "*" not in resources
+    assert "arn:aws:lambda:eu-west-1:123456789012:function:eventstore-production-append-event:*" in resources
+    assert "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:eventstore-production-api-5xx-rate" in resources
+    assume = json.loads(planned["aws_iam_role.codedeploy[0]"]["assume_role_policy"])
+    assert assume["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}
 
 
 def _as_list(value: str | list[str]) -> list[str]:
