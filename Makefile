@@ -94,7 +94,7 @@ TF_LOCAL_OVERRIDE := terraform/local_backend_override.tf
 # One data directory per workspace: each environment's backend is initialised on its own.
 TF_DATA := $(CURDIR)/build/terraform/$(WORKSPACE)
 TF_PLAN := $(TF_DATA)/saved.tfplan
-tf-workspace plan apply destroy describe tf-lock run-terraform: export TF_DATA_DIR := $(TF_DATA)
+tf-workspace plan apply deploy destroy describe tf-lock run-terraform: export TF_DATA_DIR := $(TF_DATA)
 
 build/terraform-mirror.tfrc: # CLI config pointing `terraform init` at the provider mirror.
 	mkdir -p $(@D)
@@ -139,6 +139,11 @@ apply: tf-env ## Apply WORKSPACE's saved plan (from `make plan`); without one, b
 .PHONY: destroy
 destroy: tf-env build tf-workspace ## terraform destroy for WORKSPACE.
 	$(TF) destroy $(TF_VARS) $(TF_ARGS)
+
+.PHONY: deploy
+deploy: $(RUN_STAMP) tf-workspace ## Shift WORKSPACE's live aliases to the versions `make apply` published, through CodeDeploy (canary_deployments).
+	$(TF) output -json canary_deployments > $(TF_DATA)/canary_deployments.json
+	$(PY) scripts/deploy_canary.py $(TF_DATA)/canary_deployments.json $(ARGS)
 
 .PHONY: describe
 describe: tf-workspace ## Print WORKSPACE's outputs (API URL, table, topic, dashboard, caller policies).

@@ -180,7 +180,7 @@ resource "aws_lambda_permission" "route" {
   statement_id  = "ApiGateway-${each.value.method}-${md5(each.value.path)}"
   action        = "lambda:InvokeFunction"
   function_name = aws_lambda_function.this[each.value.function].function_name
-  qualifier     = aws_lambda_alias.live[each.value.function].name
+  qualifier     = local.live_aliases[each.value.function].name
   principal     = "apigateway.amazonaws.com"
   source_arn    = "${aws_api_gateway_rest_api.this.execution_arn}/${var.api_stage_name}/${each.value.method}${replace(each.value.path, "/\\{[^}]+\\}/", "*")}"
 }

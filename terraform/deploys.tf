@@ -11,16 +11,35 @@ locals {
 
   # What callers invoke, per function key. moto reads an event source mapping's alias back as the version
   # it points at, so there the mapping names that version (the same code) or every re-plan would differ.
-  live_invoke_arns = { for key, alias in aws_lambda_alias.live : key => alias.invoke_arn }
+  # Exactly one of the two alias resources below holds each function's alias (canary_deployments).
+  live_aliases     = merge(aws_lambda_alias.live, aws_lambda_alias.live_shifted)
+  live_alias_name  = "live"
+  live_invoke_arns = { for key, alias in local.live_aliases : key => alias.invoke_arn }
   live_arns = {
-    for key, alias in aws_lambda_alias.live : key => local.emulated ? aws_lambda_function.this[key].qualified_arn : alias.arn
+    for key, alias in local.live_aliases : key => local.emulated ? aws_lambda_function.this[key].qualified_arn : alias.arn
   }
 }
 
+# Terraform moves the alias to each newly published version (canary_deployments off).
 resource "aws_lambda_alias" "live" {
-  for_each         = aws_lambda_function.this
-  name             = "live"
+  for_each         = var.canary_deployments ? {} : aws_lambda_function.this
+  name             = local.live_alias_name
   description      = "The version callers invoke (the newest published)"
   function_name    = each.value.function_name
   function_version = each.value.version
+}
+
+# CodeDeploy moves the alias (canary_deployments on; codedeploy.tf): Terraform creates it at the first
+# published version and then leaves its version and traffic split alone, or an apply would undo a canary
+# half-way. A lifecycle block cannot be conditional, hence two resources.
+resource "aws_lambda_alias" "live_shifted" {
+  for_each         = var.canary_deployments ? aws_lambda_function.this : {}
+  name             = local.live_alias_name
+  description      = "The version callers invoke (CodeDeploy shifts it to new versions: make deploy)"
+  function_name    = each.value.function_name
+  function_version = each.value.version
+
+  lifecycle {
+    ignore_changes = [function_version, routing_config]
+  }
 }

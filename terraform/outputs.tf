@@ -99,3 +99,13 @@ output "data_key_arn" {
   description = "The KMS key that wraps data subjects' data keys (CloudTrail shows each use with its subject)."
   value       = aws_kms_key.data_keys.arn
 }
+
+output "canary_deployments" {
+  description = "What `make deploy` reads (canary_deployments on; null when off): the CodeDeploy application and its region, the alias, and each deployment group's function."
+  value = var.canary_deployments ? {
+    application       = aws_codedeploy_app.functions[0].name
+    region            = local.region
+    alias             = local.live_alias_name
+    deployment_groups = { for key, group in aws_codedeploy_deployment_group.function : group.deployment_group_name => local.function_names[key] }
+  } : null
+}

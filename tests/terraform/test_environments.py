@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -160,11 +161,11 @@ def test_ci_deploy_role_sample_is_valid(tmp_path: Path) -> None:
     assert "Success" in terraform.run("validate", "-no-color").stdout
 
 
-def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) -> None:
+@pytest.fixture(scope="module")
+def production_plan(stack: Stack) -> dict[str, Any]:
     """The production example planned as on AWS (aws_endpoint_url unset, so nothing emulator-only), with
-    moto answering through the SDK's AWS_ENDPOINT_URL and its account swapped for moto's: the backup plan
-    with the copy to another account's vault, the vault lock, the selection of the table, the WAF
-    association and the custom domain."""
+    moto answering through the SDK's AWS_ENDPOINT_URL and its account swapped for moto's: each planned
+    resource's values by address."""
     plan_file = stack.build_dir.parent / "production.tfplan"
     as_on_aws = {
         "TF_WORKSPACE": "production",
@@ -178,7 +179,13 @@ def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) ->
         f"-var=build_dir={stack.build_dir}", '-var=allowed_account_ids=["123456789012"]',
     )  # fmt: skip
     shown = json.loads(production.run("show", "-json", str(plan_file)).stdout)
-    planned = {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+    return {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
+
+
+def test_production_example_plans_backups_waf_and_custom_domain(production_plan: dict[str, Any]) -> None:
+    """The backup plan with the copy to another account's vault, the vault lock, the selection of the
+    table, the WAF association and the custom domain."""
+    planned = production_plan
     rule = planned["aws_backup_plan.this[0]"]["rule"][0]
     assert rule["copy_action"][0]["destination_vault_arn"].startswith(
         "arn:aws:backup:eu-central-1:333333333333:"
@@ -189,3 +196,69 @@ def test_production_example_plans_backups_waf_and_custom_domain(stack: Stack) ->
     assert planned["aws_wafv2_web_acl_association.api[0]"]["web_acl_arn"].startswith(
         "arn:aws:wafv2:eu-west-1:"
     )
+
+
+def test_production_example_plans_canary_deployments(production_plan: dict[str, Any]) -> None:
+    """moto's CodeDeploy is not applied by the stack (canary_deployments is off there), so the production
+    example's plan shows it: one application, a deployment group per function with the canary
+    configuration and rollback on its own alarms (the API's 5xx alarm for functions behind the API), a
+    role scoped to the aliases and alarms, and the alias Terraform leaves to CodeDeploy."""
+    planned = production_plan
+    assert planned["aws_codedeploy_app.functions[0]"]["compute_platform"] == "Lambda"
+    groups = {
+        address.split('"')[1]: after
+        for address, after in planned.items()
+        if address.startswith("aws_codedeploy_deployment_group.function[")
+    }
+    functions = {
+        address.split('"')[1] for address in planned if address.startswith("aws_lambda_function.this[")
+    }
+    assert set(groups) == functions
+    for key, group in groups.items():
+        name = f"eventstore-production-{key.replace('_', '-')}"
+        assert group["deployment_group_name"] == name
+        assert group["deployment_config_name"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+        assert group["deployment_style"] == [
+            {"deployment_option": "WITH_TRAFFIC_CONTROL", "deployment_type": "BLUE_GREEN"}
+        ]
+        assert group["auto_rollback_configuration"] == [
+            {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+        ]
+        alarms = set(group["alarm_configuration"][0]["alarms"])
+        assert {f"{name}-errors", f"{name}-throttles"} <= alarms
+        for alarm in alarms:  # every one of them is an alarm this plan creates, by the same name
+            assert any(
+                address.startswith("aws_cloudwatch_metric_alarm.") and after["alarm_name"] == alarm
+                for address, after in planned.items()
+            ), alarm
+    assert "eventstore-production-api-5xx-rate" in groups["append_event"]["alarm_configuration"][0]["alarms"]
+    assert (
+        "eventstore-production-api-5xx-rate"
+        not in groups["notify_stream"]["alarm_configuration"][0]["alarms"]
+    )
+
+    assert not [address for address in planned if address.startswith("aws_lambda_alias.live[")]
+    assert {
+        address.split('"')[1] for address in planned if address.startswith("aws_lambda_alias.live_shifted[")
+    } == functions
+
+    policy = json.loads(planned["aws_iam_role_policy.codedeploy[0]"]["policy"])
+    actions = {action for statement in policy["Statement"] for action in _as_list(statement["Action"])}
+    assert actions == {
+        "lambda:GetAlias",
+        "lambda:UpdateAlias",
+        "lambda:GetProvisionedConcurrencyConfig",
+        "cloudwatch:DescribeAlarms",
+    }
+    resources = [
+        resource for statement in policy["Statement"] for resource in _as_list(statement["Resource"])
+    ]
+    assert "*" not in resources
+    assert "arn:aws:lambda:eu-west-1:123456789012:function:eventstore-production-append-event:*" in resources
+    assert "arn:aws:cloudwatch:eu-west-1:123456789012:alarm:eventstore-production-api-5xx-rate" in resources
+    assume = json.loads(planned["aws_iam_role.codedeploy[0]"]["assume_role_policy"])
+    assert assume["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}
+
+
+def _as_list(value: str | list[str]) -> list[str]:
+    return [value] if isinstance(value, str) else value
