@@ -295,7 +295,7 @@ resource "aws_cloudwatch_metric_alarm" "iterator_age" {
 
 resource "aws_cloudwatch_metric_alarm" "feed_lag" {
   alarm_name          = "${local.name}-feed-lag"
-  alarm_description   = "Appended events take more than ${var.alarm_feed_lag_ms} ms (p99) to become readable in the feeds: feed consumers and notifications are late."
+  alarm_description   = "Appended events take more than ${var.alarm_feed_lag_ms} ms (p99) to become readable in the feeds: feed consumers and notifications are late. Runbook: docs/operations.md."
   namespace           = local.metrics_namespace
   metric_name         = "FeedLagMilliseconds"
   dimensions          = { service = local.service_name }
