@@ -93,7 +93,9 @@ def test_layer_lock_pins_every_dependency_with_hashes() -> None:
     lock = (ROOT / "requirements" / "layer.txt").read_text()
     entries = re.findall(
         # A version may carry an environment marker (cffi, pycparser: `; platform_python_implementation ...`).
-        r"^(\S+)==(\S+)(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)", lock, re.MULTILINE
+        r"^(\S+)==(\S+)(?: ;[^\\\n]*)? \\\n((?:\s+--hash=sha256:[0-9a-f]{64}(?: \\)?\n)+)",
+        lock,
+        re.MULTILINE,
     )
     requirement_lines = [line for line in lock.splitlines() if line and not line.startswith((" ", "#"))]
     assert len(entries) == len(requirement_lines) > 4
