@@ -192,11 +192,7 @@ def event_json(event: RecordedEvent) -> dict[str, Any]:
         "eventId": event.event_id,
         "metadata": event.metadata,
     }
-    if event.data_subject is not None:
-        rendered["dataSubject"] = event.data_subject
-    if event.payload_erased:
-        rendered["payloadErased"] = True
-    return rendered
+    return rendered | _erasure_json(event.data_subject, payload_erased=event.payload_erased)
 
 
 def data_subject_json(state: DataSubjectState) -> dict[str, Any]:
@@ -410,11 +406,17 @@ def feed_event_json(event: FeedEvent) -> dict[str, Any]:
         "metadata": event.metadata,
         "createdAt": event.created_at,
     }
-    if event.data_subject is not None:
-        rendered["dataSubject"] = event.data_subject
-    if event.payload_erased:
-        rendered["payloadErased"] = True
-    return rendered
+    return rendered | _erasure_json(event.data_subject, payload_erased=event.payload_erased)
+
+
+def _erasure_json(data_subject: str | None, *, payload_erased: bool) -> dict[str, Any]:
+    """What reads and feeds add to an event of a data subject (openapi.yaml: Event, FeedEvent)."""
+    added: dict[str, Any] = {}
+    if data_subject is not None:
+        added["dataSubject"] = data_subject
+    if payload_erased:
+        added["payloadErased"] = True
+    return added
 
 
 def _feed(store: FeedStore, request: Request, telemetry: Telemetry, stream_type: str | None) -> Response:
