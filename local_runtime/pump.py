@@ -120,6 +120,9 @@ class StreamPump:
         self._thread = threading.Thread(target=self._run, name="stream-pump", daemon=True)
 
     def start(self) -> None:
+        # Position the shards now, before the caller serves writes: a LATEST iterator taken later by the
+        # thread would skip the commits written in between, and they would never be notified or fed.
+        self._refresh_shards()
         self._thread.start()
         log.info("stream pump reading %s into %s", self._stream_arn, self._function.name)
 

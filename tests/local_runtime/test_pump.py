@@ -2,9 +2,12 @@
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, cast
+
+import pytest
 
 from local_runtime.aws import Clients
 from local_runtime.lambdas import LambdaContext, LambdaFunction
@@ -55,6 +58,8 @@ class FakeStreams:
     def get_shard_iterator(self, **kwargs: Any) -> dict[str, Any]:
         if kwargs["ShardIteratorType"] == "TRIM_HORIZON":
             return {"ShardIterator": "0"}
+        if kwargs["ShardIteratorType"] == "LATEST":
+            return {"ShardIterator": str(len(self.records))}
         return {"ShardIterator": str(int(kwargs["SequenceNumber"]) - FIRST_SEQUENCE + 1)}
 
     def get_records(self, ShardIterator: str, Limit: int) -> dict[str, Any]:  # noqa: N803 - boto3's names
@@ -90,7 +95,12 @@ class FakeFunction:
 
 
 def _pump(
-    records: list[dict[str, Any]], function: FakeFunction, queue: FakeQueue, **settings: Any
+    records: list[dict[str, Any]],
+    function: FakeFunction,
+    queue: FakeQueue,
+    *,
+    skip_existing_records: bool = False,
+    **settings: Any,
 ) -> StreamPump:
     clients = cast("Clients", type("C", (), {"streams": FakeStreams(records), "sqs": queue})())
     return StreamPump(
@@ -100,6 +110,7 @@ def _pump(
         on_failure_queue_url="queue",
         region="eu-west-1",
         settings=PumpSettings(retry_backoff_seconds=0, **settings),
+        skip_existing_records=skip_existing_records,
     )
 
 
@@ -234,3 +245,27 @@ def test_stopping_during_retries_keeps_the_undelivered_records_and_their_checkpo
     assert queue.messages == []
     assert [r["dynamodb"]["SequenceNumber"] for r in shard.buffer] == _seq(0, 1, 2)
     assert shard.checkpoint != _seq(2)[0]
+
+
+def test_a_restored_store_notifies_every_commit_written_after_start_returns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After a restore the pump skips the records already in the stream (notified before the restart), but
+    never a commit written once `start` has returned, however late its thread first polls."""
+    records = [_record(0, revision=1)]
+    first_poll = threading.Event()
+    polling = StreamPump._run
+
+    def late_run(self: StreamPump) -> None:
+        first_poll.wait()
+        polling(self)
+
+    monkeypatch.setattr(StreamPump, "_run", late_run)
+    function = FakeFunction(lambda _: None)
+    pump = _pump(records, function, FakeQueue(), skip_existing_records=True, batch_size=10)
+    pump.start()
+    records.append(_record(1, revision=2))  # the API serves writes as soon as the pump has started
+    first_poll.set()
+    pump.stop()
+    assert pump.caught_up
+    assert function.batches == [_seq(1)]
