@@ -50,6 +50,11 @@ def parse_settings(
         action="store_true",
         help="reject unsigned requests with 403, as the deployed API does",
     )
+    parser.add_argument(
+        "--console-writes",
+        action="store_true",
+        help="the console at /console/ gets forms to create, append to and delete streams",
+    )
     parser.add_argument("--data-dir", type=Path, help="keep the table here so streams survive a restart")
     parser.add_argument(
         "--region", default=environ.get("AWS_DEFAULT_REGION", defaults.region), help="default %(default)s"
@@ -82,6 +87,7 @@ def parse_settings(
         api_port=args.api_port,
         emulator_port=args.emulator_port,
         require_iam=args.require_iam,
+        console_writes=args.console_writes,
         data_dir=args.data_dir,
         region=args.region,
         name=args.name,
@@ -109,7 +115,7 @@ def banner(store: RunningStore, settings: Settings) -> str:
     )
     return (
         "ready (Ctrl-C stops)\n"
-        f"  API:              {store.api_url}  (docs: {store.api_url}/openapi/)"
+        f"  API:              {store.api_url}  (docs: {store.api_url}/openapi/, console: {store.api_url}/console/)"
         f"{'  IAM required' if settings.require_iam else ''}\n"
         f"  data:             {data}\n"
         f"  AWS endpoint:     {store.aws_endpoint_url}  (access key {store.access_key}, "

@@ -1,4 +1,5 @@
-"""The API's HTTP server: API Gateway in front of the Lambda handlers (plus the docs, outside the API)."""
+"""The API's HTTP server: API Gateway in front of the Lambda handlers (plus the docs and the console, outside
+the API)."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
 
+    from local_runtime.console import ConsolePages
     from local_runtime.docs import ApiDocs
     from local_runtime.lambdas import Function
     from local_runtime.proxy_events import Route
@@ -56,6 +58,7 @@ class ApiGateway:
         region: str,
         require_iam: bool,
         docs: ApiDocs | None = None,
+        console: ConsolePages | None = None,
         integration_timeout_seconds: float = 29.0,
     ) -> None:
         self._routes = routes
@@ -67,10 +70,13 @@ class ApiGateway:
         self._region = region
         self._require_iam = require_iam
         self._docs = docs
+        self._console = console
 
     def handle(self, request: IncomingRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
         if self._docs is not None and (page := self._docs.serve(request)) is not None:
+            return page
+        if self._console is not None and (page := self._console.serve(request)) is not None:
             return page
         admitted = self._admit(request, request_id)
         if isinstance(admitted, HttpResponse):

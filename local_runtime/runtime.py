@@ -26,6 +26,7 @@ from local_runtime.aws import (
     stream_arn,
     subscribe_queue,
 )
+from local_runtime.console import ConsolePages
 from local_runtime.containers import IsolatedFunction, Unpacker
 from local_runtime.data_keys import ensure_data_key
 from local_runtime.deployed import Workspace, read_stack, routes_summary
@@ -137,6 +138,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         region=settings.region,
         require_iam=settings.require_iam,
         docs=ApiDocs(settings.repo_root / "openapi.yaml"),
+        console=ConsolePages(allow_writes=settings.console_writes),
     )
     api = ApiServer(settings.host, settings.api_port, gateway)
     api.start()
@@ -366,6 +368,7 @@ def _serve_terraform_stack(settings: Settings, endpoint: str, emulator: Emulator
         region=settings.region,
         require_iam=settings.require_iam,
         docs=ApiDocs(settings.repo_root / "openapi.yaml"),
+        console=ConsolePages(allow_writes=settings.console_writes),
     )
     api = ApiServer(settings.host, settings.api_port, gateway)
     api.start()

@@ -32,6 +32,8 @@ class Settings:
     """0 picks a free port (tests)."""
     emulator_port: int = 4566
     require_iam: bool = False
+    console_writes: bool = False
+    """The console at /console/ shows its forms to create, append to and delete streams."""
     data_dir: Path | None = None
     region: str = "us-east-1"
     access_key: str = "test"

@@ -58,7 +58,7 @@ locals {
       ]
     }
     read_feed = {
-      description = "GET /feed and /streams/{streamType}/feed: read a feed from a position"
+      description = "GET /feed, /streams/{streamType}/feed and /stream-types: read a feed from a position, list the stream types"
       timeout     = var.lambda_timeout_seconds
       environment = local.table_environment
       statements = [
@@ -95,7 +95,8 @@ locals {
           actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
           resources = [aws_dynamodb_table.events.stream_arn]
         },
-        # Commits and summaries, and the feed items ($feed, $feed:<type>) it appends with conditional puts.
+        # Commits and summaries, the feed items ($feed, $feed:<type>) it appends with conditional puts, and the
+        # stream type registry ($stream-types) it writes once per new type.
         { sid = "ReadCommitsWriteFeedsAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
         { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
         { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },

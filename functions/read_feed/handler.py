@@ -1,4 +1,5 @@
-"""Lambda behind the feeds: `GET /feed` (all stream types) and `GET /streams/{streamType}/feed`."""
+"""Lambda behind the feeds: `GET /feed` (all stream types) and `GET /streams/{streamType}/feed`, and the
+registry of stream types their writer keeps (`GET /stream-types`)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from eventstore.service import ApiService, dynamodb_store, keyring
 
 SERVICE = ApiService(
     dynamodb_store(keys=keyring(kms=True)),
-    {"readFeed": api.read_feed, "readTypeFeed": api.read_type_feed},
+    {
+        "readFeed": api.read_feed,
+        "readTypeFeed": api.read_type_feed,
+        "listStreamTypes": api.list_stream_types,
+    },
 )
 
 

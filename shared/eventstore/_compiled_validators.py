@@ -847,6 +847,64 @@ def validate___components_schemas_streamresponse(data, custom_formats={}, name_p
     return data
 
 
+def validate___components_schemas_streamtypepageresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['streamTypePage']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "streamTypePage" in data_keys:
+            data_keys.remove("streamTypePage")
+            data__streamTypePage = data["streamTypePage"]
+            if not isinstance(data__streamTypePage, (dict)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage must be object")
+            data__streamTypePage_is_dict = isinstance(data__streamTypePage, dict)
+            if data__streamTypePage_is_dict:
+                data__streamTypePage__missing_keys = set(['streamTypes', 'hasMore']) - data__streamTypePage.keys()
+                if data__streamTypePage__missing_keys:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage must contain ")
+                data__streamTypePage_keys = set(data__streamTypePage.keys())
+                if "hasMore" in data__streamTypePage_keys:
+                    data__streamTypePage_keys.remove("hasMore")
+                    data__streamTypePage__hasMore = data__streamTypePage["hasMore"]
+                    if not isinstance(data__streamTypePage__hasMore, (bool)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage.hasMore must be boolean")
+                if "lastStreamType" in data__streamTypePage_keys:
+                    data__streamTypePage_keys.remove("lastStreamType")
+                    data__streamTypePage__lastStreamType = data__streamTypePage["lastStreamType"]
+                    validate___components_schemas_typename(data__streamTypePage__lastStreamType, custom_formats, (name_prefix or "data") + ".streamTypePage.lastStreamType")
+                if "streamTypes" in data__streamTypePage_keys:
+                    data__streamTypePage_keys.remove("streamTypes")
+                    data__streamTypePage__streamTypes = data__streamTypePage["streamTypes"]
+                    if not isinstance(data__streamTypePage__streamTypes, (list, tuple)):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage.streamTypes must be array")
+                    data__streamTypePage__streamTypes_is_list = isinstance(data__streamTypePage__streamTypes, (list, tuple))
+                    if data__streamTypePage__streamTypes_is_list:
+                        data__streamTypePage__streamTypes_len = len(data__streamTypePage__streamTypes)
+                        for data__streamTypePage__streamTypes_x, data__streamTypePage__streamTypes_item in enumerate(data__streamTypePage__streamTypes):
+                            if not isinstance(data__streamTypePage__streamTypes_item, (dict)):
+                                raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage.streamTypes[{data__streamTypePage__streamTypes_x}]".format(**locals()) + " must be object")
+                            data__streamTypePage__streamTypes_item_is_dict = isinstance(data__streamTypePage__streamTypes_item, dict)
+                            if data__streamTypePage__streamTypes_item_is_dict:
+                                data__streamTypePage__streamTypes_item__missing_keys = set(['streamType', 'firstSeenAt']) - data__streamTypePage__streamTypes_item.keys()
+                                if data__streamTypePage__streamTypes_item__missing_keys:
+                                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage.streamTypes[{data__streamTypePage__streamTypes_x}]".format(**locals()) + " must contain ")
+                                data__streamTypePage__streamTypes_item_keys = set(data__streamTypePage__streamTypes_item.keys())
+                                if "firstSeenAt" in data__streamTypePage__streamTypes_item_keys:
+                                    data__streamTypePage__streamTypes_item_keys.remove("firstSeenAt")
+                                    data__streamTypePage__streamTypes_item__firstSeenAt = data__streamTypePage__streamTypes_item["firstSeenAt"]
+                                    if not isinstance(data__streamTypePage__streamTypes_item__firstSeenAt, (str)):
+                                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".streamTypePage.streamTypes[{data__streamTypePage__streamTypes_x}].firstSeenAt".format(**locals()) + " must be string")
+                                if "streamType" in data__streamTypePage__streamTypes_item_keys:
+                                    data__streamTypePage__streamTypes_item_keys.remove("streamType")
+                                    data__streamTypePage__streamTypes_item__streamType = data__streamTypePage__streamTypes_item["streamType"]
+                                    validate___components_schemas_typename(data__streamTypePage__streamTypes_item__streamType, custom_formats, (name_prefix or "data") + ".streamTypePage.streamTypes[{data__streamTypePage__streamTypes_x}].streamType".format(**locals()))
+    return data
+
+
 def validate___components_schemas_typename(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (str)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
@@ -889,5 +947,6 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'StreamId': validate___components_schemas_streamid,
     'StreamPageResponse': validate___components_schemas_streampageresponse,
     'StreamResponse': validate___components_schemas_streamresponse,
+    'StreamTypePageResponse': validate___components_schemas_streamtypepageresponse,
     'TypeName': validate___components_schemas_typename,
 }

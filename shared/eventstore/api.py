@@ -27,7 +27,7 @@ from eventstore.domain import (
     StreamState,
     WrongExpectedRevision,
 )
-from eventstore.feeds import MAX_GROUP_SIZE
+from eventstore.feeds import MAX_GROUP_SIZE, MAX_STREAM_TYPES_PAGE
 from eventstore.http import Request, Response, json_body
 from eventstore.store import EventStore, FeedStore
 
@@ -446,6 +446,31 @@ def read_type_feed(store: FeedStore, request: Request, telemetry: Telemetry) -> 
     return _feed(store, request, telemetry, _stream_type(request))
 
 
+def list_stream_types(store: FeedStore, request: Request, _telemetry: Telemetry) -> Response:
+    """GET /stream-types: the types that have streams, from the registry the feed writer keeps."""
+    _only_query(request, "after-stream-type", "limit")
+    after = request.query.get("after-stream-type")
+    if after is not None:
+        validation.validate("TypeName", after, "/query/after-stream-type")
+    limit = _integer(
+        request.query.get("limit"),
+        "/query/limit",
+        default=MAX_STREAM_TYPES_PAGE,
+        minimum=1,
+        maximum=MAX_STREAM_TYPES_PAGE,
+    )
+    page = store.stream_types(after, limit)
+    body: dict[str, Any] = {
+        "streamTypes": [
+            {"streamType": t.stream_type, "firstSeenAt": t.first_seen_at} for t in page.stream_types
+        ],
+        "hasMore": page.has_more,
+    }
+    if page.last_stream_type is not None:
+        body["lastStreamType"] = page.last_stream_type
+    return Response(200, {"streamTypePage": body})
+
+
 def checkpoint_json(checkpoint: Checkpoint) -> dict[str, Any]:
     return {"name": checkpoint.name, "position": checkpoint.position, "updatedAt": checkpoint.updated_at}
 
@@ -480,6 +505,7 @@ __all__ = [
     "describe_stream",
     "erase_data_subject",
     "get_checkpoint",
+    "list_stream_types",
     "list_streams",
     "liveness_check",
     "put_checkpoint",

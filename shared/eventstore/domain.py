@@ -132,6 +132,22 @@ class FeedPage:
 
 
 @dataclass(frozen=True, slots=True)
+class StreamTypeInfo:
+    stream_type: str
+    first_seen_at: str
+    """When the type's feed got its first item (shortly after its first stream was created)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTypePage:
+    stream_types: tuple[StreamTypeInfo, ...]
+    """In the registry's order (by a hash of the name), not by name."""
+    has_more: bool
+    last_stream_type: str | None
+    """Pass it back as `after-stream-type` to read on; None on an empty page."""
+
+
+@dataclass(frozen=True, slots=True)
 class Checkpoint:
     name: str
     position: str

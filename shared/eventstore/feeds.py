@@ -31,6 +31,11 @@ ALL_FEED: Final = "$feed"
 
 CHECKPOINT_PREFIX: Final = "$checkpoint:"
 
+STREAM_TYPES_KEY: Final = "$stream-types"
+"""The registry of stream types: one item per type, written when its feed gets its first item."""
+
+MAX_STREAM_TYPES_PAGE: Final = 1000
+
 MAX_ITEM_BYTES: Final = 100 * 1024
 """A feed item is split before it grows past this (a write unit per KB; reads of the head stay cheap)."""
 
@@ -60,6 +65,17 @@ def feed_key(stream_type: str | None) -> str:
 
 def checkpoint_key(name: str) -> str:
     return CHECKPOINT_PREFIX + name
+
+
+def is_new_type_feed(item: FeedItem) -> bool:
+    """Whether the item starts a stream type's feed: the one moment a type is registered."""
+    return item.sequence == 1 and item.feed.startswith(f"{ALL_FEED}:")
+
+
+def stream_type_number(stream_type: str) -> int:
+    """The registry item's sort key: 120 bits of SHA-256 of the name (a DynamoDB number holds 38 digits;
+    a collision is as likely as guessing a random 120-bit key)."""
+    return int.from_bytes(hashlib.sha256(stream_type.encode()).digest()[:15], "big")
 
 
 # Positions -------------------------------------------------------------------------------------------

@@ -37,10 +37,20 @@ from eventstore.domain import (
     StreamNotFound,
     StreamPage,
     StreamState,
+    StreamTypeInfo,
+    StreamTypePage,
     WrongExpectedRevision,
 )
 from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
-from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
+from eventstore.feeds import (
+    ALL_FEED,
+    FeedItem,
+    FeedWriter,
+    StreamCursors,
+    check_position,
+    read_page,
+    stream_type_number,
+)
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
@@ -204,6 +214,23 @@ class MemoryEventStore:
             member=member,
             size=size,
             open_commit=self.keyring.open_commit,
+        )
+
+    def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
+        """As the DynamoDB store's registry: a type is listed once its feed has an item, in the order of
+        the number its name hashes to."""
+        prefix = f"{ALL_FEED}:"
+        with self._lock:
+            registry = sorted(
+                (stream_type_number(feed.removeprefix(prefix)), feed.removeprefix(prefix), items[0].written_at)
+                for feed, items in self._feeds.items()
+                if feed.startswith(prefix) and items
+            )
+        start = stream_type_number(after) if after is not None else -1
+        following = [StreamTypeInfo(name, seen) for number, name, seen in registry if number > start]
+        page = tuple(following[:limit])
+        return StreamTypePage(
+            page, has_more=len(following) > limit, last_stream_type=page[-1].stream_type if page else after
         )
 
     def get_checkpoint(self, name: str) -> Checkpoint:

@@ -24,6 +24,7 @@ from eventstore.domain import (
     NotGiven,
     StreamPage,
     StreamState,
+    StreamTypePage,
 )
 from eventstore.feeds import FeedLog, StreamCursors
 
@@ -84,6 +85,11 @@ class FeedStore(Protocol):
     ) -> FeedPage:
         """A page of one type's feed (None: all types) after a position (None: from the beginning).
         BadPosition for a malformed position or one of another feed."""
+        ...
+
+    def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
+        """A page of the stream types that have a feed (every type with a stream, a moment after its first
+        append), after the type `after` in the registry's order."""
         ...
 
     def get_checkpoint(self, name: str) -> Checkpoint:

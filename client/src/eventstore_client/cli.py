@@ -318,6 +318,11 @@ def build_parser() -> argparse.ArgumentParser:
     _read_commands(command)
     _feed_commands(command)
     _transfer_commands(command)
+    console = command("console", "serve the web console on 127.0.0.1, signing its API calls")
+    console.add_argument("--port", type=_not_negative, default=8080, help="port (0: any free one; default %(default)s)")
+    console.add_argument(
+        "--allow-writes", action="store_true", help="add forms to create, append to and delete streams"
+    )
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script",
@@ -883,6 +888,27 @@ def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+def _console(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    # The console's server (http.server) loads only for this command.
+    from eventstore_client.console import ConsoleServer  # noqa: PLC0415
+
+    server = ConsoleServer(
+        args.url, region=client.region, session=args.session, allow_writes=args.allow_writes, port=args.port
+    )
+    mode = "writes allowed" if args.allow_writes else "read-only"
+    if out.as_json:
+        out.out.write(json.dumps({"url": server.url, "api": server.api_url, "allowWrites": args.allow_writes}) + "\n")
+    else:
+        out.out.write(f"console at {server.url} ({mode}) for {server.api_url}; Ctrl-C stops it\n")
+    out.out.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        out.note("stopped")
+    finally:
+        server.stop_serving()
+
+
 COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], None]] = {
     "create": _create,
     "append": _append,
@@ -894,6 +920,7 @@ COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], Non
     "checkpoint": _checkpoint,
     "export": _export,
     "import": _import,
+    "console": _console,
 }
 
 

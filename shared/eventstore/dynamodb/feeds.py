@@ -1,8 +1,9 @@
 """Feeds and checkpoints on the events table: the feed writer's log (eventstore.feeds.FeedLog), the page
 reader's source, and checkpoint items (docs/design.md, "Feeds").
 
-Feed items are keyed `$feed` / `$feed:<type>` + k, checkpoints `$checkpoint:<name>` + 0; none of them has a
-listing-index key or a digest, so they stay out of the listing and never reach notify_stream.
+Feed items are keyed `$feed` / `$feed:<type>` + k, checkpoints `$checkpoint:<name>` + 0, the stream type
+registry `$stream-types` + a number derived from the type's name; none of them has a listing-index key or a
+digest, so they stay out of the listing and never reach notify_stream.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from eventstore.domain import (
     CheckpointConflict,
     CheckpointNotFound,
     NotGiven,
+    StreamTypeInfo,
+    StreamTypePage,
 )
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.feeds import (
+    STREAM_TYPES_KEY,
     FeedItem,
     check_position,
     checkpoint_key,
     decode_item,
     encode_item,
+    is_new_type_feed,
+    stream_type_number,
 )
 from eventstore.table import SUMMARY_REVISION
 
@@ -58,6 +64,10 @@ class TableFeeds:
         return decode_item(items[0]) if items else None
 
     def put(self, item: FeedItem) -> bool:
+        if is_new_type_feed(item):
+            # Before the item: once the type's feed exists, the type is listed. One unconditional (idempotent)
+            # put per new type; a writer that lost item 1 to another has written the same registry item.
+            self._register_type(item.feed.removeprefix("$feed:"), item.written_at)
         try:
             with dynamodb_errors():
                 self._table.client.put_item(
@@ -71,6 +81,39 @@ class TableFeeds:
                 return False
             raise
         return True
+
+    def _register_type(self, stream_type: str, first_seen_at: str) -> None:
+        with dynamodb_errors():
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    **self._table.key(STREAM_TYPES_KEY, stream_type_number(stream_type)),
+                    "streamType": {"S": stream_type},
+                    "firstSeenAt": {"S": first_seen_at},
+                },
+            )
+
+    def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
+        """One Query of the registry (eventually consistent): up to `limit` types after `after`."""
+        request: Any = {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "#id = :types",
+            "ExpressionAttributeNames": {"#id": self._table.layout.hash_key},
+            "ExpressionAttributeValues": {":types": {"S": STREAM_TYPES_KEY}},
+            "Limit": limit,
+        }
+        if after is not None:
+            request["ExclusiveStartKey"] = self._table.key(STREAM_TYPES_KEY, stream_type_number(after))
+        response = self._table.query(request)
+        types = tuple(
+            StreamTypeInfo(item["streamType"]["S"], item["firstSeenAt"]["S"])
+            for item in response.get("Items", [])
+        )
+        return StreamTypePage(
+            types,
+            has_more="LastEvaluatedKey" in response,
+            last_stream_type=types[-1].stream_type if types else after,
+        )
 
     # FeedSource (eventually consistent: a page stops at a hole, and a missing commit is read again)
 

@@ -20,6 +20,7 @@ from eventstore.domain import (
     NotGiven,
     StreamPage,
     StreamState,
+    StreamTypePage,
 )
 from eventstore.dynamodb import reads
 from eventstore.dynamodb.access import Settling, Table
@@ -134,6 +135,9 @@ class DynamoEventStore:
         if all(e.sealed is None for e in commit.events):
             return commit
         return self._keys().open_commit(commit)
+
+    def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
+        return self.feeds.stream_types(after, limit)
 
     def get_checkpoint(self, name: str) -> Checkpoint:
         return self.feeds.get_checkpoint(name)
