@@ -41,7 +41,7 @@ lint: $(STAMP) ## ruff and mypy (strict).
 	$(VENV)/bin/mypy
 
 .PHONY: test
-test: lint go-toolchain ## Everything CI runs: lint, unit, contract, end-to-end and Terraform tests.
+test: lint go-toolchain browser ## Everything CI runs: lint, unit, contract, end-to-end and Terraform tests.
 	$(PY) -m pytest
 
 # The Go client compatibility test (tests/local_runtime/test_go_client.py) compiles against Debian's
@@ -57,6 +57,19 @@ go-toolchain: ## Go and aws-sdk-go-v2 from Debian for the Go client test (when m
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(GO_DEBS); \
 	else \
 	  echo "go-toolchain: cannot install $(GO_DEBS) (needs apt-get as root); the Go client test will skip" >&2; \
+	fi
+
+# The console's browser tests (tests/console/) drive Debian's Chromium through its chromedriver (Selenium;
+# no browser download). Installed the same way as Go: only when missing, only as root with apt-get.
+BROWSER_DEBS := chromium chromium-driver
+
+.PHONY: browser
+browser: ## Chromium and chromedriver from Debian for the console's browser tests (when missing; needs root).
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then exit 0; fi; \
+	if command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(BROWSER_DEBS); \
+	else \
+	  echo "browser: cannot install $(BROWSER_DEBS) (needs apt-get as root); the console's browser tests will skip" >&2; \
 	fi
 
 .PHONY: contract

@@ -41,6 +41,7 @@ _ASSETS: Final = {
     "index.html": "text/html; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
     "console.css": "text/css; charset=utf-8",
+    "favicon.svg": "image/svg+xml",
 }
 _FORWARDED_REQUEST_HEADERS: Final = ("Accept", "Content-Type", "Idempotency-Key")
 _FORWARDED_RESPONSE_HEADERS: Final = (

@@ -9,7 +9,7 @@ const FEED_KEEP = 200; // rows the live feed keeps on screen
 const LAG_PAGES = 10; // a checkpoint's lag is counted up to this many feed pages of 1000
 const WATCHED_KEY = "eventstore-console.checkpoints";
 
-const state = { allowWrites: false, stop: null };
+const state = { allowWrites: false, stop: null, routed: false };
 
 // --- DOM helpers ---------------------------------------------------------------------------------
 
@@ -21,7 +21,7 @@ function el(tag, attrs = {}, ...children) {
     else if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === null || child === undefined || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -50,7 +50,10 @@ function page(title, ...content) {
   const heading = el("h1", { tabindex: "-1" }, title);
   main().replaceChildren(heading, ...content);
   document.title = `${title} · Event store console`;
-  heading.focus();
+  // After a route change, focus goes to the new view (screen readers announce it); on the first load it
+  // stays at the top, where the skip link is.
+  if (state.routed) heading.focus();
+  state.routed = true;
 }
 
 function status(text) { return el("p", { class: "status", role: "status" }, text); }
