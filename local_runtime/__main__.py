@@ -115,7 +115,8 @@ def banner(store: RunningStore, settings: Settings) -> str:
     )
     return (
         "ready (Ctrl-C stops)\n"
-        f"  API:              {store.api_url}  (docs: {store.api_url}/openapi/, console: {store.api_url}/console/)"
+        f"  API:              {store.api_url}  (docs: {store.api_url}/openapi/, "
+        f"console: {store.api_url}/console/)"
         f"{'  IAM required' if settings.require_iam else ''}\n"
         f"  data:             {data}\n"
         f"  AWS endpoint:     {store.aws_endpoint_url}  (access key {store.access_key}, "

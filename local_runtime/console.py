@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from eventstore_client.console import console_page
-
 from local_runtime.proxy_events import HttpResponse
 
 if TYPE_CHECKING:

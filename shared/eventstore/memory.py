@@ -222,7 +222,11 @@ class MemoryEventStore:
         prefix = f"{ALL_FEED}:"
         with self._lock:
             registry = sorted(
-                (stream_type_number(feed.removeprefix(prefix)), feed.removeprefix(prefix), items[0].written_at)
+                (
+                    stream_type_number(feed.removeprefix(prefix)),
+                    feed.removeprefix(prefix),
+                    items[0].written_at,
+                )
                 for feed, items in self._feeds.items()
                 if feed.startswith(prefix) and items
             )

@@ -14,8 +14,8 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from local_runtime.testing import LocalStore, SignedHttp, launch
 from eventstore.routes import ROUTES
+from local_runtime.testing import LocalStore, SignedHttp, launch
 from tests.console.support import console_errors, link, screenshot, text_appears, visible
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ def test_a_stream_is_listed_under_its_type_and_its_events_render(
     assert details == {"Event id": first["eventId"], "Created": first["createdAt"]}
     # Pretty-printed: one member a line, indented.
     assert '"sku": "A1"' in placed.text
-    assert '  "lines": [' in placed.find_element(By.CSS_SELECTOR, "pre.json").get_attribute("textContent")
+    payload = placed.find_element(By.CSS_SELECTOR, "pre.json").get_attribute("textContent") or ""
+    assert '  "lines": [' in payload
     paid = browser.find_element(By.CSS_SELECTOR, "article[data-revision='2']")
     paid.find_element(By.TAG_NAME, "summary").click()
     assert '"correlationId": "chk-9"' in paid.text
@@ -117,7 +118,9 @@ def test_the_streams_filter_keeps_only_streams_updated_after_a_time(
     assert browser.find_elements(By.CSS_SELECTOR, f"a[href$='{new}']") != []
 
 
-def test_long_streams_page_through_their_events(browser: WebDriver, store: LocalStore, api: SignedHttp) -> None:
+def test_long_streams_page_through_their_events(
+    browser: WebDriver, store: LocalStore, api: SignedHttp
+) -> None:
     stream_id = _create(api, TYPE, *({"eventType": f"Step{n}", "payload": n} for n in range(1, 46)))
     _open(browser, store, f"/streams/{TYPE}/{stream_id}")
     visible(browser, "article[data-revision='20']")
@@ -129,14 +132,19 @@ def test_long_streams_page_through_their_events(browser: WebDriver, store: Local
     assert not browser.find_element(By.XPATH, "//button[text()='Next page']").is_displayed()
 
 
-def test_a_new_append_appears_in_the_live_feed(browser: WebDriver, store: LocalStore, api: SignedHttp) -> None:
+def test_a_new_append_appears_in_the_live_feed(
+    browser: WebDriver, store: LocalStore, api: SignedHttp
+) -> None:
     stream_id = _create(api, TYPE, {"eventType": "OrderPlaced", "payload": {"sku": "B2"}})
     _open(browser, store, f"/feed/{TYPE}")
     text_appears(browser, "table", "B2")
     appended = api.request(
         "POST",
         f"/streams/{TYPE}/{stream_id}/events",
-        {"expectedRevision": 1, "events": [{"eventType": "OrderShipped", "payload": {"carrier": "DHL-7731"}}]},
+        {
+            "expectedRevision": 1,
+            "events": [{"eventType": "OrderShipped", "payload": {"carrier": "DHL-7731"}}],
+        },
     )
     assert appended.status == 201, appended.body
     text_appears(browser, "tbody", "DHL-7731")  # polled from the last position, without a reload

@@ -180,3 +180,60 @@ def test_checkpoints_round_trip_and_compare_and_set(handlers: dict[str, ModuleTy
     status, problem = _call(handlers, "checkpoints", "GET", CHECKPOINT, {"name": "a/b"})
     assert status == 400
     assert [p["name"] for p in problem["invalid-params"]] == ["/path/name"]
+
+
+STREAM_TYPES = "/stream-types"
+
+
+def _registry_puts(calls: list[dict[str, Any]]) -> int:
+    return sum(1 for params in calls if params["Item"]["streamId"]["S"] == "$stream-types")
+
+
+def test_stream_types_are_registered_once_per_new_type_and_listed(handlers: dict[str, ModuleType]) -> None:
+    puts: list[dict[str, Any]] = []
+    # The client notify_stream (the feed writer) writes with.
+    client = handlers["notify_stream"].NOTIFIER._cursor.table.client
+    client.meta.events.register(
+        "provide-client-params.dynamodb.PutItem", lambda params, **_: puts.append(params)
+    )
+    status, empty = _call(handlers, "read_feed", "GET", STREAM_TYPES)
+    assert (status, empty) == (200, {"streamTypePage": {"streamTypes": [], "hasMore": False}})
+    for stream_type in ("order", "invoice", "order", "order", "invoice", "crate"):
+        _append_and_feed(handlers, stream_type, ["Happened"])
+    # One registry write per new type; later appends of a known type add none.
+    assert _registry_puts(puts) == 3
+    status, page = _call(handlers, "read_feed", "GET", STREAM_TYPES)
+    assert status == 200, page
+    assert_matches_schema(page, "StreamTypePageResponse")
+    assert sorted(t["streamType"] for t in page["streamTypePage"]["streamTypes"]) == [
+        "crate",
+        "invoice",
+        "order",
+    ]
+    seen: list[str] = []
+    after: dict[str, list[str]] = {}
+    while True:
+        status, part = _call(handlers, "read_feed", "GET", STREAM_TYPES, multi={"limit": ["1"], **after})
+        assert status == 200, part
+        seen += [t["streamType"] for t in part["streamTypePage"]["streamTypes"]]
+        if not part["streamTypePage"]["hasMore"]:
+            break
+        after = {"after-stream-type": [part["streamTypePage"]["lastStreamType"]]}
+    assert sorted(seen) == ["crate", "invoice", "order"]
+
+
+@pytest.mark.parametrize(
+    ("query", "named"),
+    [
+        ({"limit": ["0"]}, "/query/limit"),
+        ({"limit": ["1001"]}, "/query/limit"),
+        ({"after-stream-type": ["not a type"]}, "/query/after-stream-type"),
+        ({"after_stream_type": ["order"]}, "/query/after_stream_type"),
+    ],
+)
+def test_bad_stream_type_parameters_are_400_naming_the_parameter(
+    handlers: dict[str, ModuleType], query: dict[str, list[str]], named: str
+) -> None:
+    status, problem = _call(handlers, "read_feed", "GET", STREAM_TYPES, multi=query)
+    assert status == 400, problem
+    assert named in [p["name"] for p in problem["invalid-params"]]

@@ -522,3 +522,28 @@ def test_checkpoints_compare_and_set(fed: tuple[Feeds, Callable[[], None]]) -> N
     with pytest.raises(BadPosition):
         store.put_checkpoint("projector", "not-a-position", NOT_GIVEN)
     assert store.get_checkpoint("projector").position == first
+
+
+def test_stream_types_are_listed_once_their_feed_has_begun(fed: tuple[Feeds, Callable[[], None]]) -> None:
+    store, settle = fed
+    settle()
+    assert store.stream_types(None, 1000).stream_types == ()
+    appended(store, PLAN)
+    settle()
+    first = {t.stream_type: t.first_seen_at for t in store.stream_types(None, 1000).stream_types}
+    assert sorted(first) == ["invoice", "order"]
+    more = [f"type.{n}" for n in range(5)]
+    appended(store, [("order", ["Again"]), *((t, ["Created"]) for t in more)])
+    settle()
+    seen: list[str] = []
+    after = None
+    while True:
+        page = store.stream_types(after, 2)
+        assert len(page.stream_types) <= 2
+        seen += [t.stream_type for t in page.stream_types]
+        for t in page.stream_types:
+            assert first.get(t.stream_type, t.first_seen_at) == t.first_seen_at  # first seen stays
+        if not page.has_more:
+            break
+        after = page.last_stream_type
+    assert sorted(seen) == sorted(["invoice", "order", *more])

@@ -319,7 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     _feed_commands(command)
     _transfer_commands(command)
     console = command("console", "serve the web console on 127.0.0.1, signing its API calls")
-    console.add_argument("--port", type=_not_negative, default=8080, help="port (0: any free one; default %(default)s)")
+    console.add_argument(
+        "--port", type=_not_negative, default=8080, help="port (0: any free one; default %(default)s)"
+    )
     console.add_argument(
         "--allow-writes", action="store_true", help="add forms to create, append to and delete streams"
     )
@@ -897,7 +899,9 @@ def _console(client: EventStoreClient, args: argparse.Namespace, out: Output) ->
     )
     mode = "writes allowed" if args.allow_writes else "read-only"
     if out.as_json:
-        out.out.write(json.dumps({"url": server.url, "api": server.api_url, "allowWrites": args.allow_writes}) + "\n")
+        out.out.write(
+            json.dumps({"url": server.url, "api": server.api_url, "allowWrites": args.allow_writes}) + "\n"
+        )
     else:
         out.out.write(f"console at {server.url} ({mode}) for {server.api_url}; Ctrl-C stops it\n")
     out.out.flush()

@@ -164,19 +164,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.console = console
         super().__init__(*args)
 
-    def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+    def do_GET(self) -> None:
         self._handle()
 
-    def do_HEAD(self) -> None:  # noqa: N802
+    def do_HEAD(self) -> None:
         self._handle()
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self._handle()
 
-    def do_PUT(self) -> None:  # noqa: N802
+    def do_PUT(self) -> None:
         self._handle()
 
-    def do_DELETE(self) -> None:  # noqa: N802
+    def do_DELETE(self) -> None:
         self._handle()
 
     def _handle(self) -> None:
@@ -194,13 +194,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(self._proxied())
 
     def _proxied(self) -> Page:
-        if self.headers.get(CONSOLE_HEADER) != "1":
-            return _refusal(403, f"API calls through the console need the {CONSOLE_HEADER} header")
-        origin = self.headers.get("Origin")
-        if origin is not None and f"{origin.removeprefix('http://')}" not in self.console.hosts():
-            return _refusal(403, "cross-origin calls are refused")
-        if self.command in _WRITE_METHODS and not self.console.allow_writes:
-            return _refusal(403, "the console is read-only: start it with --allow-writes to write")
+        if (refusal := self._refusal()) is not None:
+            return refusal
         length = self.headers.get("Content-Length", "")
         body = None
         if length:
@@ -215,6 +210,17 @@ class _Handler(BaseHTTPRequestHandler):
         except urllib3.exceptions.HTTPError as exc:
             return _refusal(502, f"the API did not answer: {exc}")
 
+    def _refusal(self) -> Page | None:
+        """Why the proxy will not sign this request for the browser, if it will not."""
+        if self.headers.get(CONSOLE_HEADER) != "1":
+            return _refusal(403, f"API calls through the console need the {CONSOLE_HEADER} header")
+        origin = self.headers.get("Origin")
+        if origin is not None and origin.removeprefix("http://") not in self.console.hosts():
+            return _refusal(403, "cross-origin calls are refused")
+        if self.command in _WRITE_METHODS and not self.console.allow_writes:
+            return _refusal(403, "the console is read-only: start it with --allow-writes to write")
+        return None
+
     def _send(self, page: Page) -> None:
         self.send_response(page.status)
         for name, value in page.headers:
@@ -225,12 +231,14 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(page.body)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
-        log.info("%s " + format, self.address_string(), *args)
+        log.info("%s %s", self.address_string(), format % args)
 
 
 def _refusal(status: int, detail: str) -> Page:
     body = {"type": "urn:eventstore-console:refused", "title": detail, "status": status}
-    return Page(status, (("Content-Type", "application/problem+json"), *PAGE_HEADERS[1:]), json.dumps(body).encode())
+    return Page(
+        status, (("Content-Type", "application/problem+json"), *PAGE_HEADERS[1:]), json.dumps(body).encode()
+    )
 
 
 __all__ = ["CONTENT_SECURITY_POLICY", "ConsoleServer", "Page", "console_page"]
