@@ -124,7 +124,7 @@ function createForm() {
   const form = el("form", { class: "stacked", "aria-labelledby": "create-heading" },
     el("h2", { id: "create-heading" }, "Create a stream"),
     el("label", {}, "Stream type", el("input", { name: "streamType", required: true, pattern: "[A-Za-z0-9][A-Za-z0-9_.:\\-]*" })),
-    ...eventFields());
+    ...eventFields("Create stream"));
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
     const data = new FormData(form);
@@ -137,12 +137,12 @@ function createForm() {
   return form;
 }
 
-function eventFields() {
+function eventFields(action) {
   return [
     el("label", {}, "Event type", el("input", { name: "eventType", required: true })),
     el("label", {}, "Payload (JSON)", el("textarea", { name: "payload", spellcheck: "false" }, "{}")),
     el("label", {}, "Data subject (optional)", el("input", { name: "dataSubject" })),
-    el("button", { type: "submit" }, "Append event"),
+    el("button", { type: "submit" }, action),
   ];
 }
 
@@ -245,7 +245,7 @@ function appendForm(type, id, revision) {
   const form = el("form", { class: "stacked", "aria-labelledby": "append-heading" },
     el("h2", { id: "append-heading" }, "Append an event"),
     el("p", { class: "hint" }, `Appended at revision ${revision + 1} (refused if the stream moved on).`),
-    ...eventFields());
+    ...eventFields("Append event"));
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
     try {
