@@ -67,7 +67,7 @@ class TableFeeds:
         if is_new_type_feed(item):
             # Before the item: once the type's feed exists, the type is listed. One unconditional (idempotent)
             # put per new type; a writer that lost item 1 to another has written the same registry item.
-            self._register_type(item.feed.removeprefix("$feed:"), item.written_at)
+            self.register_type(item.feed.removeprefix("$feed:"), item.written_at)
         try:
             with dynamodb_errors():
                 self._table.client.put_item(
@@ -82,7 +82,8 @@ class TableFeeds:
             raise
         return True
 
-    def _register_type(self, stream_type: str, first_seen_at: str) -> None:
+    def register_type(self, stream_type: str, first_seen_at: str) -> None:
+        """Put the type's registry item (idempotent: the same key and content for the type every time)."""
         with dynamodb_errors():
             self._table.client.put_item(
                 TableName=self._table.name,
