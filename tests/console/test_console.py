@@ -214,6 +214,32 @@ def test_the_append_form_appends_after_the_current_revision(
     assert [(e["eventType"], e["payload"]) for e in events][1] == ("OrderNoted", {"note": "left at the door"})
 
 
+def test_the_create_form_creates_a_stream_and_opens_it(browser: WebDriver, store: LocalStore) -> None:
+    _open(browser, store, "/")
+    form = visible(browser, "form[aria-labelledby=create-heading]")
+    form.find_element(By.NAME, "streamType").send_keys(TYPE)
+    form.find_element(By.NAME, "eventType").send_keys("OrderDrafted")
+    payload = form.find_element(By.NAME, "payload")
+    payload.clear()
+    payload.send_keys("[1, 2]")
+    form.find_element(By.XPATH, ".//button[text()='Create stream']").click()
+    text_appears(browser, "article[data-revision='1']", "OrderDrafted")
+    assert browser.find_element(By.TAG_NAME, "h1").text.startswith(f"{TYPE} / ")
+
+
+def test_a_payload_that_is_not_json_is_refused_before_sending(browser: WebDriver, store: LocalStore) -> None:
+    _open(browser, store, "/")
+    form = visible(browser, "form[aria-labelledby=create-heading]")
+    form.find_element(By.NAME, "streamType").send_keys(TYPE)
+    form.find_element(By.NAME, "eventType").send_keys("OrderDrafted")
+    payload = form.find_element(By.NAME, "payload")
+    payload.clear()
+    payload.send_keys("{not json")
+    form.find_element(By.XPATH, ".//button[text()='Create stream']").click()
+    text_appears(browser, "#errors", "The payload is not JSON")
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Stream types"
+
+
 @pytest.mark.skipif(
     ("DELETE", "/streams/{streamType}/{streamId}") not in {(r.method, r.path) for r in ROUTES},
     reason="DELETE /streams/{streamType}/{streamId} is not on this branch yet (branch lifecycle-api adds it)",
