@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from selenium import webdriver
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -31,7 +32,6 @@ def _find_browser() -> tuple[str, str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[WebDriver]:
-    webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is in requirements/dev.txt")
     binary, driver_path = _find_browser()
     options = webdriver.ChromeOptions()
     options.binary_location = binary
