@@ -59,6 +59,9 @@ os._exit(0)
 OPTIONAL_IMPORTS = {
     # referencing (jsonschema's) tries it before typing, and requires it below Python 3.13 only.
     "typing_extensions",
+    # requests tries urllib3.contrib.socks, which imports PySocks when it is installed (the dev set has it:
+    # selenium requires urllib3[socks]); without it requests only lacks SOCKS proxies.
+    "socks",
 }
 
 
