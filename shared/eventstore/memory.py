@@ -47,9 +47,9 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
-from eventstore.snapshots import decode_snapshot, encode_snapshot, seal, stored_digest, stored_revision
 from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
+from eventstore.snapshots import decode_snapshot, encode_snapshot, seal, stored_digest, stored_revision
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
 PAGE_KEY_VERSION: Final = 1

@@ -35,7 +35,9 @@ def seal(stream_id: str, snapshot: NewSnapshot, keyring: Keyring | None) -> tupl
     if snapshot.data_subject is None:
         return None, _digest([snapshot.snapshot_type, None, snapshot.state])
     if keyring is None:
-        raise KeysNotConfigured(f"stream {stream_id}: the snapshot names a data subject but there are no keys")
+        raise KeysNotConfigured(
+            f"stream {stream_id}: the snapshot names a data subject but there are no keys"
+        )
     sealed, fingerprint = keyring.seal_state(
         stream_id, snapshot.revision, snapshot.data_subject, snapshot.state
     )
@@ -43,7 +45,9 @@ def seal(stream_id: str, snapshot: NewSnapshot, keyring: Keyring | None) -> tupl
 
 
 def _digest(content: list[Any]) -> str:
-    canonical = json.dumps(content, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False)
+    canonical = json.dumps(
+        content, separators=(",", ":"), sort_keys=True, ensure_ascii=False, allow_nan=False
+    )
     return base64.urlsafe_b64encode(hashlib.sha256(canonical.encode()).digest()).rstrip(b"=").decode()
 
 

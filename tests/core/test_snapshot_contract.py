@@ -123,7 +123,12 @@ def test_a_data_subjects_snapshot_is_erased_with_the_subject(store: Store) -> No
     assert (got.state, got.data_subject, got.state_erased) == ({"name": "Ada"}, subject, False)
     store.erase_data_subject(subject, CALLER)
     erased = store.get_snapshot("order", stream_id)
-    assert (erased.state, erased.state_erased, erased.revision, erased.data_subject) == (None, True, 1, subject)
+    assert (erased.state, erased.state_erased, erased.revision, erased.data_subject) == (
+        None,
+        True,
+        1,
+        subject,
+    )
     with pytest.raises(DataSubjectErased):
         store.put_snapshot("order", stream_id, snap(2, {"name": "Ada"}, data_subject=subject))
     assert store.get_snapshot("order", stream_id).revision == 1

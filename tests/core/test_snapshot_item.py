@@ -29,7 +29,9 @@ def test_the_snapshot_item_is_no_commit_nor_listed(moto_store: DynamoEventStore)
     item = stored(moto_store, stream_id)
     assert set(item) <= set(snapshot_layout().attributes)
     assert "digest" not in item
-    assert not {moto_store.table.layout.listing_hash_key, moto_store.table.layout.listing_range_key} & set(item)
+    assert not {moto_store.table.layout.listing_hash_key, moto_store.table.layout.listing_range_key} & set(
+        item
+    )
     keys = {"streamId": item["streamId"], "revision": item["revision"]}
     assert not is_commit_key(keys, item)
     assert not matches_filter({"eventName": "INSERT", "dynamodb": {"Keys": keys, "NewImage": item}})

@@ -12,8 +12,8 @@ from eventstore.dynamodb.store import DynamoEventStore
 from local_runtime.pump import matches_filter
 from tests.notify.conftest import TABLE
 from tests.notify.harness import Bus, EventSourceMapping, StreamTap
-from tests.support import load_handler
 from tests.notify.test_end_to_end import append, commits_by_stream
+from tests.support import load_handler
 
 
 def test_snapshots_are_never_notified_nor_fed(

@@ -118,7 +118,10 @@ class TableSnapshots:
                     TableName=self._table.name,
                     Item=item,
                     ConditionExpression="attribute_not_exists(#rev) OR #snap < :revision",
-                    ExpressionAttributeNames={"#rev": self._table.layout.range_key, "#snap": "snapshotRevision"},
+                    ExpressionAttributeNames={
+                        "#rev": self._table.layout.range_key,
+                        "#snap": "snapshotRevision",
+                    },
                     ExpressionAttributeValues={":revision": {"N": str(revision)}},
                 )
         except ClientError as exc:
@@ -145,5 +148,3 @@ def _names(attributes: tuple[str, ...]) -> dict[str, str]:
 
 def _projection(attributes: tuple[str, ...]) -> str:
     return ", ".join(f"#a{index}" for index in range(len(attributes)))
-
-
