@@ -8,11 +8,21 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, throughput
+from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, snapshots, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost", "erasure")
+SECTIONS = (
+    "requests",
+    "overhead",
+    "coldstart",
+    "throughput",
+    "contention",
+    "feeds",
+    "cost",
+    "erasure",
+    "snapshots",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,6 +68,9 @@ def main(argv: list[str] | None = None) -> int:
     if "erasure" not in args.skip:
         progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
         erasure.run(report)
+    if "snapshots" not in args.skip:
+        progress("snapshots: loading a 10,000-event stream from its start and from a snapshot (moto in-process)")
+        snapshots.run(report, events=2000 if args.quick else snapshots.EVENTS, rounds=2 if args.quick else 5)
     seconds = time.perf_counter() - started
     sys.stdout.write(render(report) + "\n")
     options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}
