@@ -112,7 +112,9 @@ def _run(report: Report, *, events: int, rounds: int) -> None:
         stream_id = str(uuid.uuid4())
 
         def batch(first: int, count: int) -> list[NewEvent]:
-            return [NewEvent(str(uuid.uuid4()), "OrderNoted", realistic_payload(first + n)) for n in range(count)]
+            return [
+                NewEvent(str(uuid.uuid4()), "OrderNoted", realistic_payload(first + n)) for n in range(count)
+            ]
 
         store.create("order", stream_id, batch(1, PER_APPEND), caller)
         for first in range(PER_APPEND + 1, events + 1, PER_APPEND):
@@ -146,7 +148,13 @@ def _run(report: Report, *, events: int, rounds: int) -> None:
         Row(SECTION, "full load: time", full_time * 1000, "ms", note=note),
         Row(SECTION, "full load: requests", full_requests, note="Query, 1,000 events a page"),
         Row(SECTION, "full load: read units", full_units, "RRU", note="consistent Queries, 4 KB per RRU"),
-        Row(SECTION, "snapshot load: time", snap_time * 1000, "ms", note=f"snapshot {SNAPSHOT_LAG} events behind"),
+        Row(
+            SECTION,
+            "snapshot load: time",
+            snap_time * 1000,
+            "ms",
+            note=f"snapshot {SNAPSHOT_LAG} events behind",
+        ),
         Row(SECTION, "snapshot load: requests", snap_requests, note="1 GetItem + 1 Query"),
         Row(SECTION, "snapshot load: read units", snap_units, "RRU", note="GetItem eventually consistent"),
         Row(SECTION, "snapshot GetItem", get_units, "RRU", note="the extra read per load (a small state)"),
