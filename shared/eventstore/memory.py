@@ -49,7 +49,14 @@ from eventstore.domain import (
 from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
 from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
-from eventstore.snapshots import decode_snapshot, encode_snapshot, seal, stored_digest, stored_revision
+from eventstore.snapshots import (
+    as_written,
+    decode_snapshot,
+    encode_snapshot,
+    seal,
+    stored_digest,
+    stored_revision,
+)
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
 PAGE_KEY_VERSION: Final = 1
@@ -244,15 +251,7 @@ class MemoryEventStore:
         item = encode_snapshot(
             stream_type, stream_id, snapshot, created_at=created_at, digest=digest, sealed=sealed
         )
-        written = Snapshot(
-            stream_id=stream_id,
-            stream_type=stream_type,
-            revision=snapshot.revision,
-            snapshot_type=snapshot.snapshot_type,
-            state=snapshot.state,
-            created_at=created_at,
-            data_subject=snapshot.data_subject,
-        )
+        written = as_written(stream_type, stream_id, snapshot, created_at)
         with self._lock:
             stored = self._snapshots.get(stream_id)
             if stored is None or stored_revision(stored) < snapshot.revision:

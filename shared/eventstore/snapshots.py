@@ -104,6 +104,19 @@ def decode_snapshot(item: Any) -> Snapshot:
     )
 
 
+def as_written(stream_type: str, stream_id: str, snapshot: NewSnapshot, created_at: str) -> Snapshot:
+    """The snapshot a put stored, as the put returns it (its state the one sent)."""
+    return Snapshot(
+        stream_id=stream_id,
+        stream_type=stream_type,
+        revision=snapshot.revision,
+        snapshot_type=snapshot.snapshot_type,
+        state=snapshot.state,
+        created_at=created_at,
+        data_subject=snapshot.data_subject,
+    )
+
+
 def stored_revision(item: Any) -> int:
     return int(item["snapshotRevision"]["N"])
 

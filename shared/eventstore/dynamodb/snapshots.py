@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -24,11 +24,15 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.access import MAX_REVISION, Table, condition_failed, dynamodb_errors
 from eventstore.erasure import Keyring, KeysNotConfigured
-from eventstore.snapshots import decode_snapshot, encode_snapshot, seal, stored_digest, stored_revision
+from eventstore.snapshots import (
+    as_written,
+    decode_snapshot,
+    encode_snapshot,
+    seal,
+    stored_digest,
+    stored_revision,
+)
 from eventstore.table import SNAPSHOT_REVISION, snapshot_layout
-
-_PUT_ATTEMPTS: Final = 3
-"""A failed condition whose snapshot is gone when read back (deleted meanwhile) is tried again."""
 
 
 class TableSnapshots:
@@ -49,27 +53,16 @@ class TableSnapshots:
         item = encode_snapshot(
             stream_type, stream_id, snapshot, created_at=created_at, digest=digest, sealed=sealed
         )
-        written = Snapshot(
-            stream_id=stream_id,
-            stream_type=stream_type,
-            revision=snapshot.revision,
-            snapshot_type=snapshot.snapshot_type,
-            state=snapshot.state,
-            created_at=created_at,
-            data_subject=snapshot.data_subject,
-        )
-        for _ in range(_PUT_ATTEMPTS):
-            if self._put_if_newer(item, snapshot.revision):
-                return SnapshotWritten(written, replayed=False)
-            stored = self._get(stream_id, consistent=True)
-            if stored is None:
-                # Gone since the failed condition: the stream was deleted (the next check says so).
-                self._stream_revision(stream_type, stream_id)
-                continue
-            if stored_revision(stored) == snapshot.revision and stored_digest(stored) == digest:
-                return SnapshotWritten(replace(written, created_at=stored["createdAt"]["S"]), replayed=True)
-            raise SnapshotConflict(snapshot.revision, stored_revision(stored))
-        raise ServiceUnavailable("the stream's snapshot kept changing while it was written; retry")
+        written = as_written(stream_type, stream_id, snapshot, created_at)
+        if self._put_if_newer(item, snapshot.revision):
+            return SnapshotWritten(written, replayed=False)
+        stored = self._get(stream_id, consistent=True)
+        if stored is None:
+            # Deleted (with its stream) since the failed condition: a retry finds out what stands.
+            raise ServiceUnavailable("the stream's snapshot was removed while this one was written; retry")
+        if stored_revision(stored) == snapshot.revision and stored_digest(stored) == digest:
+            return SnapshotWritten(replace(written, created_at=stored["createdAt"]["S"]), replayed=True)
+        raise SnapshotConflict(snapshot.revision, stored_revision(stored))
 
     def get(self, stream_type: str, stream_id: str) -> Snapshot:
         # Eventually consistent (half the read units): a snapshot a moment old is still a snapshot of the
