@@ -7,6 +7,7 @@ import base64
 import os
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
 import pytest
@@ -192,3 +193,20 @@ def test_snapshots_are_not_events(
     assert [s.revision for s in listed if s.stream_id == stream_id] == [2]
     fed_events = [e for e in store.read_feed("order", None, 1000).events if e.stream_id == stream_id]
     assert [e.revision for e in fed_events] == [1, 2]
+
+
+def test_racing_writers_leave_the_newest_snapshot(store: Store) -> None:
+    stream_id = new_stream(store, count=16)
+
+    def put(revision: int) -> bool:
+        try:
+            store.put_snapshot("order", stream_id, snap(revision, {"n": revision}))
+        except SnapshotConflict as conflict:
+            assert conflict.stored > revision
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        written = list(pool.map(put, [3, 16, 1, 9, 12, 5, 16, 2, 14, 7, 11, 4, 15, 6, 13, 8]))
+    assert store.get_snapshot("order", stream_id).state == {"n": 16}
+    assert any(written)
