@@ -198,15 +198,16 @@ def test_snapshots_are_not_events(
 def test_racing_writers_leave_the_newest_snapshot(store: Store) -> None:
     stream_id = new_stream(store, count=16)
 
-    def put(revision: int) -> bool:
+    def put(revision: int) -> tuple[int, int | None]:
+        """The revision, and the stored one that refused it (None: written or replayed)."""
         try:
             store.put_snapshot("order", stream_id, snap(revision, {"n": revision}))
         except SnapshotConflict as conflict:
-            assert conflict.stored > revision
-            return False
-        return True
+            return revision, conflict.stored
+        return revision, None
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        written = list(pool.map(put, [3, 16, 1, 9, 12, 5, 16, 2, 14, 7, 11, 4, 15, 6, 13, 8]))
+        outcomes = list(pool.map(put, [3, 16, 1, 9, 12, 5, 16, 2, 14, 7, 11, 4, 15, 6, 13, 8]))
     assert store.get_snapshot("order", stream_id).state == {"n": 16}
-    assert any(written)
+    assert (16, None) in outcomes
+    assert all(stored > revision for revision, stored in outcomes if stored is not None)
