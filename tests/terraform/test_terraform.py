@@ -223,7 +223,7 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EventStore"
         assert ("EVENTSTORE_TABLE_NAME" in env) == (key != "liveness_check")
         assert ("EVENTSTORE_TOPIC_ARN" in env) == (key == "notify_stream")
-        keyed = {"create_stream", "append_event", "read_events", "read_feed"}
+        keyed = {"create_stream", "append_event", "read_events", "read_feed", "snapshots"}
         assert ("EVENTSTORE_DATA_KEY_KMS_KEY_ID" in env) == (key in keyed)
         subjects = keyed | {"erase_data_subject", "describe_data_subject"}
         assert ("EVENTSTORE_KEYS_TABLE_NAME" in env) == (key in subjects)
