@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, throughput
+from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, snapshots, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost", "erasure")
+SECTIONS = (
+    "requests",
+    "overhead",
+    "coldstart",
+    "throughput",
+    "contention",
+    "feeds",
+    "cost",
+    "erasure",
+    "snapshots",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +66,25 @@ def main(argv: list[str] | None = None) -> int:
         feeds.run(report, rounds=1 if args.quick else 3, lag_samples=50 if args.quick else 200)
     if "cost" not in args.skip:
         _cost(report, capacity, append_cpu)
-    if "erasure" not in args.skip:
-        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
-        erasure.run(report)
+    _moto_sections(report, args.skip, quick=args.quick, progress=progress)
     seconds = time.perf_counter() - started
     sys.stdout.write(render(report) + "\n")
     options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}
     write_json(report, args.output, started=started_at, seconds=seconds, options=options)
     progress(f"done; wrote {args.output}")
     return 0
+
+
+def _moto_sections(report: Report, skip: list[str], *, quick: bool, progress: Callable[[str], None]) -> None:
+    """The sections that run the store on moto in-process."""
+    if "erasure" not in skip:
+        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
+        erasure.run(report)
+    if "snapshots" not in skip:
+        progress(
+            "snapshots: loading a 10,000-event stream from its start and from a snapshot (moto in-process)"
+        )
+        snapshots.run(report, events=2000 if quick else snapshots.EVENTS, rounds=2 if quick else 5)
 
 
 def _skipped(skip: list[str], only: list[str]) -> list[str]:

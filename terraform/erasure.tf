@@ -47,6 +47,11 @@ locals {
       { sid = "ReadSubjectKeys", actions = ["dynamodb:GetItem"], resources = [local.keys_table_arn] },
       { sid = "UnwrapDataKeys", actions = ["kms:Decrypt"], resources = [aws_kms_key.data_keys.arn] },
     ]
+    # A snapshot's state is sealed and opened like a payload (a new subject gets its key here too).
+    snapshots = [
+      { sid = "ReadAndAddSubjectKeys", actions = ["dynamodb:GetItem", "dynamodb:PutItem"], resources = [local.keys_table_arn] },
+      { sid = "MakeAndUnwrapDataKeys", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [aws_kms_key.data_keys.arn] },
+    ]
     # Feeds return the same events as reads: sealed payloads opened, or marked erased.
     read_feed = [
       { sid = "ReadSubjectKeys", actions = ["dynamodb:GetItem"], resources = [local.keys_table_arn] },
@@ -58,6 +63,7 @@ locals {
     append_event  = local.keys_environment
     read_events   = local.keys_environment
     read_feed     = local.keys_environment
+    snapshots     = local.keys_environment
   }
 }
 
@@ -118,7 +124,7 @@ data "aws_iam_policy_document" "data_keys" {
 
     principals {
       type        = "AWS"
-      identifiers = [aws_iam_role.function["create_stream"].arn, aws_iam_role.function["append_event"].arn]
+      identifiers = [for name in ["create_stream", "append_event", "snapshots"] : aws_iam_role.function[name].arn]
     }
 
     # Only data keys bound to a subject: the context names one, and nothing else.

@@ -79,6 +79,28 @@ locals {
         },
       ]
     }
+    snapshots = {
+      description = "GET/PUT /streams/{streamType}/{streamId}/snapshot: a stream's snapshot"
+      timeout     = var.lambda_timeout_seconds
+      environment = local.table_environment
+      # Named attributes only (every request sends a projection), so never an event: a commit's revision
+      # fields to check the snapshot's revision, and the snapshot item's own attributes. IAM has no
+      # condition on the sort key, so the item's key (revision -3) is held by the code's conditional put.
+      statements = [
+        {
+          sid        = "ReadStreamRevisionOnly"
+          actions    = ["dynamodb:Query"]
+          resources  = [local.table_arn]
+          conditions = local.snapshot_conditions.commit
+        },
+        {
+          sid        = "ReadAndWriteSnapshotAttributesOnly"
+          actions    = ["dynamodb:GetItem", "dynamodb:PutItem"]
+          resources  = [local.table_arn]
+          conditions = local.snapshot_conditions.snapshot
+        },
+      ]
+    }
     liveness_check = {
       description = "GET /liveness-check"
       timeout     = var.lambda_timeout_seconds
@@ -104,6 +126,16 @@ locals {
       ]
     }
   })
+
+  snapshot_conditions = {
+    for name, attributes in {
+      commit   = local.table.snapshots.commit_attributes
+      snapshot = local.table.snapshots.attributes
+      } : name => [
+      { test = "ForAllValues:StringEquals", variable = "dynamodb:Attributes", values = attributes },
+      { test = "StringEqualsIfExists", variable = "dynamodb:Select", values = ["SPECIFIC_ATTRIBUTES"] },
+    ]
+  }
 
   # The partition key prefix of checkpoint items (eventstore.feeds, FEED_DESIGN: `$checkpoint:<name>`).
   checkpoint_key_prefix = "$checkpoint:"

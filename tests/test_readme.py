@@ -40,7 +40,7 @@ def run(block: str, store: LocalStore) -> list[Any]:
 
 @pytest.mark.slow
 def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
-    create, put, batch, read, details_and_list, erasure = curl_blocks()
+    create, put, batch, read, details_and_list, erasure, snapshot = curl_blocks()
     stream = run(create, local_store)[0]
     assert stream == {"stream": {**stream["stream"], "revision": 1, "streamType": "order"}}
     assert run(put, local_store)[0]["stream"]["revision"] == 2
@@ -58,3 +58,6 @@ def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
     erased = run(read, local_store)[0]["eventPage"]["events"][4]
     assert (erased["payload"], erased["payloadErased"]) == (None, True)
     assert erased["dataSubject"] == "customer-5501"
+    written, stored = run(snapshot, local_store)
+    assert written["snapshot"]["revision"] == 5
+    assert stored["snapshot"] == {**written["snapshot"], "state": {"status": "shipped", "lines": 2}}

@@ -32,6 +32,7 @@ REGEX_PATTERNS = {
     '^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])': re.compile('^[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]{43}(?![\\s\\S])'),
     '^[A-Za-z0-9_.:-]+(?![\\s\\S])': re.compile('^[A-Za-z0-9_.:-]+(?![\\s\\S])'),
     '^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])': re.compile('^[^/\\x00-\\x1f\\x7f]+(?![\\s\\S])'),
+    '^[^\\x00-\\x1f\\x7f]+(?![\\s\\S])': re.compile('^[^\\x00-\\x1f\\x7f]+(?![\\s\\S])'),
 }
 
 NoneType = type(None)
@@ -694,6 +695,11 @@ def validate___components_schemas_problem(data, custom_formats={}, name_prefix=N
             data__storedPosition = data["storedPosition"]
             if not isinstance(data__storedPosition, (str)):
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".storedPosition must be string")
+        if "storedRevision" in data_keys:
+            data_keys.remove("storedRevision")
+            data__storedRevision = data["storedRevision"]
+            if not isinstance(data__storedRevision, (int)) and not (isinstance(data__storedRevision, float) and data__storedRevision.is_integer()) or isinstance(data__storedRevision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".storedRevision must be integer")
         if "title" in data_keys:
             data_keys.remove("title")
             data__title = data["title"]
@@ -739,6 +745,165 @@ def validate___components_schemas_putcheckpointrequest(data, custom_formats={}, 
             validate___components_schemas_position(data__position, custom_formats, (name_prefix or "data") + ".position")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+
+def validate___components_schemas_putsnapshotrequest(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['revision', 'snapshotType', 'state']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
+        if "revision" in data_keys:
+            data_keys.remove("revision")
+            data__revision = data["revision"]
+            if not isinstance(data__revision, (int)) and not (isinstance(data__revision, float) and data__revision.is_integer()) or isinstance(data__revision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be integer")
+            if isinstance(data__revision, (int, float, Decimal)) and not isinstance(data__revision, bool):
+                if data__revision < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be bigger than or equal to 1")
+                if data__revision > 9007199254740991:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be smaller than or equal to 9007199254740991")
+        if "snapshotType" in data_keys:
+            data_keys.remove("snapshotType")
+            data__snapshotType = data["snapshotType"]
+            validate___components_schemas_snapshottype(data__snapshotType, custom_formats, (name_prefix or "data") + ".snapshotType")
+        if "state" in data_keys:
+            data_keys.remove("state")
+            data__state = data["state"]
+            validate___components_schemas_jsonvalue(data__state, custom_formats, (name_prefix or "data") + ".state")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+
+def validate___components_schemas_snapshot(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['revision', 'snapshotType', 'state', 'createdAt']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "createdAt" in data_keys:
+            data_keys.remove("createdAt")
+            data__createdAt = data["createdAt"]
+            if not isinstance(data__createdAt, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".createdAt must be string")
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
+        if "revision" in data_keys:
+            data_keys.remove("revision")
+            data__revision = data["revision"]
+            if not isinstance(data__revision, (int)) and not (isinstance(data__revision, float) and data__revision.is_integer()) or isinstance(data__revision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be integer")
+            if isinstance(data__revision, (int, float, Decimal)) and not isinstance(data__revision, bool):
+                if data__revision < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be bigger than or equal to 1")
+        if "snapshotType" in data_keys:
+            data_keys.remove("snapshotType")
+            data__snapshotType = data["snapshotType"]
+            validate___components_schemas_snapshottype(data__snapshotType, custom_formats, (name_prefix or "data") + ".snapshotType")
+        if "state" in data_keys:
+            data_keys.remove("state")
+            data__state = data["state"]
+            validate___components_schemas_jsonvalue(data__state, custom_formats, (name_prefix or "data") + ".state")
+        if "stateErased" in data_keys:
+            data_keys.remove("stateErased")
+            data__stateErased = data["stateErased"]
+            if not isinstance(data__stateErased, (bool)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".stateErased must be boolean")
+            if not (isinstance(data__stateErased, bool) and data__stateErased is True):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".stateErased must be one of [True]")
+    return data
+
+
+def validate___components_schemas_snapshotresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['snapshot']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "snapshot" in data_keys:
+            data_keys.remove("snapshot")
+            data__snapshot = data["snapshot"]
+            validate___components_schemas_snapshot(data__snapshot, custom_formats, (name_prefix or "data") + ".snapshot")
+    return data
+
+
+def validate___components_schemas_snapshottype(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (str)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be string")
+    if isinstance(data, str):
+        data_len = len(data)
+        if data_len < 1:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be longer than or equal to 1 characters")
+        if data_len > 256:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must be shorter than or equal to 256 characters")
+        if not REGEX_PATTERNS['^[^\\x00-\\x1f\\x7f]+(?![\\s\\S])'].search(data):
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must match pattern ^[^\\x00-\\x1f\\x7f]+(?![\\s\\S])")
+    return data
+
+
+def validate___components_schemas_snapshotwritten(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['revision', 'snapshotType', 'createdAt']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "createdAt" in data_keys:
+            data_keys.remove("createdAt")
+            data__createdAt = data["createdAt"]
+            if not isinstance(data__createdAt, (str)):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".createdAt must be string")
+        if "dataSubject" in data_keys:
+            data_keys.remove("dataSubject")
+            data__dataSubject = data["dataSubject"]
+            validate___components_schemas_datasubject(data__dataSubject, custom_formats, (name_prefix or "data") + ".dataSubject")
+        if "revision" in data_keys:
+            data_keys.remove("revision")
+            data__revision = data["revision"]
+            if not isinstance(data__revision, (int)) and not (isinstance(data__revision, float) and data__revision.is_integer()) or isinstance(data__revision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be integer")
+            if isinstance(data__revision, (int, float, Decimal)) and not isinstance(data__revision, bool):
+                if data__revision < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".revision must be bigger than or equal to 1")
+        if "snapshotType" in data_keys:
+            data_keys.remove("snapshotType")
+            data__snapshotType = data["snapshotType"]
+            validate___components_schemas_snapshottype(data__snapshotType, custom_formats, (name_prefix or "data") + ".snapshotType")
+    return data
+
+
+def validate___components_schemas_snapshotwrittenresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['snapshot']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "snapshot" in data_keys:
+            data_keys.remove("snapshot")
+            data__snapshot = data["snapshot"]
+            validate___components_schemas_snapshotwritten(data__snapshot, custom_formats, (name_prefix or "data") + ".snapshot")
     return data
 
 
@@ -943,6 +1108,12 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'Position': validate___components_schemas_position,
     'Problem': validate___components_schemas_problem,
     'PutCheckpointRequest': validate___components_schemas_putcheckpointrequest,
+    'PutSnapshotRequest': validate___components_schemas_putsnapshotrequest,
+    'Snapshot': validate___components_schemas_snapshot,
+    'SnapshotResponse': validate___components_schemas_snapshotresponse,
+    'SnapshotType': validate___components_schemas_snapshottype,
+    'SnapshotWritten': validate___components_schemas_snapshotwritten,
+    'SnapshotWrittenResponse': validate___components_schemas_snapshotwrittenresponse,
     'Stream': validate___components_schemas_stream,
     'StreamId': validate___components_schemas_streamid,
     'StreamPageResponse': validate___components_schemas_streampageresponse,

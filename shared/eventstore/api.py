@@ -22,14 +22,16 @@ from eventstore.domain import (
     InvalidParam,
     InvalidRequest,
     NewEvent,
+    NewSnapshot,
     NotGiven,
     RecordedEvent,
+    Snapshot,
     StreamState,
     WrongExpectedRevision,
 )
 from eventstore.feeds import MAX_GROUP_SIZE, MAX_STREAM_TYPES_PAGE
 from eventstore.http import Request, Response, json_body
-from eventstore.store import EventStore, FeedStore
+from eventstore.store import EventStore, FeedStore, SnapshotStore
 
 # Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
 # retried request maps to the same stream and events.
@@ -492,6 +494,51 @@ def put_checkpoint(store: FeedStore, request: Request, _telemetry: Telemetry) ->
     return Response(200, {"checkpoint": checkpoint_json(checkpoint)})
 
 
+# Snapshots -------------------------------------------------------------------------------------------
+
+
+def snapshot_json(snapshot: Snapshot, *, with_state: bool = True) -> dict[str, Any]:
+    rendered: dict[str, Any] = {"revision": snapshot.revision, "snapshotType": snapshot.snapshot_type}
+    if with_state:
+        rendered["state"] = snapshot.state
+    rendered["createdAt"] = snapshot.created_at
+    if snapshot.data_subject is not None:
+        rendered["dataSubject"] = snapshot.data_subject
+    if snapshot.state_erased:
+        rendered["stateErased"] = True
+    return rendered
+
+
+def get_snapshot(store: SnapshotStore, request: Request, _telemetry: Telemetry) -> Response:
+    """GET .../snapshot: the stream's snapshot (404 snapshot-not-found)."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    return Response(200, {"snapshot": snapshot_json(store.get_snapshot(stream_type, stream_id))})
+
+
+def put_snapshot(store: SnapshotStore, request: Request, telemetry: Telemetry) -> Response:
+    """PUT .../snapshot: store the stream's snapshot unless it keeps a newer one."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    body = json_body(request)
+    validation.validate("PutSnapshotRequest", body, "/body")
+    validation.check_nesting(body["state"], "/body/state")
+    snapshot = NewSnapshot(
+        # JSON Schema's integer admits 2.0; the store keys revisions as integers.
+        revision=int(body["revision"]),
+        snapshot_type=body["snapshotType"],
+        state=body["state"],
+        data_subject=body.get("dataSubject"),
+    )
+    written = store.put_snapshot(stream_type, stream_id, snapshot)
+    headers = {"Location": f"{request.base_path}/streams/{stream_type}/{stream_id}/snapshot"}
+    if written.replayed:
+        headers["Idempotent-Replay"] = "true"
+    else:
+        telemetry.count("SnapshotsWritten")
+    return Response(201, {"snapshot": snapshot_json(written.snapshot, with_state=False)}, headers)
+
+
 def liveness_check(_request: Request) -> Response:
     return Response(200, {"status": "ok", "at": timefmt.format_instant(datetime.now(UTC))})
 
@@ -505,10 +552,12 @@ __all__ = [
     "describe_stream",
     "erase_data_subject",
     "get_checkpoint",
+    "get_snapshot",
     "list_stream_types",
     "list_streams",
     "liveness_check",
     "put_checkpoint",
+    "put_snapshot",
     "read_events",
     "read_feed",
     "read_type_feed",

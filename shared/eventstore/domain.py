@@ -154,6 +154,44 @@ class Checkpoint:
     updated_at: str
 
 
+@dataclass(frozen=True, slots=True)
+class NewSnapshot:
+    """A client's folded state of a stream as of `revision` (docs/design.md, "Snapshots")."""
+
+    revision: int
+    snapshot_type: str
+    """The state's shape, named by the client: a loader ignores a snapshot of another type."""
+
+    state: JsonValue
+    data_subject: str | None = None
+    """The person the state is about: stored encrypted under that subject's key, erased with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    stream_id: str
+    stream_type: str
+    revision: int
+    snapshot_type: str
+    state: JsonValue
+    created_at: str
+    data_subject: str | None = None
+    state_erased: bool = False
+    """The subject's key is destroyed: `state` is None for good."""
+
+    sealed: bytes | None = None
+    """The state as stored (encrypted) while no keyring has opened it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotWritten:
+    snapshot: Snapshot
+    """As stored (its state is the one sent)."""
+
+    replayed: bool
+    """True when this snapshot was stored already (same revision, type, subject and state)."""
+
+
 class NotGiven(enum.Enum):
     """An optional argument left out (distinct from None, which may mean something)."""
 
@@ -247,6 +285,38 @@ class EventIdConflict(EventStoreError):
 
 class PayloadTooLarge(EventStoreError):
     pass
+
+
+class SnapshotTooLarge(PayloadTooLarge):
+    """A snapshot whose item would pass DynamoDB's item size limit."""
+
+
+class SnapshotNotFound(EventStoreError):
+    """No snapshot of this stream (also when the stream itself does not exist: one read answers both)."""
+
+    def __init__(self, stream_type: str, stream_id: str) -> None:
+        super().__init__(f"stream {stream_type}/{stream_id} has no snapshot")
+
+
+class SnapshotConflict(EventStoreError):
+    """The stream keeps a newer snapshot (or another one at the same revision); `stored` is its revision."""
+
+    def __init__(self, revision: int, stored: int) -> None:
+        self.revision = revision
+        self.stored = stored
+        super().__init__(
+            f"the stream's snapshot is at revision {stored}; a snapshot at revision {revision} "
+            + ("differs from it" if stored == revision else "would replace it with an older one")
+        )
+
+
+class SnapshotBeyondStream(EventStoreError):
+    """A snapshot at a revision the stream has not reached."""
+
+    def __init__(self, revision: int, current: int) -> None:
+        self.revision = revision
+        self.current = current
+        super().__init__(f"a snapshot at revision {revision}, but the stream is at revision {current}")
 
 
 class ServiceUnavailable(EventStoreError):

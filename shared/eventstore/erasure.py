@@ -36,6 +36,7 @@ from eventstore.domain import (
     NewEvent,
     RecordedEvent,
     ServiceUnavailable,
+    Snapshot,
 )
 
 if TYPE_CHECKING:
@@ -260,6 +261,16 @@ class Keyring:
             fingerprints.append(_fingerprint(key, event.payload))
         return Sealing(tuple(ciphertexts), tuple(fingerprints))
 
+    def seal_state(self, stream_id: str, revision: int, data_subject: str, state: Any) -> tuple[bytes, str]:
+        """A snapshot's state sealed like an event's payload, and its fingerprint (for the snapshot's
+        digest); DataSubjectErased for an erased subject. Bound to the stream and revision: a ciphertext
+        cannot be moved to another stream's snapshot, or presented as another revision's."""
+        key = self._key_for_append(data_subject)
+        nonce = secrets.token_bytes(_NONCE_BYTES)
+        aad = _snapshot_associated_data(stream_id, revision, data_subject)
+        sealed = nonce + _aesgcm(key).encrypt(nonce, commits.pack_payload(state), aad)
+        return sealed, _fingerprint(key, state)
+
     def _key_for_append(self, data_subject: str) -> bytes:
         cached = self._cached(data_subject)
         if cached is not None:
@@ -307,6 +318,18 @@ class Keyring:
         aad = _associated_data(event.stream_id, event.event_id, event.data_subject)
         payload = commits.unpack_payload(_aesgcm(key).decrypt(nonce, body, aad))
         return replace(event, payload=payload, sealed=None)
+
+    def open_snapshot(self, snapshot: Snapshot) -> Snapshot:
+        """The snapshot with its state opened, or marked erased once the subject's key is gone."""
+        if snapshot.sealed is None or snapshot.data_subject is None:
+            return snapshot
+        key = self._key_for_read(snapshot.data_subject)
+        if key is None:
+            return replace(snapshot, state=None, state_erased=True, sealed=None)
+        nonce, body = snapshot.sealed[:_NONCE_BYTES], snapshot.sealed[_NONCE_BYTES:]
+        aad = _snapshot_associated_data(snapshot.stream_id, snapshot.revision, snapshot.data_subject)
+        state = commits.unpack_payload(_aesgcm(key).decrypt(nonce, body, aad))
+        return replace(snapshot, state=state, sealed=None)
 
     def _key_for_read(self, data_subject: str) -> bytes | None:
         cached = self._cached(data_subject)
@@ -382,6 +405,12 @@ class Keyring:
 def _associated_data(stream_id: str, event_id: str, data_subject: str) -> bytes:
     """Binds a ciphertext to its event: it cannot be moved to another event or subject unnoticed."""
     return f"{stream_id}\n{event_id}\n{data_subject}".encode()
+
+
+def _snapshot_associated_data(stream_id: str, revision: int, data_subject: str) -> bytes:
+    """Binds a snapshot's ciphertext to its stream, revision and subject. Never equal to an event's
+    (`_associated_data`): four lines, not three, and the second is not an event id."""
+    return f"{stream_id}\nsnapshot\n{revision}\n{data_subject}".encode()
 
 
 def _fingerprint(key: bytes, payload: Any) -> str:

@@ -23,6 +23,10 @@ from eventstore.domain import (
     InvalidRequest,
     PayloadTooLarge,
     ServiceUnavailable,
+    SnapshotBeyondStream,
+    SnapshotConflict,
+    SnapshotNotFound,
+    SnapshotTooLarge,
     StreamAlreadyExists,
     StreamNotFound,
     WrongExpectedRevision,
@@ -119,6 +123,10 @@ _PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
     DataSubjectErased: (410, "data-subject-erased", "The data subject was erased"),
     WrongExpectedRevision: (409, "wrong-expected-revision", "The stream is not at the expected revision"),
     StreamAlreadyExists: (409, "stream-already-exists", "The stream already exists"),
+    SnapshotNotFound: (404, "snapshot-not-found", "The stream has no snapshot"),
+    SnapshotConflict: (409, "snapshot-conflict", "The stream keeps a newer or another snapshot"),
+    SnapshotBeyondStream: (409, "snapshot-beyond-revision", "The stream has not reached the revision"),
+    SnapshotTooLarge: (413, "payload-too-large", "The snapshot is too large for one item"),
     PayloadTooLarge: (413, "payload-too-large", "The events are too large for one append"),
     EventIdConflict: (422, "event-id-conflict", "The event ids were used for other events"),
     ServiceUnavailable: (503, "service-unavailable", "The store is temporarily unavailable"),
@@ -139,8 +147,14 @@ def problem(error: EventStoreError, request: Request | None = None) -> Response:
     match error:
         case InvalidRequest(params=params):
             body["invalid-params"] = [_param(p) for p in params]
-        case WrongExpectedRevision(current=current) | StreamAlreadyExists(current=int() as current):
+        case (
+            WrongExpectedRevision(current=current)
+            | StreamAlreadyExists(current=int() as current)
+            | SnapshotBeyondStream(current=current)
+        ):
             body["currentRevision"] = current
+        case SnapshotConflict(stored=stored_revision):
+            body["storedRevision"] = stored_revision
         case CheckpointConflict(stored=stored):
             body["storedPosition"] = stored
         case ServiceUnavailable(retry_after_seconds=seconds):

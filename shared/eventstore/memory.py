@@ -1,5 +1,5 @@
-"""The reference store: the EventStore, FeedStore and NotificationCursor in memory, as simple as their
-contract.
+"""The reference store: the EventStore, FeedStore, SnapshotStore and NotificationCursor in memory, as
+simple as their contract.
 
 It holds the same guarantees as the DynamoDB store (tests/core/test_store_contract.py runs one suite
 against both) through the same commit codec, so idempotent replays, conflicts and payload round trips
@@ -14,11 +14,12 @@ from __future__ import annotations
 import secrets
 import threading
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from eventstore import timefmt
-from eventstore.commits import Commit, check_size, content_digest, decode_commit, encode_commit
+from eventstore.commits import Commit, Item, check_size, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
@@ -32,7 +33,13 @@ from eventstore.domain import (
     ExpectedRevision,
     FeedPage,
     NewEvent,
+    NewSnapshot,
     NotGiven,
+    Snapshot,
+    SnapshotBeyondStream,
+    SnapshotConflict,
+    SnapshotNotFound,
+    SnapshotWritten,
     StreamAlreadyExists,
     StreamNotFound,
     StreamPage,
@@ -52,6 +59,14 @@ from eventstore.feeds import (
     stream_type_number,
 )
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
+from eventstore.snapshots import (
+    as_written,
+    decode_snapshot,
+    encode_snapshot,
+    seal,
+    stored_digest,
+    stored_revision,
+)
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
 PAGE_KEY_VERSION: Final = 1
@@ -77,6 +92,7 @@ class MemoryEventStore:
         self._cursors: dict[str, StreamCursors] = {}
         self._feeds: dict[str, list[FeedItem]] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
+        self._snapshots: dict[str, Item] = {}
         self._feed_writer = FeedWriter(self, clock=clock)
         self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -253,6 +269,35 @@ class MemoryEventStore:
             checkpoint = Checkpoint(name, position, timefmt.format_instant(self._clock()))
             self._checkpoints[name] = checkpoint
             return checkpoint
+
+    # SnapshotStore: the same item as the DynamoDB store's, kept by stream id
+
+    def put_snapshot(self, stream_type: str, stream_id: str, snapshot: NewSnapshot) -> SnapshotWritten:
+        with self._lock:
+            current = self._commits(stream_type, stream_id)[-1].last_revision
+        if snapshot.revision > current:
+            raise SnapshotBeyondStream(snapshot.revision, current)
+        sealed, digest = seal(stream_id, snapshot, self.keyring)
+        created_at = timefmt.format_instant(self._clock())
+        item = encode_snapshot(
+            stream_type, stream_id, snapshot, created_at=created_at, digest=digest, sealed=sealed
+        )
+        written = as_written(stream_type, stream_id, snapshot, created_at)
+        with self._lock:
+            stored = self._snapshots.get(stream_id)
+            if stored is None or stored_revision(stored) < snapshot.revision:
+                self._snapshots[stream_id] = item
+                return SnapshotWritten(written, replayed=False)
+        if stored_revision(stored) == snapshot.revision and stored_digest(stored) == digest:
+            return SnapshotWritten(replace(written, created_at=stored["createdAt"]["S"]), replayed=True)
+        raise SnapshotConflict(snapshot.revision, stored_revision(stored))
+
+    def get_snapshot(self, stream_type: str, stream_id: str) -> Snapshot:
+        with self._lock:
+            stored = self._snapshots.get(stream_id)
+        if stored is None or stored["streamType"]["S"] != stream_type:
+            raise SnapshotNotFound(stream_type, stream_id)
+        return self.keyring.open_snapshot(decode_snapshot(stored))
 
     # FeedSource
 

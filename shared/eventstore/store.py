@@ -1,5 +1,5 @@
-"""The storage interfaces, one per consumer: the API's EventStore and FeedStore, notify_stream's
-NotificationCursor.
+"""The storage interfaces, one per consumer: the API's EventStore, FeedStore and SnapshotStore,
+notify_stream's NotificationCursor.
 
 Implementations: eventstore.dynamodb (the service's), eventstore.memory (the reference model the client's
 fake server runs on). tests/core/test_store_contract.py runs one suite against each of them.
@@ -21,7 +21,10 @@ from eventstore.domain import (
     ExpectedRevision,
     FeedPage,
     NewEvent,
+    NewSnapshot,
     NotGiven,
+    Snapshot,
+    SnapshotWritten,
     StreamPage,
     StreamState,
     StreamTypePage,
@@ -99,6 +102,22 @@ class FeedStore(Protocol):
     def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
         """Set the checkpoint: unconditionally (NOT_GIVEN), only if it does not exist (None) or only if it is
         at `expected`; else CheckpointConflict. BadPosition if `position` is not a feed position."""
+        ...
+
+
+class SnapshotStore(Protocol):
+    """What the snapshot operations need (docs/design.md, "Snapshots"): a stream keeps its newest snapshot."""
+
+    def put_snapshot(self, stream_type: str, stream_id: str, snapshot: NewSnapshot) -> SnapshotWritten:
+        """Store the snapshot unless the stream keeps a newer one. StreamNotFound for an unknown stream;
+        SnapshotBeyondStream past the stream's revision; SnapshotConflict when the stored snapshot is newer,
+        or at the same revision with other content (the same content again is a replay); DataSubjectErased;
+        SnapshotTooLarge beyond one item."""
+        ...
+
+    def get_snapshot(self, stream_type: str, stream_id: str) -> Snapshot:
+        """The stream's snapshot, its state opened (or marked erased). SnapshotNotFound when there is none,
+        also for an unknown stream."""
         ...
 
 

@@ -18,6 +18,9 @@ LISTING_MARKER_REVISION: Final = -1
 """Sort key of a stream's listing marker: an extra entry in the listing index for a commit that became
 visible later than its timestamp (docs/design.md, "Listing")."""
 
+SNAPSHOT_REVISION: Final = -3
+"""Sort key of a stream's snapshot (docs/design.md, "Snapshots"); -2 is the lifecycle control item's."""
+
 
 @dataclass(frozen=True, slots=True)
 class TableLayout:
@@ -42,6 +45,24 @@ def layout() -> TableLayout:
         listing_range_key=index["range_key"],
         listing_shards=int(definition["listing_shards"]),
         definition=definition,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLayout:
+    attributes: tuple[str, ...]
+    """Every attribute a snapshot item may hold (the snapshots function's IAM policy allows no other)."""
+    commit_attributes: tuple[str, ...]
+    """What the snapshots function may read of a commit: its key, stream type and last revision."""
+
+
+@cache
+def snapshot_layout() -> SnapshotLayout:
+    definition: dict[str, Any] = layout().definition["snapshots"]
+    if int(definition["revision"]) != SNAPSHOT_REVISION:
+        raise ValueError("table.json's snapshot revision differs from eventstore.table.SNAPSHOT_REVISION")
+    return SnapshotLayout(
+        attributes=tuple(definition["attributes"]), commit_attributes=tuple(definition["commit_attributes"])
     )
 
 

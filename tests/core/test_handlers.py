@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -25,6 +27,7 @@ EVENTS = "/streams/{streamType}/{streamId}/events"
 EVENT_AT = "/streams/{streamType}/{streamId}/events/{revision}"
 DETAILS = "/streams/{streamType}/{streamId}/details"
 SUBJECT = "/data-subjects/{dataSubject}"
+SNAPSHOT = "/streams/{streamType}/{streamId}/snapshot"
 API_FUNCTIONS = (
     "create_stream",
     "append_event",
@@ -35,6 +38,7 @@ API_FUNCTIONS = (
     "describe_data_subject",
     "read_feed",
     "checkpoints",
+    "snapshots",
 )
 
 type Call = Callable[..., tuple[int, dict[str, str], Any]]
@@ -329,3 +333,91 @@ def test_a_data_subject_never_seen_is_not_found_and_bad_ids_are_refused(call: Ca
         body={"initialEvent": {"eventType": "A", "dataSubject": ""}},
     )
     assert (status, problem["invalid-params"][0]["name"]) == (400, "/body/initialEvent/dataSubject")
+
+
+def test_snapshot_put_get_and_its_problems(call: Call) -> None:
+    stream = create(call, events=[{"eventType": "Placed"}, {"eventType": "Paid"}])
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+
+    def put(body: Any) -> tuple[int, dict[str, str], Any]:
+        return call("snapshots", "PUT", SNAPSHOT, ids, body=body)
+
+    status, _, missing = call("snapshots", "GET", SNAPSHOT, ids)
+    assert (status, missing["type"]) == (404, "urn:eventstore:problem:snapshot-not-found")
+    sent = {"revision": 1, "snapshotType": "order-v1", "state": {"total": 42, "note": "zürich"}}
+    status, headers, written = put(sent)
+    assert status == 201, written
+    assert_matches_schema(written, "SnapshotWrittenResponse")
+    assert "state" not in written["snapshot"]
+    assert headers["Location"].endswith(f"/streams/order/{stream['streamId']}/snapshot")
+    assert "Idempotent-Replay" not in headers
+    status, headers, replayed = put(sent)
+    assert (status, headers.get("Idempotent-Replay"), replayed) == (201, "true", written)
+    status, _, got = call("snapshots", "GET", SNAPSHOT, ids)
+    assert status == 200
+    assert_matches_schema(got, "SnapshotResponse")
+    assert got["snapshot"] == {**sent, "createdAt": written["snapshot"]["createdAt"]}
+
+    status, _, ahead = put({**sent, "revision": 3})
+    assert (status, ahead["type"], ahead["currentRevision"]) == (
+        409,
+        "urn:eventstore:problem:snapshot-beyond-revision",
+        2,
+    )
+    assert put({**sent, "revision": 2})[0] == 201
+    status, _, stale = put(sent)
+    assert (status, stale["type"], stale["storedRevision"]) == (
+        409,
+        "urn:eventstore:problem:snapshot-conflict",
+        2,
+    )
+
+    status, _, invalid = put({"revision": 0, "snapshotType": "", "state": None, "extra": 1})
+    assert status == 400
+    named = {p["name"] for p in invalid["invalid-params"]}
+    assert {"/body/revision", "/body/snapshotType"} <= named
+    status, _, invalid = put({"revision": 1, "snapshotType": "x" * 257})
+    assert status == 400
+    assert {p["name"] for p in invalid["invalid-params"]} >= {"/body/snapshotType"}
+    deep: Any = 0
+    for _ in range(33):
+        deep = [deep]
+    status, _, invalid = put({"revision": 2, "snapshotType": "v", "state": deep})
+    assert (status, [p["name"] for p in invalid["invalid-params"]]) == (400, ["/body/state"])
+
+    unknown = {"streamType": "order", "streamId": str(uuid.uuid4())}
+    status, _, problem = call("snapshots", "PUT", SNAPSHOT, unknown, body=sent)
+    assert (status, problem["type"]) == (404, "urn:eventstore:problem:stream-not-found")
+
+
+def test_a_snapshot_too_large_is_a_413_naming_the_limit(call: Call) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
+    state = base64.b64encode(os.urandom(480_000)).decode()  # 640 KB of text, ~480 KB compressed
+    status, _, problem = call(
+        "snapshots", "PUT", SNAPSHOT, ids, body={"revision": 1, "snapshotType": "v", "state": state}
+    )
+    assert (status, problem["type"]) == (413, "urn:eventstore:problem:payload-too-large")
+    assert "409600 bytes" in problem["detail"]
+    assert problem["title"] == "The snapshot is too large for one item"
+
+
+def test_an_erased_subjects_snapshot_reads_back_erased_and_cannot_be_written(
+    call: Call, handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    event = {"eventType": "Registered", "payload": {"name": "Ada"}, "dataSubject": "p-7"}
+    stream = create(call, "person", events=[event])
+    ids = {"streamType": "person", "streamId": stream["streamId"]}
+    body = {"revision": 1, "snapshotType": "person-v1", "state": {"name": "Ada"}, "dataSubject": "p-7"}
+    assert call("snapshots", "PUT", SNAPSHOT, ids, body=body)[0] == 201
+    assert call("erase_data_subject", "DELETE", SUBJECT, {"dataSubject": "p-7"})[0] == 204
+    # The snapshots container used the key: it may for up to KEY_CACHE_SECONDS after the erasure, no longer.
+    keyring = handlers["snapshots"].SERVICE.store.keyring
+    monkeypatch.setattr(keyring, "_clock", lambda: time.monotonic() + KEY_CACHE_SECONDS)
+    status, _, got = call("snapshots", "GET", SNAPSHOT, ids)
+    assert status == 200
+    assert_matches_schema(got, "SnapshotResponse")
+    assert got["snapshot"]["state"] is None
+    assert (got["snapshot"]["stateErased"], got["snapshot"]["dataSubject"]) == (True, "p-7")
+    status, _, problem = call("snapshots", "PUT", SNAPSHOT, ids, body=body)
+    assert (status, problem["type"]) == (410, "urn:eventstore:problem:data-subject-erased")

@@ -14,6 +14,7 @@ from eventstore_client import (
     NewEvent,
     Notification,
     NotificationConsumer,
+    SnapshotConflict,
     StreamAlreadyExists,
     StreamNotFound,
     WrongExpectedRevision,
@@ -178,3 +179,28 @@ def test_paging_over_thousands_of_events(store: EventStoreClient, stream_type: s
     assert big_pages == list(range(1, total + 1))
     assert tail == list(range(2491, 2501))
     assert store.get_stream(stream_type, stream_id).revision == total
+
+
+def test_a_sealed_snapshot_loads_a_stream_and_is_no_event(
+    store: EventStoreClient, stream_type: str, subscribed_queue: Subscription
+) -> None:
+    subject = f"e2e-{stream_type}"
+    created = store.create_stream(stream_type, [NewEvent("Counted", {"n": n}) for n in range(1, 6)])
+
+    def add(total: int, event: Any) -> int:
+        return total + int(event.payload["n"])
+
+    first = store.load(
+        stream_type, created.stream_id, 0, add, snapshot_type="sum-v1", snapshot_every=5, data_subject=subject
+    )
+    assert (first.state, first.snapshot_written) == (15, True)
+    store.append(stream_type, created.stream_id, NewEvent("Counted", {"n": 6}), expected_revision=5)
+    again = store.load(stream_type, created.stream_id, 0, add, snapshot_type="sum-v1")
+    assert (again.state, again.snapshot_revision, again.events_read) == (21, 5, 1)
+    snapshot = store.get_snapshot(stream_type, created.stream_id)
+    assert (snapshot.state, snapshot.data_subject) == (15, subject)
+    with pytest.raises(SnapshotConflict):
+        store.put_snapshot(stream_type, created.stream_id, 4, "sum-v1", 10)
+    # Notified up to revision 6: commits only, the snapshot (written between them) never.
+    notified = receive_until(subscribed_queue, 6)
+    assert sorted({e.revision for n in notified for e in n.events}) == [1, 2, 3, 4, 5, 6]

@@ -7,6 +7,7 @@ import boto3
 
 from local_runtime.testing import LocalStore
 from tests.e2e.test_store import (  # noqa: F401 - collected here too, against this module's store
+    test_a_sealed_snapshot_loads_a_stream_and_is_no_event,
     test_conflicts_carry_the_current_revision,
     test_create_append_notify_read_details_list,
     test_listing_pages_and_filters_by_update_time,

@@ -44,6 +44,7 @@ FUNCTIONS = (
     "notify_stream",
     "read_events",
     "read_feed",
+    "snapshots",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420

@@ -29,6 +29,7 @@ LISTING_INDEX = json.loads((ROOT / "shared" / "eventstore" / "table.json").read_
     "global_secondary_indexes"
 ][0]["name"]
 ROUTES = json.loads((ROOT / "shared" / "eventstore" / "routes.json").read_text())["routes"]
+SNAPSHOTS = json.loads((ROOT / "shared" / "eventstore" / "table.json").read_text())["snapshots"]
 XRAY_ACTIONS = {"xray:PutTelemetryRecords", "xray:PutTraceSegments"}
 LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DATA_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
@@ -41,6 +42,7 @@ DESIGN_ACTIONS = {
     "describe_data_subject": {"dynamodb:GetItem"},
     "read_feed": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "kms:Decrypt"},
     "checkpoints": {"dynamodb:GetItem", "dynamodb:PutItem"},
+    "snapshots": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", *DATA_KEY_USE},
     "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
     "liveness_check": set(),
     "notify_stream": {
@@ -221,7 +223,7 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert env["POWERTOOLS_METRICS_NAMESPACE"] == "EventStore"
         assert ("EVENTSTORE_TABLE_NAME" in env) == (key != "liveness_check")
         assert ("EVENTSTORE_TOPIC_ARN" in env) == (key == "notify_stream")
-        keyed = {"create_stream", "append_event", "read_events", "read_feed"}
+        keyed = {"create_stream", "append_event", "read_events", "read_feed", "snapshots"}
         assert ("EVENTSTORE_DATA_KEY_KMS_KEY_ID" in env) == (key in keyed)
         subjects = keyed | {"erase_data_subject", "describe_data_subject"}
         assert ("EVENTSTORE_KEYS_TABLE_NAME" in env) == (key in subjects)
@@ -412,6 +414,34 @@ def test_roles_are_least_privilege(stack: Stack) -> None:
                     assert not actions & WRITE_ACTIONS
 
 
+def test_the_snapshots_role_reaches_no_event(stack: Stack) -> None:
+    """On the events table: a commit's revision fields (Query) and the snapshot item's attributes (GetItem,
+    PutItem) only, always named (a request without a projection would read whole items)."""
+    iam = stack.iam()
+    role = function_name(stack, "snapshots")
+    events_table = stack.dynamodb().describe_table(TableName=stack.outputs["table_name"])["Table"]["TableArn"]
+    found: dict[str, list[str]] = {}
+    for policy in iam.list_role_policies(RoleName=role)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role, PolicyName=policy)["PolicyDocument"]
+        for statement in statements(document):  # type: ignore[arg-type]
+            if events_table not in as_list(statement["Resource"]):
+                continue
+            conditions = {
+                (test, key): sorted(as_list(values))
+                for test, keys in statement.get("Condition", {}).items()
+                for key, values in keys.items()
+            }
+            for action in as_list(statement["Action"]):
+                found[action] = conditions[("ForAllValues:StringEquals", "dynamodb:Attributes")]
+                assert conditions[("StringEqualsIfExists", "dynamodb:Select")] == ["SPECIFIC_ATTRIBUTES"]
+                assert len(conditions) == 2, statement
+    assert found == {
+        "dynamodb:Query": sorted(SNAPSHOTS["commit_attributes"]),
+        "dynamodb:GetItem": sorted(SNAPSHOTS["attributes"]),
+        "dynamodb:PutItem": sorted(SNAPSHOTS["attributes"]),
+    }
+
+
 def _granted(stack: Stack, key: str) -> set[tuple[str, str]]:
     """(action, resource) pairs of a function's role."""
     iam = stack.iam()
@@ -453,6 +483,10 @@ def test_keys_table_and_data_key_for_erasure(stack: Stack) -> None:
         for name in ("read_events", "read_feed")
     )
     assert as_list(readers["Action"]) == ["kms:Decrypt"]
+    assert sorted(as_list(by_sid["WritersMakeAndUnwrapSubjectKeys"]["Principal"]["AWS"])) == sorted(
+        stack.iam().get_role(RoleName=function_name(stack, name))["Role"]["Arn"]
+        for name in ("create_stream", "append_event", "snapshots")
+    )
     for sid in ("ReadersUnwrapSubjectKeys", "WritersMakeAndUnwrapSubjectKeys"):
         condition = by_sid[sid]["Condition"]
         assert as_list(condition["ForAllValues:StringEquals"]["kms:EncryptionContextKeys"]) == [

@@ -1,7 +1,8 @@
 """The `eventstore` command. Exit codes (stable, for scripts):
 
-0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream, checkpoint (or queue) not
-found · 3 conflict (wrong expected revision, stream exists, event id or checkpoint conflict) ·
+0 ok · 1 usage or configuration (no URL, region or credentials) · 2 stream, checkpoint, snapshot (or
+queue) not found · 3 conflict (wrong expected revision, stream exists, event id, checkpoint or snapshot
+conflict) ·
 4 invalid request or input · 5 unavailable (throttled, 5xx or no connection after retries) ·
 6 other API error (e.g. 403) · 130 interrupted · 141 stdout closed early (e.g. piped into `head`), as
 a process killed by SIGPIPE
@@ -51,6 +52,9 @@ from eventstore_client.errors import (
     MissingRegion,
     PayloadTooLarge,
     ServiceUnavailable,
+    SnapshotBeyondRevision,
+    SnapshotConflict,
+    SnapshotNotFound,
     StreamAlreadyExists,
     StreamNotFound,
     TransportError,
@@ -80,6 +84,9 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head 
 _EXIT_CODES: tuple[tuple[type[EventStoreError], int], ...] = (
     (StreamNotFound, EXIT_NOT_FOUND),
     (CheckpointNotFound, EXIT_NOT_FOUND),
+    (SnapshotNotFound, EXIT_NOT_FOUND),
+    (SnapshotConflict, EXIT_CONFLICT),
+    (SnapshotBeyondRevision, EXIT_CONFLICT),
     (CheckpointConflict, EXIT_CONFLICT),
     (WrongExpectedRevision, EXIT_CONFLICT),
     (StreamAlreadyExists, EXIT_CONFLICT),
@@ -373,6 +380,22 @@ def _read_commands(command: _Command) -> None:
     details = command("details", "print a stream's revision and last update")
     details.add_argument("stream_type", metavar="STREAM_TYPE")
     details.add_argument("stream_id", metavar="STREAM_ID")
+
+    snapshot = command("snapshot", "read or store a stream's snapshot (a folded state as of a revision)")
+    actions = snapshot.add_subparsers(dest="snapshot_action", metavar="ACTION", required=True)
+    get = actions.add_parser("get", help="print the snapshot", description="print the stream's snapshot")
+    put = actions.add_parser(
+        "put",
+        help="store a snapshot (refused when the stream keeps a newer one)",
+        description="store the stream's snapshot as of --revision",
+    )
+    for action in (get, put):
+        action.add_argument("stream_type", metavar="STREAM_TYPE")
+        action.add_argument("stream_id", metavar="STREAM_ID")
+    put.add_argument("--revision", type=_positive, required=True, help="the last event folded into the state")
+    put.add_argument("--snapshot-type", required=True, help="the state's shape, e.g. order-v1")
+    put.add_argument("--state", type=_json_value, required=True, help="the state, as JSON")
+    put.add_argument("--data-subject", help="encrypt the state under this data subject's key")
 
     tail = command("tail", "follow a stream (polling) or a notification queue (--queue)")
     tail.add_argument("stream_type", metavar="STREAM_TYPE", nargs="?")
@@ -802,6 +825,32 @@ def _checkpoint(client: EventStoreClient, args: argparse.Namespace, out: Output)
     )
 
 
+def _snapshot(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    if args.snapshot_action == "get":
+        snapshot = client.get_snapshot(args.stream_type, args.stream_id)
+        erased = " (erased)" if snapshot.state_erased else ""
+        created = snapshot.created_at.isoformat()
+        out.emit(
+            f"revision {snapshot.revision}  {snapshot.snapshot_type}  created {created}{erased}  "
+            + json.dumps(snapshot.state),
+            {"snapshot": snapshot.to_json()},
+        )
+        return
+    written = client.put_snapshot(
+        args.stream_type,
+        args.stream_id,
+        args.revision,
+        args.snapshot_type,
+        args.state,
+        data_subject=args.data_subject,
+    )
+    note = " (replayed)" if written.replayed else ""
+    out.emit(
+        f"stored snapshot of {args.stream_type}/{args.stream_id} at revision {written.revision}{note}",
+        {"snapshot": written.to_json()},
+    )
+
+
 def _export(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
     resume_from: dict[str, int] = {}
     path = None if args.output == "-" else Path(args.output)
@@ -922,6 +971,7 @@ COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], Non
     "tail": _tail,
     "feed": _feed,
     "checkpoint": _checkpoint,
+    "snapshot": _snapshot,
     "export": _export,
     "import": _import,
     "console": _console,

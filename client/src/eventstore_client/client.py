@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -11,7 +11,7 @@ from typing import Any, Self
 import urllib3
 
 from eventstore_client._transport import CredentialSource, RetryPolicy, SignedTransport
-from eventstore_client.errors import EventStoreError
+from eventstore_client.errors import DataSubjectErased, EventStoreError, SnapshotConflict, SnapshotNotFound
 from eventstore_client.models import (
     AppendResult,
     Checkpoint,
@@ -19,10 +19,14 @@ from eventstore_client.models import (
     ExpectedRevision,
     FeedEvent,
     FeedPage,
+    Loaded,
     NewEvent,
     RecordedEvent,
+    Snapshot,
+    SnapshotWritten,
     Stream,
     format_timestamp,
+    parse_timestamp,
 )
 
 MAX_PAGE_SIZE = 1000
@@ -254,6 +258,89 @@ class EventStoreClient:
     def get_data_subject(self, data_subject: str) -> DataSubject:
         body = self._transport.request("GET", self._transport.url("data-subjects", data_subject)).body
         return DataSubject.from_json(body)
+
+    def get_snapshot(self, stream_type: str, stream_id: str) -> Snapshot:
+        """The stream's snapshot; SnapshotNotFound when it has none (also for an unknown stream)."""
+        url = self._transport.url("streams", stream_type, stream_id, "snapshot")
+        return Snapshot.from_json(self._transport.request("GET", url).body["snapshot"])
+
+    def put_snapshot(
+        self,
+        stream_type: str,
+        stream_id: str,
+        revision: int,
+        snapshot_type: str,
+        state: Any,
+        *,
+        data_subject: str | None = None,
+    ) -> SnapshotWritten:
+        """Store `state` (JSON) as the stream's snapshot as of `revision`. SnapshotConflict when the stream
+        keeps a newer one (or another at this revision); SnapshotBeyondRevision past the stream's revision;
+        with `data_subject` the state is encrypted under that subject's key and erased with it. Safe to
+        retry: the same snapshot again is answered as a replay."""
+        body: dict[str, Any] = {"revision": revision, "snapshotType": snapshot_type, "state": state}
+        if data_subject is not None:
+            body["dataSubject"] = data_subject
+        url = self._transport.url("streams", stream_type, stream_id, "snapshot")
+        response = self._transport.request("PUT", url, body)
+        written = response.body["snapshot"]
+        return SnapshotWritten(
+            revision=int(written["revision"]),
+            snapshot_type=str(written["snapshotType"]),
+            created_at=parse_timestamp(str(written["createdAt"])),
+            replayed=str(response.headers.get("Idempotent-Replay", "")).lower() == "true",
+            data_subject=str(written["dataSubject"]) if written.get("dataSubject") else None,
+        )
+
+    def load[S](
+        self,
+        stream_type: str,
+        stream_id: str,
+        initial: S,
+        fold: Callable[[S, RecordedEvent], S],
+        *,
+        snapshot_type: str | None = None,
+        snapshot_every: int | None = None,
+        data_subject: str | None = None,
+        to_json: Callable[[S], Any] | None = None,
+        from_json: Callable[[Any], S] | None = None,
+    ) -> Loaded[S]:
+        """Fold the stream's events into a state, starting from its snapshot when there is one.
+
+        With `snapshot_type`, the stream's snapshot of that type is read first (one request) and only the
+        events after it are read (all pages); a snapshot of another type, or whose subject was erased, is
+        ignored (the fold starts from `initial` and the first event). With `snapshot_every=N` too, a load
+        that folded N or more events stores the state as the new snapshot (under `data_subject`, if its
+        state is about a person); a racing writer's newer snapshot (409) or an erased subject (410) does not
+        fail the load. The state must be JSON, or `to_json`/`from_json` convert it."""
+        if snapshot_every is not None and (snapshot_type is None or snapshot_every < 1):
+            raise ValueError("snapshot_every needs a snapshot_type and must be 1 or more")
+        state, revision, start = initial, 0, None
+        if snapshot_type is not None:
+            try:
+                snapshot = self.get_snapshot(stream_type, stream_id)
+            except SnapshotNotFound:
+                snapshot = None
+            if snapshot is not None and snapshot.snapshot_type == snapshot_type and not snapshot.state_erased:
+                state = from_json(snapshot.state) if from_json is not None else snapshot.state
+                revision = start = snapshot.revision
+        count = 0
+        for event in self.read_events(
+            stream_type, stream_id, after_revision=revision, page_size=MAX_PAGE_SIZE
+        ):
+            state, revision, count = fold(state, event), event.revision, count + 1
+        written = False
+        if snapshot_type is not None and snapshot_every is not None and count >= snapshot_every:
+            content = to_json(state) if to_json is not None else state
+            try:
+                self.put_snapshot(
+                    stream_type, stream_id, revision, snapshot_type, content, data_subject=data_subject
+                )
+                written = True
+            except (SnapshotConflict, DataSubjectErased):
+                # Another loader stored a newer snapshot, or the subject is gone: this load's state stands.
+                pass
+        return Loaded(state, revision, start, count, written)
 
 
 def _as_batch(events: NewEvent | Sequence[NewEvent]) -> tuple[NewEvent, ...]:

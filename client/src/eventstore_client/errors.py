@@ -98,6 +98,23 @@ class PayloadTooLarge(EventStoreError):
     pass
 
 
+class SnapshotNotFound(EventStoreError):
+    """404 snapshot-not-found: the stream has no snapshot (or does not exist)."""
+
+
+class SnapshotConflict(EventStoreError):
+    """409 snapshot-conflict: the stream keeps a newer snapshot, or another one at this revision."""
+
+    @property
+    def stored_revision(self) -> int | None:
+        value = self.problem.get("storedRevision")
+        return int(value) if value is not None else None
+
+
+class SnapshotBeyondRevision(_RevisionConflict):
+    """409 snapshot-beyond-revision: the stream has not reached the snapshot's revision."""
+
+
 class ServiceUnavailable(EventStoreError):
     """Throttled or failing after all retries; nothing was written."""
 
@@ -146,6 +163,9 @@ PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
     f"{PROBLEM_PREFIX}checkpoint-not-found": CheckpointNotFound,
     f"{PROBLEM_PREFIX}checkpoint-conflict": CheckpointConflict,
     f"{PROBLEM_PREFIX}payload-too-large": PayloadTooLarge,
+    f"{PROBLEM_PREFIX}snapshot-not-found": SnapshotNotFound,
+    f"{PROBLEM_PREFIX}snapshot-conflict": SnapshotConflict,
+    f"{PROBLEM_PREFIX}snapshot-beyond-revision": SnapshotBeyondRevision,
     f"{PROBLEM_PREFIX}data-subject-not-found": DataSubjectNotFound,
     f"{PROBLEM_PREFIX}data-subject-erased": DataSubjectErased,
     f"{PROBLEM_PREFIX}service-unavailable": ServiceUnavailable,

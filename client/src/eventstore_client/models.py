@@ -297,3 +297,78 @@ class Checkpoint:
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "position": self.position, "updatedAt": format_timestamp(self.updated_at)}
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """A stream's snapshot: a client's folded state as of `revision` (`EventStoreClient.load`)."""
+
+    revision: int
+    snapshot_type: str
+    state: Any
+    created_at: datetime
+    data_subject: str | None = None
+    state_erased: bool = False
+    """The data subject was erased: `state` is None for good."""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Snapshot:
+        return cls(
+            revision=int(data["revision"]),
+            snapshot_type=str(data["snapshotType"]),
+            state=data.get("state"),
+            created_at=parse_timestamp(str(data["createdAt"])),
+            data_subject=str(data["dataSubject"]) if data.get("dataSubject") else None,
+            state_erased=bool(data.get("stateErased")),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "revision": self.revision,
+            "snapshotType": self.snapshot_type,
+            "state": self.state,
+            "createdAt": format_timestamp(self.created_at),
+        }
+        if self.data_subject is not None:
+            body["dataSubject"] = self.data_subject
+        if self.state_erased:
+            body["stateErased"] = True
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotWritten:
+    """A stored snapshot (its state is the one sent); `replayed`: the same snapshot was stored already."""
+
+    revision: int
+    snapshot_type: str
+    created_at: datetime
+    replayed: bool
+    data_subject: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "revision": self.revision,
+            "snapshotType": self.snapshot_type,
+            "createdAt": format_timestamp(self.created_at),
+            "replayed": self.replayed,
+        }
+        if self.data_subject is not None:
+            body["dataSubject"] = self.data_subject
+        return body
+
+
+@dataclass(frozen=True, slots=True)
+class Loaded[S]:
+    """What `EventStoreClient.load` folded: the state as of `revision` and how it got there."""
+
+    state: S
+    revision: int
+    """The last event folded (0: none)."""
+
+    snapshot_revision: int | None
+    """The revision of the snapshot the fold started from (None: from the first event)."""
+
+    events_read: int
+    snapshot_written: bool
+    """True when this load stored a new snapshot (False also when a racing writer's newer one won)."""

@@ -1,5 +1,6 @@
-"""DynamoEventStore: the EventStore, FeedStore and NotificationCursor on one DynamoDB table, composed of
-the writer, the reads, the listing, the cursor and the feeds (each given the same table)."""
+"""DynamoEventStore: the EventStore, FeedStore, SnapshotStore and NotificationCursor on one DynamoDB table,
+composed of the writer, the reads, the listing, the cursor, the feeds and the snapshots (each given the
+same table)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from eventstore.domain import (
     ExpectedRevision,
     FeedPage,
     NewEvent,
+    NewSnapshot,
     NotGiven,
+    Snapshot,
+    SnapshotWritten,
     StreamPage,
     StreamState,
     StreamTypePage,
@@ -28,6 +32,7 @@ from eventstore.dynamodb.cursor import SummaryCursor
 from eventstore.dynamodb.feeds import TableFeeds
 from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
+from eventstore.dynamodb.snapshots import TableSnapshots
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
 from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.feeds import FeedItem, StreamCursors, read_page
@@ -38,7 +43,8 @@ if TYPE_CHECKING:
 
 
 class DynamoEventStore:
-    """EventStore, FeedStore and NotificationCursor on one DynamoDB table (names and keys from table.json)."""
+    """EventStore, FeedStore, SnapshotStore and NotificationCursor on one DynamoDB table (names and keys from
+    table.json)."""
 
     def __init__(
         self,
@@ -65,6 +71,7 @@ class DynamoEventStore:
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
         self.feeds = TableFeeds(self.table, clock)
+        self.snapshots = TableSnapshots(self.table, keyring, clock)
 
     # EventStore
 
@@ -144,6 +151,14 @@ class DynamoEventStore:
 
     def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
         return self.feeds.put_checkpoint(name, position, expected)
+
+    # SnapshotStore
+
+    def put_snapshot(self, stream_type: str, stream_id: str, snapshot: NewSnapshot) -> SnapshotWritten:
+        return self.snapshots.put(stream_type, stream_id, snapshot)
+
+    def get_snapshot(self, stream_type: str, stream_id: str) -> Snapshot:
+        return self.snapshots.get(stream_type, stream_id)
 
     # NotificationCursor (and the feed writer's FeedLog)
 
