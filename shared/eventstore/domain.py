@@ -15,6 +15,10 @@ type ExpectedRevision = int | Literal["any"]
 
 MAX_EVENTS_PER_APPEND: Final = 100
 
+MAX_REQUEST_BODY_BYTES: Final = 5 * 1024 * 1024
+"""The largest request body the API takes (413 beyond): inside API Gateway's 10 MiB and, once escaped
+into the proxy event, Lambda's 6 MiB invocation request (docs/design.md, "Large payloads")."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -37,6 +41,16 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """Where an offloaded payload is: its object key (`<streamId>/<sha256>`), size and SHA-256 (hex) of
+    the stored bytes."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     stream_id: str
     revision: int
@@ -51,6 +65,9 @@ class RecordedEvent:
 
     sealed: bytes | None = None
     """The payload as stored (encrypted) while no keyring has opened it (eventstore.erasure.open_commit)."""
+
+    stored_ref: PayloadRef | None = None
+    """Where the payload is while it has not been loaded from the payload bucket (eventstore.payloads)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +248,10 @@ class EventIdConflict(EventStoreError):
 
 class PayloadTooLarge(EventStoreError):
     pass
+
+
+class StoredPayloadCorrupt(EventStoreError):
+    """An offloaded payload is missing or does not match its reference (size, SHA-256): never served."""
 
 
 class ServiceUnavailable(EventStoreError):
