@@ -20,6 +20,7 @@ import boto3
 from local_runtime.aws import (
     Clients,
     ensure_keys_table,
+    ensure_payload_bucket,
     ensure_queue,
     ensure_table,
     ensure_topic,
@@ -85,6 +86,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     data_dir = DataDir(settings.data_dir) if settings.data_dir else None
     created = ensure_table(clients, settings.table_name)
     ensure_keys_table(clients, settings.keys_table_name)
+    ensure_payload_bucket(clients, settings.payload_bucket_name)
     data_key_id = ensure_data_key(
         clients.kms, settings.region, settings.data_dir, in_process=emulator is not None
     )
@@ -187,6 +189,7 @@ def _set_handler_environment(
         "EVENTSTORE_TABLE_NAME": settings.table_name,
         "EVENTSTORE_TOPIC_ARN": topic_arn,
         "EVENTSTORE_KEYS_TABLE_NAME": settings.keys_table_name,
+        "EVENTSTORE_PAYLOAD_BUCKET": settings.payload_bucket_name,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
     }

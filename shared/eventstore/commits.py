@@ -35,6 +35,10 @@ OFFLOAD_BYTES: Final = 64 * 1024
 inline it would cost 64+ write units per append (13x an S3 PUT's price) and as many read units per read,
 and fewer commits would fit one 1 MB Query page."""
 
+OFFLOADED_ITEM_BYTES: Final = 256 * 1024
+"""Payloads are offloaded, largest first, until the commit item is at most this large: well inside the
+400 KB limit (emulators count binary values as base64, a third larger) and at most 256 write units."""
+
 _ZLIB_LEVEL: Final = 6
 """zlib's default: within a few percent of level 9 on JSON at a fraction of its CPU."""
 _PLAIN: Final = b"\x00"
@@ -262,25 +266,19 @@ def object_key(stream_id: str, stored: bytes) -> str:
     return f"{stream_id}/{hashlib.sha256(stored).hexdigest()}"
 
 
-def offload(item: Item, threshold: int = OFFLOAD_BYTES, max_item: int = MAX_ITEM_BYTES) -> Offloaded:
+def offload(item: Item, threshold: int = OFFLOAD_BYTES, max_item: int = OFFLOADED_ITEM_BYTES) -> Offloaded:
     """Move payloads out of a commit item: every one whose stored form is larger than `threshold`, then the
     largest left until the item fits `max_item` (many medium payloads). Each becomes a `ref` to the bytes
     an object must hold; sealed payloads move sealed (erasure covers the copies)."""
+    stream_id = item["streamId"]["S"]
     entries = [dict(event["M"]) for event in item["events"]["L"]]
     sizes = [_payload_size(entry) for entry in entries]
-    chosen = {index for index, size in enumerate(sizes) if size > threshold}
-    rest = sorted(set(range(len(entries))) - chosen, key=lambda index: -sizes[index])
-    size = item_size(item) - sum(sizes[index] for index in chosen)
-    for index in rest:
-        if size <= max_item:
-            break
-        chosen.add(index)
-        size -= sizes[index]
-    if not chosen:
-        return Offloaded(item, ())
-    stream_id = item["streamId"]["S"]
+    order = sorted(range(len(entries)), key=lambda index: -sizes[index])
+    size = item_size(item)
     objects: list[tuple[str, bytes]] = []
-    for index in sorted(chosen):
+    for index in order:
+        if sizes[index] == 0 or (sizes[index] <= threshold and size <= max_item):
+            break
         entry = entries[index]
         stored = _stored_bytes(entry)
         key = object_key(stream_id, stored)
@@ -293,7 +291,10 @@ def offload(item: Item, threshold: int = OFFLOAD_BYTES, max_item: int = MAX_ITEM
                 "sha256": {"S": key.rpartition("/")[2]},
             }
         }
+        size += len("ref") + _value_size(entry["ref"]) - sizes[index]
         objects.append((key, stored))
+    if not objects:
+        return Offloaded(item, ())
     events: list[AttributeValueTypeDef] = [{"M": entry} for entry in entries]
     return Offloaded({**item, "events": {"L": events}}, tuple(objects))
 
