@@ -38,10 +38,11 @@ DEFAULT_PAGE_LIMIT: Final = 100
 MAX_REVISION: Final = jsontext.MAX_EXACT_INTEGER
 """Revisions are exact in every JSON parser (JSON numbers are doubles), as in openapi.yaml."""
 _MAX_INTEGER_TEXT: Final = 32
-_WORST_GROWTH: Final = 4
-"""How much larger, at most, a payload's text gets rendered and escaped in a response than it was in the
-request body: a quote or backslash sent escaped (2 bytes) becomes 4, a number such as 1e22 a little
-longer (1e+22); control characters arrive escaped already (6 bytes, 7 in the response)."""
+_WORST_GROWTH: Final = 5
+"""More than how much larger a payload's text can get, rendered and escaped in a response, than it was in
+the request body: a quote or backslash sent escaped (2 bytes) becomes 4, a number such as 9e15 is
+rendered 9000000000000000.0 (4.5x); control characters arrive escaped already (6 bytes, 7 in the
+response)."""
 """Longer texts are refused before int() reads them (leading zeros aside, anything longer is too big)."""
 MAX_PAGE_LIMIT: Final = 1000
 PAGE_KEY_ALIAS: Final = "nextPageKey"
