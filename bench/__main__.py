@@ -5,14 +5,35 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, throughput
+from bench import (
+    coldstart,
+    contention,
+    cost,
+    erasure,
+    feeds,
+    large_payloads,
+    operations,
+    overhead,
+    throughput,
+)
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost", "erasure")
+SECTIONS = (
+    "requests",
+    "overhead",
+    "coldstart",
+    "throughput",
+    "contention",
+    "feeds",
+    "cost",
+    "erasure",
+    "large-payloads",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +76,23 @@ def main(argv: list[str] | None = None) -> int:
         feeds.run(report, rounds=1 if args.quick else 3, lag_samples=50 if args.quick else 200)
     if "cost" not in args.skip:
         _cost(report, capacity, append_cpu)
-    if "erasure" not in args.skip:
-        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
-        erasure.run(report)
+    _in_process(report, args.skip, progress)
     seconds = time.perf_counter() - started
     sys.stdout.write(render(report) + "\n")
     options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}
     write_json(report, args.output, started=started_at, seconds=seconds, options=options)
     progress(f"done; wrote {args.output}")
     return 0
+
+
+def _in_process(report: Report, skip: list[str], progress: Callable[[str], None]) -> None:
+    """The sections on moto in-process that need nothing from the others."""
+    if "erasure" not in skip:
+        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
+        erasure.run(report)
+    if "large-payloads" not in skip:
+        progress("large payloads: write units, S3 requests and USD of a 1 MB event (moto in-process)")
+        large_payloads.run(report)
 
 
 def _skipped(skip: list[str], only: list[str]) -> list[str]:
