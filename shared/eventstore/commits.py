@@ -231,29 +231,40 @@ def decode_commit(item: Any) -> Commit:
 
 
 def _decode_event(entry: Any, stream_id: str, revision: int, committed_at: str) -> RecordedEvent:
-    """One event; a sealed payload stays sealed (None) until eventstore.erasure.open_commit opens it."""
-    payload, subject, sealed, ref = None, None, None, None
+    """One event; a sealed payload stays sealed (None) until eventstore.erasure.open_commit opens it, an
+    offloaded one stays a reference until eventstore.payloads loads it."""
+    payload, subject, sealed, ref, text = None, None, None, None, None
     if "ref" in entry:
         subject = entry["subj"]["S"] if "subj" in entry else None
         ref = _decode_ref(entry["ref"]["M"])
     elif "sealed" in entry:
         subject, sealed = entry["subj"]["S"], _binary(entry["sealed"]["B"])
     elif "dataZ" in entry:
-        payload = json.loads(zlib.decompress(_binary(entry["dataZ"]["B"])))
+        text = zlib.decompress(_binary(entry["dataZ"]["B"]))
+        payload = json.loads(text)
     else:
-        payload = json.loads(entry["data"]["S"])
+        text = entry["data"]["S"].encode()
+        payload = json.loads(text)
+    meta = entry["meta"]["S"]
     return RecordedEvent(
         stream_id=stream_id,
         revision=revision,
         event_id=entry["id"]["S"],
         event_type=entry["type"]["S"],
         payload=payload,
-        metadata=json.loads(entry["meta"]["S"]),
+        metadata=json.loads(meta),
         created_at=committed_at,
         data_subject=subject,
         sealed=sealed,
         stored_ref=ref,
+        text_bytes=None if text is None else escaped_size(text) + escaped_size(meta.encode()),
     )
+
+
+def escaped_size(text: bytes) -> int:
+    """The size of compact JSON text (as stored and as rendered: no raw control characters) once escaped
+    as a JSON string, without its quotes: each quote and backslash takes two bytes."""
+    return len(text) + text.count(b'"') + text.count(b"\\")
 
 
 def _decode_ref(ref: Any) -> PayloadRef:

@@ -175,7 +175,10 @@ def load(event: RecordedEvent, objects: PayloadObjects) -> RecordedEvent:
 
 def response_bytes(event: RecordedEvent) -> int:
     """What the event adds to a response: payload and metadata as JSON text inside the body, the body
-    escaped once more as the proxy response's string; plus its other fields."""
+    escaped once more as the proxy response's string; plus its other fields. Known from decoding for
+    inline payloads (the stored text is the rendered one); measured for loaded or opened ones."""
+    if event.text_bytes is not None and event.stored_ref is None and event.sealed is None:
+        return event.text_bytes + EVENT_FIELDS_BYTES
     return (
         _escaped_size(jsontext.dumps(event.payload))
         + _escaped_size(jsontext.dumps(event.metadata))
@@ -184,7 +187,7 @@ def response_bytes(event: RecordedEvent) -> int:
 
 
 def _escaped_size(text: str) -> int:
-    return len(json.dumps(text, ensure_ascii=False).encode())
+    return len(json.dumps(text, ensure_ascii=False).encode()) - 2
 
 
 def within_budget(
