@@ -107,9 +107,7 @@ class ApiGateway:
             result = invocation.result(timeout=self._timeout)
             if _json_bytes(result) > LAMBDA_RESPONSE_BYTES:
                 log.error("%s: response over Lambda's %d bytes", function_name, LAMBDA_RESPONSE_BYTES)
-                return gateway_error(
-                    502, "Internal server error", "InternalServerErrorException", request_id
-                )
+                return gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
             return map_response(result)
         except TimeoutError:
             log.error("%s: no response within %.0f s", function_name, self._timeout)  # noqa: TRY400
@@ -155,6 +153,7 @@ LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
 def _json_bytes(value: Any) -> int:
     """A value's size as Lambda's JSON (UTF-8, non-ASCII as is: the python3.12+ runtime's marshaller)."""
     return len(json.dumps(value, ensure_ascii=False).encode())
+
 
 _DIGITS = re.compile(r"[0-9]+")
 _HEADERS = "local_runtime.headers"  # environ key: the headers as sent (names, order, repeats)

@@ -31,7 +31,7 @@ from local_runtime.containers import IsolatedFunction, Unpacker
 from local_runtime.data_keys import ensure_data_key
 from local_runtime.deployed import Workspace, read_stack, routes_summary
 from local_runtime.docs import ApiDocs
-from local_runtime.emulator import Emulator
+from local_runtime.emulator import Emulator, saved_objects
 from local_runtime.endpoints import StoreEndpoints
 from local_runtime.gateway_server import ApiGateway, ApiServer
 from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
@@ -87,6 +87,11 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     created = ensure_table(clients, settings.table_name)
     ensure_keys_table(clients, settings.keys_table_name)
     ensure_payload_bucket(clients, settings.payload_bucket_name)
+    if data_dir is not None and emulator is not None:
+        # Back into the emulator first, then kept from here on (docs/design.md, "Large payloads").
+        for bucket, key, content in saved_objects(data_dir.objects):
+            clients.s3.put_object(Bucket=bucket, Key=key, Body=content)
+        emulator.objects.keep_in(data_dir.objects)
     data_key_id = ensure_data_key(
         clients.kms, settings.region, settings.data_dir, in_process=emulator is not None
     )
