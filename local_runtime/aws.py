@@ -68,8 +68,15 @@ def ensure_keys_table(clients: Clients, table_name: str) -> None:
 
 def ensure_payload_bucket(clients: Clients, bucket: str) -> None:
     """Create the bucket for payloads too large for a commit item unless it exists (as the table)."""
+    region = clients.s3.meta.region_name
     try:
-        clients.s3.create_bucket(Bucket=bucket)
+        if region == "us-east-1":  # the one region S3 refuses a location constraint for
+            clients.s3.create_bucket(Bucket=bucket)
+        else:
+            clients.s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
     except clients.s3.exceptions.BucketAlreadyOwnedByYou:
         log.info("bucket %s exists, reusing it", bucket)
 

@@ -131,7 +131,13 @@ def data_key_resources(environ: dict[str, str] | None = None, *, keys_table: str
 
     create_keys_table(boto3.client("dynamodb"), keys_table)
     key_id = boto3.client("kms").create_key(Description="data keys")["KeyMetadata"]["KeyId"]
-    boto3.client("s3").create_bucket(Bucket=PAYLOAD_BUCKET)
+    s3 = boto3.client("s3")
+    if s3.meta.region_name == "us-east-1":  # the one region S3 refuses a location constraint for
+        s3.create_bucket(Bucket=PAYLOAD_BUCKET)
+    else:
+        s3.create_bucket(
+            Bucket=PAYLOAD_BUCKET, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name}
+        )
     return (environ or {}) | {
         "EVENTSTORE_PAYLOAD_BUCKET": PAYLOAD_BUCKET,
         "EVENTSTORE_KEYS_TABLE_NAME": keys_table,
