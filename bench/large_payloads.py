@@ -33,9 +33,8 @@ S3_GB_MONTH_USD: Final = 0.023
 DYNAMODB_GB_MONTH_USD: Final = 0.25
 
 
-def _counted(service: str, calls: Counter[str]) -> Any:
-    client = boto3.client(service, region_name=REGION)
-    client.meta.events.register(f"before-call.{service}.*", lambda model, **_: calls.update([model.name]))
+def _counted(client: Any, calls: Counter[str]) -> Any:
+    client.meta.events.register("before-call", lambda model, **_: calls.update([model.name]))
     return client
 
 
@@ -50,8 +49,8 @@ def _append_and_read(payload: Any) -> dict[str, Any]:
     caller = Caller("arn:aws:iam::123456789012:user/bench", "bench")
     with mock_aws():
         calls: Counter[str] = Counter()
-        dynamodb = _counted("dynamodb", calls)
-        s3 = _counted("s3", calls)
+        dynamodb = _counted(boto3.client("dynamodb", region_name=REGION), calls)
+        s3 = _counted(boto3.client("s3", region_name=REGION), calls)
         create_table(dynamodb, "events")
         s3.create_bucket(Bucket="payloads")
         store = DynamoEventStore(dynamodb, "events", payloads=S3PayloadObjects(lambda: s3, "payloads"))

@@ -136,7 +136,8 @@ def data_key_resources(environ: dict[str, str] | None = None, *, keys_table: str
         s3.create_bucket(Bucket=PAYLOAD_BUCKET)
     else:
         s3.create_bucket(
-            Bucket=PAYLOAD_BUCKET, CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name}
+            Bucket=PAYLOAD_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},  # type: ignore[typeddict-item]
         )
     return (environ or {}) | {
         "EVENTSTORE_PAYLOAD_BUCKET": PAYLOAD_BUCKET,

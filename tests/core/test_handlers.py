@@ -395,7 +395,7 @@ def test_s3_failing_before_the_commit_is_503_writes_nothing_and_a_retry_succeeds
     s3 = handlers["append_event"].SERVICE.store.payloads._client
 
     def slow_down(**_kwargs: Any) -> Any:
-        raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")  # type: ignore[arg-type]
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")
 
     with monkeypatch.context() as patched:
         patched.setattr(s3, "put_object", slow_down)
