@@ -9,7 +9,18 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, snapshots, throughput
+from bench import (
+    coldstart,
+    contention,
+    cost,
+    erasure,
+    feeds,
+    large_payloads,
+    operations,
+    overhead,
+    snapshots,
+    throughput,
+)
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
@@ -23,6 +34,7 @@ SECTIONS = (
     "cost",
     "erasure",
     "snapshots",
+    "large-payloads",
 )
 
 
@@ -85,6 +97,9 @@ def _moto_sections(report: Report, skip: list[str], *, quick: bool, progress: Ca
             "snapshots: loading a 10,000-event stream from its start and from a snapshot (moto in-process)"
         )
         snapshots.run(report, events=2000 if quick else snapshots.EVENTS, rounds=2 if quick else 5)
+    if "large-payloads" not in skip:
+        progress("large payloads: write units, S3 requests and USD of a 1 MB event (moto in-process)")
+        large_payloads.run(report)
 
 
 def _skipped(skip: list[str], only: list[str]) -> list[str]:

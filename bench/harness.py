@@ -18,6 +18,7 @@ REGION = "us-east-1"
 TABLE = "bench-events"
 TOPIC_NAME = "bench-notifications"
 KEYS_TABLE = "bench-data-subject-keys"
+PAYLOAD_BUCKET = "bench-payloads"
 DATA_KEY_ID = "1234abcd-12ab-34cd-56ef-1234567890ab"
 PAGE_KEY_SECRET = "bench-page-key-secret-0123456789abcdef"  # noqa: S105 - a fake, for moto
 
@@ -28,6 +29,7 @@ FUNCTION_ENVIRONMENT: Mapping[str, str] = {
     "EVENTSTORE_TOPIC_ARN": f"arn:aws:sns:{REGION}:123456789012:{TOPIC_NAME}",
     "EVENTSTORE_LISTING_SETTLE_SECONDS": "0",
     "EVENTSTORE_KEYS_TABLE_NAME": KEYS_TABLE,
+    "EVENTSTORE_PAYLOAD_BUCKET": PAYLOAD_BUCKET,
     "EVENTSTORE_DATA_KEY_KMS_KEY_ID": f"arn:aws:kms:{REGION}:123456789012:key/{DATA_KEY_ID}",
     "POWERTOOLS_SERVICE_NAME": "eventstore",
     "AWS_DEFAULT_REGION": REGION,

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -30,6 +31,7 @@ class Clients:
     sns: SNSClient
     sqs: SQSClient
     kms: KMSClient
+    s3: S3Client
 
     @classmethod
     def connect(cls, endpoint_url: str, region: str, access_key: str, secret_key: str) -> Clients:
@@ -42,6 +44,7 @@ class Clients:
             sns=session.client("sns", endpoint_url=endpoint_url, config=_CONFIG),
             sqs=session.client("sqs", endpoint_url=endpoint_url, config=_CONFIG),
             kms=session.client("kms", endpoint_url=endpoint_url, config=_CONFIG),
+            s3=session.client("s3", endpoint_url=endpoint_url, config=_CONFIG),
         )
 
 
@@ -61,6 +64,21 @@ def ensure_keys_table(clients: Clients, table_name: str) -> None:
         create_keys_table(clients.dynamodb, table_name)
     except clients.dynamodb.exceptions.ResourceInUseException:
         log.info("table %s exists, reusing it", table_name)
+
+
+def ensure_payload_bucket(clients: Clients, bucket: str) -> None:
+    """Create the bucket for payloads too large for a commit item unless it exists (as the table)."""
+    region = clients.s3.meta.region_name
+    try:
+        if region == "us-east-1":  # the one region S3 refuses a location constraint for
+            clients.s3.create_bucket(Bucket=bucket)
+        else:
+            clients.s3.create_bucket(
+                Bucket=bucket,
+                CreateBucketConfiguration={"LocationConstraint": region},  # type: ignore[typeddict-item]
+            )
+    except clients.s3.exceptions.BucketAlreadyOwnedByYou:
+        log.info("bucket %s exists, reusing it", bucket)
 
 
 def stream_arn(clients: Clients, table_name: str) -> str:

@@ -19,15 +19,19 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NoReturn, Protocol
 
 from moto.awslambda.models import LambdaBackend
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from moto.s3.models import s3_backends
 from werkzeug.serving import make_server
 from werkzeug.test import EnvironBuilder
 from werkzeug.wsgi import get_input_stream
 
 from local_runtime import moto_speedups
-from local_runtime.persistence import JournalEntry
+from local_runtime.persistence import JournalEntry, write_bytes_atomically
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
     from werkzeug.serving import BaseWSGIServer
 
@@ -128,24 +132,7 @@ class SerializedDynamoDB:
         return [response]
 
     def _call(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
-        started: list[tuple[str, list[tuple[str, str]]]] = []
-        written: list[bytes] = []
-
-        def capture(
-            status: str, headers: list[tuple[str, str]], _exc_info: object = None
-        ) -> Callable[[bytes], object]:
-            started.append((status, headers))
-            return written.append
-
-        chunks = self._app(environ, capture)
-        try:
-            written.extend(chunks)
-        finally:
-            close: Callable[[], object] | None = getattr(chunks, "close", None)
-            if close is not None:
-                close()
-        status, headers = started[-1]
-        return status, headers, b"".join(written)
+        return _respond(self._app, environ)
 
     @contextlib.contextmanager
     def exclusive(self) -> Iterator[Exclusive]:
@@ -195,6 +182,73 @@ def _read_body(environ: WSGIEnvironment) -> str:
     return body.decode("utf-8", "surrogateescape")  # JSON is UTF-8; any other byte survives the round trip
 
 
+class DurableObjects:
+    """WSGI middleware (--data-dir): an S3 object the emulator stored is written to the data dir, and
+    synced, before the PutObject is answered. A commit that points to it is journaled only after that
+    answer, so no journaled commit ever points to an object the disk does not hold."""
+
+    def __init__(self, app: WSGIApplication) -> None:
+        self._app = app
+        self._directory: Path | None = None
+
+    def keep_in(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        self._directory = directory
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        bucket, _, key = str(environ.get("PATH_INFO", "")).lstrip("/").partition("/")
+        if (
+            self._directory is None
+            or environ["REQUEST_METHOD"] != "PUT"
+            or not key
+            or environ.get("QUERY_STRING")  # tagging, ACLs, parts: not an object's content
+            or "HTTP_X_AMZ_TARGET" in environ
+        ):
+            return self._app(environ, start_response)
+        status, headers, response = _respond(self._app, environ)
+        if status.startswith("200"):
+            try:
+                stored = s3_backends[DEFAULT_ACCOUNT_ID]["aws"].get_object(bucket, key)
+                if stored is not None:
+                    write_bytes_atomically(self._directory / bucket / key, stored.value)
+            except OSError as exc:
+                _journal_failed(exc)
+        start_response(status, headers)
+        return [response]
+
+
+def saved_objects(directory: Path) -> Iterator[tuple[str, str, bytes]]:
+    """(bucket, key, content) of every object kept in the data dir."""
+    if not directory.is_dir():
+        return
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and not path.name.startswith("."):
+            bucket, _, key = path.relative_to(directory).as_posix().partition("/")
+            yield bucket, key, path.read_bytes()
+
+
+def _respond(app: WSGIApplication, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes]:
+    """Run a request to the end; its status, headers and body."""
+    started: list[tuple[str, list[tuple[str, str]]]] = []
+    written: list[bytes] = []
+
+    def capture(
+        status: str, headers: list[tuple[str, str]], _exc_info: object = None
+    ) -> Callable[[bytes], object]:
+        started.append((status, headers))
+        return written.append
+
+    chunks = app(environ, capture)
+    try:
+        written.extend(chunks)
+    finally:
+        close: Callable[[], object] | None = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+    status, headers = started[-1]
+    return status, headers, b"".join(written)
+
+
 class _KeepAliveHandler(MotoRequestHandler):
     # boto3 keeps connections open; HTTP/1.1 spares a TCP handshake per call.
     protocol_version = "HTTP/1.1"
@@ -228,7 +282,8 @@ class Emulator:
         moto_speedups.install()
         _leave_streams_to_the_pump()
         app: WSGIApplication = DomainDispatcherApplication(create_backend_app)
-        self.dynamodb = SerializedDynamoDB(app)
+        self.objects = DurableObjects(app)
+        self.dynamodb = SerializedDynamoDB(self.objects)
         self._server: BaseWSGIServer = make_server(
             host, port, self.dynamodb, threaded=True, request_handler=_KeepAliveHandler
         )

@@ -4,6 +4,7 @@ the API)."""
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import re
 import socket
@@ -104,9 +105,16 @@ class ApiGateway:
         return matched[0], matched[1], identity
 
     def _invoke(self, function_name: str, event: dict[str, Any], request_id: str) -> HttpResponse:
+        if _json_bytes(event) >= LAMBDA_REQUEST_BYTES:
+            # Lambda refuses the invocation (RequestEntityTooLargeException); API Gateway answers 413.
+            return gateway_error(413, _TOO_LARGE, "BadRequestException", request_id)
         invocation = self._invocations.submit(self._functions[function_name].invoke, event)
         try:
-            return map_response(invocation.result(timeout=self._timeout))
+            result = invocation.result(timeout=self._timeout)
+            if _json_bytes(result) > LAMBDA_RESPONSE_BYTES:
+                log.error("%s: response over Lambda's %d bytes", function_name, LAMBDA_RESPONSE_BYTES)
+                return gateway_error(502, "Internal server error", "InternalServerErrorException", request_id)
+            return map_response(result)
         except TimeoutError:
             log.error("%s: no response within %.0f s", function_name, self._timeout)  # noqa: TRY400
             return gateway_error(
@@ -142,6 +150,17 @@ class ApiGateway:
 
 
 _MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway REST's payload limit
+LAMBDA_REQUEST_BYTES = 6 * 1024 * 1024
+"""Lambda's synchronous invocation: the event's JSON "must be smaller than 6291456 bytes"."""
+LAMBDA_RESPONSE_BYTES = 6 * 1024 * 1024 + 100
+"""...and the response's JSON at most 6,291,556 bytes (more: the invocation fails, API Gateway 502)."""
+
+
+def _json_bytes(value: Any) -> int:
+    """A value's size as Lambda's JSON (UTF-8, non-ASCII as is: the python3.12+ runtime's marshaller)."""
+    return len(json.dumps(value, ensure_ascii=False).encode())
+
+
 _DIGITS = re.compile(r"[0-9]+")
 _HEADERS = "local_runtime.headers"  # environ key: the headers as sent (names, order, repeats)
 _TOO_LARGE = "Request Too Long"  # API Gateway's message for a body over its limit

@@ -203,6 +203,11 @@ class DataDir:
             if found and int(found.group(1)) < snapshot.generation:
                 path.unlink()
 
+    @property
+    def objects(self) -> Path:
+        """The payload bucket's objects, one file per object (written by emulator.DurableObjects)."""
+        return self._path / "objects"
+
     def journal_path(self, generation: int) -> Path:
         return self._path / f"journal-{generation}.log"
 
@@ -345,6 +350,21 @@ def write_atomically(path: Path, text: str) -> None:
         os.fsync(file.fileno())
     temporary.replace(path)
     _sync_directory(path.parent)
+
+
+def write_bytes_atomically(path: Path, content: bytes) -> None:
+    """The file whole or not at all, on disk when this returns (its directories too, when new)."""
+    new_directory = not path.parent.exists()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    with temporary.open("wb") as file:
+        file.write(content)
+        file.flush()
+        os.fsync(file.fileno())
+    temporary.replace(path)
+    _sync_directory(path.parent)
+    if new_directory:
+        _sync_directory(path.parent.parent)
 
 
 # The file's data (and its length), without its timestamps where the system can do that (not macOS).

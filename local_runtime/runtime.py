@@ -20,6 +20,7 @@ import boto3
 from local_runtime.aws import (
     Clients,
     ensure_keys_table,
+    ensure_payload_bucket,
     ensure_queue,
     ensure_table,
     ensure_topic,
@@ -31,7 +32,7 @@ from local_runtime.containers import IsolatedFunction, Unpacker
 from local_runtime.data_keys import ensure_data_key
 from local_runtime.deployed import Workspace, read_stack, routes_summary
 from local_runtime.docs import ApiDocs
-from local_runtime.emulator import Emulator
+from local_runtime.emulator import Emulator, saved_objects
 from local_runtime.endpoints import StoreEndpoints
 from local_runtime.gateway_server import ApiGateway, ApiServer
 from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
@@ -86,6 +87,12 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     data_dir = DataDir(settings.data_dir) if settings.data_dir else None
     created = ensure_table(clients, settings.table_name)
     ensure_keys_table(clients, settings.keys_table_name)
+    ensure_payload_bucket(clients, settings.payload_bucket_name)
+    if data_dir is not None and emulator is not None:
+        # Back into the emulator first, then kept from here on (docs/design.md, "Large payloads").
+        for bucket, key, content in saved_objects(data_dir.objects):
+            clients.s3.put_object(Bucket=bucket, Key=key, Body=content)
+        emulator.objects.keep_in(data_dir.objects)
     data_key_id = ensure_data_key(
         clients.kms, settings.region, settings.data_dir, in_process=emulator is not None
     )
@@ -189,6 +196,7 @@ def _set_handler_environment(
         "EVENTSTORE_TABLE_NAME": settings.table_name,
         "EVENTSTORE_TOPIC_ARN": topic_arn,
         "EVENTSTORE_KEYS_TABLE_NAME": settings.keys_table_name,
+        "EVENTSTORE_PAYLOAD_BUCKET": settings.payload_bucket_name,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
     }

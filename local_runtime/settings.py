@@ -63,6 +63,10 @@ class Settings:
         return f"{self.name}-data-subject-keys"
 
     @property
+    def payload_bucket_name(self) -> str:
+        return f"{self.name}-payloads"
+
+    @property
     def topic_name(self) -> str:
         return f"{self.name}-notifications"
 

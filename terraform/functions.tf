@@ -206,7 +206,12 @@ resource "aws_lambda_function" "this" {
   publish = true
 
   environment {
-    variables = merge(local.common_environment, each.value.environment, lookup(local.erasure_environment, each.key, {}))
+    variables = merge(
+      local.common_environment,
+      each.value.environment,
+      lookup(local.erasure_environment, each.key, {}),
+      contains(keys(local.payload_statements), each.key) ? local.payload_environment : {},
+    )
   }
 
   tracing_config {
@@ -270,7 +275,11 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = concat(each.value.statements, lookup(local.erasure_statements, each.key, []))
+    for_each = concat(
+      each.value.statements,
+      lookup(local.erasure_statements, each.key, []),
+      lookup(local.payload_statements, each.key, []),
+    )
     content {
       sid       = statement.value.sid
       actions   = statement.value.actions

@@ -109,3 +109,8 @@ output "canary_deployments" {
     deployment_groups = { for key, group in aws_codedeploy_deployment_group.function : group.deployment_group_name => local.function_names[key] }
   } : null
 }
+
+output "payload_bucket_name" {
+  description = "The S3 bucket holding payloads too large for a commit item, as <streamId>/<sha256>; deleting a stream deletes its prefix."
+  value       = aws_s3_bucket.payloads.bucket
+}

@@ -51,6 +51,7 @@ provider "aws" {
       kms        = endpoints.value
       lambda     = endpoints.value
       logs       = endpoints.value
+      s3         = endpoints.value
       sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value

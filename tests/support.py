@@ -119,15 +119,28 @@ def free_port() -> int:
         return port
 
 
+PAYLOAD_BUCKET = "eventstore-payloads"
+
+
 def data_key_resources(environ: dict[str, str] | None = None, *, keys_table: str = "keys") -> dict[str, str]:
-    """Inside mock_aws: the keys table and a KMS key, and the environment that points functions at them."""
+    """Inside mock_aws: the keys table, a KMS key and the payload bucket, and the environment that points
+    functions at them."""
     import boto3  # noqa: PLC0415 - only the tests that build handlers need it
 
     from eventstore.table import create_keys_table  # noqa: PLC0415
 
     create_keys_table(boto3.client("dynamodb"), keys_table)
     key_id = boto3.client("kms").create_key(Description="data keys")["KeyMetadata"]["KeyId"]
+    s3 = boto3.client("s3")
+    if s3.meta.region_name == "us-east-1":  # the one region S3 refuses a location constraint for
+        s3.create_bucket(Bucket=PAYLOAD_BUCKET)
+    else:
+        s3.create_bucket(
+            Bucket=PAYLOAD_BUCKET,
+            CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},  # type: ignore[typeddict-item]
+        )
     return (environ or {}) | {
+        "EVENTSTORE_PAYLOAD_BUCKET": PAYLOAD_BUCKET,
         "EVENTSTORE_KEYS_TABLE_NAME": keys_table,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": key_id,
     }

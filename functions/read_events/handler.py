@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring
+from eventstore.service import ApiService, dynamodb_store, keyring, payload_bucket
 
 SERVICE = ApiService(
-    dynamodb_store(keys=keyring(kms=True)),
+    dynamodb_store(keys=keyring(kms=True), payloads=payload_bucket()),
     {"readEvents": api.read_events, "describeStream": api.describe_stream},
 )
 

@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
-from eventstore import jsontext, timefmt, validation
+from eventstore import jsontext, payloads, timefmt, validation
 from eventstore.domain import (
     ANY_REVISION,
     NOT_GIVEN,
@@ -40,6 +40,11 @@ DEFAULT_PAGE_LIMIT: Final = 100
 MAX_REVISION: Final = jsontext.MAX_EXACT_INTEGER
 """Revisions are exact in every JSON parser (JSON numbers are doubles), as in openapi.yaml."""
 _MAX_INTEGER_TEXT: Final = 32
+_WORST_GROWTH: Final = 5
+"""More than how much larger a payload's text can get, rendered and escaped in a response, than it was in
+the request body: a quote or backslash sent escaped (2 bytes) becomes 4, a number such as 9e15 is
+rendered 9000000000000000.0 (4.5x); control characters arrive escaped already (6 bytes, 7 in the
+response)."""
 """Longer texts are refused before int() reads them (leading zeros aside, anything longer is too big)."""
 MAX_PAGE_LIMIT: Final = 1000
 PAGE_KEY_ALIAS: Final = "nextPageKey"
@@ -218,6 +223,15 @@ def _written(request: Request, result: AppendResult, telemetry: Telemetry, event
 # Operations ---------------------------------------------------------------------------------------
 
 
+def _check_readable(request: Request, events: Sequence[NewEvent]) -> None:
+    """Every event must fit a read response alone (a page is never empty). A body this small cannot hold
+    one that does not, however much its text grows when rendered and escaped."""
+    if request.body is None or len(request.body) <= payloads.PAGE_BUDGET_BYTES // _WORST_GROWTH:
+        return
+    for event in events:
+        payloads.check_readable(event.payload, event.metadata)
+
+
 def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
     stream_type = _stream_type(request)
     _only_query(request)
@@ -235,6 +249,7 @@ def create_stream(store: EventStore, request: Request, telemetry: Telemetry) -> 
     else:
         stream_id = str(uuid.uuid4())
     events = _new_events(raw_events, f"{stream_id}\n{key}" if key else None)
+    _check_readable(request, events)
     result = store.create(stream_type, stream_id, events, request.caller)
     if not result.replayed:
         telemetry.count("StreamsCreated")
@@ -281,6 +296,7 @@ def _append(
     stream_type, stream_id = stream
     key = _idempotency_key(request)
     events = _new_events(raw_events, f"{stream_id}\n{expected}\n{key}" if key else None)
+    _check_readable(request, events)
     try:
         result = store.append(stream_type, stream_id, expected, events, request.caller)
     except (WrongExpectedRevision, EventIdConflict):

@@ -6,7 +6,10 @@ A payload is stored in one of three forms, told apart by the attribute that hold
 `data` (S): its JSON text (every item before compression, and payloads zlib does not shrink);
 `dataZ` (B): its JSON text compressed with zlib, when that makes the item smaller;
 `sealed` (B) with `subj` (S): a data subject's payload, encrypted by eventstore.erasure; the plaintext
-inside is `pack_payload`'s (a form byte, then the JSON text, compressed the same way first).
+inside is `pack_payload`'s (a form byte, then the JSON text, compressed the same way first);
+`ref` (M: `key`, `size`, `sha256`): a payload too large for the item, stored as an object
+(eventstore.payloads, docs/design.md "Large payloads"): `pack_payload`'s bytes, or with `subj` the sealed
+bytes exactly as `sealed` would hold them.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from eventstore.domain import Caller, NewEvent, PayloadTooLarge, RecordedEvent, StreamState
+from eventstore.domain import Caller, NewEvent, PayloadRef, PayloadTooLarge, RecordedEvent, StreamState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -27,12 +30,29 @@ if TYPE_CHECKING:
 MAX_ITEM_BYTES: Final = 400 * 1024
 """DynamoDB's item size limit: one append is one item."""
 
+OFFLOAD_BYTES: Final = 64 * 1024
+"""A payload whose stored form is larger goes to the payload bucket (docs/design.md, "Large payloads"):
+inline it would cost 64+ write units per append (13x an S3 PUT's price) and as many read units per read,
+and fewer commits would fit one 1 MB Query page."""
+
+OFFLOADED_ITEM_BYTES: Final = 256 * 1024
+"""Payloads are offloaded, largest first, until the commit item is at most this large: well inside the
+400 KB limit (emulators count binary values as base64, a third larger) and at most 256 write units."""
+
 _ZLIB_LEVEL: Final = 6
 """zlib's default: within a few percent of level 9 on JSON at a fraction of its CPU."""
 _PLAIN: Final = b"\x00"
 _ZLIB: Final = b"\x01"
 
 type Item = dict[str, AttributeValueTypeDef]
+
+
+@dataclass(frozen=True, slots=True)
+class Offloaded:
+    """A commit item whose large payloads were replaced by references, and the objects they name."""
+
+    item: Item
+    objects: tuple[tuple[str, bytes], ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,25 +231,96 @@ def decode_commit(item: Any) -> Commit:
 
 
 def _decode_event(entry: Any, stream_id: str, revision: int, committed_at: str) -> RecordedEvent:
-    """One event; a sealed payload stays sealed (None) until eventstore.erasure.open_commit opens it."""
-    payload, subject, sealed = None, None, None
-    if "sealed" in entry:
+    """One event; a sealed payload stays sealed (None) until eventstore.erasure.open_commit opens it, an
+    offloaded one stays a reference until eventstore.payloads loads it."""
+    payload, subject, sealed, ref, text = None, None, None, None, None
+    if "ref" in entry:
+        subject = entry["subj"]["S"] if "subj" in entry else None
+        ref = _decode_ref(entry["ref"]["M"])
+    elif "sealed" in entry:
         subject, sealed = entry["subj"]["S"], _binary(entry["sealed"]["B"])
     elif "dataZ" in entry:
-        payload = json.loads(zlib.decompress(_binary(entry["dataZ"]["B"])))
+        text = zlib.decompress(_binary(entry["dataZ"]["B"]))
+        payload = json.loads(text)
     else:
-        payload = json.loads(entry["data"]["S"])
+        text = entry["data"]["S"].encode()
+        payload = json.loads(text)
+    meta = entry["meta"]["S"]
     return RecordedEvent(
         stream_id=stream_id,
         revision=revision,
         event_id=entry["id"]["S"],
         event_type=entry["type"]["S"],
         payload=payload,
-        metadata=json.loads(entry["meta"]["S"]),
+        metadata=json.loads(meta),
         created_at=committed_at,
         data_subject=subject,
         sealed=sealed,
+        stored_ref=ref,
+        text_bytes=None if text is None else escaped_size(text) + escaped_size(meta.encode()),
     )
+
+
+def escaped_size(text: bytes) -> int:
+    """The size of compact JSON text (as stored and as rendered: no raw control characters) once escaped
+    as a JSON string, without its quotes: each quote and backslash takes two bytes."""
+    return len(text) + text.count(b'"') + text.count(b"\\")
+
+
+def _decode_ref(ref: Any) -> PayloadRef:
+    return PayloadRef(ref["key"]["S"], int(ref["size"]["N"]), ref["sha256"]["S"])
+
+
+def object_key(stream_id: str, stored: bytes) -> str:
+    """Content-addressed under the stream's prefix: a retried append writes the same key, and deleting a
+    stream deletes its objects by prefix."""
+    return f"{stream_id}/{hashlib.sha256(stored).hexdigest()}"
+
+
+def offload(item: Item, threshold: int = OFFLOAD_BYTES, max_item: int = OFFLOADED_ITEM_BYTES) -> Offloaded:
+    """Move payloads out of a commit item: every one whose stored form is larger than `threshold`, then the
+    largest left until the item fits `max_item` (many medium payloads). Each becomes a `ref` to the bytes
+    an object must hold; sealed payloads move sealed (erasure covers the copies)."""
+    stream_id = item["streamId"]["S"]
+    entries = [dict(event["M"]) for event in item["events"]["L"]]
+    sizes = [_payload_size(entry) for entry in entries]
+    order = sorted(range(len(entries)), key=lambda index: -sizes[index])
+    size = item_size(item)
+    objects: list[tuple[str, bytes]] = []
+    for index in order:
+        if sizes[index] == 0 or (sizes[index] <= threshold and size <= max_item):
+            break
+        entry = entries[index]
+        stored = _stored_bytes(entry)
+        key = object_key(stream_id, stored)
+        for name in ("data", "dataZ", "sealed"):
+            entry.pop(name, None)
+        entry["ref"] = {
+            "M": {
+                "key": {"S": key},
+                "size": {"N": str(len(stored))},
+                "sha256": {"S": key.rpartition("/")[2]},
+            }
+        }
+        size += len("ref") + _value_size(entry["ref"]) - sizes[index]
+        objects.append((key, stored))
+    if not objects:
+        return Offloaded(item, ())
+    events: list[AttributeValueTypeDef] = [{"M": entry} for entry in entries]
+    return Offloaded({**item, "events": {"L": events}}, tuple(objects))
+
+
+def _payload_size(entry: Mapping[str, AttributeValueTypeDef]) -> int:
+    return sum(len(name) + _value_size(entry[name]) for name in ("data", "dataZ", "sealed") if name in entry)
+
+
+def _stored_bytes(entry: Mapping[str, Any]) -> bytes:
+    """An inline payload as an object holds it: sealed bytes as they are, else pack_payload's form."""
+    if "sealed" in entry:
+        return _binary(entry["sealed"]["B"])
+    if "dataZ" in entry:
+        return _ZLIB + _binary(entry["dataZ"]["B"])
+    return _PLAIN + str(entry["data"]["S"]).encode()
 
 
 def _binary(value: bytes | str) -> bytes:

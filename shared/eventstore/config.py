@@ -87,3 +87,14 @@ class KeySettings:
             table_name=_required(environ, "EVENTSTORE_KEYS_TABLE_NAME"),
             kms_key_id=_required(environ, "EVENTSTORE_DATA_KEY_KMS_KEY_ID") if kms else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PayloadSettings:
+    """The bucket that holds payloads too large for a commit item (docs/design.md, "Large payloads")."""
+
+    bucket: str
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PayloadSettings:
+        return cls(bucket=_required(environ, "EVENTSTORE_PAYLOAD_BUCKET"))

@@ -15,6 +15,10 @@ type ExpectedRevision = int | Literal["any"]
 
 MAX_EVENTS_PER_APPEND: Final = 100
 
+MAX_REQUEST_BODY_BYTES: Final = 5 * 1024 * 1024
+"""The largest request body the API takes (413 beyond): inside API Gateway's 10 MiB and, once escaped
+into the proxy event, Lambda's 6 MiB invocation request (docs/design.md, "Large payloads")."""
+
 
 @dataclass(frozen=True, slots=True)
 class NewEvent:
@@ -37,6 +41,16 @@ class Caller:
 
 
 @dataclass(frozen=True, slots=True)
+class PayloadRef:
+    """Where an offloaded payload is: its object key (`<streamId>/<sha256>`), size and SHA-256 (hex) of
+    the stored bytes."""
+
+    key: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     stream_id: str
     revision: int
@@ -51,6 +65,13 @@ class RecordedEvent:
 
     sealed: bytes | None = None
     """The payload as stored (encrypted) while no keyring has opened it (eventstore.erasure.open_commit)."""
+
+    stored_ref: PayloadRef | None = None
+    """Where the payload is while it has not been loaded from the payload bucket (eventstore.payloads)."""
+
+    text_bytes: int | None = None
+    """Payload and metadata as a response carries them (JSON text, escaped as a string once more), when
+    known from decoding; None: measured when needed (eventstore.payloads.response_bytes)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,6 +338,10 @@ class SnapshotBeyondStream(EventStoreError):
         self.revision = revision
         self.current = current
         super().__init__(f"a snapshot at revision {revision}, but the stream is at revision {current}")
+
+
+class StoredPayloadCorrupt(EventStoreError):
+    """An offloaded payload is missing or does not match its reference (size, SHA-256): never served."""
 
 
 class ServiceUnavailable(EventStoreError):

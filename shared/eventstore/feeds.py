@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 from eventstore import timefmt
 from eventstore.commits import Commit, item_size
 from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest
+from eventstore.payloads import PAGE_BUDGET_BYTES, response_bytes
 
 if TYPE_CHECKING:
     from eventstore.commits import Item
@@ -45,9 +46,6 @@ MAX_ITEM_EVENTS: Final = 10_000
 MAX_PAGE_EVENTS: Final = 1000
 SCAN_BUDGET_FACTOR: Final = 10
 """A page scans at most this many entries per event asked for, so a filtered page returns promptly."""
-
-MAX_PAGE_BYTES: Final = 5 * 1024 * 1024
-"""A page stops before this much payload and metadata (Lambda's response limit is 6 MB)."""
 
 MAX_QUERY_ITEMS: Final = 100
 """Items one page Query asks for (DynamoDB returns at most 1 MB anyway)."""
@@ -502,16 +500,20 @@ def _events(
     """The chosen entries' events (a deleted stream's are skipped), and where the byte budget cut the page
     (None: not cut)."""
     found = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen})
-    commits = {key: open_commit(commit) for key, commit in found.items()}
+    # Opened as the page reaches them: a page cut by the budget loads no object it does not return.
+    opened: dict[tuple[str, int], Commit] = {}
     events: list[FeedEvent] = []
     total = 0
     for entry in chosen:
-        commit = commits.get((entry.ref.stream_id, entry.ref.first_revision))
-        if commit is None:
+        key = (entry.ref.stream_id, entry.ref.first_revision)
+        if key not in found:
             continue
+        if key not in opened:
+            opened[key] = open_commit(found[key])
+        commit = opened[key]
         event = commit.events[entry.index]
-        total += len(json.dumps(event.payload)) + len(json.dumps(event.metadata))
-        if total > MAX_PAGE_BYTES and events:
+        total += response_bytes(event)
+        if total > PAGE_BUDGET_BYTES and events:
             return events, events[-1].position
         events.append(
             FeedEvent(

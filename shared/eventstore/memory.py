@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from eventstore import timefmt
-from eventstore.commits import Commit, Item, check_size, content_digest, decode_commit, encode_commit
+from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
@@ -35,6 +35,7 @@ from eventstore.domain import (
     NewEvent,
     NewSnapshot,
     NotGiven,
+    RecordedEvent,
     Snapshot,
     SnapshotBeyondStream,
     SnapshotConflict,
@@ -59,6 +60,7 @@ from eventstore.feeds import (
     stream_type_number,
 )
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
+from eventstore.payloads import MemoryPayloadObjects, PayloadObjects, load, store_large, within_budget
 from eventstore.snapshots import (
     as_written,
     decode_snapshot,
@@ -82,9 +84,12 @@ class MemoryEventStore:
         page_keys: PageKeySigner | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         keyring: Keyring | None = None,
+        payloads: PayloadObjects | None = None,
     ) -> None:
         # The reference keyring: keys wrapped under a master key in memory (LocalKeyService), not KMS.
         self.keyring = keyring or Keyring(MemorySubjectKeys(), LocalKeyService())
+        # Large payloads go to a bucket here too, so the contract suite covers offloading in every store.
+        self.payloads = payloads or MemoryPayloadObjects()
         self._page_keys = page_keys or PageKeySigner(secrets.token_bytes(32))
         self._clock = clock
         self._lock = threading.RLock()
@@ -157,11 +162,17 @@ class MemoryEventStore:
             commits = self._commits(stream_type, stream_id)
         limit = min(limit, MAX_PAGE_EVENTS)
         following = [e for c in commits for e in c.events if e.revision > after_revision]
-        page = following[:limit]
+        page, cut = within_budget(following[:limit], self._open_event)
         last = page[-1].revision if page else after_revision
         # As the DynamoDB store: a full page says more may follow.
-        return self.keyring.open_page(
-            EventPage(tuple(page), has_more=len(following) >= limit, last_evaluated_revision=last)
+        return EventPage(tuple(page), has_more=cut or len(following) >= limit, last_evaluated_revision=last)
+
+    def _open_event(self, event: RecordedEvent) -> RecordedEvent:
+        return self.keyring.open_events((load(event, self.payloads),))[0]
+
+    def _open_commit(self, commit: Commit) -> Commit:
+        return self.keyring.open_commit(
+            replace(commit, events=tuple(load(e, self.payloads) for e in commit.events))
         )
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
@@ -229,7 +240,7 @@ class MemoryEventStore:
             event_types=event_types,
             member=member,
             size=size,
-            open_commit=self.keyring.open_commit,
+            open_commit=self._open_commit,
         )
 
     def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
@@ -395,8 +406,8 @@ class MemoryEventStore:
             caller=caller,
             sealed=sealing.ciphertexts,
         )
-        check_size(item)  # the DynamoDB store's items are a little larger (its listing-index entry)
-        commit = decode_commit(item)
+        # The DynamoDB store's items are a little larger (its listing-index entry).
+        commit = decode_commit(store_large(item, self.payloads))
         commits = self._streams.setdefault(stream_id, [])
         commits.append(commit)
         outcome = self._feed_writer.feed(

@@ -14,16 +14,18 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import observability
-from eventstore.config import KeySettings, PageKeySettings, StoreSettings
+from eventstore.config import KeySettings, PageKeySettings, PayloadSettings, StoreSettings
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.pagekeys import PageKeySigner, secret_from_kms
+from eventstore.payloads import S3PayloadObjects
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
     from eventstore import http
@@ -77,6 +79,15 @@ def _kms_client() -> KMSClient:
     return cast("KMSClient", _client("kms"))
 
 
+def _s3_client() -> S3Client:
+    return cast("S3Client", _client("s3"))
+
+
+def payload_bucket() -> S3PayloadObjects:
+    """The payload bucket; its S3 client is made on the first large payload, not at init."""
+    return S3PayloadObjects(_s3_client, PayloadSettings.from_environment().bucket)
+
+
 def refresh_after_restore() -> None:
     """What a SnapStart restore must not share between the environments restored from one snapshot
     (docs/design.md, "SnapStart"): the standard library's PRNG, whose state was captured at init
@@ -110,12 +121,16 @@ def keyring(*, kms: bool) -> Keyring:
     return Keyring(DynamoSubjectKeys(dynamodb_client(), settings.table_name), service)
 
 
-def dynamodb_store(*, listing: bool = False, keys: Keyring | None = None) -> DynamoEventStore:
+def dynamodb_store(
+    *, listing: bool = False, keys: Keyring | None = None, payloads: S3PayloadObjects | None = None
+) -> DynamoEventStore:
     settings = StoreSettings.from_environment()
     client = dynamodb_client()
     settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
-        return DynamoEventStore(client, settings.table_name, listing_settle=settle, keyring=keys)
+        return DynamoEventStore(
+            client, settings.table_name, listing_settle=settle, keyring=keys, payloads=payloads
+        )
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:
         secret = secret_from_kms(_kms_client(), page_settings.kms_key_id)

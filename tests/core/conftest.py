@@ -17,6 +17,7 @@ from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.feeds import FeedWriter
 from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
+from eventstore.payloads import S3PayloadObjects
 from eventstore.table import create_keys_table, create_table
 
 REGION = "us-east-1"
@@ -35,14 +36,24 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def _store(client: object, table: str, keyring: Keyring | None = None) -> DynamoEventStore:
+def _store(
+    client: object, table: str, keyring: Keyring | None = None, endpoint_url: str | None = None
+) -> DynamoEventStore:
     return DynamoEventStore(
         client,  # type: ignore[arg-type]
         table,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
         keyring=keyring,
+        payloads=moto_bucket(endpoint_url, f"payloads-{table}"),
     )
+
+
+def moto_bucket(endpoint_url: str | None, bucket: str) -> S3PayloadObjects:
+    """The payload bucket in moto's S3."""
+    s3 = boto3.client("s3", region_name=REGION, endpoint_url=endpoint_url)
+    s3.create_bucket(Bucket=bucket)
+    return S3PayloadObjects(lambda: s3, bucket)
 
 
 def moto_keyring(endpoint_url: str | None, keys_table: str) -> Keyring:
@@ -60,7 +71,7 @@ def moto_store() -> Iterator[DynamoEventStore]:
     with mock_aws():
         client = boto3.client("dynamodb", region_name=REGION)
         create_table(client, "events")
-        yield _store(client, "events", moto_keyring(None, "keys"))
+        yield _store(client, "events", moto_keyring(None, "keys"), None)
 
 
 @pytest.fixture
@@ -69,7 +80,7 @@ def server_store(moto_server_url: str) -> DynamoEventStore:
     client = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_server_url)
     table = f"events-{uuid.uuid4().hex[:8]}"
     create_table(client, table)
-    return _store(client, table, moto_keyring(moto_server_url, f"keys-{table}"))
+    return _store(client, table, moto_keyring(moto_server_url, f"keys-{table}"), moto_server_url)
 
 
 @pytest.fixture

@@ -278,7 +278,7 @@ CASES = [
         "oversize append",
         *CREATE,
         None,
-        body={"events": [ev(payload=base64.b64encode(os.urandom(6000)).decode())] * 100},  # incompressible
+        body={"events": [ev(payload=base64.b64encode(os.urandom(40_000)).decode())] * 100},  # > 5 MiB
         params=ORDER,
         status=413,
         problem=TOO_LARGE,

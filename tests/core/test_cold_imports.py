@@ -40,6 +40,7 @@ def _loaded_at_init(function: str, names: set[str]) -> list[str]:
         "EVENTSTORE_PAGE_KEY_SECRET": "a-page-key-secret-of-enough-length-0123",
         "EVENTSTORE_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:events",
         "EVENTSTORE_KEYS_TABLE_NAME": "keys",
+        "EVENTSTORE_PAYLOAD_BUCKET": "payloads",
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab",
     }
     code = _CHILD.format(shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / function), names=names)
@@ -134,6 +135,7 @@ def test_init_instruments_the_sdk_only_when_it_runs_ahead_of_requests(
         "AWS_LAMBDA_INITIALIZATION_TYPE": initialization,
         "EVENTSTORE_TABLE_NAME": "events",
         "EVENTSTORE_KEYS_TABLE_NAME": "keys",
+        "EVENTSTORE_PAYLOAD_BUCKET": "payloads",
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": "1234abcd-12ab-34cd-56ef-1234567890ab",
     }
     code = _AHEAD.format(shared=str(ROOT / "shared"), folder=str(ROOT / "functions" / "read_events"))

@@ -20,7 +20,7 @@ from eventstore.erasure import KEY_CACHE_SECONDS
 from eventstore.feeds import StreamCursors
 from eventstore.routes import ROUTES, Route
 from eventstore.table import create_table
-from tests.support import assert_matches_schema, data_key_resources, load_handler, proxy_event
+from tests.support import PAYLOAD_BUCKET, assert_matches_schema, data_key_resources, load_handler, proxy_event
 
 STREAMS = "/streams/{streamType}"
 EVENTS = "/streams/{streamType}/{streamId}/events"
@@ -421,3 +421,73 @@ def test_an_erased_subjects_snapshot_reads_back_erased_and_cannot_be_written(
     assert (got["snapshot"]["stateErased"], got["snapshot"]["dataSubject"]) == (True, "p-7")
     status, _, problem = call("snapshots", "PUT", SNAPSHOT, ids, body=body)
     assert (status, problem["type"]) == (410, "urn:eventstore:problem:data-subject-erased")
+def _blob(size: int) -> str:
+    """A JSON string of `size` characters that zlib cannot shrink much."""
+    return base64.b64encode(os.urandom(size)).decode()[:size]
+
+
+def _stream_objects(stream_id: str) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=PAYLOAD_BUCKET, Prefix=f"{stream_id}/")
+    return [o["Key"] for o in listed.get("Contents", [])]
+
+
+@pytest.mark.parametrize("size", [1024 * 1024, 4_500_000], ids=["1MB", "4.5MB"])
+def test_a_large_payload_round_trips_through_the_api_from_the_bucket(call: Call, size: int) -> None:
+    payload = {"scan": _blob(size)}
+    event = {"eventType": "Scanned", "payload": payload}
+    status, _, written = call(
+        "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    assert len(_stream_objects(stream["streamId"])) == 1
+    status, _, read = call("read_events", "GET", EVENTS, ids)
+    assert read["eventPage"]["events"][1]["payload"] == payload
+    assert_matches_schema(read, "EventPageResponse")
+
+
+def test_a_body_beyond_the_request_limit_is_413_naming_the_limit(call: Call) -> None:
+    event = {"eventType": "Scanned", "payload": "x" * (5 * 1024 * 1024)}
+        "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    assert status == 413
+    assert problem["type"] == "urn:eventstore:problem:payload-too-large"
+    assert "5242880 bytes" in problem["detail"]
+    assert _stream_objects(stream["streamId"]) == []
+
+
+def test_an_event_that_could_not_be_read_back_alone_is_413(call: Call) -> None:
+    """Quotes escape twice on the way out (the body's JSON text, then the proxy response's string): a
+    payload of them that fits the request can pass the response limit, so it is refused."""
+    event = {"eventType": "Quoted", "payload": '"' * 2_000_000}
+        "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    assert status == 413, problem
+    assert "in a response" in problem["detail"]
+
+
+def test_s3_failing_before_the_commit_is_503_writes_nothing_and_a_retry_succeeds(
+    body = {"event": {"eventType": "Scanned", "eventId": str(uuid.uuid4()), "payload": _blob(500_000)}}
+    s3 = handlers["append_event"].SERVICE.store.payloads._client
+
+    def slow_down(**_kwargs: Any) -> Any:
+        raise ClientError({"Error": {"Code": "SlowDown", "Message": "slow down"}}, "PutObject")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(s3, "put_object", slow_down)
+        status, headers, problem = call("append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body=body)
+    assert status == 503
+    assert headers["Retry-After"] == "1"
+    assert problem["type"] == "urn:eventstore:problem:service-unavailable"
+    assert call("read_events", "GET", DETAILS, ids)[2]["stream"]["revision"] == 1
+    status, _, _ = call("append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body=body)
+    assert status == 201
+    assert (
+        call("read_events", "GET", EVENTS, ids)[2]["eventPage"]["events"][1]["payload"]
+        == body["event"]["payload"]
+
+
+def test_an_object_changed_in_the_bucket_is_a_500_never_served(call: Call) -> None:
+    event = {"eventType": "Scanned", "payload": _blob(300_000)}
+    call("append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event})
+    (key,) = _stream_objects(stream["streamId"])
+    boto3.client("s3").put_object(Bucket=PAYLOAD_BUCKET, Key=key, Body=b"\x00" + b'"tampered"')
+    status, _, problem = call("read_events", "GET", EVENTS, ids)
+    assert status == 500
+    assert problem["title"] == "A stored payload failed its integrity check"
+    assert "tampered" not in json.dumps(problem)

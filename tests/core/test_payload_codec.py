@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import dataclasses
 import json
 import uuid
 import zlib
@@ -17,6 +18,7 @@ from bench.capacity import item_size, units
 from eventstore.commits import decode_commit, encode_commit, pack_payload, unpack_payload
 from eventstore.domain import Caller, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.payloads import response_bytes
 
 CALLER = Caller(principal="arn:aws:iam::123456789012:user/writer", request_id="r-1")
 
@@ -156,3 +158,20 @@ def test_a_realistic_one_kilobyte_commit_costs_fewer_write_units_compressed(
     del entry["dataZ"]
     entry["data"] = {"S": text}
     assert (units(item_size(before)), units(item_size(stored))) == (2, 1)
+
+
+@given(json_values, st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=3))
+def test_the_response_size_known_from_decoding_is_the_measured_one(payload: Any, metadata: Any) -> None:
+    """Pages are cut by sizes taken from the stored text: they must be what rendering measures."""
+    item = encode_commit(
+        "order",
+        "s",
+        1,
+        [NewEvent("e", "T", payload, metadata)],
+        committed_at="2026-01-01T00:00:00.000000Z",
+        digest="d",
+        caller=CALLER,
+    )
+    (event,) = decode_commit(item).events
+    assert event.text_bytes is not None
+    assert response_bytes(event) == response_bytes(dataclasses.replace(event, text_bytes=None))

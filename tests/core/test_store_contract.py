@@ -12,11 +12,12 @@ import os
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import pytest
 
 from eventstore import timefmt
+from eventstore.commits import object_key, pack_payload
 from eventstore.domain import (
     ANY_REVISION,
     NOT_GIVEN,
@@ -28,12 +29,14 @@ from eventstore.domain import (
     FeedEvent,
     InvalidRequest,
     NewEvent,
-    PayloadTooLarge,
+    ServiceUnavailable,
+    StoredPayloadCorrupt,
     StreamAlreadyExists,
     StreamNotFound,
     WrongExpectedRevision,
 )
 from eventstore.feeds import StreamCursors, group_member
+from eventstore.payloads import PayloadObjects
 from eventstore.store import EventStore, FeedStore, NotificationCursor
 
 
@@ -224,13 +227,103 @@ def test_reading_past_the_end_is_an_empty_page_at_the_same_position(store: Event
     assert beyond.last_evaluated_revision == 50
 
 
-def test_an_append_that_does_not_fit_one_item_is_refused_whole(store: EventStore) -> None:
+def text_of(size: int) -> str:
+    """A JSON string payload of `size` characters that zlib cannot shrink much (base64 of random bytes)."""
+    return base64.b64encode(os.urandom(size * 3 // 4 + 3)).decode()[:size]
+
+
+class Bucket(Protocol):
+    """What the large-payload cases reach inside a store: its payload bucket."""
+
+    payloads: PayloadObjects
+
+
+@pytest.mark.parametrize("size", [1024 * 1024, 4_500_000], ids=["1MB", "4.5MB"])
+def test_a_large_payload_round_trips_through_the_bucket(store: EventStore, size: int) -> None:
     stream_id = new_stream(store)
-    # Random text: zlib cannot shrink it, so it takes its length once stored.
-    big = events(*["Big"] * 100, payload=base64.b64encode(os.urandom(6000)).decode())
-    with pytest.raises(PayloadTooLarge):
-        store.append("order", stream_id, 1, big, CALLER)
+    payload = {"blob": text_of(size), "note": "zürich ✓"}
+    store.append("order", stream_id, 1, [NewEvent(str(uuid.uuid4()), "Big", payload)], CALLER)
+    read = all_events(store, "order", stream_id)
+    assert read[1].payload == payload
+    assert read[1].stored_ref is None
+
+
+def test_many_medium_payloads_that_overflow_one_item_are_offloaded_whole(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    # 100 distinct payloads of 8 KB, each below the offload threshold; together twice an item.
+    sent = [NewEvent(str(uuid.uuid4()), "Medium", text_of(8000)) for _ in range(100)]
+    assert store.append("order", stream_id, 1, sent, CALLER).stream.revision == 101
+    assert [e.payload for e in all_events(store, "order", stream_id)[1:]] == [e.payload for e in sent]
+
+
+def test_a_retried_large_append_is_replayed_and_reuses_its_object(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    batch = [NewEvent(str(uuid.uuid4()), "Big", text_of(300_000))]
+    store.append("order", stream_id, 1, batch, CALLER)
+    assert store.append("order", stream_id, 1, batch, CALLER).replayed
+    assert [e.payload for e in all_events(store, "order", stream_id)[1:]] == [batch[0].payload]
+
+
+def test_a_page_of_large_payloads_ends_early_instead_of_failing(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    sent = [text_of(2_500_000) for _ in range(3)]
+    for revision, payload in enumerate(sent, start=1):
+        store.append("order", stream_id, revision, [NewEvent(str(uuid.uuid4()), "Big", payload)], CALLER)
+    first = store.read("order", stream_id, 0, 100)
+    # 2 x 2.5 MB fit a response; the third would pass Lambda's 6 MB.
+    assert [e.revision for e in first.events] == [1, 2, 3]
+    assert first.has_more
+    assert first.last_evaluated_revision == 3
+    assert [e.payload for e in all_events(store, "order", stream_id)[1:]] == sent
+
+
+def test_an_upload_that_fails_writes_nothing_and_a_retry_succeeds(
+    store: EventStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream_id = new_stream(store)
+    bucket = cast("Bucket", store).payloads
+    batch = [NewEvent(str(uuid.uuid4()), "Big", text_of(500_000))]
+    working = bucket.put
+
+    def unavailable(key: str, body: bytes) -> None:
+        raise ServiceUnavailable("S3 is unavailable (SlowDown)")
+
+    monkeypatch.setattr(bucket, "put", unavailable)
+    with pytest.raises(ServiceUnavailable):
+        store.append("order", stream_id, 1, batch, CALLER)
     assert store.describe("order", stream_id).revision == 1
+    monkeypatch.setattr(bucket, "put", working)
+    assert not store.append("order", stream_id, 1, batch, CALLER).replayed
+    assert all_events(store, "order", stream_id)[1].payload == batch[0].payload
+
+
+def test_an_object_that_does_not_match_its_reference_is_an_error(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    payload = text_of(200_000)
+    store.append("order", stream_id, 1, [NewEvent(str(uuid.uuid4()), "Big", payload)], CALLER)
+    stored = pack_payload(payload)
+    cast("Bucket", store).payloads.put(object_key(stream_id, stored), stored[:-1] + b"x")
+    with pytest.raises(StoredPayloadCorrupt):
+        store.read("order", stream_id, 0, 100)
+
+
+def test_a_large_payload_of_a_data_subject_is_sealed_in_the_bucket_and_erased(store: EventStore) -> None:
+    stream_id = new_stream(store)
+    subject = f"subject-{uuid.uuid4()}"
+    marker = f"personal-{uuid.uuid4()}"
+    payload = {"name": marker, "scan": text_of(300_000)}
+    sent = NewEvent(str(uuid.uuid4()), "Big", payload, data_subject=subject)
+    store.append("order", stream_id, 1, [sent], CALLER)
+    assert all_events(store, "order", stream_id)[1].payload == payload
+    bucket = cast("Bucket", store).payloads
+    objects = getattr(bucket, "objects", None)
+    if objects is not None:  # the memory bucket can be listed: nothing in it is plaintext
+        assert objects
+        assert not any(marker.encode() in body for body in objects.values())
+    store.erase_data_subject(subject, CALLER)
+    erased = all_events(store, "order", stream_id)[1]
+    assert erased.payload is None
+    assert erased.payload_erased
 
 
 def test_commit_times_never_go_backwards(store: EventStore) -> None:
@@ -547,3 +640,18 @@ def test_stream_types_are_listed_once_their_feed_has_begun(fed: tuple[Feeds, Cal
             break
         after = page.last_stream_type
     assert sorted(seen) == sorted(["invoice", "order", *more])
+
+
+def test_a_feed_page_of_large_payloads_ends_early_and_loads_them_inline(
+    fed: tuple[Feeds, Callable[[], None]],
+) -> None:
+    stream_id = new_stream(store, "scan")
+    sent = [text_of(2_500_000) for _ in range(3)]
+    for revision, payload in enumerate(sent, start=1):
+        store.append("scan", stream_id, revision, [NewEvent(str(uuid.uuid4()), "Big", payload)], CALLER)
+    first = store.read_feed("scan", None, 100)
+    assert [e.revision for e in first.events] == [1, 2, 3]
+    assert first.has_more
+    assert first.last_position == first.events[-1].position
+    everything, _ = feed_events(store, settle, "scan", limit=100)
+    assert [e.payload for e in everything[1:]] == sent

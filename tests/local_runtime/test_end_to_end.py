@@ -1,6 +1,8 @@
 """The whole local store (subprocess, --require-iam) over real sockets with SigV4-signed requests."""
 
+import base64
 import json
+import os
 import threading
 import time
 import uuid
@@ -351,3 +353,22 @@ def test_the_demo_queue_receives_the_notifications(local_store: LocalStore, api:
         bodies = [json.loads(m["Body"]) for m in messages]  # raw delivery: the notification itself
         revisions = [b["StreamRevision"] for b in bodies if b.get("StreamId") == stream["streamId"]]
     assert revisions == ["1"]
+
+
+def test_a_large_payload_round_trips_through_the_emulators_bucket(
+    api: SignedHttp, local_store: LocalStore
+) -> None:
+    stream_type = _type()
+    stream = _create(api, stream_type)
+    payload = {"scan": base64.b64encode(os.urandom(3_400_000)).decode()}  # 4.5 MB, barely compressible
+    path = f"/streams/{stream_type}/{stream['streamId']}/events"
+    body = {"expectedRevision": 1, "events": [{"eventType": "scanned", "payload": payload}]}
+    written = api.request("POST", path, body)
+    assert written.status == 201, written.body
+    read = api.request("GET", path)
+    assert read.status == 200
+    assert read.json()["eventPage"]["events"][1]["payload"] == payload
+    s3 = boto3.client("s3", **local_store.boto3_kwargs())
+    (bucket,) = [b["Name"] for b in s3.list_buckets()["Buckets"] if b["Name"].endswith("-payloads")]
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{stream['streamId']}/")
+    assert len(listed["Contents"]) == 1

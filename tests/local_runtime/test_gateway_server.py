@@ -261,3 +261,17 @@ def test_a_body_shorter_than_its_content_length_is_not_handed_on(tmp_path: Path)
             assert (reply.status, reply.getheader("Content-Type")) == (400, "application/json")
     finally:
         server.stop()
+
+
+def test_lambdas_request_and_response_limits_are_enforced_after_escaping(iam_api: SignedHttp) -> None:
+    """The body is escaped into the event (Lambda's request: under 6,291,456 bytes) and the handler's body
+    escaped into its response (at most 6,291,556): within API Gateway's 10 MiB, either can be passed."""
+    fits = iam_api.request("POST", "/echo/x", {"q": "a" * 3_000_000})
+    assert fits.status == 200
+    quotes = iam_api.request("POST", "/echo/x", {"q": '"' * 3_200_000})  # 6.4 MB sent, 12.8 MB escaped
+    assert quotes.status == 413
+    assert quotes.json() == {"message": "Request Too Long"}
+    # 1.25 M backslashes: 2.5 MB sent, 5 MB in the event, 10 MB in the echo's response.
+    backslashes = iam_api.request("POST", "/echo/x", {"q": "\\" * 1_250_000})
+    assert backslashes.status == 502
+    assert backslashes.json() == {"message": "Internal server error"}

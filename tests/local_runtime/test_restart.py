@@ -1,6 +1,8 @@
 """--data-dir: a stopped and restarted local store still has its streams, and re-notifies nothing."""
 
+import base64
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -96,3 +98,19 @@ def _feed_when(api: SignedHttp, path: str, count: int, timeout: float = 10.0) ->
             assert len(events) == count, events
             return events
         time.sleep(0.05)
+
+
+def test_a_large_payload_survives_a_restart_with_a_data_dir(tmp_path: Path) -> None:
+    """Its object is kept in the data dir before the commit that points to it is written."""
+    payload = {"scan": base64.b64encode(os.urandom(600_000)).decode()}
+    with launch(data_dir=tmp_path) as store:
+        api = store.client()
+        body = {"initialEvent": {"eventType": "scanned", "payload": payload}}
+        created = api.request("POST", "/streams/scan", body)
+        assert created.status == 201, created.body
+        path = f"/streams/scan/{created.json()['stream']['streamId']}/events"
+
+    with launch(data_dir=tmp_path) as store:
+        read = store.client().request("GET", path)
+        assert read.status == 200, read.body
+        assert read.json()["eventPage"]["events"][0]["payload"] == payload

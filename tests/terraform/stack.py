@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -121,6 +122,9 @@ class Stack:
 
     def logs(self) -> CloudWatchLogsClient:
         return self.session.client("logs", endpoint_url=self.endpoint)
+
+    def s3(self) -> S3Client:
+        return self.session.client("s3", endpoint_url=self.endpoint)
 
     def sns(self) -> SNSClient:
         return self.session.client("sns", endpoint_url=self.endpoint)

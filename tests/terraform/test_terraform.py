@@ -35,12 +35,24 @@ LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 DATA_KEY_USE = ("kms:GenerateDataKey", "kms:Decrypt")
 # docs/design.md, "IAM actions each function needs" (plus every function's own logs and X-Ray).
 DESIGN_ACTIONS = {
-    "create_stream": {"dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem", *DATA_KEY_USE},
-    "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", *DATA_KEY_USE},
-    "read_events": {"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt"},
+    "create_stream": {
+        "dynamodb:PutItem",
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        *DATA_KEY_USE,
+        "s3:PutObject",
+    },
+    "append_event": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", *DATA_KEY_USE, "s3:PutObject"},
+    "read_events": {"dynamodb:Query", "dynamodb:GetItem", "kms:Decrypt", "s3:GetObject"},
     "erase_data_subject": {"dynamodb:UpdateItem"},
     "describe_data_subject": {"dynamodb:GetItem"},
-    "read_feed": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:BatchGetItem", "kms:Decrypt"},
+    "read_feed": {
+        "dynamodb:Query",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "kms:Decrypt",
+        "s3:GetObject",
+    },
     "checkpoints": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "snapshots": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", *DATA_KEY_USE},
     "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
@@ -227,6 +239,7 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert ("EVENTSTORE_DATA_KEY_KMS_KEY_ID" in env) == (key in keyed)
         subjects = keyed | {"erase_data_subject", "describe_data_subject"}
         assert ("EVENTSTORE_KEYS_TABLE_NAME" in env) == (key in subjects)
+        assert ("EVENTSTORE_PAYLOAD_BUCKET" in env) == (key in keyed)
         # Writers and notify_stream mark late commits for listing, so they need the settle window too.
         listing_aware = {"create_stream", "append_event", "list_streams", "notify_stream"}
         assert ("EVENTSTORE_LISTING_SETTLE_SECONDS" in env) == (key in listing_aware)
@@ -504,6 +517,30 @@ def test_keys_table_and_data_key_for_erasure(stack: Stack) -> None:
         assert ("dynamodb:GetItem", keys_arn) in reads
         assert not any(resource == keys_arn and action != "dynamodb:GetItem" for action, resource in reads)
     assert not any(resource == events_arn for _, resource in _granted(stack, "erase_data_subject"))
+
+
+def test_payload_bucket_is_private_encrypted_unversioned_and_tls_only(stack: Stack) -> None:
+    """The bucket of large payloads as applied, read back: SSE-KMS, no public access, no versions, a
+    TLS-only policy; writers may only put objects and readers only get them."""
+    s3 = stack.s3()
+    bucket = stack.outputs["payload_bucket_name"]
+    rule = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert rule["BucketKeyEnabled"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(
+        block[name]
+        for name in ("BlockPublicAcls", "BlockPublicPolicy", "IgnorePublicAcls", "RestrictPublicBuckets")
+    )
+    assert "Status" not in s3.get_bucket_versioning(Bucket=bucket)
+    (deny,) = statements(json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]))
+    assert deny["Effect"] == "Deny"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    objects = f"arn:aws:s3:::{bucket}/*"
+    for writer in ("create_stream", "append_event"):
+        assert {p for p in _granted(stack, writer) if p[0].startswith("s3:")} == {("s3:PutObject", objects)}
+    for reader in ("read_events", "read_feed"):
+        assert {p for p in _granted(stack, reader) if p[0].startswith("s3:")} == {("s3:GetObject", objects)}
 
 
 def test_layer_holds_the_package_and_lambda_platform_wheels(stack: Stack) -> None:

@@ -5,6 +5,7 @@ same table)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,7 @@ from eventstore.domain import (
     NewEvent,
     NewSnapshot,
     NotGiven,
+    RecordedEvent,
     Snapshot,
     SnapshotWritten,
     StreamPage,
@@ -37,6 +39,7 @@ from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
 from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.feeds import FeedItem, StreamCursors, read_page
 from eventstore.pagekeys import PageKeySigner
+from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_budget
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -56,9 +59,11 @@ class DynamoEventStore:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
         keyring: Keyring | None = None,
+        payloads: PayloadObjects | None = None,
     ) -> None:
         self.table = Table(client, table_name)
         self.keyring = keyring
+        self.payloads = payloads or NoPayloadObjects()
         settling = Settling(listing_settle, clock)
         self.markers = ListingMarkers(self.table, settling)
         self.writer = CommitWriter(
@@ -67,6 +72,7 @@ class DynamoEventStore:
             settling,
             any_append_budget=any_append_budget,
             seal=keyring.seal if keyring is not None else seal_without_keys,
+            payloads=self.payloads,
         )
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
@@ -92,9 +98,17 @@ class DynamoEventStore:
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
         page = reads.read(self.table, stream_type, stream_id, after_revision, limit)
-        if all(e.sealed is None for e in page.events):
-            return page
-        return self._keys().open_page(page)
+        events, cut = within_budget(page.events, self._open_event)
+        if not cut:
+            return replace(page, events=tuple(events))
+        return EventPage(tuple(events), has_more=True, last_evaluated_revision=events[-1].revision)
+
+    def _open_event(self, event: RecordedEvent) -> RecordedEvent:
+        """An event as a read returns it: its offloaded payload loaded, a sealed payload opened."""
+        event = load(event, self.payloads)
+        if event.sealed is None:
+            return event
+        return self._keys().open_events((event,))[0]
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         return reads.describe(self.table, stream_type, stream_id)
@@ -139,9 +153,12 @@ class DynamoEventStore:
         )
 
     def _open_commit(self, commit: Commit) -> Commit:
-        if all(e.sealed is None for e in commit.events):
+        if all(e.sealed is None and e.stored_ref is None for e in commit.events):
             return commit
-        return self._keys().open_commit(commit)
+        loaded = replace(commit, events=tuple(load(e, self.payloads) for e in commit.events))
+        if all(e.sealed is None for e in loaded.events):
+            return loaded
+        return self._keys().open_commit(loaded)
 
     def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
         return self.feeds.stream_types(after, limit)

@@ -17,7 +17,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from eventstore import timefmt
-from eventstore.commits import Commit, Item, check_size, content_digest, decode_commit, encode_commit
+from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
     AppendResult,
@@ -33,6 +33,7 @@ from eventstore.domain import (
 from eventstore.dynamodb.access import MAX_REVISION, Settling, Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers, listing_entry
 from eventstore.erasure import Sealing, seal_without_keys
+from eventstore.payloads import NoPayloadObjects, PayloadObjects, store_large
 from eventstore.store import ANY_RETRY_HORIZON
 
 ANY_APPEND_BUDGET: Final = timedelta(seconds=5)
@@ -53,9 +54,11 @@ class CommitWriter:
         *,
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
         seal: Callable[[str, Sequence[NewEvent]], Sealing] = seal_without_keys,
+        payloads: PayloadObjects | None = None,
     ) -> None:
         self._table = table
         self._seal = seal
+        self._payloads = payloads or NoPayloadObjects()
         self._markers = markers
         self._clock = settling.clock
         self._any_budget = any_append_budget.total_seconds()
@@ -226,8 +229,8 @@ class CommitWriter:
             # Tells this write from an earlier request's when the SDK's retry finds the key taken.
             "writeId": {"S": secrets.token_hex(8)},
         }
-        check_size(item)
-        return item
+        # Payloads the item cannot hold are uploaded now, before the PutItem that points to them.
+        return store_large(item, self._payloads)
 
     def _put_commit(self, item: Item) -> Commit | None:
         """Write a commit unless its key exists; return the existing commit when it does."""
