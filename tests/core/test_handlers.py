@@ -421,6 +421,8 @@ def test_an_erased_subjects_snapshot_reads_back_erased_and_cannot_be_written(
     assert (got["snapshot"]["stateErased"], got["snapshot"]["dataSubject"]) == (True, "p-7")
     status, _, problem = call("snapshots", "PUT", SNAPSHOT, ids, body=body)
     assert (status, problem["type"]) == (410, "urn:eventstore:problem:data-subject-erased")
+
+
 def _blob(size: int) -> str:
     """A JSON string of `size` characters that zlib cannot shrink much."""
     return base64.b64encode(os.urandom(size)).decode()[:size]
@@ -433,19 +435,28 @@ def _stream_objects(stream_id: str) -> list[str]:
 
 @pytest.mark.parametrize("size", [1024 * 1024, 4_500_000], ids=["1MB", "4.5MB"])
 def test_a_large_payload_round_trips_through_the_api_from_the_bucket(call: Call, size: int) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
     payload = {"scan": _blob(size)}
     event = {"eventType": "Scanned", "payload": payload}
     status, _, written = call(
         "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    )
+    assert status == 201, written
     assert len(_stream_objects(stream["streamId"])) == 1
     status, _, read = call("read_events", "GET", EVENTS, ids)
+    assert status == 200
     assert read["eventPage"]["events"][1]["payload"] == payload
     assert_matches_schema(read, "EventPageResponse")
 
 
 def test_a_body_beyond_the_request_limit_is_413_naming_the_limit(call: Call) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
     event = {"eventType": "Scanned", "payload": "x" * (5 * 1024 * 1024)}
+    status, _, problem = call(
         "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    )
     assert status == 413
     assert problem["type"] == "urn:eventstore:problem:payload-too-large"
     assert "5242880 bytes" in problem["detail"]
@@ -455,13 +466,21 @@ def test_a_body_beyond_the_request_limit_is_413_naming_the_limit(call: Call) -> 
 def test_an_event_that_could_not_be_read_back_alone_is_413(call: Call) -> None:
     """Quotes escape twice on the way out (the body's JSON text, then the proxy response's string): a
     payload of them that fits the request can pass the response limit, so it is refused."""
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
     event = {"eventType": "Quoted", "payload": '"' * 2_000_000}
+    status, _, problem = call(
         "append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event}
+    )
     assert status == 413, problem
     assert "in a response" in problem["detail"]
 
 
 def test_s3_failing_before_the_commit_is_503_writes_nothing_and_a_retry_succeeds(
+    call: Call, handlers: dict[str, ModuleType], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
     body = {"event": {"eventType": "Scanned", "eventId": str(uuid.uuid4()), "payload": _blob(500_000)}}
     s3 = handlers["append_event"].SERVICE.store.payloads._client
 
@@ -480,9 +499,12 @@ def test_s3_failing_before_the_commit_is_503_writes_nothing_and_a_retry_succeeds
     assert (
         call("read_events", "GET", EVENTS, ids)[2]["eventPage"]["events"][1]["payload"]
         == body["event"]["payload"]
+    )
 
 
 def test_an_object_changed_in_the_bucket_is_a_500_never_served(call: Call) -> None:
+    stream = create(call)
+    ids = {"streamType": "order", "streamId": stream["streamId"]}
     event = {"eventType": "Scanned", "payload": _blob(300_000)}
     call("append_event", "PUT", EVENT_AT, {**ids, "revision": "2"}, body={"event": event})
     (key,) = _stream_objects(stream["streamId"])

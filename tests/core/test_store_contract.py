@@ -645,10 +645,12 @@ def test_stream_types_are_listed_once_their_feed_has_begun(fed: tuple[Feeds, Cal
 def test_a_feed_page_of_large_payloads_ends_early_and_loads_them_inline(
     fed: tuple[Feeds, Callable[[], None]],
 ) -> None:
+    store, settle = fed
     stream_id = new_stream(store, "scan")
     sent = [text_of(2_500_000) for _ in range(3)]
     for revision, payload in enumerate(sent, start=1):
         store.append("scan", stream_id, revision, [NewEvent(str(uuid.uuid4()), "Big", payload)], CALLER)
+    settle()
     first = store.read_feed("scan", None, 100)
     assert [e.revision for e in first.events] == [1, 2, 3]
     assert first.has_more
