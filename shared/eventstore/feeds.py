@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from eventstore import timefmt
 from eventstore.commits import Commit, item_size
-from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest
+from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest, RecordedEvent
 
 if TYPE_CHECKING:
     from eventstore.commits import Item
@@ -400,7 +400,8 @@ class FeedSource(Protocol):
         ...
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
-        """The commits at these (stream id, first revision) keys; a deleted one is absent."""
+        """The commits at these (stream id, first revision) keys, with only their visible events
+        (docs/design.md, "Lifecycle"); a deleted one, or one with no visible event, is absent."""
         ...
 
 
@@ -477,6 +478,10 @@ def read_page(
     return FeedPage(tuple(events), has_more=has_more, last_position=last_position)
 
 
+def _event_at(commit: Commit, revision: int) -> RecordedEvent | None:
+    return next((e for e in commit.events if e.revision == revision), None)
+
+
 def _events(
     source: FeedSource,
     feed: str,
@@ -491,9 +496,10 @@ def _events(
     total = 0
     for entry in chosen:
         commit = commits.get((entry.ref.stream_id, entry.ref.first_revision))
-        if commit is None:
+        # A store leaves out events that are not visible (deleted, truncated, past retention).
+        event = _event_at(commit, entry.ref.first_revision + entry.index) if commit else None
+        if commit is None or event is None:
             continue
-        event = commit.events[entry.index]
         total += len(json.dumps(event.payload)) + len(json.dumps(event.metadata))
         if total > MAX_PAGE_BYTES and events:
             return events, events[-1].position

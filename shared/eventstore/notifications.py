@@ -30,6 +30,7 @@ from eventstore.commits import Commit, decode_commit, is_commit_key
 from eventstore.config import TopicSettings
 from eventstore.domain import EventStoreError
 from eventstore.feeds import FeedContention, FeedOutcome, FeedWriter, StreamCursors
+from eventstore.lifecycle import LifecycleMarker, decode_marker, is_marker
 from eventstore.observability import logger
 from eventstore.store import NotificationCursor
 
@@ -74,22 +75,51 @@ class UnreadableRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkerRecord:
+    """A stream record that carries a deletion: a lifecycle marker put in a stream's head slot."""
+
+    position: int
+    sequence_number: str
+    marker: LifecycleMarker
+
+
+@dataclass(frozen=True, slots=True)
 class StreamBatch:
     commits: tuple[CommitRecord, ...]
     unreadable: tuple[UnreadableRecord, ...]
     ignored: int
     """Records that are not new events: summary items, MODIFY, REMOVE (TTL), anything else."""
+    markers: tuple[MarkerRecord, ...] = ()
+
+
+_WRITES: Final = frozenset({"INSERT", "MODIFY"})
+"""A commit is INSERTed, or MODIFYs a soft delete's marker when it starts the stream again; commits are
+never modified otherwise. A marker is INSERTed, or MODIFYs a soft delete's marker into a tombstone."""
 
 
 def parse_event(event: Mapping[str, Any]) -> StreamBatch:
-    """Read a Lambda DynamoDB Streams event; only INSERTs of commit items are new events."""
+    """Read a Lambda DynamoDB Streams event: new commits (new events) and lifecycle markers (deletions)."""
     commits: list[CommitRecord] = []
+    markers: list[MarkerRecord] = []
     unreadable: list[UnreadableRecord] = []
     ignored = 0
     for position, record in enumerate(event.get("Records") or ()):
         change = record.get("dynamodb") or {}
         keys: Any = change.get("Keys")
-        if record.get("eventName") != "INSERT" or not _is_commit_key(keys, change.get("NewImage")):
+        image: Any = change.get("NewImage")
+        if record.get("eventName") not in _WRITES:
+            ignored += 1
+            continue
+        if is_marker(image):
+            try:
+                markers.append(MarkerRecord(position, str(change["SequenceNumber"]), decode_marker(image)))
+            except (KeyError, TypeError, ValueError) as exc:
+                stream_id = keys.get("streamId", {}).get("S")
+                unreadable.append(
+                    UnreadableRecord(position, str(change["SequenceNumber"]), stream_id, repr(exc))
+                )
+            continue
+        if not _is_commit_key(keys, image):
             ignored += 1
             continue
         sequence_number = str(change["SequenceNumber"])
@@ -100,7 +130,7 @@ def parse_event(event: Mapping[str, Any]) -> StreamBatch:
             unreadable.append(UnreadableRecord(position, sequence_number, stream_id, repr(exc)))
             continue
         commits.append(CommitRecord(position, sequence_number, commit, _written_at(change)))
-    return StreamBatch(tuple(commits), tuple(unreadable), ignored)
+    return StreamBatch(tuple(commits), tuple(unreadable), ignored, tuple(markers))
 
 
 def _written_at(change: Mapping[str, Any]) -> datetime | None:
@@ -205,6 +235,30 @@ def build_notification(
     )
 
 
+def deletion_message(
+    marker: LifecycleMarker, *, fifo: bool
+) -> tuple[str, dict[str, MessageAttributeValueTypeDef], str | None, str | None]:
+    """The StreamDeleted notification: message, attributes, group id and deduplication id. Without the
+    original service's fields (StreamRevision...), so no consumer takes it for new events."""
+    message = _json_text(
+        {
+            "type": "StreamDeleted",
+            "streamId": marker.stream_id,
+            "streamType": marker.stream_type,
+            "mode": marker.mode,
+            "lastRevision": marker.last_revision,
+            "deletedAt": marker.deleted_at,
+        }
+    )
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "StreamType": {"DataType": "String", "StringValue": marker.stream_type},
+        "NotificationType": {"DataType": "String", "StringValue": "StreamDeleted"},
+    }
+    if not fifo:
+        return message, attributes, None, None
+    return message, attributes, marker.stream_id, f"{marker.stream_id}:{marker.kind}:{marker.last_revision}"
+
+
 # Processing -----------------------------------------------------------------------------------------
 
 
@@ -289,9 +343,52 @@ class Notifier:
         published, calls = self._publish(queues, failed)
         if self._advance(ready, fed, published, failed):
             self._writer.completed(fed)
+        calls += self._deletions(batch.markers, streams, failed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls, fed, ready)
         return outcome
+
+    def _deletions(
+        self,
+        markers: Sequence[MarkerRecord],
+        streams: Mapping[str, Sequence[CommitRecord]],
+        failed: dict[int, str],
+    ) -> int:
+        """Complete each deletion on its stream's control item (the deleter may have died before it did)
+        and publish StreamDeleted, after the stream's commits of this batch; a marker whose stream had a
+        record fail is retried with it. The number of PublishBatch calls."""
+        failed_streams = {r.commit.stream_id for rs in streams.values() for r in rs if r.position in failed}
+        entries: list[tuple[MarkerRecord, PublishBatchRequestEntryTypeDef]] = []
+        for record in markers:
+            marker = record.marker
+            if marker.stream_id in failed_streams:
+                failed[record.position] = record.sequence_number
+                continue
+            try:
+                self._cursor.complete_deletion(marker)
+            except (EventStoreError, ClientError, BotoCoreError):
+                logger.exception("could not record a deletion", extra={"streamId": marker.stream_id})
+                failed[record.position] = record.sequence_number
+                continue
+            message, attributes, group, dedup = deletion_message(marker, fifo=self._topic.is_fifo)
+            entry: PublishBatchRequestEntryTypeDef = {
+                "Id": str(len(entries)),
+                "Message": message,
+                "MessageAttributes": attributes,
+            }
+            if group is not None and dedup is not None:
+                entry["MessageGroupId"], entry["MessageDeduplicationId"] = group, dedup
+            entries.append((record, entry))
+        calls = 0
+        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
+            chunk = entries[start : start + MAX_BATCH_ENTRIES]
+            calls += 1
+            for (record, _), accepted in zip(chunk, self._send_entries([e for _, e in chunk]), strict=True):
+                if accepted:
+                    self._metrics.count("StreamDeletedPublished")
+                else:
+                    failed[record.position] = record.sequence_number
+        return calls
 
     def _ready(
         self, stream_id: str, records: list[CommitRecord], base: int, failed: dict[int, str]
@@ -413,10 +510,12 @@ class Notifier:
         return published, calls
 
     def _send(self, chunk: Sequence[Notification]) -> list[bool]:
-        entries = [n.entry(str(index)) for index, n in enumerate(chunk)]
+        return self._send_entries([n.entry(str(index)) for index, n in enumerate(chunk)])
+
+    def _send_entries(self, entries: Sequence[PublishBatchRequestEntryTypeDef]) -> list[bool]:
         try:
             response = self._publisher.publish_batch(
-                TopicArn=self._topic.topic_arn, PublishBatchRequestEntries=entries
+                TopicArn=self._topic.topic_arn, PublishBatchRequestEntries=list(entries)
             )
         except (ClientError, BotoCoreError):
             logger.exception("PublishBatch failed", extra={"entries": len(entries)})
@@ -467,7 +566,8 @@ class Notifier:
         logger.info(
             "notified",
             extra={
-                "records": len(batch.commits) + len(batch.unreadable) + batch.ignored,
+                "records": len(batch.commits) + len(batch.markers) + len(batch.unreadable) + batch.ignored,
+                "deletions": len(batch.markers),
                 "commits": len(batch.commits),
                 "ignored": batch.ignored,
                 "published": len(outcome.published),

@@ -14,7 +14,7 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import observability
-from eventstore.config import KeySettings, PageKeySettings, StoreSettings
+from eventstore.config import KeySettings, PageKeySettings, RetentionSettings, StoreSettings
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
@@ -115,7 +115,10 @@ def dynamodb_store(*, listing: bool = False, keys: Keyring | None = None) -> Dyn
     client = dynamodb_client()
     settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
-        return DynamoEventStore(client, settings.table_name, listing_settle=settle, keyring=keys)
+        retention = RetentionSettings.from_environment().defaults
+        return DynamoEventStore(
+            client, settings.table_name, listing_settle=settle, keyring=keys, retention=retention
+        )
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:
         secret = secret_from_kms(_kms_client(), page_settings.kms_key_id)
