@@ -93,8 +93,9 @@ class StreamBatch:
 
 
 _WRITES: Final = frozenset({"INSERT", "MODIFY"})
-"""A commit is INSERTed, or MODIFYs a soft delete's marker when it starts the stream again; commits are
-never modified otherwise. A marker is INSERTed, or MODIFYs a soft delete's marker into a tombstone."""
+"""A commit is INSERTed, or MODIFYs a soft delete's marker when it starts the stream again (it then names
+the marker it `replaces`); commits are never modified otherwise. A marker is INSERTed, or MODIFYs a soft
+delete's marker into a tombstone."""
 
 
 def parse_event(event: Mapping[str, Any]) -> StreamBatch:
@@ -119,7 +120,8 @@ def parse_event(event: Mapping[str, Any]) -> StreamBatch:
                     UnreadableRecord(position, str(change["SequenceNumber"]), stream_id, repr(exc))
                 )
             continue
-        if not _is_commit_key(keys, image):
+        restart = isinstance(image, dict) and "replaces" in image
+        if not _is_commit_key(keys, image) or (record["eventName"] == "MODIFY" and not restart):
             ignored += 1
             continue
         sequence_number = str(change["SequenceNumber"])

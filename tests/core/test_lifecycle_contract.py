@@ -162,7 +162,9 @@ def test_any_append_and_create_with_the_id_restart_a_soft_deleted_stream(subject
         store.create("order", by_create, events("Created"), CALLER)
 
 
-def test_deleting_twice_writes_nothing_and_a_stale_expected_revision_deletes_nothing(subject: Subject) -> None:
+def test_deleting_twice_writes_nothing_and_a_stale_expected_revision_deletes_nothing(
+    subject: Subject,
+) -> None:
     store = subject.store
     stream_id = stream(store)
     with pytest.raises(WrongExpectedRevision) as stale:
@@ -233,7 +235,11 @@ def test_truncate_before_hides_earlier_revisions_at_once_and_reads_start_at_it(s
     later = store.read("order", stream_id, 4, 100)
     assert ([e.revision for e in later.events], later.first_revision) == ([5], 5)
     short = store.read("order", stream_id, 0, 1)
-    assert ([e.revision for e in short.events], short.has_more, short.last_evaluated_revision) == ([4], True, 4)
+    assert ([e.revision for e in short.events], short.has_more, short.last_evaluated_revision) == (
+        [4],
+        True,
+        4,
+    )
     assert store.describe("order", stream_id).revision == 5
     assert fed_revisions(subject, stream_id) == [4, 5]
     beyond = store.set_metadata("order", stream_id, StreamMetadata(truncate_before=99), None)
@@ -308,7 +314,9 @@ RACES = 8
 
 
 @pytest.mark.parametrize("mode", ["soft", "tombstone"])
-def test_a_delete_racing_an_append_on_the_same_head_has_exactly_one_winner(subject: Subject, mode: str) -> None:
+def test_a_delete_racing_an_append_on_the_same_head_has_exactly_one_winner(
+    subject: Subject, mode: str
+) -> None:
     """Both name revision 1. Either the append lands first (the delete gets 409), or the delete does: an
     append that read the same head then loses its slot (409; 410 after a tombstone), and one that read the
     marker starts a soft-deleted stream again (an append at the old revision + 1). Never both, never half."""

@@ -284,6 +284,8 @@ class CommitWriter:
             "ExpressionAttributeNames": {"#rev": self._table.layout.range_key},
         }
         if replacing is not None:
+            # Marks the one kind of commit that MODIFYs an item, so the event source mapping passes it.
+            item = {**item, "replaces": {"S": replacing.write_id}}
             condition = {
                 "ConditionExpression": "#kind = :deleted AND writeId = :marker",
                 "ExpressionAttributeNames": {"#kind": "kind"},
