@@ -37,6 +37,7 @@ FUNCTIONS = (
     "append_event",
     "checkpoints",
     "create_stream",
+    "delete_stream",
     "describe_data_subject",
     "erase_data_subject",
     "list_streams",
@@ -44,6 +45,7 @@ FUNCTIONS = (
     "notify_stream",
     "read_events",
     "read_feed",
+    "stream_metadata",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420
