@@ -2,9 +2,9 @@
 
 It polls the table's stream through the emulator's dynamodbstreams API (no event source mapping is created
 in moto: moto would try to run the function in Docker and drain the stream) and applies the mapping's
-semantics: the filter (commits and lifecycle markers, i.e. revision not 0 or -1), batch size and batching window,
-ReportBatchItemFailures (retry from the lowest failed sequence number), bisect on function error, maximum
-retry attempts, and on final failure a record to the on-failure SQS queue, after which it moves on.
+semantics: the filter (commits and lifecycle markers; not revisions 0, -1 or -2), batch size and batching
+window, ReportBatchItemFailures (retry from the lowest failed sequence number), bisect on function error,
+maximum retry attempts, and on final failure a record to the on-failure SQS queue, after which it moves on.
 """
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ MAX_PUBLISH_BYTES: Final = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
-    """A stream record that carries a new commit (an INSERT of a commit item)."""
+    """A stream record that carries a new commit (an INSERT of a commit item, or a restart's MODIFY)."""
 
     position: int
     """Index in the batch; the batch is in sequence-number order."""
@@ -62,6 +62,10 @@ class CommitRecord:
     commit: Commit
     written_at: datetime | None = None
     """When DynamoDB wrote it (the record's ApproximateCreationDateTime, rounded down to the second)."""
+
+    @property
+    def stream_id(self) -> str:
+        return self.commit.stream_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +85,10 @@ class MarkerRecord:
     position: int
     sequence_number: str
     marker: LifecycleMarker
+
+    @property
+    def stream_id(self) -> str:
+        return self.marker.stream_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +165,7 @@ def _is_commit_key(keys: Any, image: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    record: CommitRecord
+    record: CommitRecord | MarkerRecord
     message: str
     attributes: Mapping[str, MessageAttributeValueTypeDef]
     group_id: str | None
@@ -237,11 +245,10 @@ def build_notification(
     )
 
 
-def deletion_message(
-    marker: LifecycleMarker, *, fifo: bool
-) -> tuple[str, dict[str, MessageAttributeValueTypeDef], str | None, str | None]:
-    """The StreamDeleted notification: message, attributes, group id and deduplication id. Without the
-    original service's fields (StreamRevision...), so no consumer takes it for new events."""
+def deletion_notification(record: MarkerRecord, *, fifo: bool) -> Notification:
+    """The StreamDeleted notification; without the original service's fields (StreamRevision...), so no
+    consumer takes it for new events."""
+    marker = record.marker
     message = _json_text(
         {
             "type": "StreamDeleted",
@@ -256,9 +263,13 @@ def deletion_message(
         "StreamType": {"DataType": "String", "StringValue": marker.stream_type},
         "NotificationType": {"DataType": "String", "StringValue": "StreamDeleted"},
     }
-    if not fifo:
-        return message, attributes, None, None
-    return message, attributes, marker.stream_id, f"{marker.stream_id}:{marker.kind}:{marker.last_revision}"
+    return Notification(
+        record=record,
+        message=message,
+        attributes=attributes,
+        group_id=marker.stream_id if fifo else None,
+        deduplication_id=f"{marker.stream_id}:{marker.kind}:{marker.last_revision}" if fifo else None,
+    )
 
 
 # Processing -----------------------------------------------------------------------------------------
@@ -342,29 +353,38 @@ class Notifier:
                 for r in records
                 if notified < r.commit.last_revision <= through
             )
+        self._queue_deletions(batch, queues, fed, failed)
         published, calls = self._publish(queues, failed)
         if self._advance(ready, fed, published, failed):
             self._writer.completed(fed)
-        calls += self._deletions(batch.markers, streams, failed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls, fed, ready)
         return outcome
 
-    def _deletions(
+    def _queue_deletions(
         self,
-        markers: Sequence[MarkerRecord],
-        streams: Mapping[str, Sequence[CommitRecord]],
+        batch: StreamBatch,
+        queues: dict[str, deque[Notification]],
+        fed: FeedOutcome,
         failed: dict[int, str],
-    ) -> int:
-        """Complete each deletion on its stream's control item (the deleter may have died before it did)
-        and publish StreamDeleted, after the stream's commits of this batch; a marker whose stream had a
-        record fail is retried with it. The number of PublishBatch calls."""
-        failed_streams = {r.commit.stream_id for rs in streams.values() for r in rs if r.position in failed}
-        entries: list[tuple[MarkerRecord, PublishBatchRequestEntryTypeDef]] = []
-        for record in markers:
-            marker = record.marker
-            if marker.stream_id in failed_streams:
+    ) -> None:
+        """Complete each deletion on its stream's control item (its deleter may have died before it did)
+        and queue its StreamDeleted notification in revision order: after the stream's commits up to its
+        last revision, before a restart's. It waits (its record is retried) while commits before it are
+        not notified yet, or when a record of its stream failed."""
+        markers = batch.markers
+        if not markers:
+            return
+        failed_streams = {r.stream_id for r in batch.commits if r.position in failed}
+        unread = [m.stream_id for m in markers if m.stream_id not in fed.cursors]
+        cursors = {**self._cursor.cursors(unread), **fed.cursors} if unread else dict(fed.cursors)
+        for record in sorted(markers, key=lambda r: r.marker.key):
+            marker, queue = record.marker, queues.setdefault(record.stream_id, deque())
+            before = [n for n in queue if _last_revision(n) <= marker.last_revision]
+            notified = max([cursors[record.stream_id].notified, *map(_last_revision, before)])
+            if record.stream_id in failed_streams or notified < marker.last_revision:
                 failed[record.position] = record.sequence_number
+                failed_streams.add(record.stream_id)
                 continue
             try:
                 self._cursor.complete_deletion(marker)
@@ -372,25 +392,9 @@ class Notifier:
                 logger.exception("could not record a deletion", extra={"streamId": marker.stream_id})
                 failed[record.position] = record.sequence_number
                 continue
-            message, attributes, group, dedup = deletion_message(marker, fifo=self._topic.is_fifo)
-            entry: PublishBatchRequestEntryTypeDef = {
-                "Id": str(len(entries)),
-                "Message": message,
-                "MessageAttributes": attributes,
-            }
-            if group is not None and dedup is not None:
-                entry["MessageGroupId"], entry["MessageDeduplicationId"] = group, dedup
-            entries.append((record, entry))
-        calls = 0
-        for start in range(0, len(entries), MAX_BATCH_ENTRIES):
-            chunk = entries[start : start + MAX_BATCH_ENTRIES]
-            calls += 1
-            for (record, _), accepted in zip(chunk, self._send_entries([e for _, e in chunk]), strict=True):
-                if accepted:
-                    self._metrics.count("StreamDeletedPublished")
-                else:
-                    failed[record.position] = record.sequence_number
-        return calls
+            after = [n for n in queue if _last_revision(n) > marker.last_revision]
+            queue.clear()
+            queue.extend([*before, deletion_notification(record, fifo=self._topic.is_fifo), *after])
 
     def _ready(
         self, stream_id: str, records: list[CommitRecord], base: int, failed: dict[int, str]
@@ -467,7 +471,8 @@ class Notifier:
         complete = True
         by_stream: dict[str, list[CommitRecord]] = {}
         for notification in published:
-            by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
+            if isinstance(notification.record, CommitRecord):
+                by_stream.setdefault(notification.record.stream_id, []).append(notification.record)
         for stream_id, records in ready.items():
             read, through = fed.cursors[stream_id], fed.fed[stream_id]
             sent = by_stream.get(stream_id, [])
@@ -505,7 +510,7 @@ class Notifier:
                     if accepted:
                         published.append(notification)
                         continue
-                    queue = queues[notification.record.commit.stream_id]
+                    queue = queues[notification.record.stream_id]
                     for dropped in (notification, *queue):
                         failed[dropped.record.position] = dropped.record.sequence_number
                     queue.clear()
@@ -540,8 +545,10 @@ class Notifier:
         ready: Mapping[str, Sequence[CommitRecord]] | None = None,
     ) -> None:
         now = self._clock()
-        lags = [_lag(now, n.record.commit) for n in outcome.published]
-        self._metrics.count("NotificationsPublished", len(outcome.published))
+        commits = [n.record.commit for n in outcome.published if isinstance(n.record, CommitRecord)]
+        lags = [_lag(now, commit) for commit in commits]
+        self._metrics.count("NotificationsPublished", len(commits))
+        self._metrics.count("StreamDeletedPublished", len(outcome.published) - len(commits))
         self._metrics.count("NotificationsFailed", len(outcome.failed_sequence_numbers))
         for lag in lags:
             self._metrics.milliseconds("NotificationLagMilliseconds", lag)
@@ -580,6 +587,12 @@ class Notifier:
                 "maxLagMilliseconds": round(max(lags, default=0.0)),
             },
         )
+
+
+def _last_revision(notification: Notification) -> int:
+    """The revision a notification follows: a commit's last, or the last before a deletion."""
+    record = notification.record
+    return record.commit.last_revision if isinstance(record, CommitRecord) else record.marker.last_revision
 
 
 def _lag(now: datetime, commit: Commit) -> float:

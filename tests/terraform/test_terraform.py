@@ -304,14 +304,20 @@ def test_event_source_mapping_settings(stack: Stack) -> None:
     )["Attributes"]["QueueArn"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    # New commits, restarts of soft-deleted streams (they name the marker they replace) and lifecycle markers.
     assert patterns == [
         {
-            "eventName": ["INSERT"],
+            "eventName": events,
             "dynamodb": {
-                "Keys": {"revision": {"N": [{"anything-but": ["0", "-1"]}]}},
-                "NewImage": {"digest": {"S": [{"exists": True}]}},
+                "Keys": {"revision": {"N": [{"anything-but": ["0", "-1", "-2"]}]}},
+                "NewImage": {attribute: {"S": [{"exists": True}]}},
             },
         }
+        for events, attribute in (
+            (["INSERT"], "digest"),
+            (["MODIFY"], "replaces"),
+            (["INSERT", "MODIFY"], "kind"),
+        )
     ]
 
 
