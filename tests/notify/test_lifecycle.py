@@ -12,8 +12,9 @@ import pytest
 from eventstore.domain import Caller, NewEvent, StreamNotFound
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.lifecycle import new_marker
+from eventstore.notifications import parse_event
 from eventstore.table import CONTROL_REVISION
-from tests.notify.conftest import TABLE
+from tests.notify.conftest import TABLE, NotifierFactory
 from tests.notify.harness import Bus, EventSourceMapping, StreamTap
 from tests.support import load_handler
 
@@ -74,7 +75,7 @@ def test_notify_stream_completes_a_deletion_whose_deleter_died_after_its_marker(
     store.create("order", stream_id, new_events("A", "B", "C"), CALLER)
     marker = new_marker(stream_id, "order", "soft", 3, datetime.now(UTC))
     # The deleter's first write only: the marker takes the head slot, the control item is not written.
-    assert store.lifecycle._put_marker(marker, None) is None  # noqa: SLF001 - a deleter killed half-way
+    assert store.lifecycle._put_marker(marker, None) is None
     assert store.table.get_item(stream_id, CONTROL_REVISION) is None
     # A read that stops short of the head does not see the marker: the control item is what hides.
     assert [e.revision for e in store.read("order", stream_id, 0, 2).events] == [1, 2]
@@ -84,3 +85,23 @@ def test_notify_stream_completes_a_deletion_whose_deleter_died_after_its_marker(
     assert control["deletedBefore"] == {"N": "4"}
     with pytest.raises(StreamNotFound):
         store.read("order", stream_id, 0, 2)
+
+
+def test_a_deletion_waits_for_the_commits_before_it_to_be_notified(
+    store: DynamoEventStore, bus: Bus, tap: StreamTap, make_notifier: NotifierFactory
+) -> None:
+    orders = bus.subscribe("orders", raw=True, filter_policy={"StreamType": ["order"]})
+    notifier = make_notifier(bus.sns, bus.topic_arn)
+    stream_id = str(uuid.uuid4())
+    store.create("order", stream_id, new_events("A"), CALLER)
+    store.delete("order", stream_id, None, "soft")
+    records = tap.new_records()
+    (commit_record,) = [r for r in records if "digest" in r["dynamodb"]["NewImage"]]
+    (marker_record,) = [r for r in records if "kind" in r["dynamodb"]["NewImage"]]
+    # The marker's record arrives first (records of different items may come in other batches or shards).
+    held = notifier.process(parse_event({"Records": [marker_record]}))
+    assert held.failed_sequence_numbers == (marker_record["dynamodb"]["SequenceNumber"],)
+    assert orders.receive() == []
+    assert notifier.process(parse_event({"Records": [commit_record]})).failed_sequence_numbers == ()
+    assert notifier.process(parse_event({"Records": [marker_record]})).failed_sequence_numbers == ()
+    assert [b.body.get("type", "Events") for b in orders.receive()] == ["Events", "StreamDeleted"]
