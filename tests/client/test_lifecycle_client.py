@@ -9,12 +9,14 @@ import pytest
 
 from eventstore_client import (
     EventStoreClient,
+    InvalidNotification,
     MetadataConflict,
     NewEvent,
     StreamDeleted,
     StreamMetadata,
     StreamNotFound,
     WrongExpectedRevision,
+    parse_body,
 )
 from tests.client.fakeserver import FakeServer
 from tests.client.test_cli import one_line_error, run
@@ -76,3 +78,19 @@ def test_cli_delete_and_metadata(cli_env: FakeServer) -> None:
     gone = run("details", "Order", stream_id)
     assert gone.code == 2
     assert "deleted for good" in one_line_error(gone)
+
+
+def test_a_stream_deleted_notification_parses_as_a_deletion() -> None:
+    body = {
+        "type": "StreamDeleted",
+        "streamId": "3f0e6a36-7f7e-4d4c-9a51-0c4b0e0f7a11",
+        "streamType": "Order",
+        "mode": "tombstone",
+        "lastRevision": 7,
+        "deletedAt": "2026-12-06T01:00:00.000000Z",
+    }
+    notification = parse_body(json.dumps(body))
+    assert (notification.deleted, notification.to_revision, notification.events) == ("tombstone", 7, ())
+    assert notification.to_json()["deleted"] == "tombstone"
+    with pytest.raises(InvalidNotification):
+        parse_body(json.dumps(body | {"mode": "hard"}))

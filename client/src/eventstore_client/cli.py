@@ -208,6 +208,8 @@ class Output:
     def notification(self, n: Notification) -> None:
         types = ",".join(n.event_types)
         human = f"{n.stream_type}/{n.stream_id} revisions {n.from_revision}..{n.to_revision} {types}".rstrip()
+        if n.deleted:
+            human = f"{n.stream_type}/{n.stream_id} deleted ({n.deleted}) at revision {n.to_revision}"
         self.emit(human, n.to_json())
 
     def error(self, message: str, exc: EventStoreError | None = None) -> None:

@@ -197,6 +197,8 @@ class Notification:
     event_types: tuple[str, ...] = ()
     updated_at: datetime | None = None
     message_id: str | None = None
+    deleted: str | None = None
+    """A StreamDeleted notification: "soft" or "tombstone" (the stream was deleted at `to_revision`)."""
 
     @property
     def revision(self) -> int:
@@ -215,7 +217,7 @@ class Notification:
             "eventTypes": list(self.event_types),
             "updatedAt": format_timestamp(self.updated_at) if self.updated_at else None,
             "messageId": self.message_id,
-        }
+        } | ({"deleted": self.deleted} if self.deleted else {})
 
 
 @dataclass(frozen=True, slots=True)
