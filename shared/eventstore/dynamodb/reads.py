@@ -46,8 +46,9 @@ def read(
 ) -> EventPage:
     limit = min(limit, MAX_PAGE_EVENTS)
     prefetched: tuple[list[Commit | LifecycleMarker], bool] | None = None
-    if after_revision == 0:
-        # From the beginning: the control item comes back with the first commits, in the same Query.
+    if after_revision == 0 and (default is None or default.max_count is None):
+        # From the beginning: the control item comes back with the first commits, in the same Query (a
+        # type's default max count would make them useless: the read starts near the head).
         response = table.raw_items(
             stream_id, CONTROL_REVISION, limit, newest_first=False, limit=limit + _RESERVED_ITEMS
         )
