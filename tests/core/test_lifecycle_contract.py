@@ -403,4 +403,5 @@ def test_the_deleter_records_the_floor_on_the_control_item_before_answering(subj
     control = store.table.get_item(stream_id, CONTROL_REVISION)
     assert control is not None
     assert (control["deletedBefore"], control["streamType"]) == ({"N": "4"}, {"S": "order"})
-    assert "digest" not in control and "listingShard" not in control
+    assert "digest" not in control
+    assert "listingShard" not in control

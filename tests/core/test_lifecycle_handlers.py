@@ -52,7 +52,7 @@ class Api:
     def __call__(self, function: str, method: str, resource: str, params: dict[str, str], **kw: Any) -> Any:
         response = self.handlers[function].handler(proxy_event(method, resource, params, **kw), None)
         body = json.loads(response["body"]) if response["body"] else None
-        if response["statusCode"] >= 400:  # noqa: PLR2004
+        if response["statusCode"] >= 400:
             assert response["headers"]["Content-Type"] == "application/problem+json"
             assert_matches_schema(body, "Problem")
         return response["statusCode"], body
