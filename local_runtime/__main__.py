@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from eventstore.config import ConfigurationError, RetentionSettings
 from local_runtime.deployed import DeploymentError
 from local_runtime.runtime import start
 from local_runtime.settings import Settings
@@ -78,10 +79,21 @@ def parse_settings(
     parser.add_argument(
         "--ready-file", type=Path, help="write the endpoints here as JSON once everything is up"
     )
+    parser.add_argument(
+        "--retention-defaults",
+        default="",
+        metavar="JSON",
+        help="per stream type retention defaults (Terraform: stream_type_retention), e.g. "
+        '\'{"order": {"maxCount": 1000, "maxAgeSeconds": 86400}}\'',
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     args = parser.parse_args(argv)
     if args.from_terraform and args.data_dir:
         parser.error("--data-dir keeps the runtime's own table; --from-terraform serves Terraform's")
+    try:
+        RetentionSettings.from_environment({"EVENTSTORE_RETENTION_DEFAULTS": args.retention_defaults})
+    except ConfigurationError as exc:
+        parser.error(f"--retention-defaults: {exc}")
     settings = Settings(
         host=args.host,
         api_port=args.api_port,
@@ -96,6 +108,7 @@ def parse_settings(
         workspace=args.workspace,
         build_dir=args.build_dir,
         terraform_dir=args.terraform_dir,
+        retention_defaults=args.retention_defaults,
     )
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

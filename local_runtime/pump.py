@@ -2,9 +2,9 @@
 
 It polls the table's stream through the emulator's dynamodbstreams API (no event source mapping is created
 in moto: moto would try to run the function in Docker and drain the stream) and applies the mapping's
-semantics: the filter (only INSERTs of commits, i.e. revision not 0 or -1), batch size and batching window,
-ReportBatchItemFailures (retry from the lowest failed sequence number), bisect on function error, maximum
-retry attempts, and on final failure a record to the on-failure SQS queue, after which it moves on.
+semantics: the filter (commits and lifecycle markers; not revisions 0, -1 or -2), batch size and batching
+window, ReportBatchItemFailures (retry from the lowest failed sequence number), bisect on function error,
+maximum retry attempts, and on final failure a record to the on-failure SQS queue, after which it moves on.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
+from eventstore.table import CONTROL_REVISION, LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 from local_runtime.dynamodb_json import encode_item
 
 if TYPE_CHECKING:
@@ -31,20 +31,27 @@ log = logging.getLogger(__name__)
 
 _SHARD_REFRESH_SECONDS = 5.0
 _MAX_RECORDS_PER_READ = 1000
-_NOT_COMMITS = frozenset({str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION)})
+_NOT_COMMITS = frozenset({str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION), str(CONTROL_REVISION)})
+_INSERTED_COMMIT = "digest"
+_RESTART_COMMIT = "replaces"
 _ITEMS = ("Keys", "NewImage", "OldImage")
 """The parts of a stream record holding attribute values (binary: bytes from boto3, base64 for Lambda)."""
 
 
 def matches_filter(record: Mapping[str, Any]) -> bool:
-    """The mapping's FilterCriteria: new commits only (with a digest); not summaries, listing markers,
-    feed items, checkpoints or updates."""
-    if record.get("eventName") != "INSERT":
+    """The mapping's FilterCriteria: commits (with a digest) INSERTed, or MODIFYing a soft delete's marker
+    (a restart: it names the marker it `replaces`), and lifecycle markers (with a kind) INSERTed or
+    MODIFYing one (a tombstone after a soft delete); not summaries, listing markers, control items, feed
+    items, checkpoints or other updates."""
+    event_name = record.get("eventName")
+    if event_name not in {"INSERT", "MODIFY"}:
         return False
     change = record.get("dynamodb", {})
     revision = change.get("Keys", {}).get(layout().range_key, {}).get("N")
-    has_digest = "S" in change.get("NewImage", {}).get("digest", {})
-    return revision is not None and revision not in _NOT_COMMITS and has_digest
+    image = change.get("NewImage", {})
+    commit = "S" in image.get(_INSERTED_COMMIT if event_name == "INSERT" else _RESTART_COMMIT, {})
+    marker = "S" in image.get("kind", {})
+    return revision is not None and revision not in _NOT_COMMITS and (commit or marker)
 
 
 def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:

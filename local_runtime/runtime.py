@@ -200,7 +200,15 @@ def _set_handler_environment(
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
     }
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENTSTORE_PAGE_KEY_KMS_KEY_ID"):
+    if settings.retention_defaults:
+        environment["EVENTSTORE_RETENTION_DEFAULTS"] = settings.retention_defaults
+    unset = (
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "EVENTSTORE_PAGE_KEY_KMS_KEY_ID",
+        "EVENTSTORE_RETENTION_DEFAULTS",
+    )
+    for name in unset:
         os.environ.pop(name, None)
     os.environ.update(environment)
     # Quieter defaults than Lambda's: EMF metric lines and per-request JSON logs would drown the runtime's

@@ -53,6 +53,9 @@ class Settings:
     """Where `make build` wrote the zips the deployed functions were created from."""
     extra_environment: dict[str, str] = field(default_factory=dict)
     """More environment for the handlers (e.g. EVENTSTORE_LISTING_SETTLE_SECONDS)."""
+    retention_defaults: str = ""
+    """Per stream type retention defaults, as Terraform's stream_type_retention gives them to the readers:
+    `{"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}` (EVENTSTORE_RETENTION_DEFAULTS); "" for none."""
 
     @property
     def table_name(self) -> str:

@@ -20,8 +20,8 @@ locals {
 
   # Per function: description, timeout, environment and the statements of its role (besides its own
   # log group and X-Ray, which every function gets). erasure.tf adds its functions, and its statements and
-  # environment to the event functions.
-  functions = merge(local.erasure_functions, {
+  # environment to the event functions; lifecycle.tf its functions and the readers' retention defaults.
+  functions = merge(local.erasure_functions, local.lifecycle_functions, {
     create_stream = {
       description = "POST /streams/{streamType}: create a stream with its first events"
       timeout     = var.lambda_timeout_seconds
@@ -211,6 +211,7 @@ resource "aws_lambda_function" "this" {
       each.value.environment,
       lookup(local.erasure_environment, each.key, {}),
       contains(keys(local.payload_statements), each.key) ? local.payload_environment : {},
+      lookup(local.lifecycle_environment, each.key, {}),
     )
   }
 

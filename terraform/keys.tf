@@ -38,8 +38,9 @@ locals {
   # both tables use the table key). A literal list: the key policy cannot depend on local.functions,
   # which depends on the table, which depends on the key. The check below keeps it true.
   table_users = [
-    "append_event", "checkpoints", "create_stream", "describe_data_subject", "erase_data_subject",
-    "list_streams", "notify_stream", "read_events", "read_feed", "snapshots",
+    "append_event", "checkpoints", "create_stream", "delete_stream", "describe_data_subject",
+    "erase_data_subject", "list_streams", "notify_stream", "read_events", "read_feed", "snapshots",
+    "stream_metadata",
   ]
   # Role ARNs by name (the same names functions.tf and backup.tf give them): a key policy may name
   # roles in a condition before they exist.

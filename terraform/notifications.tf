@@ -4,6 +4,13 @@
 
 locals {
   topic_suffix = var.topic_fifo ? ".fifo" : ""
+  # The mapping's filters (any one passes a record): new commits, restarts, lifecycle markers
+  # (local_runtime/pump.py's matches_filter is the same).
+  notified_writes = [
+    { events = ["INSERT"], attribute = "digest" },
+    { events = ["MODIFY"], attribute = "replaces" },
+    { events = ["INSERT", "MODIFY"], attribute = "kind" },
+  ]
 }
 
 resource "aws_sns_topic" "notifications" {
@@ -44,21 +51,27 @@ resource "aws_lambda_event_source_mapping" "notify" {
     }
   }
 
-  # Only new commits: summary items (revision 0) and listing markers (-1) are not commits, nor are feed
-  # items and checkpoints (no digest).
+  # Only new commits and deletions: commits (a digest) INSERTed, or MODIFYing a soft delete's marker when
+  # they start the stream again (they name the marker they `replaces`; commits are never modified
+  # otherwise); lifecycle markers (a kind) INSERTed, or MODIFYing a soft delete's marker into a tombstone.
+  # Summaries (0), listing markers (-1) and control items (-2) are none of these, nor are feed items and
+  # checkpoints (no digest, no kind).
   filter_criteria {
-    filter {
-      pattern = jsonencode({
-        eventName = ["INSERT"]
-        dynamodb = {
-          Keys = {
-            (local.table.range_key) = { N = [{ "anything-but" = ["0", "-1"] }] }
+    dynamic "filter" {
+      for_each = local.notified_writes
+      content {
+        pattern = jsonencode({
+          eventName = filter.value.events
+          dynamodb = {
+            Keys = {
+              (local.table.range_key) = { N = [{ "anything-but" = ["0", "-1", "-2"] }] }
+            }
+            NewImage = {
+              (filter.value.attribute) = { S = [{ exists = true }] }
+            }
           }
-          NewImage = {
-            digest = { S = [{ exists = true }] }
-          }
-        }
-      })
+        })
+      }
     }
   }
 

@@ -115,6 +115,25 @@ variable "listing_settle_seconds" {
   }
 }
 
+variable "stream_type_retention" {
+  type = map(object({
+    max_count       = optional(number)
+    max_age_seconds = optional(number)
+  }))
+  description = "Per stream type defaults of the lifecycle bounds (EVENTSTORE_RETENTION_DEFAULTS): keep a type's newest max_count events and those younger than max_age_seconds visible; a stream's own metadata overrides them. Events outside are invisible at once and removed later. {} (the default): keep everything."
+  default     = {}
+
+  validation {
+    condition = alltrue([
+      for stream_type, bounds in var.stream_type_retention :
+      can(regex("^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$", stream_type))
+      && (bounds.max_count == null || try(bounds.max_count >= 1 && floor(bounds.max_count) == bounds.max_count, false))
+      && (bounds.max_age_seconds == null || try(bounds.max_age_seconds >= 1 && floor(bounds.max_age_seconds) == bounds.max_age_seconds, false))
+    ])
+    error_message = "stream_type_retention: keys are stream type names; max_count and max_age_seconds are whole numbers of at least 1 (or left out)."
+  }
+}
+
 variable "snap_start" {
   type        = bool
   description = "Lambda SnapStart on every function: a cold start restores a snapshot of the published version's init instead of running it (docs/design.md, \"SnapStart\"). Not applied on emulators."

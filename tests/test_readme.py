@@ -40,7 +40,7 @@ def run(block: str, store: LocalStore) -> list[Any]:
 
 @pytest.mark.slow
 def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
-    create, put, batch, read, details_and_list, erasure, snapshot = curl_blocks()
+    create, put, batch, read, details_and_list, erasure, snapshot, lifecycle = curl_blocks()
     stream = run(create, local_store)[0]
     assert stream == {"stream": {**stream["stream"], "revision": 1, "streamType": "order"}}
     assert run(put, local_store)[0]["stream"]["revision"] == 2
@@ -61,3 +61,10 @@ def test_readme_curl_examples_run_as_written(local_store: LocalStore) -> None:
     written, stored = run(snapshot, local_store)
     assert written["snapshot"]["revision"] == 5
     assert stored["snapshot"] == {**written["snapshot"], "state": {"status": "shipped", "lines": 2}}
+    created, metadata, truncated, restarted, gone = run(lifecycle, local_store)
+    assert created["stream"]["revision"] == 3
+    assert metadata["metadata"]["truncateBefore"] == 2
+    page = truncated["eventPage"]
+    assert ([e["revision"] for e in page["events"]], page["firstRevision"]) == ([2, 3], 2)
+    assert restarted["stream"]["revision"] == 4
+    assert gone == 410

@@ -72,8 +72,8 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
         if "expectedRevision" in data_keys:
             data_keys.remove("expectedRevision")
             data__expectedRevision = data["expectedRevision"]
-            data__expectedRevision_one_of_count5 = 0
-            if data__expectedRevision_one_of_count5 < 2:
+            data__expectedRevision_one_of_count6 = 0
+            if data__expectedRevision_one_of_count6 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (int)) and not (isinstance(data__expectedRevision, float) and data__expectedRevision.is_integer()) or isinstance(data__expectedRevision, bool):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be integer")
@@ -82,17 +82,17 @@ def validate___components_schemas_appendeventsrequest(data, custom_formats={}, n
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be bigger than or equal to 0")
                         if data__expectedRevision > 9007199254740991:
                             raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be smaller than or equal to 9007199254740991")
-                    data__expectedRevision_one_of_count5 += 1
+                    data__expectedRevision_one_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count5 < 2:
+            if data__expectedRevision_one_of_count6 < 2:
                 try:
                     if not isinstance(data__expectedRevision, (str)):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be string")
                     if not (isinstance(data__expectedRevision, str) and data__expectedRevision == 'any'):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be one of ['any']")
-                    data__expectedRevision_one_of_count5 += 1
+                    data__expectedRevision_one_of_count6 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if data__expectedRevision_one_of_count5 != 1:
+            if data__expectedRevision_one_of_count6 != 1:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedRevision must be valid exactly by one definition")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
@@ -157,26 +157,26 @@ def validate___components_schemas_checkpointresponse(data, custom_formats={}, na
 def validate___components_schemas_createstreamrequest(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
-    data_one_of_count4 = 0
-    if data_one_of_count4 < 2:
+    data_one_of_count5 = 0
+    if data_one_of_count5 < 2:
         try:
             data_is_dict = isinstance(data, dict)
             if data_is_dict:
                 data__missing_keys = set(['initialEvent']) - data.keys()
                 if data__missing_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-            data_one_of_count4 += 1
+            data_one_of_count5 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if data_one_of_count4 < 2:
+    if data_one_of_count5 < 2:
         try:
             data_is_dict = isinstance(data, dict)
             if data_is_dict:
                 data__missing_keys = set(['events']) - data.keys()
                 if data__missing_keys:
                     raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-            data_one_of_count4 += 1
+            data_one_of_count5 += 1
         except (JsonSchemaValueException, JsonSchemaValuesException): pass
-    if data_one_of_count4 != 1:
+    if data_one_of_count5 != 1:
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be valid exactly by one definition")
     data_is_dict = isinstance(data, dict)
     if data_is_dict:
@@ -336,6 +336,14 @@ def validate___components_schemas_eventpageresponse(data, custom_formats={}, nam
                         data__eventPage__events_len = len(data__eventPage__events)
                         for data__eventPage__events_x, data__eventPage__events_item in enumerate(data__eventPage__events):
                             validate___components_schemas_event(data__eventPage__events_item, custom_formats, (name_prefix or "data") + ".eventPage.events[{data__eventPage__events_x}]".format(**locals()))
+                if "firstRevision" in data__eventPage_keys:
+                    data__eventPage_keys.remove("firstRevision")
+                    data__eventPage__firstRevision = data__eventPage["firstRevision"]
+                    if not isinstance(data__eventPage__firstRevision, (int)) and not (isinstance(data__eventPage__firstRevision, float) and data__eventPage__firstRevision.is_integer()) or isinstance(data__eventPage__firstRevision, bool):
+                        raise JsonSchemaValueException("" + (name_prefix or "data") + ".eventPage.firstRevision must be integer")
+                    if isinstance(data__eventPage__firstRevision, (int, float, Decimal)) and not isinstance(data__eventPage__firstRevision, bool):
+                        if data__eventPage__firstRevision < 1:
+                            raise JsonSchemaValueException("" + (name_prefix or "data") + ".eventPage.firstRevision must be bigger than or equal to 1")
                 if "hasMore" in data__eventPage_keys:
                     data__eventPage_keys.remove("hasMore")
                     data__eventPage__hasMore = data__eventPage["hasMore"]
@@ -491,26 +499,26 @@ def validate___components_schemas_metadata(data, custom_formats={}, name_prefix=
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
     try:
-        data_any_of_count3 = 0
-        if not data_any_of_count3:
+        data_any_of_count4 = 0
+        if not data_any_of_count4:
             try:
                 data_is_dict = isinstance(data, dict)
                 if data_is_dict:
                     data__missing_keys = set(['principal']) - data.keys()
                     if data__missing_keys:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-                data_any_of_count3 += 1
+                data_any_of_count4 += 1
             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-        if not data_any_of_count3:
+        if not data_any_of_count4:
             try:
                 data_is_dict = isinstance(data, dict)
                 if data_is_dict:
                     data__missing_keys = set(['requestId']) - data.keys()
                     if data__missing_keys:
                         raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
-                data_any_of_count3 += 1
+                data_any_of_count4 += 1
             except (JsonSchemaValueException, JsonSchemaValuesException): pass
-        if not data_any_of_count3:
+        if not data_any_of_count4:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition")
     except (JsonSchemaValueException, JsonSchemaValuesException): pass
     else:
@@ -643,6 +651,11 @@ def validate___components_schemas_problem(data, custom_formats={}, name_prefix=N
         if data__missing_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
         data_keys = set(data.keys())
+        if "currentMetadataRevision" in data_keys:
+            data_keys.remove("currentMetadataRevision")
+            data__currentMetadataRevision = data["currentMetadataRevision"]
+            if not isinstance(data__currentMetadataRevision, (int)) and not (isinstance(data__currentMetadataRevision, float) and data__currentMetadataRevision.is_integer()) or isinstance(data__currentMetadataRevision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".currentMetadataRevision must be integer")
         if "currentRevision" in data_keys:
             data_keys.remove("currentRevision")
             data__currentRevision = data["currentRevision"]
@@ -725,19 +738,19 @@ def validate___components_schemas_putcheckpointrequest(data, custom_formats={}, 
         if "expectedPosition" in data_keys:
             data_keys.remove("expectedPosition")
             data__expectedPosition = data["expectedPosition"]
-            data__expectedPosition_any_of_count2 = 0
-            if not data__expectedPosition_any_of_count2:
+            data__expectedPosition_any_of_count3 = 0
+            if not data__expectedPosition_any_of_count3:
                 try:
                     validate___components_schemas_position(data__expectedPosition, custom_formats, (name_prefix or "data") + ".expectedPosition")
-                    data__expectedPosition_any_of_count2 += 1
+                    data__expectedPosition_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__expectedPosition_any_of_count2:
+            if not data__expectedPosition_any_of_count3:
                 try:
                     if not (data__expectedPosition is None):
                         raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedPosition must be one of [None]")
-                    data__expectedPosition_any_of_count2 += 1
+                    data__expectedPosition_any_of_count3 += 1
                 except (JsonSchemaValueException, JsonSchemaValuesException): pass
-            if not data__expectedPosition_any_of_count2:
+            if not data__expectedPosition_any_of_count3:
                 raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedPosition cannot be validated by any definition")
         if "position" in data_keys:
             data_keys.remove("position")
@@ -781,6 +794,63 @@ def validate___components_schemas_putsnapshotrequest(data, custom_formats={}, na
             validate___components_schemas_jsonvalue(data__state, custom_formats, (name_prefix or "data") + ".state")
         if data_keys:
             raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+
+def validate___components_schemas_putstreammetadatarequest(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data_keys = set(data.keys())
+        if "expectedMetadataRevision" in data_keys:
+            data_keys.remove("expectedMetadataRevision")
+            data__expectedMetadataRevision = data["expectedMetadataRevision"]
+            if not isinstance(data__expectedMetadataRevision, (int)) and not (isinstance(data__expectedMetadataRevision, float) and data__expectedMetadataRevision.is_integer()) or isinstance(data__expectedMetadataRevision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedMetadataRevision must be integer")
+            if isinstance(data__expectedMetadataRevision, (int, float, Decimal)) and not isinstance(data__expectedMetadataRevision, bool):
+                if data__expectedMetadataRevision < 0:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedMetadataRevision must be bigger than or equal to 0")
+                if data__expectedMetadataRevision > 9007199254740991:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".expectedMetadataRevision must be smaller than or equal to 9007199254740991")
+        if "maxAgeSeconds" in data_keys:
+            data_keys.remove("maxAgeSeconds")
+            data__maxAgeSeconds = data["maxAgeSeconds"]
+            validate___components_schemas_retentionbound(data__maxAgeSeconds, custom_formats, (name_prefix or "data") + ".maxAgeSeconds")
+        if "maxCount" in data_keys:
+            data_keys.remove("maxCount")
+            data__maxCount = data["maxCount"]
+            validate___components_schemas_retentionbound(data__maxCount, custom_formats, (name_prefix or "data") + ".maxCount")
+        if "truncateBefore" in data_keys:
+            data_keys.remove("truncateBefore")
+            data__truncateBefore = data["truncateBefore"]
+            validate___components_schemas_retentionbound(data__truncateBefore, custom_formats, (name_prefix or "data") + ".truncateBefore")
+        if data_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must not contain "+str(data_keys)+" properties")
+    return data
+
+
+def validate___components_schemas_retentionbound(data, custom_formats={}, name_prefix=None):
+    data_any_of_count2 = 0
+    if not data_any_of_count2:
+        try:
+            if not isinstance(data, (int)) and not (isinstance(data, float) and data.is_integer()) or isinstance(data, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be integer")
+            if isinstance(data, (int, float, Decimal)) and not isinstance(data, bool):
+                if data < 1:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + " must be bigger than or equal to 1")
+                if data > 9007199254740991:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + " must be smaller than or equal to 9007199254740991")
+            data_any_of_count2 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+    if not data_any_of_count2:
+        try:
+            if not (data is None):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + " must be one of [None]")
+            data_any_of_count2 += 1
+        except (JsonSchemaValueException, JsonSchemaValuesException): pass
+    if not data_any_of_count2:
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " cannot be validated by any definition")
     return data
 
 
@@ -949,6 +1019,54 @@ def validate___components_schemas_streamid(data, custom_formats={}, name_prefix=
     return data
 
 
+def validate___components_schemas_streammetadata(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['maxCount', 'maxAgeSeconds', 'truncateBefore', 'metadataRevision']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "maxAgeSeconds" in data_keys:
+            data_keys.remove("maxAgeSeconds")
+            data__maxAgeSeconds = data["maxAgeSeconds"]
+            validate___components_schemas_retentionbound(data__maxAgeSeconds, custom_formats, (name_prefix or "data") + ".maxAgeSeconds")
+        if "maxCount" in data_keys:
+            data_keys.remove("maxCount")
+            data__maxCount = data["maxCount"]
+            validate___components_schemas_retentionbound(data__maxCount, custom_formats, (name_prefix or "data") + ".maxCount")
+        if "metadataRevision" in data_keys:
+            data_keys.remove("metadataRevision")
+            data__metadataRevision = data["metadataRevision"]
+            if not isinstance(data__metadataRevision, (int)) and not (isinstance(data__metadataRevision, float) and data__metadataRevision.is_integer()) or isinstance(data__metadataRevision, bool):
+                raise JsonSchemaValueException("" + (name_prefix or "data") + ".metadataRevision must be integer")
+            if isinstance(data__metadataRevision, (int, float, Decimal)) and not isinstance(data__metadataRevision, bool):
+                if data__metadataRevision < 0:
+                    raise JsonSchemaValueException("" + (name_prefix or "data") + ".metadataRevision must be bigger than or equal to 0")
+        if "truncateBefore" in data_keys:
+            data_keys.remove("truncateBefore")
+            data__truncateBefore = data["truncateBefore"]
+            validate___components_schemas_retentionbound(data__truncateBefore, custom_formats, (name_prefix or "data") + ".truncateBefore")
+    return data
+
+
+def validate___components_schemas_streammetadataresponse(data, custom_formats={}, name_prefix=None):
+    if not isinstance(data, (dict)):
+        raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
+    data_is_dict = isinstance(data, dict)
+    if data_is_dict:
+        data__missing_keys = set(['metadata']) - data.keys()
+        if data__missing_keys:
+            raise JsonSchemaValueException("" + (name_prefix or "data") + " must contain ")
+        data_keys = set(data.keys())
+        if "metadata" in data_keys:
+            data_keys.remove("metadata")
+            data__metadata = data["metadata"]
+            validate___components_schemas_streammetadata(data__metadata, custom_formats, (name_prefix or "data") + ".metadata")
+    return data
+
+
 def validate___components_schemas_streampageresponse(data, custom_formats={}, name_prefix=None):
     if not isinstance(data, (dict)):
         raise JsonSchemaValueException("" + (name_prefix or "data") + " must be object")
@@ -1109,6 +1227,8 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'Problem': validate___components_schemas_problem,
     'PutCheckpointRequest': validate___components_schemas_putcheckpointrequest,
     'PutSnapshotRequest': validate___components_schemas_putsnapshotrequest,
+    'PutStreamMetadataRequest': validate___components_schemas_putstreammetadatarequest,
+    'RetentionBound': validate___components_schemas_retentionbound,
     'Snapshot': validate___components_schemas_snapshot,
     'SnapshotResponse': validate___components_schemas_snapshotresponse,
     'SnapshotType': validate___components_schemas_snapshottype,
@@ -1116,6 +1236,8 @@ VALIDATORS: dict[str, Callable[[Any], Any]] = {
     'SnapshotWrittenResponse': validate___components_schemas_snapshotwrittenresponse,
     'Stream': validate___components_schemas_stream,
     'StreamId': validate___components_schemas_streamid,
+    'StreamMetadata': validate___components_schemas_streammetadata,
+    'StreamMetadataResponse': validate___components_schemas_streammetadataresponse,
     'StreamPageResponse': validate___components_schemas_streampageresponse,
     'StreamResponse': validate___components_schemas_streamresponse,
     'StreamTypePageResponse': validate___components_schemas_streamtypepageresponse,

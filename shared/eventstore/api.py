@@ -31,6 +31,7 @@ from eventstore.domain import (
 )
 from eventstore.feeds import MAX_GROUP_SIZE, MAX_STREAM_TYPES_PAGE
 from eventstore.http import Request, Response, json_body
+from eventstore.lifecycle import DeleteMode, StreamMetadata
 from eventstore.store import EventStore, FeedStore, SnapshotStore
 
 # Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
@@ -318,6 +319,7 @@ def read_events(store: EventStore, request: Request, _telemetry: Telemetry) -> R
                 "events": [event_json(e) for e in page.events],
                 "hasMore": page.has_more,
                 "lastEvaluatedRevision": page.last_evaluated_revision,
+                "firstRevision": page.first_revision,
             }
         },
     )
@@ -328,6 +330,54 @@ def describe_stream(store: EventStore, request: Request, _telemetry: Telemetry) 
     stream_type, stream_id = _stream_type(request), _stream_id(request)
     _only_query(request)
     return Response(200, {"stream": stream_json(store.describe(stream_type, stream_id))})
+
+
+_DELETE_MODES: Final[dict[str, DeleteMode]] = {"soft": "soft", "tombstone": "tombstone"}
+
+
+def delete_stream(store: EventStore, request: Request, telemetry: Telemetry) -> Response:
+    """DELETE /streams/{streamType}/{streamId}: soft delete, or `mode=tombstone` for good."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request, "expected-revision", "mode")
+    mode_text = request.query.get("mode", "soft")
+    if (mode := _DELETE_MODES.get(mode_text)) is None:
+        raise InvalidRequest.single("/query/mode", f"must be soft or tombstone, got {mode_text[:40]!r}")
+    text = request.query.get("expected-revision")
+    expected = None if text is None else _integer(text, "/query/expected-revision", default=0, minimum=1)
+    store.delete(stream_type, stream_id, expected, mode)
+    telemetry.count("StreamsDeleted")
+    return Response(204, None)
+
+
+def metadata_json(metadata: StreamMetadata) -> dict[str, Any]:
+    return {
+        "maxCount": metadata.max_count,
+        "maxAgeSeconds": metadata.max_age_seconds,
+        "truncateBefore": metadata.truncate_before,
+        "metadataRevision": metadata.revision,
+    }
+
+
+def get_stream_metadata(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    return Response(200, {"metadata": metadata_json(store.get_metadata(stream_type, stream_id))})
+
+
+def put_stream_metadata(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
+    """PUT .../metadata: replace the lifecycle settings, compare-and-set on `expectedMetadataRevision`."""
+    stream_type, stream_id = _stream_type(request), _stream_id(request)
+    _only_query(request)
+    body = json_body(request)
+    validation.validate("PutStreamMetadataRequest", body, "/body")
+
+    def bound(name: str) -> int | None:
+        value = body.get(name)
+        return None if value is None else int(value)  # JSON Schema's integer admits 2.0
+
+    metadata = StreamMetadata(bound("maxCount"), bound("maxAgeSeconds"), bound("truncateBefore"))
+    stored = store.set_metadata(stream_type, stream_id, metadata, bound("expectedMetadataRevision"))
+    return Response(200, {"metadata": metadata_json(stored)})
 
 
 def list_streams(store: EventStore, request: Request, _telemetry: Telemetry) -> Response:
@@ -564,16 +614,19 @@ __all__ = [
     "append_event",
     "append_events",
     "create_stream",
+    "delete_stream",
     "describe_data_subject",
     "describe_stream",
     "erase_data_subject",
     "get_checkpoint",
     "get_snapshot",
+    "get_stream_metadata",
     "list_stream_types",
     "list_streams",
     "liveness_check",
     "put_checkpoint",
     "put_snapshot",
+    "put_stream_metadata",
     "read_events",
     "read_feed",
     "read_type_feed",

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from eventstore.lifecycle import Retention, parse_retention_defaults
 
 
 class ConfigurationError(RuntimeError):
@@ -39,6 +42,24 @@ class StoreSettings:
         return cls(
             table_name=_required(environ, "EVENTSTORE_TABLE_NAME"), listing_settle_seconds=settle_seconds
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionSettings:
+    """Per stream type defaults of maxCount / maxAgeSeconds (a stream's metadata overrides them):
+    `EVENTSTORE_RETENTION_DEFAULTS` = `{"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}`, optional."""
+
+    defaults: dict[str, Retention] = field(default_factory=dict)
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RetentionSettings:
+        text = environ.get("EVENTSTORE_RETENTION_DEFAULTS", "").strip()
+        if not text:
+            return cls()
+        try:
+            return cls(parse_retention_defaults(json.loads(text)))
+        except ValueError as exc:  # json.JSONDecodeError is a ValueError too
+            raise ConfigurationError(f"EVENTSTORE_RETENTION_DEFAULTS: {exc}") from exc
 
 
 @dataclass(frozen=True, slots=True)

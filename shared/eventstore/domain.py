@@ -98,6 +98,9 @@ class EventPage:
     events: tuple[RecordedEvent, ...]
     has_more: bool
     last_evaluated_revision: int
+    first_revision: int = 1
+    """Where the page starts: after-revision + 1, or the stream's first visible revision when that is
+    higher (earlier events were deleted, truncated or are past the stream's retention)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,11 +279,30 @@ class StreamNotFound(EventStoreError):
         super().__init__(f"stream {stream_type}/{stream_id} does not exist")
 
 
-class WrongExpectedRevision(EventStoreError):
-    def __init__(self, expected: ExpectedRevision, current: int) -> None:
+class StreamDeleted(EventStoreError):
+    """The stream was hard-deleted (tombstoned): it can never be read or written again."""
+
+    def __init__(self, stream_type: str, stream_id: str) -> None:
+        super().__init__(f"stream {stream_type}/{stream_id} was deleted for good (tombstone)")
+
+
+class MetadataConflict(EventStoreError):
+    """A metadata write's `expectedMetadataRevision` is not the stored one (`current`)."""
+
+    def __init__(self, expected: int, current: int) -> None:
         self.expected = expected
         self.current = current
-        super().__init__(f"expected revision {expected}, but the stream is at revision {current}")
+        super().__init__(f"expected metadata revision {expected}, but the metadata is at revision {current}")
+
+
+class WrongExpectedRevision(EventStoreError):
+    """`deleted`: the stream was soft-deleted at `current` (an append at current + 1 starts it again)."""
+
+    def __init__(self, expected: ExpectedRevision, current: int, *, deleted: bool = False) -> None:
+        self.expected = expected
+        self.current = current
+        state = "was deleted at" if deleted else "is at"
+        super().__init__(f"expected revision {expected}, but the stream {state} revision {current}")
 
 
 class StreamAlreadyExists(EventStoreError):

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from eventstore import timefmt
 from eventstore.commits import Commit, item_size
-from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest
+from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest, RecordedEvent
 from eventstore.payloads import PAGE_BUDGET_BYTES, response_bytes
 
 if TYPE_CHECKING:
@@ -414,7 +414,8 @@ class FeedSource(Protocol):
         ...
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
-        """The commits at these (stream id, first revision) keys; a deleted one is absent."""
+        """The commits at these (stream id, first revision) keys, with only their visible events
+        (docs/design.md, "Lifecycle"); a deleted one, or one with no visible event, is absent."""
         ...
 
 
@@ -491,6 +492,10 @@ def read_page(
     return FeedPage(tuple(events), has_more=has_more, last_position=last_position)
 
 
+def _event_at(commit: Commit, revision: int) -> RecordedEvent | None:
+    return next((e for e in commit.events if e.revision == revision), None)
+
+
 def _events(
     source: FeedSource,
     feed: str,
@@ -511,7 +516,10 @@ def _events(
         if key not in opened:
             opened[key] = open_commit(found[key])
         commit = opened[key]
-        event = commit.events[entry.index]
+        # A store leaves out events that are not visible (deleted, truncated, past retention).
+        event = _event_at(commit, entry.ref.first_revision + entry.index)
+        if event is None:
+            continue
         total += response_bytes(event)
         if total > PAGE_BUDGET_BYTES and events:
             return events, events[-1].position

@@ -22,6 +22,7 @@ from eventstore.domain import (
     EventStoreError,
     InvalidParam,
     InvalidRequest,
+    MetadataConflict,
     PayloadTooLarge,
     ServiceUnavailable,
     SnapshotBeyondStream,
@@ -30,6 +31,7 @@ from eventstore.domain import (
     SnapshotTooLarge,
     StoredPayloadCorrupt,
     StreamAlreadyExists,
+    StreamDeleted,
     StreamNotFound,
     WrongExpectedRevision,
 )
@@ -132,6 +134,8 @@ _PROBLEMS: Final[dict[type[EventStoreError], tuple[int, str, str]]] = {
     BadPosition: (400, "invalid-request", "The request is invalid"),
     InvalidRequest: (400, "invalid-request", "The request is invalid"),
     StreamNotFound: (404, "stream-not-found", "No such stream"),
+    StreamDeleted: (410, "stream-deleted", "The stream was deleted for good"),
+    MetadataConflict: (409, "metadata-conflict", "The stream metadata is not at the expected revision"),
     CheckpointNotFound: (404, "checkpoint-not-found", "No such checkpoint"),
     CheckpointConflict: (409, "checkpoint-conflict", "The checkpoint is not at the expected position"),
     DataSubjectNotFound: (404, "data-subject-not-found", "No such data subject"),
@@ -173,6 +177,8 @@ def problem(error: EventStoreError, request: Request | None = None) -> Response:
             body["storedRevision"] = stored_revision
         case CheckpointConflict(stored=stored):
             body["storedPosition"] = stored
+        case MetadataConflict(current=current):
+            body["currentMetadataRevision"] = current
         case ServiceUnavailable(retry_after_seconds=seconds):
             headers["Retry-After"] = str(seconds)
         case _:

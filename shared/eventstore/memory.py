@@ -11,9 +11,10 @@ runs on it.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import threading
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Final
@@ -32,6 +33,7 @@ from eventstore.domain import (
     EventPage,
     ExpectedRevision,
     FeedPage,
+    MetadataConflict,
     NewEvent,
     NewSnapshot,
     NotGiven,
@@ -42,6 +44,7 @@ from eventstore.domain import (
     SnapshotNotFound,
     SnapshotWritten,
     StreamAlreadyExists,
+    StreamDeleted,
     StreamNotFound,
     StreamPage,
     StreamState,
@@ -58,6 +61,19 @@ from eventstore.feeds import (
     check_position,
     read_page,
     stream_type_number,
+)
+from eventstore.lifecycle import (
+    DELETED,
+    TOMBSTONE,
+    DeleteMode,
+    LifecycleMarker,
+    Retention,
+    StreamControl,
+    StreamMetadata,
+    Visibility,
+    new_marker,
+    visibility,
+    visible_part,
 )
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.payloads import MemoryPayloadObjects, PayloadObjects, load, store_large, within_budget
@@ -85,7 +101,12 @@ class MemoryEventStore:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         keyring: Keyring | None = None,
         payloads: PayloadObjects | None = None,
+        retention: Mapping[str, Retention] | None = None,
     ) -> None:
+        self._retention = dict(retention or {})
+        # A stream's lifecycle marker while it is its head (deleted or tombstoned), and its control item.
+        self._markers: dict[str, LifecycleMarker] = {}
+        self._controls: dict[str, StreamControl] = {}
         # The reference keyring: keys wrapped under a master key in memory (LocalKeyService), not KMS.
         self.keyring = keyring or Keyring(MemorySubjectKeys(), LocalKeyService())
         # Large payloads go to a bucket here too, so the contract suite covers offloading in every store.
@@ -119,6 +140,14 @@ class MemoryEventStore:
                 return _replayed(first)
             if first.event_ids & {e.event_id for e in events}:
                 raise EventIdConflict(1)
+            marker = self._markers.get(stream_id)
+            if marker is not None and marker.kind == DELETED:
+                # Creating a soft-deleted stream starts it again, after its last revision.
+                return self._write(
+                    stream_type, stream_id, marker.key, (events, sealing), digest=digest, caller=caller
+                )
+            if marker is not None:
+                raise StreamDeleted(stream_type, stream_id)
             raise StreamAlreadyExists(stream_id, commits[-1].last_revision)
 
     def append(
@@ -134,6 +163,9 @@ class MemoryEventStore:
         with self._lock:
             commits = self._commits(stream_type, stream_id)
             current = commits[-1].last_revision
+            marker = self._markers.get(stream_id)
+            if marker is not None and marker.kind == TOMBSTONE:
+                raise StreamDeleted(stream_type, stream_id)
             if expected == ANY_REVISION:
                 for commit in commits[-ANY_RETRY_HORIZON:]:
                     if commit.digest == digest:
@@ -144,7 +176,7 @@ class MemoryEventStore:
                     stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
                 )
             if expected > current:
-                raise WrongExpectedRevision(expected, current)
+                raise WrongExpectedRevision(expected, current, deleted=marker is not None)
             if expected < current:
                 # A retry of an append that happened (the commit right after `expected`), or a stale writer.
                 earlier = next((c for c in commits if c.first_revision == expected + 1), None)
@@ -152,20 +184,31 @@ class MemoryEventStore:
                     return _replayed(earlier)
                 if earlier is not None and earlier.event_ids & ids:
                     raise EventIdConflict(earlier.first_revision)
-                raise WrongExpectedRevision(expected, current)
+                raise WrongExpectedRevision(expected, current, deleted=marker is not None)
             return self._write(
                 stream_type, stream_id, current + 1, (events, sealing), digest=digest, caller=caller
             )
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
         with self._lock:
-            commits = self._commits(stream_type, stream_id)
+            commits = self._live(stream_type, stream_id)
+            shown = self._visibility(stream_id, stream_type, commits[-1].last_revision)
         limit = min(limit, MAX_PAGE_EVENTS)
-        following = [e for c in commits for e in c.events if e.revision > after_revision]
-        page, cut = within_budget(following[:limit], self._open_event)
-        last = page[-1].revision if page else after_revision
+        start = max(after_revision + 1, shown.floor)
+        following = [e for c in commits for e in c.events if e.revision >= start]
+        visible = [e for e in following if shown.visible(e)]
+        page, cut = within_budget(visible[:limit], self._open_event)
+        if page:
+            last = page[-1].revision
+        else:
+            last = max(following[-1].revision if following else start - 1, after_revision)
         # As the DynamoDB store: a full page says more may follow.
-        return EventPage(tuple(page), has_more=cut or len(following) >= limit, last_evaluated_revision=last)
+        return EventPage(
+            tuple(page),
+            has_more=cut or len(visible) >= limit,
+            last_evaluated_revision=last,
+            first_revision=page[0].revision if page else start,
+        )
 
     def _open_event(self, event: RecordedEvent) -> RecordedEvent:
         return self.keyring.open_events((load(event, self.payloads),))[0]
@@ -177,7 +220,41 @@ class MemoryEventStore:
 
     def describe(self, stream_type: str, stream_id: str) -> StreamState:
         with self._lock:
-            return self._commits(stream_type, stream_id)[-1].state()
+            return self._live(stream_type, stream_id)[-1].state()
+
+    def delete(self, stream_type: str, stream_id: str, expected: int | None, mode: DeleteMode) -> None:
+        with self._lock:
+            current = self._commits(stream_type, stream_id)[-1].last_revision
+            marker = self._markers.get(stream_id)
+            if marker is not None and marker.kind == TOMBSTONE:
+                if mode == "tombstone":
+                    return
+                raise StreamDeleted(stream_type, stream_id)
+            if expected is not None and expected != current:
+                raise WrongExpectedRevision(expected, current, deleted=marker is not None)
+            if marker is not None and mode == "soft":
+                return
+            marker = new_marker(stream_id, stream_type, mode, current, self._stamp())
+            self._markers[stream_id] = marker
+            self.complete_deletion(marker)
+
+    def get_metadata(self, stream_type: str, stream_id: str) -> StreamMetadata:
+        with self._lock:
+            self._live(stream_type, stream_id)
+            return self._controls.get(stream_id, StreamControl()).metadata
+
+    def set_metadata(
+        self, stream_type: str, stream_id: str, metadata: StreamMetadata, expected: int | None
+    ) -> StreamMetadata:
+        with self._lock:
+            self._live(stream_type, stream_id)
+            control = self._controls.get(stream_id, StreamControl())
+            current = control.metadata.revision
+            if expected is not None and expected != current:
+                raise MetadataConflict(expected, current)
+            stored = dataclasses.replace(metadata, revision=current + 1)
+            self._controls[stream_id] = dataclasses.replace(control, stream_type=stream_type, metadata=stored)
+            return stored
 
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
@@ -199,7 +276,7 @@ class MemoryEventStore:
             positions = sorted(
                 (f"{commits[-1].committed_at}|{stream_id}", commits[-1].state())
                 for stream_id, commits in self._streams.items()
-                if commits[-1].stream_type == stream_type
+                if commits[-1].stream_type == stream_type and stream_id not in self._markers
             )
         following = [(position, state) for position, state in positions if position > cursor]
         page = following[:limit]
@@ -318,12 +395,21 @@ class MemoryEventStore:
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         with self._lock:
-            return {
-                (c.stream_id, c.first_revision): c
-                for stream_id in {k[0] for k in keys}
-                for c in self._streams.get(stream_id, [])
-                if (c.stream_id, c.first_revision) in keys
-            }
+            found: dict[tuple[str, int], Commit] = {}
+            for stream_id in {k[0] for k in keys}:
+                commits = self._streams.get(stream_id, [])
+                if not commits:
+                    continue
+                # As the DynamoDB store: a max count counts back from the last fed revision.
+                fed = self._cursors.get(stream_id, StreamCursors()).fed
+                shown = self._visibility(stream_id, commits[0].stream_type, fed)
+                gone = self._controls.get(stream_id, StreamControl()).tombstoned
+                for commit in commits:
+                    if (stream_id, commit.first_revision) in keys:
+                        part = visible_part(commit, None if gone else shown)
+                        if part is not None:
+                            found[stream_id, commit.first_revision] = part
+            return found
 
     # FeedLog and NotificationCursor
 
@@ -372,6 +458,15 @@ class MemoryEventStore:
         del commit, written_at
         return False
 
+    def complete_deletion(self, marker: LifecycleMarker) -> None:
+        with self._lock:
+            control = self._controls.get(marker.stream_id, StreamControl())
+            if marker.kind == TOMBSTONE:
+                control = dataclasses.replace(control, tombstoned=True)
+            else:
+                control = dataclasses.replace(control, deleted_before=max(control.deleted_before, marker.key))
+            self._controls[marker.stream_id] = dataclasses.replace(control, stream_type=marker.stream_type)
+
     # Inside the lock
 
     def _commits(self, stream_type: str, stream_id: str) -> list[Commit]:
@@ -379,6 +474,21 @@ class MemoryEventStore:
         if not commits or commits[0].stream_type != stream_type:
             raise StreamNotFound(stream_type, stream_id)
         return commits
+
+    def _live(self, stream_type: str, stream_id: str) -> list[Commit]:
+        """The commits of a stream that is not deleted (StreamNotFound) or tombstoned (StreamDeleted)."""
+        commits = self._commits(stream_type, stream_id)
+        marker = self._markers.get(stream_id)
+        control = self._controls.get(stream_id, StreamControl())
+        if (marker is not None and marker.kind == TOMBSTONE) or control.tombstoned:
+            raise StreamDeleted(stream_type, stream_id)
+        if marker is not None:
+            raise StreamNotFound(stream_type, stream_id)
+        return commits
+
+    def _visibility(self, stream_id: str, stream_type: str, last_revision: int) -> Visibility:
+        control = self._controls.get(stream_id, StreamControl())
+        return visibility(control, self._retention.get(stream_type), self._clock(), last_revision)
 
     def _stamp(self) -> datetime:
         """The clock's time, but after every earlier stamp: commit times never tie or go backwards."""
@@ -410,6 +520,7 @@ class MemoryEventStore:
         commit = decode_commit(store_large(item, self.payloads))
         commits = self._streams.setdefault(stream_id, [])
         commits.append(commit)
+        self._markers.pop(stream_id, None)  # a restart takes the soft delete's slot
         outcome = self._feed_writer.feed(
             [stream_id],
             lambda cursors: {stream_id: [c for c in commits if c.first_revision > cursors[stream_id].fed]},

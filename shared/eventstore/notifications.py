@@ -30,6 +30,7 @@ from eventstore.commits import Commit, decode_commit, is_commit_key
 from eventstore.config import TopicSettings
 from eventstore.domain import EventStoreError
 from eventstore.feeds import FeedContention, FeedOutcome, FeedWriter, StreamCursors
+from eventstore.lifecycle import LifecycleMarker, decode_marker, is_marker
 from eventstore.observability import logger
 from eventstore.store import NotificationCursor
 
@@ -52,7 +53,7 @@ MAX_PUBLISH_BYTES: Final = 256 * 1024
 
 @dataclass(frozen=True, slots=True)
 class CommitRecord:
-    """A stream record that carries a new commit (an INSERT of a commit item)."""
+    """A stream record that carries a new commit (an INSERT of a commit item, or a restart's MODIFY)."""
 
     position: int
     """Index in the batch; the batch is in sequence-number order."""
@@ -61,6 +62,10 @@ class CommitRecord:
     commit: Commit
     written_at: datetime | None = None
     """When DynamoDB wrote it (the record's ApproximateCreationDateTime, rounded down to the second)."""
+
+    @property
+    def stream_id(self) -> str:
+        return self.commit.stream_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,22 +79,57 @@ class UnreadableRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class MarkerRecord:
+    """A stream record that carries a deletion: a lifecycle marker put in a stream's head slot."""
+
+    position: int
+    sequence_number: str
+    marker: LifecycleMarker
+
+    @property
+    def stream_id(self) -> str:
+        return self.marker.stream_id
+
+
+@dataclass(frozen=True, slots=True)
 class StreamBatch:
     commits: tuple[CommitRecord, ...]
     unreadable: tuple[UnreadableRecord, ...]
     ignored: int
     """Records that are not new events: summary items, MODIFY, REMOVE (TTL), anything else."""
+    markers: tuple[MarkerRecord, ...] = ()
+
+
+_WRITES: Final = frozenset({"INSERT", "MODIFY"})
+"""A commit is INSERTed, or MODIFYs a soft delete's marker when it starts the stream again (it then names
+the marker it `replaces`); commits are never modified otherwise. A marker is INSERTed, or MODIFYs a soft
+delete's marker into a tombstone."""
 
 
 def parse_event(event: Mapping[str, Any]) -> StreamBatch:
-    """Read a Lambda DynamoDB Streams event; only INSERTs of commit items are new events."""
+    """Read a Lambda DynamoDB Streams event: new commits (new events) and lifecycle markers (deletions)."""
     commits: list[CommitRecord] = []
+    markers: list[MarkerRecord] = []
     unreadable: list[UnreadableRecord] = []
     ignored = 0
     for position, record in enumerate(event.get("Records") or ()):
         change = record.get("dynamodb") or {}
         keys: Any = change.get("Keys")
-        if record.get("eventName") != "INSERT" or not _is_commit_key(keys, change.get("NewImage")):
+        image: Any = change.get("NewImage")
+        if record.get("eventName") not in _WRITES:
+            ignored += 1
+            continue
+        if is_marker(image):
+            try:
+                markers.append(MarkerRecord(position, str(change["SequenceNumber"]), decode_marker(image)))
+            except (KeyError, TypeError, ValueError) as exc:
+                stream_id = keys.get("streamId", {}).get("S")
+                unreadable.append(
+                    UnreadableRecord(position, str(change["SequenceNumber"]), stream_id, repr(exc))
+                )
+            continue
+        restart = isinstance(image, dict) and "replaces" in image
+        if not _is_commit_key(keys, image) or (record["eventName"] == "MODIFY" and not restart):
             ignored += 1
             continue
         sequence_number = str(change["SequenceNumber"])
@@ -100,7 +140,7 @@ def parse_event(event: Mapping[str, Any]) -> StreamBatch:
             unreadable.append(UnreadableRecord(position, sequence_number, stream_id, repr(exc)))
             continue
         commits.append(CommitRecord(position, sequence_number, commit, _written_at(change)))
-    return StreamBatch(tuple(commits), tuple(unreadable), ignored)
+    return StreamBatch(tuple(commits), tuple(unreadable), ignored, tuple(markers))
 
 
 def _written_at(change: Mapping[str, Any]) -> datetime | None:
@@ -125,7 +165,7 @@ def _is_commit_key(keys: Any, image: Any) -> bool:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
-    record: CommitRecord
+    record: CommitRecord | MarkerRecord
     message: str
     attributes: Mapping[str, MessageAttributeValueTypeDef]
     group_id: str | None
@@ -202,6 +242,33 @@ def build_notification(
         # Stream ids are UUIDs, so both ids stay within SNS's 128 allowed characters.
         group_id=commit.stream_id if fifo else None,
         deduplication_id=f"{commit.stream_id}:{commit.last_revision}" if fifo else None,
+    )
+
+
+def deletion_notification(record: MarkerRecord, *, fifo: bool) -> Notification:
+    """The StreamDeleted notification; without the original service's fields (StreamRevision...), so no
+    consumer takes it for new events."""
+    marker = record.marker
+    message = _json_text(
+        {
+            "type": "StreamDeleted",
+            "streamId": marker.stream_id,
+            "streamType": marker.stream_type,
+            "mode": marker.mode,
+            "lastRevision": marker.last_revision,
+            "deletedAt": marker.deleted_at,
+        }
+    )
+    attributes: dict[str, MessageAttributeValueTypeDef] = {
+        "StreamType": {"DataType": "String", "StringValue": marker.stream_type},
+        "NotificationType": {"DataType": "String", "StringValue": "StreamDeleted"},
+    }
+    return Notification(
+        record=record,
+        message=message,
+        attributes=attributes,
+        group_id=marker.stream_id if fifo else None,
+        deduplication_id=f"{marker.stream_id}:{marker.kind}:{marker.last_revision}" if fifo else None,
     )
 
 
@@ -286,12 +353,48 @@ class Notifier:
                 for r in records
                 if notified < r.commit.last_revision <= through
             )
+        self._queue_deletions(batch, queues, fed, failed)
         published, calls = self._publish(queues, failed)
         if self._advance(ready, fed, published, failed):
             self._writer.completed(fed)
         outcome = BatchOutcome(tuple(failed[p] for p in sorted(failed)), tuple(published))
         self._record(batch, outcome, calls, fed, ready)
         return outcome
+
+    def _queue_deletions(
+        self,
+        batch: StreamBatch,
+        queues: dict[str, deque[Notification]],
+        fed: FeedOutcome,
+        failed: dict[int, str],
+    ) -> None:
+        """Complete each deletion on its stream's control item (its deleter may have died before it did)
+        and queue its StreamDeleted notification in revision order: after the stream's commits up to its
+        last revision, before a restart's. It waits (its record is retried) while commits before it are
+        not notified yet, or when a record of its stream failed."""
+        markers = batch.markers
+        if not markers:
+            return
+        failed_streams = {r.stream_id for r in batch.commits if r.position in failed}
+        unread = [m.stream_id for m in markers if m.stream_id not in fed.cursors]
+        cursors = {**self._cursor.cursors(unread), **fed.cursors} if unread else dict(fed.cursors)
+        for record in sorted(markers, key=lambda r: r.marker.key):
+            marker, queue = record.marker, queues.setdefault(record.stream_id, deque())
+            before = [n for n in queue if _last_revision(n) <= marker.last_revision]
+            notified = max([cursors[record.stream_id].notified, *map(_last_revision, before)])
+            if record.stream_id in failed_streams or notified < marker.last_revision:
+                failed[record.position] = record.sequence_number
+                failed_streams.add(record.stream_id)
+                continue
+            try:
+                self._cursor.complete_deletion(marker)
+            except (EventStoreError, ClientError, BotoCoreError):
+                logger.exception("could not record a deletion", extra={"streamId": marker.stream_id})
+                failed[record.position] = record.sequence_number
+                continue
+            after = [n for n in queue if _last_revision(n) > marker.last_revision]
+            queue.clear()
+            queue.extend([*before, deletion_notification(record, fifo=self._topic.is_fifo), *after])
 
     def _ready(
         self, stream_id: str, records: list[CommitRecord], base: int, failed: dict[int, str]
@@ -368,7 +471,8 @@ class Notifier:
         complete = True
         by_stream: dict[str, list[CommitRecord]] = {}
         for notification in published:
-            by_stream.setdefault(notification.record.commit.stream_id, []).append(notification.record)
+            if isinstance(notification.record, CommitRecord):
+                by_stream.setdefault(notification.record.stream_id, []).append(notification.record)
         for stream_id, records in ready.items():
             read, through = fed.cursors[stream_id], fed.fed[stream_id]
             sent = by_stream.get(stream_id, [])
@@ -406,17 +510,19 @@ class Notifier:
                     if accepted:
                         published.append(notification)
                         continue
-                    queue = queues[notification.record.commit.stream_id]
+                    queue = queues[notification.record.stream_id]
                     for dropped in (notification, *queue):
                         failed[dropped.record.position] = dropped.record.sequence_number
                     queue.clear()
         return published, calls
 
     def _send(self, chunk: Sequence[Notification]) -> list[bool]:
-        entries = [n.entry(str(index)) for index, n in enumerate(chunk)]
+        return self._send_entries([n.entry(str(index)) for index, n in enumerate(chunk)])
+
+    def _send_entries(self, entries: Sequence[PublishBatchRequestEntryTypeDef]) -> list[bool]:
         try:
             response = self._publisher.publish_batch(
-                TopicArn=self._topic.topic_arn, PublishBatchRequestEntries=entries
+                TopicArn=self._topic.topic_arn, PublishBatchRequestEntries=list(entries)
             )
         except (ClientError, BotoCoreError):
             logger.exception("PublishBatch failed", extra={"entries": len(entries)})
@@ -439,8 +545,10 @@ class Notifier:
         ready: Mapping[str, Sequence[CommitRecord]] | None = None,
     ) -> None:
         now = self._clock()
-        lags = [_lag(now, n.record.commit) for n in outcome.published]
-        self._metrics.count("NotificationsPublished", len(outcome.published))
+        commits = [n.record.commit for n in outcome.published if isinstance(n.record, CommitRecord)]
+        lags = [_lag(now, commit) for commit in commits]
+        self._metrics.count("NotificationsPublished", len(commits))
+        self._metrics.count("StreamDeletedPublished", len(outcome.published) - len(commits))
         self._metrics.count("NotificationsFailed", len(outcome.failed_sequence_numbers))
         for lag in lags:
             self._metrics.milliseconds("NotificationLagMilliseconds", lag)
@@ -467,7 +575,8 @@ class Notifier:
         logger.info(
             "notified",
             extra={
-                "records": len(batch.commits) + len(batch.unreadable) + batch.ignored,
+                "records": len(batch.commits) + len(batch.markers) + len(batch.unreadable) + batch.ignored,
+                "deletions": len(batch.markers),
                 "commits": len(batch.commits),
                 "ignored": batch.ignored,
                 "published": len(outcome.published),
@@ -478,6 +587,12 @@ class Notifier:
                 "maxLagMilliseconds": round(max(lags, default=0.0)),
             },
         )
+
+
+def _last_revision(notification: Notification) -> int:
+    """The revision a notification follows: a commit's last, or the last before a deletion."""
+    record = notification.record
+    return record.commit.last_revision if isinstance(record, CommitRecord) else record.marker.last_revision
 
 
 def _lag(now: datetime, commit: Commit) -> float:

@@ -14,7 +14,7 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import observability
-from eventstore.config import KeySettings, PageKeySettings, PayloadSettings, StoreSettings
+from eventstore.config import KeySettings, PageKeySettings, PayloadSettings, RetentionSettings, StoreSettings
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
@@ -128,8 +128,14 @@ def dynamodb_store(
     client = dynamodb_client()
     settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
+        retention = RetentionSettings.from_environment().defaults
         return DynamoEventStore(
-            client, settings.table_name, listing_settle=settle, keyring=keys, payloads=payloads
+            client,
+            settings.table_name,
+            listing_settle=settle,
+            keyring=keys,
+            payloads=payloads,
+            retention=retention,
         )
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:

@@ -30,6 +30,7 @@ from eventstore.domain import (
     StreamTypePage,
 )
 from eventstore.feeds import FeedLog, StreamCursors
+from eventstore.lifecycle import DeleteMode, LifecycleMarker, StreamMetadata
 
 MAX_PAGE_EVENTS: Final = 1000
 """A page of events holds at most this many, whatever the limit asked for."""
@@ -63,6 +64,24 @@ class EventStore(Protocol):
     def list_streams(
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage: ...
+
+    def delete(self, stream_type: str, stream_id: str, expected: int | None, mode: DeleteMode) -> None:
+        """Soft-delete (the stream reads as unknown until an append starts it again, after its last
+        revision) or tombstone it (StreamDeleted from then on, for every read and write). `expected`: only
+        if the stream is at that revision (else WrongExpectedRevision, nothing written). Repeating a delete
+        that is done writes nothing."""
+        ...
+
+    def get_metadata(self, stream_type: str, stream_id: str) -> StreamMetadata:
+        """The stream's own lifecycle settings (StreamNotFound / StreamDeleted as for reads)."""
+        ...
+
+    def set_metadata(
+        self, stream_type: str, stream_id: str, metadata: StreamMetadata, expected: int | None
+    ) -> StreamMetadata:
+        """Replace the settings (`metadata.revision` is ignored); with `expected`, only if the metadata is
+        at that revision (0: never set), else MetadataConflict. Reads honour them at once."""
+        ...
 
     def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
         """Destroy the subject's key (idempotent): its payloads read back erased everywhere."""
@@ -138,4 +157,9 @@ class NotificationCursor(FeedLog, Protocol):
 
     def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
         """List the commit's stream again if the commit became visible late; whether it did."""
+        ...
+
+    def complete_deletion(self, marker: LifecycleMarker) -> None:
+        """Record a deletion marker on the stream's control item (idempotent; the deleter may have died
+        before it did)."""
         ...

@@ -18,6 +18,9 @@ LISTING_MARKER_REVISION: Final = -1
 """Sort key of a stream's listing marker: an extra entry in the listing index for a commit that became
 visible later than its timestamp (docs/design.md, "Listing")."""
 
+CONTROL_REVISION: Final = -2
+"""Sort key of a stream's control item: its metadata, deletion floor and tombstone (docs/design.md,
+"Lifecycle")."""
 SNAPSHOT_REVISION: Final = -3
 """Sort key of a stream's snapshot (docs/design.md, "Snapshots"); -2 is the lifecycle control item's."""
 

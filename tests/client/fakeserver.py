@@ -133,8 +133,8 @@ class FakeEventStore:
     def _feeds(
         self, method: str, path: str, parts: list[str], multi_query: dict[str, list[str]], body: Any
     ) -> tuple[int, dict[str, str], Any]:
-        """The feeds, checkpoints and snapshots run the API's own operations (api.py) over the memory
-        store."""
+        """The feeds, checkpoints, snapshots and lifecycle routes run the API's own operations (api.py) over
+        the memory store."""
         operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response]
         match parts:
             case ["feed"] if method == "GET":
@@ -147,6 +147,10 @@ class FakeEventStore:
                 operation, params = api.put_checkpoint, {"name": name}
             case ["streams", stream_type, stream_id, "snapshot"] if method in {"GET", "PUT"}:
                 operation = api.get_snapshot if method == "GET" else api.put_snapshot
+            case ["streams", stream_type, stream_id] if method == "DELETE":
+                operation, params = api.delete_stream, {"streamType": stream_type, "streamId": stream_id}
+            case ["streams", stream_type, stream_id, "metadata"] if method in {"GET", "PUT"}:
+                operation = api.get_stream_metadata if method == "GET" else api.put_stream_metadata
                 params = {"streamType": stream_type, "streamId": stream_id}
             case _:
                 raise InvalidRequest.single("/path", f"no route {method} {path}")
@@ -188,6 +192,7 @@ class FakeEventStore:
             "events": [api.event_json(e) for e in page.events],
             "hasMore": page.has_more,
             "lastEvaluatedRevision": page.last_evaluated_revision,
+            "firstRevision": page.first_revision,
         }
         return 200, {}, {"eventPage": page_body}
 

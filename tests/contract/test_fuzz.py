@@ -90,7 +90,8 @@ def _legitimate_refusal(status: int, problem: dict[str, Any]) -> bool:
     (400 naming only the page key, under either of its names; two different keys are refused too);
     likewise generated feed positions (400 naming only the position), checkpoints that do not exist or
     are elsewhere (404, 409), snapshots that do not exist, are newer or are past their stream's revision
-    (404, 409), and a consumer-group member without its size or not below it (400).
+    (404, 409), a consumer-group member without its size or not below it (400), a stream an earlier
+    example tombstoned (410) and metadata an earlier example changed (409).
     Nothing else: every other 4xx for valid input is a contract bug.
     """
     kind = str(problem.get("type", "")).removeprefix(PROBLEM)
@@ -106,6 +107,8 @@ def _legitimate_refusal(status: int, problem: dict[str, Any]) -> bool:
         (404, "snapshot-not-found"),
         (409, "snapshot-conflict"),
         (409, "snapshot-beyond-revision"),
+        (410, "stream-deleted"),
+        (409, "metadata-conflict"),
     }:
         return True
     names = [p.get("name") for p in problem.get("invalid-params", [])]

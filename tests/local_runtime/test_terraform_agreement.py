@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from eventstore.table import LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
+from eventstore.table import CONTROL_REVISION, LISTING_MARKER_REVISION, SUMMARY_REVISION, layout
 from local_runtime import REPO_ROOT
 from local_runtime.deployed import SourceMapping
 from local_runtime.pump import matches_filter
@@ -37,27 +37,37 @@ def test_pump_defaults_are_the_mappings() -> None:
     assert Settings().on_failure_queue_name.endswith("-notify-failures")
 
 
-def test_the_filter_passes_only_inserted_commits() -> None:
-    def record(event_name: str, revision: str, *, digest: bool = True) -> dict[str, object]:
-        image: dict[str, object] = {"digest": {"S": "abc"}} if digest else {"refs": {"S": "[]"}}
+def test_the_filter_passes_only_commits_and_lifecycle_markers() -> None:
+    def record(event_name: str, revision: str, *, image: str = "digest") -> dict[str, object]:
         return {
             "eventName": event_name,
-            "dynamodb": {"Keys": {"revision": {"N": revision}}, "NewImage": image},
+            "dynamodb": {"Keys": {"revision": {"N": revision}}, "NewImage": {image: {"S": "abc"}}},
         }
 
     assert matches_filter(record("INSERT", "1"))
     assert matches_filter(record("INSERT", "17"))
+    assert matches_filter(record("MODIFY", "3", image="replaces"))  # a restart replacing a soft delete
+    assert not matches_filter(record("MODIFY", "3"))  # commits are never modified otherwise
+    assert matches_filter(record("INSERT", "4", image="kind"))  # a lifecycle marker
+    assert matches_filter(record("MODIFY", "4", image="kind"))  # a tombstone after a soft delete
     assert not matches_filter(record("INSERT", "0"))
     assert not matches_filter(record("INSERT", "-1"))
-    assert not matches_filter(record("MODIFY", "3"))
+    assert not matches_filter(record("MODIFY", "-1"))
+    assert not matches_filter(record("MODIFY", "-2", image="streamType"))  # a control item
     assert not matches_filter(record("REMOVE", "3"))
-    assert not matches_filter(record("INSERT", "3", digest=False))  # a feed item
+    assert not matches_filter(record("INSERT", "3", image="refs"))  # a feed item
 
 
 @pytest.mark.skipif(not (TERRAFORM / "notifications.tf").exists(), reason="terraform/ not written yet")
-def test_terraforms_filter_also_requires_a_digest() -> None:
+def test_terraforms_filter_also_requires_a_digest_or_a_kind() -> None:
     text = (TERRAFORM / "notifications.tf").read_text()
-    assert re.search(r"NewImage\s*=\s*\{\s*digest\s*=\s*\{\s*S\s*=\s*\[\{\s*exists\s*=\s*true", text)
+    filters = re.findall(r'\{\s*events\s*=\s*\[([^\]]*)\],\s*attribute\s*=\s*"(\w+)"\s*\}', text)
+    assert [(events.replace(" ", ""), attribute) for events, attribute in filters] == [
+        ('"INSERT"', "digest"),
+        ('"MODIFY"', "replaces"),
+        ('"INSERT","MODIFY"', "kind"),
+    ]
+    assert re.search(r"NewImage\s*=\s*\{\s*\(filter\.value\.attribute\)\s*=\s*\{\s*S\s*=\s*\[", text)
 
 
 @pytest.mark.skipif(not (TERRAFORM / "notifications.tf").exists(), reason="terraform/ not written yet")
@@ -65,7 +75,7 @@ def test_the_filter_leaves_out_the_revisions_terraforms_filter_does() -> None:
     found = re.search(r'"anything-but"\s*=\s*\[([^\]]*)\]', (TERRAFORM / "notifications.tf").read_text())
     assert found is not None, "terraform/notifications.tf has no anything-but revision filter"
     excluded = set(re.findall(r'"(-?\d+)"', found.group(1)))
-    assert excluded == {str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION)}
+    assert excluded == {str(SUMMARY_REVISION), str(LISTING_MARKER_REVISION), str(CONTROL_REVISION)}
     key = layout().range_key
     for revision in excluded:
         record = {"eventName": "INSERT", "dynamodb": {"Keys": {key: {"N": revision}}}}
@@ -89,25 +99,39 @@ def test_the_runtimes_own_names_are_none_a_workspace_can_have() -> None:
 def test_the_mapping_pattern_as_lambda_applies_it_agrees_with_the_pump_filter() -> None:
     # What notifications.tf renders (jsonencode), evaluated the way --from-terraform evaluates a mapping.
     key = layout().range_key
-    pattern = json.dumps(
-        {
-            "eventName": ["INSERT"],
-            "dynamodb": {
-                "Keys": {key: {"N": [{"anything-but": ["0", "-1"]}]}},
-                "NewImage": {"digest": {"S": [{"exists": True}]}},
-            },
-        }
-    )
+    patterns = [
+        json.dumps(
+            {
+                "eventName": events,
+                "dynamodb": {
+                    "Keys": {key: {"N": [{"anything-but": ["0", "-1", "-2"]}]}},
+                    "NewImage": {attribute: {"S": [{"exists": True}]}},
+                },
+            }
+        )
+        for events, attribute in (
+            (["INSERT"], "digest"),
+            (["MODIFY"], "replaces"),
+            (["INSERT", "MODIFY"], "kind"),
+        )
+    ]
     mapping = SourceMapping(
         function_arn="arn:aws:lambda:us-east-1:123456789012:function:notify",
         settings=PumpSettings(),
-        patterns=(EventPattern.load(pattern),),
+        patterns=tuple(EventPattern.load(pattern) for pattern in patterns),
         on_failure_queue_url=None,
         start_at_latest=False,
     )
-    images: tuple[dict[str, Any], ...] = ({}, {"digest": {"S": "d"}}, {"refs": {"S": "[]"}})
+    images: tuple[dict[str, Any], ...] = (
+        {},
+        {"digest": {"S": "d"}},
+        {"digest": {"S": "d"}, "replaces": {"S": "w"}},
+        {"refs": {"S": "[]"}},
+        {"kind": {"S": "deleted"}},
+        {"streamType": {"S": "order"}},
+    )
     for event_name in ("INSERT", "MODIFY", "REMOVE"):
-        for revision in ("-1", "0", "1", "17"):
+        for revision in ("-2", "-1", "0", "1", "17"):
             for image in images:
                 change = {"Keys": {key: {"N": revision}}, "NewImage": image}
                 record = {"eventName": event_name, "dynamodb": change}

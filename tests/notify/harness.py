@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from eventstore.commits import Commit
     from eventstore.dynamodb.store import DynamoEventStore
     from eventstore.feeds import FeedItem, StreamCursors
+    from eventstore.lifecycle import LifecycleMarker
 
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")
@@ -63,6 +64,9 @@ class StoreCursor:
 
     def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
         return self.store.mark_if_late(commit, written_at)
+
+    def complete_deletion(self, marker: LifecycleMarker) -> None:
+        self.store.complete_deletion(marker)
 
 
 class StreamTap:

@@ -14,6 +14,7 @@ from eventstore.config import TopicSettings
 from eventstore.domain import Caller, NewEvent, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import FeedItem, StreamCursors
+from eventstore.lifecycle import LifecycleMarker
 from eventstore.notifications import (
     MAX_PUBLISH_BYTES,
     CommitRecord,
@@ -97,6 +98,9 @@ class ForgetfulCursor:
 
     def mark_if_late(self, _commit: Commit, _written_at: datetime) -> bool:
         return False
+
+    def complete_deletion(self, _marker: LifecycleMarker) -> None:
+        pass
 
 
 def test_a_standard_topic_gets_no_fifo_ids(bus: Bus, make_notifier: NotifierFactory) -> None:

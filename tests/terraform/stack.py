@@ -38,6 +38,7 @@ FUNCTIONS = (
     "append_event",
     "checkpoints",
     "create_stream",
+    "delete_stream",
     "describe_data_subject",
     "erase_data_subject",
     "list_streams",
@@ -46,6 +47,7 @@ FUNCTIONS = (
     "read_events",
     "read_feed",
     "snapshots",
+    "stream_metadata",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420

@@ -55,6 +55,8 @@ DESIGN_ACTIONS = {
     },
     "checkpoints": {"dynamodb:GetItem", "dynamodb:PutItem"},
     "snapshots": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem", *DATA_KEY_USE},
+    "delete_stream": {"dynamodb:Query", "dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem"},
+    "stream_metadata": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:UpdateItem"},
     "list_streams": {"dynamodb:Query", "dynamodb:BatchGetItem", "kms:GenerateMac"},
     "liveness_check": set(),
     "notify_stream": {
@@ -243,6 +245,12 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         # Writers and notify_stream mark late commits for listing, so they need the settle window too.
         listing_aware = {"create_stream", "append_event", "list_streams", "notify_stream"}
         assert ("EVENTSTORE_LISTING_SETTLE_SECONDS" in env) == (key in listing_aware)
+        # What a read shows depends on its type's retention defaults (stream_type_retention).
+        retention = env.get("EVENTSTORE_RETENTION_DEFAULTS")
+        if key in {"read_events", "read_feed"}:
+            assert json.loads(retention or "") == {"audit": {"maxCount": 3}, "session": {"maxAgeSeconds": 60}}
+        else:
+            assert retention is None
         if key == "list_streams":
             key_id = env["EVENTSTORE_PAGE_KEY_KMS_KEY_ID"]
     assert key_id is not None
@@ -311,14 +319,20 @@ def test_event_source_mapping_settings(stack: Stack) -> None:
     )["Attributes"]["QueueArn"]
     assert mapping["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
     patterns = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    # New commits, restarts of soft-deleted streams (they name the marker they replace) and lifecycle markers.
     assert patterns == [
         {
-            "eventName": ["INSERT"],
+            "eventName": events,
             "dynamodb": {
-                "Keys": {"revision": {"N": [{"anything-but": ["0", "-1"]}]}},
-                "NewImage": {"digest": {"S": [{"exists": True}]}},
+                "Keys": {"revision": {"N": [{"anything-but": ["0", "-1", "-2"]}]}},
+                "NewImage": {attribute: {"S": [{"exists": True}]}},
             },
         }
+        for events, attribute in (
+            (["INSERT"], "digest"),
+            (["MODIFY"], "replaces"),
+            (["INSERT", "MODIFY"], "kind"),
+        )
     ]
 
 

@@ -49,6 +49,7 @@ from eventstore_client.errors import (
     EventStoreError,
     InvalidImportData,
     InvalidRequest,
+    MetadataConflict,
     MissingRegion,
     PayloadTooLarge,
     ServiceUnavailable,
@@ -56,6 +57,7 @@ from eventstore_client.errors import (
     SnapshotConflict,
     SnapshotNotFound,
     StreamAlreadyExists,
+    StreamDeleted,
     StreamNotFound,
     TransportError,
     WrongExpectedRevision,
@@ -67,6 +69,7 @@ from eventstore_client.models import (
     Notification,
     RecordedEvent,
     Stream,
+    StreamMetadata,
     parse_timestamp,
 )
 from eventstore_client.transfer import export_events, exported_revisions, import_events
@@ -83,6 +86,8 @@ EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what the shell reports for `yes | head 
 
 _EXIT_CODES: tuple[tuple[type[EventStoreError], int], ...] = (
     (StreamNotFound, EXIT_NOT_FOUND),
+    (StreamDeleted, EXIT_NOT_FOUND),
+    (MetadataConflict, EXIT_CONFLICT),
     (CheckpointNotFound, EXIT_NOT_FOUND),
     (SnapshotNotFound, EXIT_NOT_FOUND),
     (SnapshotConflict, EXIT_CONFLICT),
@@ -193,9 +198,25 @@ class Output:
         )
         self.emit(human, {"stream": stream.to_json()})
 
+    def metadata(self, metadata: StreamMetadata) -> None:
+        def shown(value: int | None) -> str:
+            return "-" if value is None else str(value)
+
+        human = "\n".join(
+            [
+                f"max count:        {shown(metadata.max_count)}",
+                f"max age seconds:  {shown(metadata.max_age_seconds)}",
+                f"truncate before:  {shown(metadata.truncate_before)}",
+                f"metadata revision: {metadata.revision}",
+            ]
+        )
+        self.emit(human, {"metadata": metadata.to_json()})
+
     def notification(self, n: Notification) -> None:
         types = ",".join(n.event_types)
         human = f"{n.stream_type}/{n.stream_id} revisions {n.from_revision}..{n.to_revision} {types}".rstrip()
+        if n.deleted:
+            human = f"{n.stream_type}/{n.stream_id} deleted ({n.deleted}) at revision {n.to_revision}"
         self.emit(human, n.to_json())
 
     def error(self, message: str, exc: EventStoreError | None = None) -> None:
@@ -346,6 +367,12 @@ type _Command = Callable[[str, str], argparse.ArgumentParser]
 
 
 def _write_commands(command: _Command) -> None:
+    delete = command("delete", "delete a stream: soft (an append starts it again) or --tombstone (for good)")
+    delete.add_argument("stream_type", metavar="STREAM_TYPE")
+    delete.add_argument("stream_id", metavar="STREAM_ID")
+    delete.add_argument("--expected-revision", type=_positive, help="only if the stream is at this revision")
+    delete.add_argument("--tombstone", action="store_true", help="delete for good: never written again")
+
     create = command("create", "create a stream with its first event(s)")
     create.add_argument("stream_type", metavar="STREAM_TYPE")
     create.add_argument("--stream-id", help="choose the stream id (a UUID); default: derived by the server")
@@ -396,6 +423,25 @@ def _read_commands(command: _Command) -> None:
     put.add_argument("--snapshot-type", required=True, help="the state's shape, e.g. order-v1")
     put.add_argument("--state", type=_json_value, required=True, help="the state, as JSON")
     put.add_argument("--data-subject", help="encrypt the state under this data subject's key")
+
+    metadata = command("metadata", "print a stream's lifecycle settings, or set them (any option given)")
+    metadata.add_argument("stream_type", metavar="STREAM_TYPE")
+    metadata.add_argument("stream_id", metavar="STREAM_ID")
+    metadata.add_argument("--max-count", type=_positive, help="keep the newest N events visible")
+    metadata.add_argument(
+        "--max-age", type=_positive, metavar="SECONDS", help="keep the last S seconds' events"
+    )
+    metadata.add_argument(
+        "--truncate-before", type=_positive, metavar="REVISION", help="hide revisions below R"
+    )
+    metadata.add_argument(
+        "--clear", action="store_true", help="set: remove the settings not given (the type's defaults apply)"
+    )
+    metadata.add_argument(
+        "--expected-metadata-revision",
+        type=_not_negative,
+        help="set only if the metadata is at this revision",
+    )
 
     tail = command("tail", "follow a stream (polling) or a notification queue (--queue)")
     tail.add_argument("stream_type", metavar="STREAM_TYPE", nargs="?")
@@ -723,6 +769,35 @@ def _details(client: EventStoreClient, args: argparse.Namespace, out: Output) ->
     out.details(client.get_stream(args.stream_type, args.stream_id))
 
 
+def _delete(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    client.delete_stream(
+        args.stream_type, args.stream_id, expected_revision=args.expected_revision, tombstone=args.tombstone
+    )
+    out.note(f"deleted {args.stream_type}/{args.stream_id}{' for good' if args.tombstone else ''}")
+
+
+def _metadata(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
+    given = {
+        "max_count": args.max_count,
+        "max_age_seconds": args.max_age,
+        "truncate_before": args.truncate_before,
+    }
+    if all(v is None for v in given.values()) and not args.clear:
+        if args.expected_metadata_revision is not None:
+            raise UsageError("--expected-metadata-revision goes with a setting to change (or --clear)")
+        out.metadata(client.get_metadata(args.stream_type, args.stream_id))
+        return
+    if not args.clear:
+        # Only the options given change: the others keep their stored values.
+        current = client.get_metadata(args.stream_type, args.stream_id)
+        given = {name: getattr(current, name) if value is None else value for name, value in given.items()}
+    out.metadata(
+        client.set_metadata(
+            args.stream_type, args.stream_id, **given, expected_revision=args.expected_metadata_revision
+        )
+    )
+
+
 def _tail(client: EventStoreClient, args: argparse.Namespace, out: Output) -> None:
     if args.queue:
         _tail_queue(client, args, out)
@@ -968,6 +1043,8 @@ COMMANDS: dict[str, Callable[[EventStoreClient, argparse.Namespace, Output], Non
     "read": _read,
     "list": _list,
     "details": _details,
+    "delete": _delete,
+    "metadata": _metadata,
     "tail": _tail,
     "feed": _feed,
     "checkpoint": _checkpoint,

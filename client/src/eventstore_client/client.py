@@ -25,6 +25,7 @@ from eventstore_client.models import (
     Snapshot,
     SnapshotWritten,
     Stream,
+    StreamMetadata,
     format_timestamp,
     parse_timestamp,
 )
@@ -249,6 +250,52 @@ class EventStoreClient:
     def get_stream(self, stream_type: str, stream_id: str) -> Stream:
         url = self._transport.url("streams", stream_type, stream_id, "details")
         return Stream.from_json(self._transport.request("GET", url).body["stream"])
+
+    def delete_stream(
+        self,
+        stream_type: str,
+        stream_id: str,
+        *,
+        expected_revision: int | None = None,
+        tombstone: bool = False,
+    ) -> None:
+        """Soft-delete the stream (it reads as unknown until an append at its old revision + 1, or "any",
+        starts it again; its earlier events stay invisible), or with `tombstone` delete it for good
+        (StreamDeleted from then on). With `expected_revision`, only if it is at that revision
+        (WrongExpectedRevision). Idempotent, so safe to retry."""
+        query: dict[str, Any] = {"mode": "tombstone"} if tombstone else {}
+        if expected_revision is not None:
+            query["expected-revision"] = expected_revision
+        url = self._transport.url("streams", stream_type, stream_id, query=query or None)
+        self._transport.request("DELETE", url)
+
+    def get_metadata(self, stream_type: str, stream_id: str) -> StreamMetadata:
+        url = self._transport.url("streams", stream_type, stream_id, "metadata")
+        return StreamMetadata.from_json(self._transport.request("GET", url).body["metadata"])
+
+    def set_metadata(
+        self,
+        stream_type: str,
+        stream_id: str,
+        *,
+        max_count: int | None = None,
+        max_age_seconds: int | None = None,
+        truncate_before: int | None = None,
+        expected_revision: int | None = None,
+    ) -> StreamMetadata:
+        """Replace the stream's lifecycle settings (None: not set). Events outside them are invisible to
+        every read at once. With `expected_revision` (a StreamMetadata.revision; 0: never set) it is
+        compare-and-set (MetadataConflict), and not repeated once it may have reached the server."""
+        body: dict[str, Any] = {
+            "maxCount": max_count,
+            "maxAgeSeconds": max_age_seconds,
+            "truncateBefore": truncate_before,
+        }
+        if expected_revision is not None:
+            body["expectedMetadataRevision"] = expected_revision
+        url = self._transport.url("streams", stream_type, stream_id, "metadata")
+        response = self._transport.request("PUT", url, body, replay_safe=expected_revision is None)
+        return StreamMetadata.from_json(response.body["metadata"])
 
     def erase_data_subject(self, data_subject: str) -> None:
         """Destroy the subject's key: its payloads read back as None (`payload_erased`) from then on, and

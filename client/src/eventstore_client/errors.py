@@ -72,6 +72,19 @@ class EventIdConflict(EventStoreError):
     pass
 
 
+class StreamDeleted(EventStoreError):
+    """410 stream-deleted: the stream was deleted for good (a tombstone); nothing was written."""
+
+
+class MetadataConflict(EventStoreError):
+    """The stream's metadata was not at the expected revision: someone else changed it."""
+
+    @property
+    def current_metadata_revision(self) -> int | None:
+        value = self.problem.get("currentMetadataRevision")
+        return int(value) if value is not None else None
+
+
 class DataSubjectNotFound(EventStoreError):
     """404 data-subject-not-found: the store has never seen this data subject."""
 
@@ -157,6 +170,8 @@ class MissingRegion(ValueError):
 PROBLEM_TYPES: dict[str, type[EventStoreError]] = {
     f"{PROBLEM_PREFIX}invalid-request": InvalidRequest,
     f"{PROBLEM_PREFIX}stream-not-found": StreamNotFound,
+    f"{PROBLEM_PREFIX}stream-deleted": StreamDeleted,
+    f"{PROBLEM_PREFIX}metadata-conflict": MetadataConflict,
     f"{PROBLEM_PREFIX}wrong-expected-revision": WrongExpectedRevision,
     f"{PROBLEM_PREFIX}stream-already-exists": StreamAlreadyExists,
     f"{PROBLEM_PREFIX}event-id-conflict": EventIdConflict,

@@ -197,6 +197,8 @@ class Notification:
     event_types: tuple[str, ...] = ()
     updated_at: datetime | None = None
     message_id: str | None = None
+    deleted: str | None = None
+    """A StreamDeleted notification: "soft" or "tombstone" (the stream was deleted at `to_revision`)."""
 
     @property
     def revision(self) -> int:
@@ -215,7 +217,7 @@ class Notification:
             "eventTypes": list(self.event_types),
             "updatedAt": format_timestamp(self.updated_at) if self.updated_at else None,
             "messageId": self.message_id,
-        }
+        } | ({"deleted": self.deleted} if self.deleted else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +279,38 @@ class FeedPage:
             has_more=bool(data["hasMore"]),
             last_position=str(last) if last is not None else None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMetadata:
+    """A stream's lifecycle settings (None: not set; its type's default, if any, applies)."""
+
+    max_count: int | None = None
+    max_age_seconds: int | None = None
+    truncate_before: int | None = None
+    revision: int = 0
+    """Counts the metadata's writes: pass it as `expected_revision` to set_metadata for compare-and-set."""
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> StreamMetadata:
+        def number(name: str) -> int | None:
+            value = data.get(name)
+            return int(value) if value is not None else None
+
+        return cls(
+            max_count=number("maxCount"),
+            max_age_seconds=number("maxAgeSeconds"),
+            truncate_before=number("truncateBefore"),
+            revision=int(data.get("metadataRevision") or 0),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "maxCount": self.max_count,
+            "maxAgeSeconds": self.max_age_seconds,
+            "truncateBefore": self.truncate_before,
+            "metadataRevision": self.revision,
+        }
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,8 @@ def _attribute_values(attributes: Mapping[str, Any]) -> dict[str, str]:
 def _notification(
     message: dict[str, Any], attributes: dict[str, str], message_id: str | None
 ) -> Notification:
+    if message.get("type") == "StreamDeleted":
+        return _deletion(message, message_id)
     try:
         stream_id = str(message.get("streamId") or message["StreamId"])
         stream_type = str(message.get("streamType") or message["StreamType"])
@@ -96,6 +98,26 @@ def _notification(
         updated_at=updated_at,
         message_id=message_id,
     )
+
+
+def _deletion(message: dict[str, Any], message_id: str | None) -> Notification:
+    """A StreamDeleted notification: the stream was deleted at `lastRevision` (soft, or a tombstone)."""
+    mode = message.get("mode")
+    if mode not in {"soft", "tombstone"}:
+        raise InvalidNotification(f"not an event store notification: deletion mode {mode!r}")
+    try:
+        last = int(message["lastRevision"])
+        return Notification(
+            stream_id=str(message["streamId"]),
+            stream_type=str(message["streamType"]),
+            from_revision=last,
+            to_revision=last,
+            updated_at=parse_timestamp(str(message["deletedAt"])),
+            message_id=message_id,
+            deleted=str(mode),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InvalidNotification(f"not an event store notification: {exc!r}") from exc
 
 
 def _event_types(attribute: str | None, events: tuple[NotificationEvent, ...]) -> tuple[str, ...]:

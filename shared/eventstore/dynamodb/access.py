@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, Final
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eventstore.commits import Commit, Item, decode_commit
-from eventstore.domain import ServiceUnavailable, StreamNotFound
+from eventstore.domain import ServiceUnavailable, StreamDeleted, StreamNotFound
+from eventstore.lifecycle import LifecycleMarker, decode_marker, is_marker
 from eventstore.table import TableLayout, layout
 
 if TYPE_CHECKING:
@@ -98,8 +99,22 @@ class Table:
     def commits(
         self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
     ) -> tuple[list[Commit], bool]:
-        """Commits whose first revision is in [low, high], consistently read, and whether more follow."""
-        response = self.query(
+        """Commits whose first revision is in [low, high], consistently read, and whether more follow (a
+        lifecycle marker in the range is left out)."""
+        heads, more = self.heads(stream_id, low, high, newest_first=newest_first, limit=limit)
+        return [h for h in heads if isinstance(h, Commit)], more
+
+    def heads(
+        self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
+    ) -> tuple[list[Commit | LifecycleMarker], bool]:
+        """Commits and the lifecycle marker (only ever the newest item) keyed in [low, high]."""
+        response = self.raw_items(stream_id, low, high, newest_first=newest_first, limit=limit)
+        return [decode_head(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+    def raw_items(
+        self, stream_id: str, low: int, high: int, *, newest_first: bool, limit: int
+    ) -> QueryOutputTypeDef:
+        return self.query(
             {
                 "TableName": self.name,
                 "KeyConditionExpression": "#id = :id AND #rev BETWEEN :low AND :high",
@@ -114,13 +129,18 @@ class Table:
                 "Limit": limit,
             }
         )
-        return [decode_commit(item) for item in response.get("Items", [])], "LastEvaluatedKey" in response
+
+    def head(self, stream_type: str, stream_id: str) -> Commit | LifecycleMarker:
+        """The stream's newest item: its newest commit, or a lifecycle marker after it (StreamNotFound when
+        there is none, or it is another type's)."""
+        heads, _ = self.heads(stream_id, 1, MAX_REVISION, newest_first=True, limit=1)
+        if not heads or heads[0].stream_type != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        return heads[0]
 
     def newest_or_raise(self, stream_type: str, stream_id: str) -> Commit:
-        commits, _ = self.commits(stream_id, 1, MAX_REVISION, newest_first=True, limit=1)
-        if not commits or commits[0].stream_type != stream_type:
-            raise StreamNotFound(stream_type, stream_id)
-        return commits[0]
+        """The newest commit of a live stream (a deleted one is not found; a tombstoned one is gone)."""
+        return live(self.head(stream_type, stream_id))
 
     def batch_get(
         self, keys: Sequence[Item], *, consistent: bool, projection: str | None = None
@@ -165,4 +185,21 @@ class Table:
 
     def get_commit(self, stream_id: str, first_revision: int) -> Commit | None:
         item = self.get_item(stream_id, first_revision)
-        return decode_commit(item) if item else None
+        return decode_commit(item) if item and not is_marker(item) else None
+
+    def get_head(self, stream_id: str, revision: int) -> Commit | LifecycleMarker | None:
+        item = self.get_item(stream_id, revision)
+        return decode_head(item) if item else None
+
+
+def decode_head(item: Any) -> Commit | LifecycleMarker:
+    return decode_marker(item) if is_marker(item) else decode_commit(item)
+
+
+def live(head: Commit | LifecycleMarker) -> Commit:
+    """The head of a stream that is not deleted; StreamNotFound (soft) or StreamDeleted (tombstone)."""
+    if isinstance(head, Commit):
+        return head
+    if head.mode == "tombstone":
+        raise StreamDeleted(head.stream_type, head.stream_id)
+    raise StreamNotFound(head.stream_type, head.stream_id)

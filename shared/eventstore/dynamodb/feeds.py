@@ -8,7 +8,7 @@ digest, so they stay out of the listing and never reach notify_stream.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,16 +35,31 @@ from eventstore.feeds import (
     is_new_type_feed,
     stream_type_number,
 )
-from eventstore.table import SUMMARY_REVISION
+from eventstore.lifecycle import (
+    Retention,
+    Visibility,
+    decode_control,
+    is_marker,
+    needs_last_revision,
+    visibility,
+    visible_part,
+)
+from eventstore.table import CONTROL_REVISION, SUMMARY_REVISION
 
 
 class TableFeeds:
     """The feed items of FeedLog (the summaries' part is eventstore.dynamodb.cursor), FeedSource and
     checkpoints on one table."""
 
-    def __init__(self, table: Table, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
+    def __init__(
+        self,
+        table: Table,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        retention: Mapping[str, Retention] | None = None,
+    ) -> None:
         self._table = table
         self._clock = clock
+        self._retention = retention or {}
 
     # FeedLog's items (consistent reads: the writer decides on them)
 
@@ -135,12 +150,42 @@ class TableFeeds:
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         wanted = [self._table.key(s, r) for s, r in sorted(keys)]
-        found = self._table.batch_get(wanted, consistent=False)
+        streams = sorted({s for s, _ in keys})
+        # The streams' control items come in the same BatchGetItem: what a page may show of them.
+        controls = [self._table.key(s, CONTROL_REVISION) for s in streams]
+        found = self._table.batch_get(wanted + controls, consistent=False)
         missing = [k for k in wanted if self._table.key_of(k) not in found]
         if missing:
             # Not yet on the replica read, or deleted: a consistent read tells which.
             found |= self._table.batch_get(missing, consistent=True)
-        return {key: decode_commit(item) for key, item in found.items()}
+        shown = self._visibility(streams, found)
+        commits = {
+            key: visible_part(decode_commit(item), shown[key[0]])
+            for key, item in found.items()
+            if key[1] >= 1 and not is_marker(item)
+        }
+        return {key: commit for key, commit in commits.items() if commit is not None}
+
+    def _visibility(
+        self, streams: list[str], found: dict[tuple[str, int], Any]
+    ) -> dict[str, Visibility | None]:
+        """Each stream's visibility (None: tombstoned). A max count counts back from the stream's last fed
+        revision (its summary's), read only for the streams that have one."""
+        controls = {s: decode_control(found.get((s, CONTROL_REVISION))) for s in streams}
+        types = {key[0]: item["streamType"]["S"] for key, item in found.items() if key[1] >= 1}
+        defaults = {s: self._retention.get(controls[s].stream_type or types.get(s, "")) for s in streams}
+        counted = [s for s in streams if needs_last_revision(controls[s], defaults[s])]
+        summaries = self._table.batch_get(
+            [self._table.key(s, SUMMARY_REVISION) for s in counted], consistent=False
+        )
+        now = self._clock()
+        shown: dict[str, Visibility | None] = {}
+        for s in streams:
+            summary = summaries.get((s, SUMMARY_REVISION))
+            fed = int(summary["fedRevision"]["N"]) if summary and "fedRevision" in summary else None
+            gone = controls[s].tombstoned
+            shown[s] = None if gone else visibility(controls[s], defaults[s], now, fed)
+        return shown
 
     # Checkpoints
 

@@ -209,8 +209,12 @@ class StreamListing:
                     }
                 )
             answered: Any = response.get("Responses", {}).get(table, [])
+            # A successor without a listing position is a lifecycle marker: the stream is deleted, and
+            # its entries are dropped like superseded ones (a restart's commit is listed again).
             found |= {
                 (item[names.hash_key]["S"], int(item[names.range_key]["N"])): _position(item)
+                if names.listing_range_key in item
+                else ""
                 for item in answered
             }
             unprocessed: Any = response.get("UnprocessedKeys", {})

@@ -4,7 +4,7 @@ same table)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -32,12 +32,14 @@ from eventstore.dynamodb import reads
 from eventstore.dynamodb.access import Settling, Table
 from eventstore.dynamodb.cursor import SummaryCursor
 from eventstore.dynamodb.feeds import TableFeeds
+from eventstore.dynamodb.lifecycle import StreamLifecycle
 from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
 from eventstore.dynamodb.snapshots import TableSnapshots
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
 from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.feeds import FeedItem, StreamCursors, read_page
+from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
 from eventstore.pagekeys import PageKeySigner
 from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_budget
 
@@ -60,10 +62,13 @@ class DynamoEventStore:
         any_append_budget: timedelta = ANY_APPEND_BUDGET,
         keyring: Keyring | None = None,
         payloads: PayloadObjects | None = None,
+        retention: Mapping[str, Retention] | None = None,
     ) -> None:
         self.table = Table(client, table_name)
         self.keyring = keyring
         self.payloads = payloads or NoPayloadObjects()
+        self._clock = clock
+        self._retention = dict(retention or {})
         settling = Settling(listing_settle, clock)
         self.markers = ListingMarkers(self.table, settling)
         self.writer = CommitWriter(
@@ -76,8 +81,9 @@ class DynamoEventStore:
         )
         self.listing = StreamListing(self.table, settling, page_keys)
         self.cursor = SummaryCursor(self.table, self.markers)
-        self.feeds = TableFeeds(self.table, clock)
+        self.feeds = TableFeeds(self.table, clock, self._retention)
         self.snapshots = TableSnapshots(self.table, keyring, clock)
+        self.lifecycle = StreamLifecycle(self.table, clock)
 
     # EventStore
 
@@ -97,11 +103,19 @@ class DynamoEventStore:
         return self.writer.append(stream_type, stream_id, expected, events, caller)
 
     def read(self, stream_type: str, stream_id: str, after_revision: int, limit: int) -> EventPage:
-        page = reads.read(self.table, stream_type, stream_id, after_revision, limit)
+        page = reads.read(
+            self.table,
+            stream_type,
+            stream_id,
+            after_revision,
+            limit,
+            default=self._retention.get(stream_type),
+            now=self._clock(),
+        )
         events, cut = within_budget(page.events, self._open_event)
         if not cut:
             return replace(page, events=tuple(events))
-        return EventPage(tuple(events), has_more=True, last_evaluated_revision=events[-1].revision)
+        return replace(page, events=tuple(events), has_more=True, last_evaluated_revision=events[-1].revision)
 
     def _open_event(self, event: RecordedEvent) -> RecordedEvent:
         """An event as a read returns it: its offloaded payload loaded, a sealed payload opened."""
@@ -117,6 +131,17 @@ class DynamoEventStore:
         self, stream_type: str, updated_after: datetime | None, limit: int, page_key: str | None
     ) -> StreamPage:
         return self.listing.list_streams(stream_type, updated_after, limit, page_key)
+
+    def delete(self, stream_type: str, stream_id: str, expected: int | None, mode: DeleteMode) -> None:
+        self.lifecycle.delete(stream_type, stream_id, expected, mode)
+
+    def get_metadata(self, stream_type: str, stream_id: str) -> StreamMetadata:
+        return self.lifecycle.get_metadata(stream_type, stream_id)
+
+    def set_metadata(
+        self, stream_type: str, stream_id: str, metadata: StreamMetadata, expected: int | None
+    ) -> StreamMetadata:
+        return self.lifecycle.set_metadata(stream_type, stream_id, metadata, expected)
 
     def erase_data_subject(self, data_subject: str, caller: Caller) -> DataSubjectState:
         return self._keys().erase(data_subject, caller)
@@ -201,3 +226,6 @@ class DynamoEventStore:
 
     def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
         return self.cursor.mark_if_late(commit, written_at)
+
+    def complete_deletion(self, marker: LifecycleMarker) -> None:
+        self.lifecycle.complete_deletion(marker)

@@ -27,12 +27,22 @@ from eventstore.domain import (
     NewEvent,
     ServiceUnavailable,
     StreamAlreadyExists,
+    StreamDeleted,
     StreamNotFound,
     WrongExpectedRevision,
 )
-from eventstore.dynamodb.access import MAX_REVISION, Settling, Table, condition_failed, dynamodb_errors
+from eventstore.dynamodb.access import (
+    MAX_REVISION,
+    Settling,
+    Table,
+    condition_failed,
+    decode_head,
+    dynamodb_errors,
+    live,
+)
 from eventstore.dynamodb.markers import ListingMarkers, listing_entry
 from eventstore.erasure import Sealing, seal_without_keys
+from eventstore.lifecycle import DELETED, LifecycleMarker
 from eventstore.payloads import NoPayloadObjects, PayloadObjects, store_large
 from eventstore.store import ANY_RETRY_HORIZON
 
@@ -77,15 +87,19 @@ class CommitWriter:
         existing = self._put_commit(commit)
         if existing is None:
             return _written(commit)
-        if existing.digest == digest and existing.stream_type == stream_type:
-            return self._replayed(existing)
-        if existing.stream_type != stream_type:
+        if not isinstance(existing, Commit) or existing.stream_type != stream_type:
             raise StreamAlreadyExists(stream_id, None)
+        if existing.digest == digest:
+            return self._replayed(existing)
         if existing.event_ids & {e.event_id for e in events}:
             raise EventIdConflict(1)
-        raise StreamAlreadyExists(
-            stream_id, self._table.newest_or_raise(stream_type, stream_id).last_revision
-        )
+        head = self._table.head(stream_type, stream_id)
+        if isinstance(head, LifecycleMarker) and head.kind == DELETED:
+            # Creating a soft-deleted stream starts it again, after its last revision.
+            return self._append_at(
+                stream_type, stream_id, head.last_revision, (events, sealing), digest=digest, caller=caller
+            )
+        raise StreamAlreadyExists(stream_id, live(head).last_revision)
 
     def append(
         self,
@@ -99,7 +113,24 @@ class CommitWriter:
         digest = content_digest(events, sealing.fingerprints)
         if expected == ANY_REVISION:
             return self._append_any(stream_type, stream_id, (events, sealing), digest, caller)
-        newest = self._table.newest_or_raise(stream_type, stream_id)
+        return self._append_at(
+            stream_type, stream_id, expected, (events, sealing), digest=digest, caller=caller
+        )
+
+    def _append_at(
+        self,
+        stream_type: str,
+        stream_id: str,
+        expected: int,
+        sealed: tuple[Sequence[NewEvent], Sealing],
+        *,
+        digest: str,
+        caller: Caller,
+    ) -> AppendResult:
+        events = sealed[0]
+        newest = self._table.head(stream_type, stream_id)
+        if isinstance(newest, LifecycleMarker) and newest.kind != DELETED:
+            raise StreamDeleted(stream_type, stream_id)
         if expected > newest.last_revision:
             raise WrongExpectedRevision(expected, newest.last_revision)
         if expected < newest.last_revision:
@@ -107,9 +138,11 @@ class CommitWriter:
             earlier = self._table.get_commit(stream_id, expected + 1)
             return self._resolve_collision(stream_type, stream_id, expected, earlier, digest, events=events)
         commit = self._commit_item(
-            stream_type, stream_id, expected + 1, (events, sealing), digest, caller=caller, after=newest
+            stream_type, stream_id, expected + 1, sealed, digest, caller=caller, after=newest
         )
-        existing = self._put_commit(commit)
+        # After a soft delete the appender read the marker as the head: it takes the marker's slot.
+        replacing = newest if isinstance(newest, LifecycleMarker) else None
+        existing = self._put_commit(commit, replacing)
         if existing is None:
             return _written(commit)
         return self._resolve_collision(stream_type, stream_id, expected, existing, digest, events=events)
@@ -131,19 +164,25 @@ class CommitWriter:
         ids = {e.event_id for e in sealed[0]}
         deadline = time.monotonic() + self._any_budget
         backoff, attempt = ANY_BACKOFF_FIRST_SECONDS, 0
-        unseen = self.recent_or_raise(stream_type, stream_id)[::-1]  # oldest first
+        unseen: list[Commit | LifecycleMarker] = self.recent_or_raise(stream_type, stream_id)[::-1]
         while True:
             attempt += 1
             for commit in unseen:
+                if not isinstance(commit, Commit):
+                    continue
                 if commit.digest == digest:
                     return self._replayed(commit)
                 if commit.event_ids & ids:
                     raise EventIdConflict(commit.first_revision)
             newest = unseen[-1]
+            if isinstance(newest, LifecycleMarker) and newest.kind != DELETED:
+                raise StreamDeleted(stream_type, stream_id)
+            # A marker's key is its last revision + 1, like a commit's successor: a soft-deleted stream
+            # starts again there, replacing the marker.
             item = self._commit_item(
                 stream_type, stream_id, newest.last_revision + 1, sealed, digest, caller=caller, after=newest
             )
-            winner = self._put_commit(item)
+            winner = self._put_commit(item, newest if isinstance(newest, LifecycleMarker) else None)
             if winner is None:
                 return _written(item, attempts=attempt)
             # "Full jitter": a uniform pause up to the (doubling, capped) back-off.
@@ -155,47 +194,52 @@ class CommitWriter:
                 )
             time.sleep(pause)
             backoff = min(2 * backoff, ANY_BACKOFF_MAX_SECONDS)
-            unseen = [winner, *self._commits_after(stream_id, winner.last_revision)]
+            # After a marker (key = its last revision + 1) the read starts at the marker's key: what holds
+            # it now (the marker, or a restart that replaced it) and everything after.
+            following = self._heads_after(stream_id, winner.last_revision)
+            unseen = following if isinstance(winner, LifecycleMarker) and following else [winner, *following]
 
-    def _commits_after(self, stream_id: str, revision: int) -> list[Commit]:
-        """Every commit after `revision`, oldest first, consistently read."""
-        commits: list[Commit] = []
+    def _heads_after(self, stream_id: str, revision: int) -> list[Commit | LifecycleMarker]:
+        """Every item keyed after `revision` (commits, and a marker at the end), oldest first, consistently
+        read."""
+        heads: list[Commit | LifecycleMarker] = []
         more = True
         while more:
-            page, more = self._table.commits(
+            page, more = self._table.heads(
                 stream_id, revision + 1, MAX_REVISION, newest_first=False, limit=ANY_RETRY_HORIZON
             )
-            commits += page
+            heads += page
             revision = page[-1].last_revision if page else revision
-        return commits
+            if page and isinstance(page[-1], LifecycleMarker):
+                break  # a marker is always the newest item
+        return heads
 
-    def recent_or_raise(self, stream_type: str, stream_id: str) -> list[Commit]:
-        """The stream's newest commits, newest first: those a retried "any" append is recognised among."""
-        commits, _ = self._table.commits(
-            stream_id, 1, MAX_REVISION, newest_first=True, limit=ANY_RETRY_HORIZON
-        )
-        if not commits or commits[0].stream_type != stream_type:
+    def recent_or_raise(self, stream_type: str, stream_id: str) -> list[Commit | LifecycleMarker]:
+        """The stream's newest items, newest first: those a retried "any" append is recognised among."""
+        heads, _ = self._table.heads(stream_id, 1, MAX_REVISION, newest_first=True, limit=ANY_RETRY_HORIZON)
+        if not heads or heads[0].stream_type != stream_type:
             raise StreamNotFound(stream_type, stream_id)
-        return commits
+        return heads
 
     def _resolve_collision(
         self,
         stream_type: str,
         stream_id: str,
         expected: ExpectedRevision,
-        existing: Commit | None,
+        existing: Commit | LifecycleMarker | None,
         digest: str,
         *,
         events: Sequence[NewEvent],
     ) -> AppendResult:
-        if existing is not None and existing.stream_type == stream_type:
+        if isinstance(existing, Commit) and existing.stream_type == stream_type:
             if existing.digest == digest:
                 return self._replayed(existing)
             if existing.event_ids & {e.event_id for e in events}:
                 raise EventIdConflict(existing.first_revision)
-        raise WrongExpectedRevision(
-            expected, self._table.newest_or_raise(stream_type, stream_id).last_revision
-        )
+        head = self._table.head(stream_type, stream_id)
+        if isinstance(head, LifecycleMarker) and head.kind != DELETED:
+            raise StreamDeleted(stream_type, stream_id)
+        raise WrongExpectedRevision(expected, head.last_revision, deleted=isinstance(head, LifecycleMarker))
 
     def _commit_item(
         self,
@@ -206,7 +250,7 @@ class CommitWriter:
         digest: str,
         *,
         caller: Caller,
-        after: Commit | None,
+        after: Commit | LifecycleMarker | None,
     ) -> Item:
         events, sealing = sealed
         now = self._clock()
@@ -232,17 +276,34 @@ class CommitWriter:
         # Payloads the item cannot hold are uploaded now, before the PutItem that points to them.
         return store_large(item, self._payloads)
 
-    def _put_commit(self, item: Item) -> Commit | None:
-        """Write a commit unless its key exists; return the existing commit when it does."""
+    def _put_commit(
+        self, item: Item, replacing: LifecycleMarker | None = None
+    ) -> Commit | LifecycleMarker | None:
+        """Write a commit unless its key exists (or, `replacing` a soft delete's marker, unless the key holds
+        anything but that marker); return what holds the key when it does."""
         started = time.monotonic()
+        condition: Any = {
+            "ConditionExpression": "attribute_not_exists(#rev)",
+            "ExpressionAttributeNames": {"#rev": self._table.layout.range_key},
+        }
+        if replacing is not None:
+            # Marks the one kind of commit that MODIFYs an item, so the event source mapping passes it.
+            item = {**item, "replaces": {"S": replacing.write_id}}
+            condition = {
+                "ConditionExpression": "#kind = :deleted AND writeId = :marker",
+                "ExpressionAttributeNames": {"#kind": "kind"},
+                "ExpressionAttributeValues": {
+                    ":deleted": {"S": DELETED},
+                    ":marker": {"S": replacing.write_id},
+                },
+            }
         try:
             with dynamodb_errors():
                 self._table.client.put_item(
                     TableName=self._table.name,
                     Item=item,
-                    ConditionExpression="attribute_not_exists(#rev)",
-                    ExpressionAttributeNames={"#rev": self._table.layout.range_key},
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                    **condition,
                 )
         except ClientError as exc:
             if not condition_failed(exc):
@@ -251,8 +312,12 @@ class CommitWriter:
             old: Any = exc.response.get("Item") or self._table.get_item(
                 item["streamId"]["S"], int(item["revision"]["N"])
             )
+            if old is None and replacing is not None:
+                raise ServiceUnavailable(
+                    "the stream's deletion marker changed while restarting it; retry"
+                ) from exc
             if old is None or old.get("writeId") != item["writeId"]:
-                return decode_commit(old) if old else None
+                return decode_head(old) if old else None
             # This very write, found by the SDK's retry after its first answer was lost: it is written
             # (not a replay), and it may have landed late.
         self._markers.mark_if_slow(decode_commit(item), started)
