@@ -21,7 +21,7 @@ locals {
       timeout     = var.lambda_timeout_seconds
       environment = local.table_environment
       statements = [
-        { sid = "MarkHeadAndRecordDeletion", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
+        { sid = "MarkHeadRecordDeletionDropSnapshot", actions = ["dynamodb:DeleteItem", "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
       ]
     }
     stream_metadata = {

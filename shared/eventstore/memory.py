@@ -237,6 +237,7 @@ class MemoryEventStore:
             marker = new_marker(stream_id, stream_type, mode, current, self._stamp())
             self._markers[stream_id] = marker
             self.complete_deletion(marker)
+            self._snapshots.pop(stream_id, None)
 
     def get_metadata(self, stream_type: str, stream_id: str) -> StreamMetadata:
         with self._lock:
@@ -362,7 +363,7 @@ class MemoryEventStore:
 
     def put_snapshot(self, stream_type: str, stream_id: str, snapshot: NewSnapshot) -> SnapshotWritten:
         with self._lock:
-            current = self._commits(stream_type, stream_id)[-1].last_revision
+            current = self._live(stream_type, stream_id)[-1].last_revision
         if snapshot.revision > current:
             raise SnapshotBeyondStream(snapshot.revision, current)
         sealed, digest = seal(stream_id, snapshot, self.keyring)

@@ -21,6 +21,7 @@ from eventstore.domain import (
     SnapshotConflict,
     SnapshotNotFound,
     SnapshotTooLarge,
+    StreamDeleted,
     StreamNotFound,
 )
 from eventstore.snapshots import MAX_SNAPSHOT_BYTES
@@ -211,3 +212,24 @@ def test_racing_writers_leave_the_newest_snapshot(store: Store) -> None:
     assert store.get_snapshot("order", stream_id).state == {"n": 16}
     assert (16, None) in outcomes
     assert all(stored > revision for revision, stored in outcomes if stored is not None)
+
+
+def test_a_snapshot_goes_with_its_deleted_stream_and_none_is_put_on_one(store: Store) -> None:
+    """A restarted stream never loads a state folded from events it no longer shows; a tombstoned one
+    takes no snapshot."""
+    stream_id = new_stream(store, count=3)
+    store.put_snapshot("order", stream_id, snap(3))
+    store.delete("order", stream_id, 3, "soft")
+    with pytest.raises(SnapshotNotFound):
+        store.get_snapshot("order", stream_id)
+    with pytest.raises(StreamNotFound):
+        store.put_snapshot("order", stream_id, snap(3))
+    store.append("order", stream_id, 3, events("Reopened"), CALLER)  # the restart: revision 4
+    with pytest.raises(SnapshotBeyondStream):
+        store.put_snapshot("order", stream_id, snap(5))
+    store.put_snapshot("order", stream_id, snap(4))
+    store.delete("order", stream_id, None, "tombstone")
+    with pytest.raises(SnapshotNotFound):
+        store.get_snapshot("order", stream_id)
+    with pytest.raises(StreamDeleted):
+        store.put_snapshot("order", stream_id, snap(4))

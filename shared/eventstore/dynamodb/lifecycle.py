@@ -25,7 +25,7 @@ from eventstore.lifecycle import (
     encode_marker,
     new_marker,
 )
-from eventstore.table import CONTROL_REVISION
+from eventstore.table import CONTROL_REVISION, SNAPSHOT_REVISION
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
@@ -63,6 +63,7 @@ class StreamLifecycle:
             winner = self._put_marker(marker, head if isinstance(head, LifecycleMarker) else None)
             if winner is None:
                 self.complete_deletion(marker)
+                self._drop_snapshot(stream_id)
                 return
             if isinstance(winner, Commit) and expected is not None:
                 raise WrongExpectedRevision(expected, winner.last_revision)
@@ -125,6 +126,14 @@ class StreamLifecycle:
         except ClientError as exc:
             if not condition_failed(exc):
                 raise  # a failed condition: this deletion (or a later one) is recorded already
+
+    def _drop_snapshot(self, stream_id: str) -> None:
+        """A snapshot goes with its stream (one DeleteItem; physical removal catches a deleter killed first),
+        so a restarted stream never loads a state folded from events it no longer shows."""
+        with dynamodb_errors():
+            self._table.client.delete_item(
+                TableName=self._table.name, Key=self._table.key(stream_id, SNAPSHOT_REVISION)
+            )
 
     # The control item and metadata
 

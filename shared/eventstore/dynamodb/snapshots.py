@@ -20,10 +20,12 @@ from eventstore.domain import (
     SnapshotConflict,
     SnapshotNotFound,
     SnapshotWritten,
+    StreamDeleted,
     StreamNotFound,
 )
 from eventstore.dynamodb.access import MAX_REVISION, Table, condition_failed, dynamodb_errors
 from eventstore.erasure import Keyring, KeysNotConfigured
+from eventstore.lifecycle import TOMBSTONE
 from eventstore.snapshots import (
     as_written,
     decode_snapshot,
@@ -100,6 +102,12 @@ class TableSnapshots:
         )
         items = response.get("Items", [])
         if not items or items[0]["streamType"]["S"] != stream_type:
+            raise StreamNotFound(stream_type, stream_id)
+        # A lifecycle marker at the head: the stream is deleted (a snapshot of it could outlive it).
+        kind = items[0].get("kind", {}).get("S")
+        if kind == TOMBSTONE:
+            raise StreamDeleted(stream_type, stream_id)
+        if kind is not None:
             raise StreamNotFound(stream_type, stream_id)
         return int(items[0]["lastRevision"]["N"])
 
