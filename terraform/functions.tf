@@ -109,10 +109,10 @@ locals {
 
   function_names = { for name, _ in local.functions : name => "${local.name}-${replace(name, "_", "-")}" }
 
-  # The one index list_streams queries (one() fails loudly if table.json ever grows a second index,
-  # so the permission is revisited rather than silently widened or pointed at the wrong index).
-  listing_index    = one([for index in local.table.global_secondary_indexes : index.name])
-  listing_position = one([for index in local.table.global_secondary_indexes : index.range_key])
+  # The index list_streams queries, and the one the removal function queries (table.json names both).
+  listing_index    = local.table.listing_index
+  listing_position = local.gsi[local.table.listing_index].range_key
+  removal_index    = local.table.removal_index
 
   # JSON on AWS. Left out on emulators: moto 5.2 drops LoggingConfig, so every re-plan would add it again.
   function_log_formats = local.emulated ? [] : ["JSON"]
