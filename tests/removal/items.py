@@ -26,15 +26,18 @@ def put_commit(
     stream_id: str,
     first_revision: int,
     count: int,
-    at: datetime,
     *,
+    at: datetime,
     stream_type: str = "order",
     sealed: bytes | None = None,
 ) -> None:
     """A commit as the store writes it (listing entry included); `sealed`: every event's payload sealed."""
     events = [
         NewEvent(
-            str(uuid.uuid4()), "Happened", {"n": first_revision + i}, data_subject="person-1" if sealed else None
+            str(uuid.uuid4()),
+            "Happened",
+            {"n": first_revision + i},
+            data_subject="person-1" if sealed else None,
         )
         for i in range(count)
     ]
@@ -68,7 +71,9 @@ def put_summary(client: DynamoDBClient, table: str, stream_id: str, through: int
     )
 
 
-def put_control(client: DynamoDBClient, table: str, stream_id: str, *, due: bool = True, **attributes: Any) -> None:
+def put_control(
+    client: DynamoDBClient, table: str, stream_id: str, *, due: bool = True, **attributes: Any
+) -> None:
     """The control item (-2): numbers as N, text as S; `due` sets sweepShard as the lifecycle API does."""
     item: dict[str, Any] = {
         "streamId": {"S": stream_id},
@@ -84,7 +89,7 @@ def put_control(client: DynamoDBClient, table: str, stream_id: str, *, due: bool
 
 
 def put_marker(
-    client: DynamoDBClient, table: str, stream_id: str, kind: str, last_revision: int, at: datetime
+    client: DynamoDBClient, table: str, stream_id: str, kind: str, last_revision: int, *, at: datetime
 ) -> None:
     """A lifecycle marker in the head slot (`deleted` or `tombstone`)."""
     client.put_item(

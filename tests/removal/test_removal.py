@@ -30,7 +30,7 @@ def remover(
     defaults: dict[str, Retention] | None = None,
     archive: bool = False,
     s3: S3Client | None = None,
-    limits: Limits = Limits(),
+    limits: Limits | None = None,
 ) -> Remover:
     client = s3 or aws.s3
     return Remover(
@@ -39,7 +39,7 @@ def remover(
         defaults=defaults or {},
         archive=ArchiveWriter(client, ARCHIVE) if archive else None,
         payloads=PayloadObjects(client, PAYLOADS),
-        limits=limits,
+        limits=limits or Limits(),
         sleep=lambda _seconds: None,
     )
 
@@ -49,7 +49,7 @@ def stream(aws: Aws, sizes: list[int], *, notified: bool = True, step: timedelta
     stream_id = str(uuid.uuid4())
     revision = 1
     for index, size in enumerate(sizes):
-        put_commit(aws.dynamodb, TABLE, stream_id, revision, size, T0 + index * step)
+        put_commit(aws.dynamodb, TABLE, stream_id, revision, size, at=T0 + index * step)
         revision += size
     if notified:
         put_summary(aws.dynamodb, TABLE, stream_id, revision - 1)
@@ -64,7 +64,7 @@ def control(aws: Aws, stream_id: str) -> dict[str, Any]:
 
 def test_a_soft_deleted_stream_keeps_its_marker_and_control_item_only(aws: Aws) -> None:
     stream_id = stream(aws, [2, 3, 1])
-    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 6, T0 + timedelta(days=1))
+    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 6, at=T0 + timedelta(days=1))
     put_control(aws.dynamodb, TABLE, stream_id, deletedBefore=7, deletedAt="2026-01-02T00:00:00.000000Z")
     aws.dynamodb.put_item(
         TableName=TABLE, Item={"streamId": {"S": stream_id}, "revision": {"N": "-3"}, "state": {"S": "{}"}}
@@ -80,7 +80,7 @@ def test_a_tombstoned_stream_loses_its_payload_objects_and_no_other_stream_does(
     stream_id, other = stream(aws, [1, 1]), stream(aws, [1])
     for owner in (stream_id, other):
         aws.s3.put_object(Bucket=PAYLOADS, Key=f"{owner}/1", Body=b"payload")
-    put_marker(aws.dynamodb, TABLE, stream_id, "tombstone", 2, T0)
+    put_marker(aws.dynamodb, TABLE, stream_id, "tombstone", 2, at=T0)
     put_control(aws.dynamodb, TABLE, stream_id, tombstonedAt="2026-01-01T00:00:00.000000Z")
     report = remover(aws).run(T0 + timedelta(hours=1))
     assert revisions(aws.dynamodb, TABLE, stream_id) == [-2, 0, 3]
@@ -92,7 +92,7 @@ def test_a_tombstoned_stream_loses_its_payload_objects_and_no_other_stream_does(
 def test_a_restarted_stream_keeps_payload_objects_written_after_its_delete(aws: Aws) -> None:
     stream_id = stream(aws, [1])
     aws.s3.put_object(Bucket=PAYLOADS, Key=f"{stream_id}/old", Body=b"payload")
-    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 1, datetime.now(UTC) - timedelta(hours=1))
+    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 1, at=datetime.now(UTC) - timedelta(hours=1))
     put_control(aws.dynamodb, TABLE, stream_id, deletedBefore=2)
     remover(aws).run(datetime.now(UTC))
     # LastModified of "old" is now, after the marker's deletedAt: a restart's payload, so it stays.
@@ -114,7 +114,7 @@ def test_the_head_commit_stays_even_when_invisible_and_the_stream_stays_due(aws:
     # Appends continue from the newest item: removing it would restart the stream at revision 1.
     assert revisions(aws.dynamodb, TABLE, stream_id) == [-2, 0, 3]
     assert "sweepShard" in control(aws, stream_id), "due again as soon as an append follows it"
-    put_commit(aws.dynamodb, TABLE, stream_id, 4, 1, T0 + timedelta(days=1))
+    put_commit(aws.dynamodb, TABLE, stream_id, 4, 1, at=T0 + timedelta(days=1))
     put_summary(aws.dynamodb, TABLE, stream_id, 4)
     remover(aws).run(T0 + timedelta(days=2))
     assert revisions(aws.dynamodb, TABLE, stream_id) == [-2, 0, 4]
@@ -135,8 +135,8 @@ def test_commits_not_yet_notified_stay_until_they_are(aws: Aws) -> None:
 def test_a_type_default_max_age_is_found_through_the_listing_index(aws: Aws) -> None:
     old = stream(aws, [1, 2, 1])  # at T0, T0+1h, T0+2h
     other_type = str(uuid.uuid4())
-    put_commit(aws.dynamodb, TABLE, other_type, 1, 1, T0, stream_type="invoice")
-    put_commit(aws.dynamodb, TABLE, other_type, 2, 1, T0, stream_type="invoice")
+    put_commit(aws.dynamodb, TABLE, other_type, 1, 1, at=T0, stream_type="invoice")
+    put_commit(aws.dynamodb, TABLE, other_type, 2, 1, at=T0, stream_type="invoice")
     put_summary(aws.dynamodb, TABLE, other_type, 2)
     defaults = {"order": Retention(max_age_seconds=3600)}
     now = T0 + timedelta(hours=2, minutes=30)  # cut-off T0+1h30: the first two commits
@@ -171,11 +171,11 @@ def read_archive(s3: S3Client, stream_id: str) -> list[dict[str, Any]]:
 
 def test_the_archive_holds_the_stored_events_with_sealed_payloads_still_sealed(aws: Aws) -> None:
     stream_id = str(uuid.uuid4())
-    put_commit(aws.dynamodb, TABLE, stream_id, 1, 2, T0)
-    put_commit(aws.dynamodb, TABLE, stream_id, 3, 1, T0, sealed=b"\x01ciphertext")
-    put_commit(aws.dynamodb, TABLE, stream_id, 4, 1, T0)
+    put_commit(aws.dynamodb, TABLE, stream_id, 1, 2, at=T0)
+    put_commit(aws.dynamodb, TABLE, stream_id, 3, 1, at=T0, sealed=b"\x01ciphertext")
+    put_commit(aws.dynamodb, TABLE, stream_id, 4, 1, at=T0)
     put_summary(aws.dynamodb, TABLE, stream_id, 4)
-    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 4, T0)
+    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 4, at=T0)
     put_control(aws.dynamodb, TABLE, stream_id, deletedBefore=5)
     report = remover(aws, archive=True).run(T0 + timedelta(hours=1))
     assert report.spans_archived == 1
@@ -251,7 +251,7 @@ def test_a_run_killed_between_deletes_leaves_a_consistent_stream_that_the_next_r
     def kill_on_the_second_batch(**_kwargs: Any) -> None:
         nonlocal batches
         batches += 1
-        if batches == 2:  # noqa: PLR2004
+        if batches == 2:
             raise Killed
 
     aws.dynamodb.meta.events.register("before-call.dynamodb.BatchWriteItem", kill_on_the_second_batch)
