@@ -21,7 +21,7 @@ locals {
   # Per function: description, timeout, environment and the statements of its role (besides its own
   # log group and X-Ray, which every function gets). erasure.tf adds its functions, and its statements and
   # environment to the event functions.
-  functions = merge(local.erasure_functions, {
+  functions = merge(local.erasure_functions, local.removal_functions, {
     create_stream = {
       description = "POST /streams/{streamType}: create a stream with its first events"
       timeout     = var.lambda_timeout_seconds

@@ -109,3 +109,13 @@ output "canary_deployments" {
     deployment_groups = { for key, group in aws_codedeploy_deployment_group.function : group.deployment_group_name => local.function_names[key] }
   } : null
 }
+
+output "archive_bucket" {
+  description = "The archive bucket (null when archive_enabled is false): `eventstore archive read --bucket`."
+  value       = local.archive_bucket
+}
+
+output "removal_function_name" {
+  description = "The scheduled removal function (remove_expired)."
+  value       = aws_lambda_function.this["remove_expired"].function_name
+}

@@ -23,10 +23,12 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_lambda import LambdaClient
     from mypy_boto3_logs import CloudWatchLogsClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -44,6 +46,7 @@ FUNCTIONS = (
     "notify_stream",
     "read_events",
     "read_feed",
+    "remove_expired",
 )
 # An emulator that keeps answering 500 makes the provider retry for ever: fail instead of hanging.
 COMMAND_TIMEOUT = 420
@@ -120,6 +123,12 @@ class Stack:
 
     def logs(self) -> CloudWatchLogsClient:
         return self.session.client("logs", endpoint_url=self.endpoint)
+
+    def events(self) -> EventBridgeClient:
+        return self.session.client("events", endpoint_url=self.endpoint)
+
+    def s3(self) -> S3Client:
+        return self.session.client("s3", endpoint_url=self.endpoint)
 
     def sns(self) -> SNSClient:
         return self.session.client("sns", endpoint_url=self.endpoint)
