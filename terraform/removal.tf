@@ -27,6 +27,13 @@ locals {
           { sid = "FindDueStreams", actions = ["dynamodb:Query"], resources = ["${local.table_arn}/index/${local.removal_index}", "${local.table_arn}/index/${local.listing_index}"] },
           # Reads a stream's reserved items and commits, deletes commits and snapshots, clears sweepShard.
           { sid = "SweepStreams", actions = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
+          # How far the sweep of a type with a default max count has read the listing index: only those items.
+          {
+            sid        = "ReadAndWriteRemovalCheckpointsOnly"
+            actions    = ["dynamodb:GetItem", "dynamodb:PutItem"]
+            resources  = [local.table_arn]
+            conditions = [{ test = "ForAllValues:StringLike", variable = "dynamodb:LeadingKeys", values = ["$removal:*"] }]
+          },
         ],
         var.archive_enabled ? [
           { sid = "WriteAndVerifyArchive", actions = ["s3:GetObject", "s3:PutObject"], resources = ["${local.archive_bucket_arn}/streams/*"] },
@@ -70,14 +77,14 @@ resource "aws_lambda_permission" "removal_schedule" {
 }
 
 resource "aws_cloudwatch_metric_alarm" "archive_failures" {
-  alarm_name          = "${local.name}-archive-failures"
-  alarm_description   = "remove_expired could not archive a span (S3 or KMS failed, or the object read back differently): those events stay in the table until it can. Runbook: docs/operations.md, archive-failures."
-  namespace           = local.metrics_namespace
-  metric_name         = "ArchiveFailures"
-  dimensions          = { service = local.service_name }
-  statistic           = "Sum"
-  period              = 60
-  evaluation_periods  = var.alarm_evaluation_periods
+  alarm_name         = "${local.name}-archive-failures"
+  alarm_description  = "remove_expired could not archive a span (S3 or KMS failed, or the object read back differently): those events stay in the table until it can. Runbook: docs/operations.md, archive-failures."
+  namespace          = local.metrics_namespace
+  metric_name        = "ArchiveFailures"
+  dimensions         = { service = local.service_name }
+  statistic          = "Sum"
+  period             = 60
+  evaluation_periods = var.alarm_evaluation_periods
   # One minute is enough here, unlike the other alarms' M of N: a run is once per removal_schedule, so a
   # failure shows in one minute only and M of N would never fire.
   datapoints_to_alarm = 1

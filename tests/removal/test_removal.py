@@ -285,3 +285,18 @@ def test_unprocessed_deletes_are_asked_again(aws: Aws) -> None:
     assert calls == [3, 1]
     assert report.unprocessed_deletes == 0
     assert [r for r in revisions(aws.dynamodb, TABLE, stream_id) if r >= 1] == [4]
+
+
+def test_a_type_default_max_count_sweeps_streams_appended_since_the_last_run(aws: Aws) -> None:
+    stream_id = stream(aws, [1, 1, 1, 1, 1])
+    defaults = {"order": Retention(max_count=2)}
+    assert remover(aws, defaults=defaults).run(T0 + timedelta(days=1)).commits_removed == 3
+    assert revisions(aws.dynamodb, TABLE, stream_id) == [0, 4, 5]
+    # The index is read from the type's checkpoint on: nothing new, nothing to sweep.
+    assert remover(aws, defaults=defaults).due_streams(T0 + timedelta(days=1)) == []
+    put_commit(aws.dynamodb, TABLE, stream_id, 6, 1, at=T0 + timedelta(days=1))
+    put_summary(aws.dynamodb, TABLE, stream_id, 6)
+    # Appended a minute ago: left for a later run, when notify_stream has surely processed it.
+    assert remover(aws, defaults=defaults).due_streams(T0 + timedelta(days=1, minutes=1)) == []
+    assert remover(aws, defaults=defaults).run(T0 + timedelta(days=2)).commits_removed == 1
+    assert revisions(aws.dynamodb, TABLE, stream_id) == [0, 5, 6]

@@ -63,6 +63,8 @@ DESIGN_ACTIONS = {
         "dynamodb:BatchWriteItem",
         "dynamodb:DeleteItem",
         "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
         "s3:GetObject",
         "s3:PutObject",
         "s3:ListBucket",

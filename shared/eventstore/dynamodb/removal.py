@@ -38,6 +38,11 @@ MAX_BATCH_WRITE: Final = 25
 """DynamoDB's limit of requests in one BatchWriteItem."""
 BATCH_WRITE_ATTEMPTS: Final = 6
 KILOBYTE: Final = 1024
+CHECKPOINT_PREFIX: Final = "$removal:"
+"""Partition key of a type's removal checkpoint (revision 0): how far its max-count sweep has read."""
+NOTIFIED_WITHIN: Final = timedelta(minutes=5)
+"""Commits older than this are fed and notified (notify_stream's lag is seconds): a max-count sweep reads
+the index only up to now minus this, so what it reads is never held back."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +173,23 @@ class Remover:
     # -- finding work ------------------------------------------------------------------------------------
 
     def due_streams(self, now: datetime) -> list[str]:
-        """Streams that may hold removable commits: those whose control item is marked due, then those with
-        index entries older than their type's default max age. Each stream once, in that order."""
+        """Streams that may hold removable commits: those whose control item is marked due, those with
+        index entries older than their type's default max age, and those of a type with a default max
+        count appended to since the last run. Each stream once, in that order."""
+        return self._due(now)[0]
+
+    def _due(self, now: datetime) -> tuple[list[str], dict[str, dict[str, str]]]:
         seen: dict[str, None] = {}
         for stream_id in self._marked_due():
             seen.setdefault(stream_id)
         for stream_id in self._past_type_max_age(now):
             seen.setdefault(stream_id)
-        return list(seen)
+        checkpoints: dict[str, dict[str, str]] = {}
+        for stream_type, stream_ids, reached in self._appended_since_last_run(now):
+            for stream_id in stream_ids:
+                seen.setdefault(stream_id)
+            checkpoints[stream_type] = reached
+        return list(seen), checkpoints
 
     def _paged_query(self, request: Any, limit: int | None = None) -> Iterator[Any]:
         read = 0
@@ -226,19 +240,72 @@ class Remover:
                 for item in self._paged_query(request, self._limits.index_entries_per_shard):
                     yield item[layout.hash_key]["S"]
 
+    def _appended_since_last_run(self, now: datetime) -> Iterator[tuple[str, list[str], dict[str, str]]]:
+        """Per type with a default max count: the streams with index entries after the type's checkpoint
+        (`$removal:<type>`, one position per shard) and up to NOTIFIED_WITHIN before now (by then
+        notify_stream has processed them, so the sweep is not held back), and the positions reached."""
+        layout = self._table.layout
+        until = timefmt.format_instant(now - NOTIFIED_WITHIN)
+        for stream_type, bounds in sorted(self._defaults.items()):
+            if bounds.max_count is None:
+                continue
+            checkpoint = self._table.get_item(f"{CHECKPOINT_PREFIX}{stream_type}", 0) or {}
+            stream_ids: list[str] = []
+            reached: dict[str, str] = {}
+            for shard in range(layout.listing_shards):
+                reached_before = checkpoint.get(f"shard{shard}", {}).get("S")
+                reached[f"shard{shard}"] = reached_before or ""
+                # Just after the checkpoint: " " sorts below every character a position goes on with.
+                start = f"{reached_before} " if reached_before else "0"
+                if start >= until:
+                    continue
+                request = {
+                    "TableName": self._table.name,
+                    "IndexName": layout.listing_index,
+                    "KeyConditionExpression": "#shard = :shard AND #position BETWEEN :from AND :until",
+                    "ExpressionAttributeNames": {
+                        "#shard": layout.listing_hash_key,
+                        "#position": layout.listing_range_key,
+                    },
+                    "ExpressionAttributeValues": {
+                        ":shard": {"S": f"{stream_type}#{shard}"},
+                        ":from": {"S": start},
+                        ":until": {"S": until},
+                    },
+                }
+                for item in self._paged_query(request, self._limits.index_entries_per_shard):
+                    stream_ids.append(item[layout.hash_key]["S"])
+                    reached[f"shard{shard}"] = item[layout.listing_range_key]["S"]
+            yield stream_type, stream_ids, reached
+
+    def _save_checkpoint(self, stream_type: str, reached: Mapping[str, str]) -> None:
+        with dynamodb_errors():
+            self._table.client.put_item(
+                TableName=self._table.name,
+                Item={
+                    **self._table.key(f"{CHECKPOINT_PREFIX}{stream_type}", 0),
+                    **{name: {"S": position} for name, position in reached.items() if position},
+                },
+            )
+
     # -- one run -----------------------------------------------------------------------------------------
 
     def run(self, now: datetime) -> RunReport:
         report = RunReport()
-        for stream_id in self.due_streams(now):
+        stream_ids, checkpoints = self._due(now)
+        for stream_id in stream_ids:
             if report.commits_removed >= self._limits.commits_per_run:
-                break
+                # The rest waits for the next run; checkpoints stay where they were, so none is skipped.
+                return report
             try:
                 self.sweep(stream_id, now, report)
             except ArchiveFailed:
                 log.exception("archive failed; the stream's events stay", extra={"streamId": stream_id})
                 report.archive_failures += 1
                 report.failed_streams.append(stream_id)
+        if not report.failed_streams:
+            for stream_type, reached in checkpoints.items():
+                self._save_checkpoint(stream_type, reached)
         return report
 
     def sweep(self, stream_id: str, now: datetime, report: RunReport) -> None:
