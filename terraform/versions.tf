@@ -47,10 +47,12 @@ provider "aws" {
       backup     = endpoints.value
       cloudwatch = endpoints.value
       dynamodb   = endpoints.value
+      events     = endpoints.value
       iam        = endpoints.value
       kms        = endpoints.value
       lambda     = endpoints.value
       logs       = endpoints.value
+      s3         = endpoints.value
       sns        = endpoints.value
       sqs        = endpoints.value
       sts        = endpoints.value
