@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_dynamodbstreams import DynamoDBStreamsClient
     from mypy_boto3_kms import KMSClient
+    from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
     from mypy_boto3_sqs import SQSClient
 
@@ -30,6 +31,7 @@ class Clients:
     sns: SNSClient
     sqs: SQSClient
     kms: KMSClient
+    s3: S3Client
 
     @classmethod
     def connect(cls, endpoint_url: str, region: str, access_key: str, secret_key: str) -> Clients:
@@ -42,6 +44,7 @@ class Clients:
             sns=session.client("sns", endpoint_url=endpoint_url, config=_CONFIG),
             sqs=session.client("sqs", endpoint_url=endpoint_url, config=_CONFIG),
             kms=session.client("kms", endpoint_url=endpoint_url, config=_CONFIG),
+            s3=session.client("s3", endpoint_url=endpoint_url, config=_CONFIG),
         )
 
 
@@ -92,3 +95,12 @@ def subscribe_queue(clients: Clients, topic_arn: str, queue_url: str) -> None:
         Endpoint=queue_arn["Attributes"]["QueueArn"],
         Attributes={"RawMessageDelivery": "true"},
     )
+
+
+def ensure_bucket(clients: Clients, name: str) -> None:
+    """The archive bucket (versioned, as Terraform makes it); an existing one is reused."""
+    try:
+        clients.s3.create_bucket(Bucket=name)
+    except clients.s3.exceptions.BucketAlreadyOwnedByYou:
+        log.info("bucket %s exists, reusing it", name)
+    clients.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})

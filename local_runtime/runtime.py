@@ -19,6 +19,7 @@ import boto3
 
 from local_runtime.aws import (
     Clients,
+    ensure_bucket,
     ensure_keys_table,
     ensure_queue,
     ensure_table,
@@ -37,9 +38,12 @@ from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
 from local_runtime.persistence import DataDir, DurableTable
 from local_runtime.proxy_events import load_routes
 from local_runtime.pump import StreamPump
+from local_runtime.schedule import RemovalSchedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
+    from typing import Any
 
     from local_runtime.proxy_events import Route
     from local_runtime.settings import Settings
@@ -47,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTIFY_FUNCTION = "notify_stream"
+REMOVAL_FUNCTION = "remove_expired"
 _SNAPSHOT_SECONDS = 5.0
 
 
@@ -55,9 +60,19 @@ class RunningStore(StoreEndpoints):
     """Where a running local store is; `stop()` shuts it down (snapshotting to --data-dir first)."""
 
     _stop: Callable[[], None] = field(repr=False, compare=False)
+    _removal: RemovalSchedule | None = field(default=None, repr=False, compare=False)
+    archive_bucket: str | None = None
+    """The emulator's archive bucket (None: archive off, or --from-terraform)."""
 
     def stop(self) -> None:
         self._stop()
+
+    def run_removal(self, now: datetime | None = None) -> dict[str, Any]:
+        """One remove_expired run at `now` (tests move the clock this way); its report."""
+        if self._removal is None:
+            raise RuntimeError("this store runs no removal function (--from-terraform)")
+        report: dict[str, Any] = self._removal.run_once(now)
+        return report
 
 
 def start(settings: Settings) -> RunningStore:
@@ -117,6 +132,8 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     queue_url = ensure_queue(clients, settings.on_failure_queue_name)
     demo_queue_url = ensure_queue(clients, settings.demo_queue_name)
     subscribe_queue(clients, topic_arn, demo_queue_url)
+    if settings.archive:
+        ensure_bucket(clients, settings.archive_bucket_name)
     _set_handler_environment(settings, endpoint, topic_arn, data_dir, data_key_id)
 
     routes = load_routes(settings.repo_root / "shared" / "eventstore" / "routes.json")
@@ -140,6 +157,13 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     )
     api = ApiServer(settings.host, settings.api_port, gateway)
     api.start()
+    removal = RemovalSchedule(
+        functions[REMOVAL_FUNCTION],
+        settings.removal_interval_seconds,
+        settings.region,
+        rule_arn=f"arn:aws:events:{settings.region}:123456789012:rule/{settings.name}-removal",
+    )
+    removal.start()
     # The built-in emulator journals every write; an external one only gets periodic snapshots.
     snapshots = _Snapshots(
         data_dir if durable is None else None, clients, settings.table_name, table_stream, pump
@@ -148,6 +172,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
 
     def stop() -> None:
         api.stop()
+        removal.stop()
         if pump is not None:
             pump.stop()
         snapshots.stop()
@@ -171,6 +196,8 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         _stop=stop,
+        _removal=removal,
+        archive_bucket=settings.archive_bucket_name if settings.archive else None,
     )
 
 
@@ -189,7 +216,12 @@ def _set_handler_environment(
         "EVENTSTORE_KEYS_TABLE_NAME": settings.keys_table_name,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
+        "EVENTSTORE_RETENTION_DEFAULTS": settings.retention_defaults,
     }
+    if settings.archive:
+        environment["EVENTSTORE_ARCHIVE_BUCKET"] = settings.archive_bucket_name
+    else:
+        os.environ.pop("EVENTSTORE_ARCHIVE_BUCKET", None)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "EVENTSTORE_PAGE_KEY_KMS_KEY_ID"):
         os.environ.pop(name, None)
     os.environ.update(environment)
@@ -203,7 +235,7 @@ def _set_handler_environment(
 
 
 def _functions(settings: Settings, routes: Sequence[Route]) -> dict[str, LambdaFunction]:
-    names = sorted({route.function for route in routes} | {NOTIFY_FUNCTION})
+    names = sorted({route.function for route in routes} | {NOTIFY_FUNCTION, REMOVAL_FUNCTION})
     functions = {
         name: LambdaFunction(name, settings.repo_root / "functions" / name, settings.region) for name in names
     }

@@ -300,3 +300,17 @@ def test_a_type_default_max_count_sweeps_streams_appended_since_the_last_run(aws
     assert remover(aws, defaults=defaults).due_streams(T0 + timedelta(days=1, minutes=1)) == []
     assert remover(aws, defaults=defaults).run(T0 + timedelta(days=2)).commits_removed == 1
     assert revisions(aws.dynamodb, TABLE, stream_id) == [0, 5, 6]
+
+
+@pytest.mark.parametrize("after", [0, 1, 3])
+def test_reads_below_the_first_remaining_revision_begin_at_it(aws: Aws, after: int) -> None:
+    from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
+
+    stream_id = stream(aws, [2, 2, 2])  # 1-2, 3-4, 5-6
+    put_control(aws.dynamodb, TABLE, stream_id, truncateBefore=5)
+    remover(aws).run(T0 + timedelta(days=1))
+    store = DynamoEventStore(aws.dynamodb, TABLE, listing_settle=timedelta(0))
+    page = store.read("order", stream_id, after, 10)
+    assert [e.revision for e in page.events] == [5, 6]
+    assert not page.has_more
+    assert [e.revision for e in store.read("order", stream_id, 5, 10).events] == [6]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from eventstore.domain import EventPage, StreamNotFound, StreamState
-from eventstore.dynamodb.access import Table
+from eventstore.dynamodb.access import MAX_REVISION, Table
 from eventstore.store import MAX_PAGE_EVENTS
 
 
@@ -20,12 +20,20 @@ def read(table: Table, stream_type: str, stream_id: str, after_revision: int, li
     if not commits or commits[0].first_revision != first:
         # after_revision is inside a commit (a page cut by `limit`), past the end, or the stream is
         # unknown: the commit holding after_revision tells which.
-        if after_revision == 0:
-            raise StreamNotFound(stream_type, stream_id)
-        holding, _ = table.commits(stream_id, 1, after_revision, newest_first=True, limit=1)
-        if not holding:
-            raise StreamNotFound(stream_type, stream_id)
-        commits = holding + commits
+        holding = (
+            table.commits(stream_id, 1, after_revision, newest_first=True, limit=1)[0]
+            if after_revision
+            else []
+        )
+        if holding:
+            commits = holding + commits
+        else:
+            # Nothing at or before after_revision: physical removal took the stream's oldest commits
+            # (docs/design.md, "Physical removal and archive"), so the page begins at the first that
+            # remains; none at all: no such stream.
+            commits, more = table.commits(stream_id, first, MAX_REVISION, newest_first=False, limit=limit)
+            if not commits:
+                raise StreamNotFound(stream_type, stream_id)
     if commits[0].stream_type != stream_type:
         raise StreamNotFound(stream_type, stream_id)
     events = [e for c in commits for e in c.events if e.revision > after_revision]
