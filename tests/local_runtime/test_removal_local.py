@@ -63,7 +63,8 @@ def revisions(stream_type, stream_id):
     events = api.request("GET", f"/streams/{stream_type}/{stream_id}/events").json()["eventPage"]["events"]
     return [e["revision"] for e in events]
 feed = api.request("GET", "/feed?limit=100").json()["feedPage"]["events"]
-read_back = {"aged_revisions": revisions("order", aged), "truncated_revisions": revisions("invoice", truncated)}
+read_back = {"aged_revisions": revisions("order", aged),
+             "truncated_revisions": revisions("invoice", truncated)}
 
 from eventstore_client import cli
 os.environ.update(AWS_ENDPOINT_URL=store.aws_endpoint_url, AWS_ACCESS_KEY_ID=store.access_key,
