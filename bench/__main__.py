@@ -5,14 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, throughput
+from bench import coldstart, contention, cost, erasure, feeds, operations, overhead, removal, throughput
 from bench.harness import ROOT
 from bench.report import Report, Row, render, write_json
 
-SECTIONS = ("requests", "overhead", "coldstart", "throughput", "contention", "feeds", "cost", "erasure")
+SECTIONS = (
+    "requests",
+    "overhead",
+    "coldstart",
+    "throughput",
+    "contention",
+    "feeds",
+    "cost",
+    "erasure",
+    "removal",
+)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -55,15 +66,22 @@ def main(argv: list[str] | None = None) -> int:
         feeds.run(report, rounds=1 if args.quick else 3, lag_samples=50 if args.quick else 200)
     if "cost" not in args.skip:
         _cost(report, capacity, append_cpu)
-    if "erasure" not in args.skip:
-        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
-        erasure.run(report)
+    _lifecycle_sections(report, args.skip, progress)
     seconds = time.perf_counter() - started
     sys.stdout.write(render(report) + "\n")
     options = {"quick": args.quick, "rounds": rounds, "skipped": args.skip}
     write_json(report, args.output, started=started_at, seconds=seconds, options=options)
     progress(f"done; wrote {args.output}")
     return 0
+
+
+def _lifecycle_sections(report: Report, skip: list[str], progress: Callable[[str], None]) -> None:
+    if "erasure" not in skip:
+        progress("erasure: KMS calls per 1,000 appends (1 and 1,000 subjects), sealing CPU (moto in-process)")
+        erasure.run(report)
+    if "removal" not in skip:
+        progress("removal: write units per removed event, S3 requests per archived span (moto in-process)")
+        removal.run(report)
 
 
 def _skipped(skip: list[str], only: list[str]) -> list[str]:
