@@ -314,3 +314,25 @@ def test_reads_below_the_first_remaining_revision_begin_at_it(aws: Aws, after: i
     assert [e.revision for e in page.events] == [5, 6]
     assert not page.has_more
     assert [e.revision for e in store.read("order", stream_id, 5, 10).events] == [6]
+
+
+def test_deletes_left_unprocessed_keep_the_stream_due_until_a_later_run_removes_them(aws: Aws) -> None:
+    stream_id = stream(aws, [1] * 3)
+    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 3, at=T0)
+    put_control(aws.dynamodb, TABLE, stream_id, deletedBefore=4)
+    real = aws.dynamodb.batch_write_item
+
+    def always_leave_the_last(**request: Any) -> Any:
+        pending = request["RequestItems"][TABLE]
+        if len(pending) > 1:
+            real(RequestItems={TABLE: pending[:-1]})
+        return {"UnprocessedItems": {TABLE: pending[-1:]}}
+
+    aws.dynamodb.batch_write_item = always_leave_the_last  # type: ignore[method-assign]
+    report = remover(aws).run(T0 + timedelta(days=1))
+    assert (report.unprocessed_deletes, report.commits_removed) == (1, 2)
+    assert "sweepShard" in control(aws, stream_id), "still due: the next run must find it"
+    aws.dynamodb.batch_write_item = real  # type: ignore[method-assign]
+    remover(aws).run(T0 + timedelta(days=1))
+    assert revisions(aws.dynamodb, TABLE, stream_id) == [-2, 0, 4]
+    assert "sweepShard" not in control(aws, stream_id)

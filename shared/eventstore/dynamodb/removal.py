@@ -406,7 +406,8 @@ class Remover:
             if span:
                 if report.commits_removed + len(span) > self._limits.commits_per_run:
                     return False
-                self._remove_span(stream_id, span, now, report)
+                if self._remove_span(stream_id, span, now, report):
+                    return False  # deletes left unprocessed: the stream stays due for the next run
             if len(span) < len(commits):
                 # Stopped at a commit that stays. Nothing more is due for good only when it is visible: an
                 # invisible one is the head (due once an append follows it) or not yet notified.
@@ -417,16 +418,19 @@ class Remover:
 
     def _remove_span(
         self, stream_id: str, span: Sequence[Mapping[str, Any]], now: datetime, report: RunReport
-    ) -> None:
+    ) -> int:
+        """Archive the span (when on), then delete it; the count of deletes DynamoDB left unprocessed."""
         stream_type = span[0]["streamType"]["S"]
         if self._archive is not None:
             self._archive.archive(stream_id, stream_type, span, timefmt.format_instant(now))
             report.spans_archived += 1
         keys = [self._table.key(stream_id, int(item["revision"]["N"])) for item in span]
-        report.unprocessed_deletes += self._batch_delete(keys)
-        report.commits_removed += len(span)
+        left = self._batch_delete(keys)
+        report.unprocessed_deletes += left
+        report.commits_removed += len(span) - left
         report.events_removed += sum(len(item["events"]["L"]) for item in span)
         report.write_units += sum(delete_write_units(item) for item in span)
+        return left
 
     def _batch_delete(self, keys: Sequence[Any]) -> int:
         """Delete the keys in batches of 25, asking again for what DynamoDB leaves unprocessed; the count
