@@ -153,7 +153,7 @@ resource "aws_cloudwatch_log_group" "function" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:API functions are invoked synchronously and notify_stream has its mapping's on-failure queue; a DLQ would never be used
   #checkov:skip=CKV_AWS_117:the functions reach only public AWS endpoints; there is no VPC to attach to
-  #checkov:skip=CKV_AWS_115:concurrency is bounded by the API stage's throttling; reserving it per function would starve the others
+  #checkov:skip=CKV_AWS_115:API functions are bounded by the stage's throttling (reserving would starve the others); remove_expired reserves 1
   #checkov:skip=CKV_AWS_173:the environment holds names and ids only; lambda_environment_kms_key_arn (keys.tf) selects a CMK where policy demands one
   #checkov:skip=CKV_AWS_272:code signing needs a signing profile this project does not manage; artifacts are built reproducibly by make build
   for_each         = local.functions
@@ -169,6 +169,8 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256("${local.build_dir}/functions/${each.key}.zip")
   layers           = [aws_lambda_layer_version.shared.arn]
   kms_key_arn      = var.lambda_environment_kms_key_arn
+  # Only remove_expired reserves any (1: runs never overlap, so a stream's manifest has one writer).
+  reserved_concurrent_executions = try(each.value.reserved_concurrency, -1)
   # Every change publishes a version; callers invoke the "live" alias (deploys.tf).
   publish = true
 

@@ -22,6 +22,9 @@ locals {
       description = "Scheduled: archive (optional) and delete events no reader can see any more"
       timeout     = var.removal_timeout_seconds
       environment = local.removal_environment
+      # One run at a time: a run longer than the schedule's interval never overlaps the next one, so a
+      # stream's manifest (read, then rewritten) has one writer.
+      reserved_concurrency = 1
       statements = concat(
         [
           { sid = "FindDueStreams", actions = ["dynamodb:Query"], resources = ["${local.table_arn}/index/${local.removal_index}", "${local.table_arn}/index/${local.listing_index}"] },

@@ -53,6 +53,7 @@ def test_removal_runs_on_a_schedule_with_the_retention_defaults_and_the_archive(
     assert env["EVENTSTORE_ARCHIVE_BUCKET"] == stack.outputs["archive_bucket"]
     assert "EVENTSTORE_PAYLOAD_BUCKET" not in env
     assert config["Timeout"] == 300
+    assert lambda_client.get_function_concurrency(FunctionName=function)["ReservedConcurrentExecutions"] == 1
     policy = json.loads(lambda_client.get_policy(FunctionName=function, Qualifier="live")["Policy"])
     assert any(
         statement["Principal"] == {"Service": "events.amazonaws.com"}
