@@ -101,3 +101,17 @@ def test_a_stream_never_archived_is_not_found(aws: Aws, capsys: pytest.CaptureFi
     status = cli.main(["archive", "read", "--bucket", ARCHIVE, "--region", REGION, str(uuid.uuid4())])
     assert status == cli.EXIT_NOT_FOUND
     assert "no archive" in capsys.readouterr().err
+
+
+def test_one_span_by_its_key_and_a_key_the_manifest_does_not_name(
+    aws: Aws, archived: tuple[str, Keyring], capsys: pytest.CaptureFixture[str]
+) -> None:
+    stream_id, _ = archived
+    manifest = json.loads(aws.s3.get_object(Bucket=ARCHIVE, Key=manifest_key(stream_id))["Body"].read())
+    (span,) = manifest["spans"]
+    assert (span["firstRevision"], span["lastRevision"], span["events"]) == (1, 2, 2)
+    status, events = archive_read(capsys, stream_id, "--span", span["key"])
+    assert (status, [e["revision"] for e in events]) == (cli.EXIT_OK, [1, 2])
+    status = cli.main(["archive", "read", "--bucket", ARCHIVE, "--region", REGION, stream_id, "--span", "x"])
+    assert status == cli.EXIT_INVALID
+    assert "names no span" in capsys.readouterr().err
