@@ -18,7 +18,7 @@ pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 ACCOUNT = "123456789012"
 TABLE_USERS = {
     "append_event", "checkpoints", "create_stream", "describe_data_subject", "erase_data_subject",
-    "list_streams", "notify_stream", "read_events", "read_feed",
+    "list_streams", "notify_stream", "read_events", "read_feed", "remove_expired",
 }  # fmt: skip
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"
 
