@@ -18,6 +18,7 @@ from bench import (
     large_payloads,
     operations,
     overhead,
+    removal,
     snapshots,
     throughput,
 )
@@ -35,6 +36,7 @@ SECTIONS = (
     "erasure",
     "snapshots",
     "large-payloads",
+    "removal",
 )
 
 
@@ -100,6 +102,9 @@ def _moto_sections(report: Report, skip: list[str], *, quick: bool, progress: Ca
     if "large-payloads" not in skip:
         progress("large payloads: write units, S3 requests and USD of a 1 MB event (moto in-process)")
         large_payloads.run(report)
+    if "removal" not in skip:
+        progress("removal: write units per removed event, S3 requests per archived span (moto in-process)")
+        removal.run(report)
 
 
 def _skipped(skip: list[str], only: list[str]) -> list[str]:

@@ -80,11 +80,21 @@ def parse_settings(
         "--ready-file", type=Path, help="write the endpoints here as JSON once everything is up"
     )
     parser.add_argument(
+        "--removal-interval",
+        type=float,
+        default=defaults.removal_interval_seconds,
+        metavar="SECONDS",
+        help="run remove_expired this often (default %(default)s; 0: never)",
+    )
+    parser.add_argument(
         "--retention-defaults",
-        default="",
+        default=environ.get("EVENTSTORE_RETENTION_DEFAULTS", ""),
         metavar="JSON",
-        help="per stream type retention defaults (Terraform: stream_type_retention), e.g. "
-        '\'{"order": {"maxCount": 1000, "maxAgeSeconds": 86400}}\'',
+        help='per stream type defaults, e.g. \'{"order": {"maxAgeSeconds": 86400}}\' '
+        "(default: EVENTSTORE_RETENTION_DEFAULTS)",
+    )
+    parser.add_argument(
+        "--no-archive", action="store_true", help="remove without archiving to the emulator's S3 bucket first"
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logs")
     args = parser.parse_args(argv)
@@ -108,7 +118,9 @@ def parse_settings(
         workspace=args.workspace,
         build_dir=args.build_dir,
         terraform_dir=args.terraform_dir,
+        removal_interval_seconds=args.removal_interval,
         retention_defaults=args.retention_defaults,
+        archive=not args.no_archive,
     )
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,

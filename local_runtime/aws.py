@@ -110,3 +110,12 @@ def subscribe_queue(clients: Clients, topic_arn: str, queue_url: str) -> None:
         Endpoint=queue_arn["Attributes"]["QueueArn"],
         Attributes={"RawMessageDelivery": "true"},
     )
+
+
+def ensure_bucket(clients: Clients, name: str) -> None:
+    """The archive bucket (versioned, as Terraform makes it); an existing one is reused."""
+    try:
+        clients.s3.create_bucket(Bucket=name)
+    except clients.s3.exceptions.BucketAlreadyOwnedByYou:
+        log.info("bucket %s exists, reusing it", name)
+    clients.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})

@@ -19,6 +19,7 @@ import boto3
 
 from local_runtime.aws import (
     Clients,
+    ensure_bucket,
     ensure_keys_table,
     ensure_payload_bucket,
     ensure_queue,
@@ -39,9 +40,12 @@ from local_runtime.lambdas import FunctionNotFoundError, LambdaFunction
 from local_runtime.persistence import DataDir, DurableTable
 from local_runtime.proxy_events import load_routes
 from local_runtime.pump import StreamPump
+from local_runtime.schedule import RemovalSchedule
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
+    from datetime import datetime
+    from typing import Any
 
     from local_runtime.proxy_events import Route
     from local_runtime.settings import Settings
@@ -49,6 +53,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 NOTIFY_FUNCTION = "notify_stream"
+REMOVAL_FUNCTION = "remove_expired"
 _SNAPSHOT_SECONDS = 5.0
 
 
@@ -57,9 +62,19 @@ class RunningStore(StoreEndpoints):
     """Where a running local store is; `stop()` shuts it down (snapshotting to --data-dir first)."""
 
     _stop: Callable[[], None] = field(repr=False, compare=False)
+    _removal: RemovalSchedule | None = field(default=None, repr=False, compare=False)
+    archive_bucket: str | None = None
+    """The emulator's archive bucket (None: archive off, or --from-terraform)."""
 
     def stop(self) -> None:
         self._stop()
+
+    def run_removal(self, now: datetime | None = None) -> dict[str, Any]:
+        """One remove_expired run at `now` (tests move the clock this way); its report."""
+        if self._removal is None:
+            raise RuntimeError("this store runs no removal function (--from-terraform)")
+        report: dict[str, Any] = self._removal.run_once(now)
+        return report
 
 
 def start(settings: Settings) -> RunningStore:
@@ -96,35 +111,14 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     data_key_id = ensure_data_key(
         clients.kms, settings.region, settings.data_dir, in_process=emulator is not None
     )
-    durable = None
-    restored = False
-    if data_dir is not None and emulator is not None:
-        durable = DurableTable(
-            data_dir,
-            settings.table_name,
-            region=settings.region,
-            access_key=settings.access_key,
-            keys_table=settings.keys_table_name,
-        )
-        with emulator.dynamodb.exclusive() as dynamodb:
-            recovery = durable.recover(dynamodb)
-        # Unsettled (after a crash): the pump reads the restored stream from its start; see persistence.
-        restored = recovery.settled
-        log.info(
-            "restored %d items and replayed %d journaled writes from %s",
-            recovery.restored,
-            recovery.replayed,
-            settings.data_dir,
-        )
-    elif created and data_dir is not None and data_dir.has_items():
-        count = data_dir.restore_items(clients, settings.table_name)
-        restored = True
-        log.info("restored %d items from %s", count, settings.data_dir)
+    durable, restored = _restore(settings, clients, data_dir, emulator, created=created)
     table_stream = stream_arn(clients, settings.table_name)
     topic_arn = ensure_topic(clients, settings.topic_name)
     queue_url = ensure_queue(clients, settings.on_failure_queue_name)
     demo_queue_url = ensure_queue(clients, settings.demo_queue_name)
     subscribe_queue(clients, topic_arn, demo_queue_url)
+    if settings.archive:
+        ensure_bucket(clients, settings.archive_bucket_name)
     _set_handler_environment(settings, endpoint, topic_arn, data_dir, data_key_id)
 
     routes = load_routes(settings.repo_root / "shared" / "eventstore" / "routes.json")
@@ -149,6 +143,13 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
     )
     api = ApiServer(settings.host, settings.api_port, gateway)
     api.start()
+    removal = RemovalSchedule(
+        functions[REMOVAL_FUNCTION],
+        settings.removal_interval_seconds,
+        settings.region,
+        rule_arn=f"arn:aws:events:{settings.region}:123456789012:rule/{settings.name}-removal",
+    )
+    removal.start()
     # The built-in emulator journals every write; an external one only gets periodic snapshots.
     snapshots = _Snapshots(
         data_dir if durable is None else None, clients, settings.table_name, table_stream, pump
@@ -157,6 +158,7 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
 
     def stop() -> None:
         api.stop()
+        removal.stop()
         if pump is not None:
             pump.stop()
         snapshots.stop()
@@ -180,7 +182,46 @@ def _start_on(settings: Settings, endpoint: str, emulator: Emulator | None) -> R
         access_key=settings.access_key,
         secret_key=settings.secret_key,
         _stop=stop,
+        _removal=removal,
+        archive_bucket=settings.archive_bucket_name if settings.archive else None,
     )
+
+
+def _restore(
+    settings: Settings,
+    clients: Clients,
+    data_dir: DataDir | None,
+    emulator: Emulator | None,
+    *,
+    created: bool,
+) -> tuple[DurableTable | None, bool]:
+    """The data dir's items back into the table: the journaling table (built-in emulator) or the periodic
+    snapshot (an external one); and whether the pump must skip the restored stream records."""
+    durable = None
+    restored = False
+    if data_dir is not None and emulator is not None:
+        durable = DurableTable(
+            data_dir,
+            settings.table_name,
+            region=settings.region,
+            access_key=settings.access_key,
+            keys_table=settings.keys_table_name,
+        )
+        with emulator.dynamodb.exclusive() as dynamodb:
+            recovery = durable.recover(dynamodb)
+        # Unsettled (after a crash): the pump reads the restored stream from its start; see persistence.
+        restored = recovery.settled
+        log.info(
+            "restored %d items and replayed %d journaled writes from %s",
+            recovery.restored,
+            recovery.replayed,
+            settings.data_dir,
+        )
+    elif created and data_dir is not None and data_dir.has_items():
+        count = data_dir.restore_items(clients, settings.table_name)
+        restored = True
+        log.info("restored %d items from %s", count, settings.data_dir)
+    return durable, restored
 
 
 def _set_handler_environment(
@@ -199,9 +240,12 @@ def _set_handler_environment(
         "EVENTSTORE_PAYLOAD_BUCKET": settings.payload_bucket_name,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": data_key_id,
         "EVENTSTORE_PAGE_KEY_SECRET": data_dir.page_key_secret() if data_dir else secrets.token_hex(32),
+        "EVENTSTORE_RETENTION_DEFAULTS": settings.retention_defaults,
     }
-    if settings.retention_defaults:
-        environment["EVENTSTORE_RETENTION_DEFAULTS"] = settings.retention_defaults
+    if settings.archive:
+        environment["EVENTSTORE_ARCHIVE_BUCKET"] = settings.archive_bucket_name
+    else:
+        os.environ.pop("EVENTSTORE_ARCHIVE_BUCKET", None)
     unset = (
         "AWS_SESSION_TOKEN",
         "AWS_PROFILE",
@@ -221,7 +265,7 @@ def _set_handler_environment(
 
 
 def _functions(settings: Settings, routes: Sequence[Route]) -> dict[str, LambdaFunction]:
-    names = sorted({route.function for route in routes} | {NOTIFY_FUNCTION})
+    names = sorted({route.function for route in routes} | {NOTIFY_FUNCTION, REMOVAL_FUNCTION})
     functions = {
         name: LambdaFunction(name, settings.repo_root / "functions" / name, settings.region) for name in names
     }

@@ -51,11 +51,14 @@ class Settings:
     workspace: str = "local"
     build_dir: Path = REPO_ROOT / "build"
     """Where `make build` wrote the zips the deployed functions were created from."""
+    removal_interval_seconds: float = 3600.0
+    """How often remove_expired runs (Terraform's removal_schedule); 0: only when asked (tests)."""
+    retention_defaults: str = ""
+    """EVENTSTORE_RETENTION_DEFAULTS: JSON {"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}."""
+    archive: bool = True
+    """Archive removed events to the emulator's S3 bucket `<name>-archive` first (archive_enabled)."""
     extra_environment: dict[str, str] = field(default_factory=dict)
     """More environment for the handlers (e.g. EVENTSTORE_LISTING_SETTLE_SECONDS)."""
-    retention_defaults: str = ""
-    """Per stream type retention defaults, as Terraform's stream_type_retention gives them to the readers:
-    `{"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}` (EVENTSTORE_RETENTION_DEFAULTS); "" for none."""
 
     @property
     def table_name(self) -> str:
@@ -76,6 +79,10 @@ class Settings:
     @property
     def on_failure_queue_name(self) -> str:
         return f"{self.name}-notify-failures"
+
+    @property
+    def archive_bucket_name(self) -> str:
+        return f"{self.name}-archive"
 
     @property
     def demo_queue_name(self) -> str:

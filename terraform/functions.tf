@@ -20,8 +20,9 @@ locals {
 
   # Per function: description, timeout, environment and the statements of its role (besides its own
   # log group and X-Ray, which every function gets). erasure.tf adds its functions, and its statements and
-  # environment to the event functions; lifecycle.tf its functions and the readers' retention defaults.
-  functions = merge(local.erasure_functions, local.lifecycle_functions, {
+  # environment to the event functions; lifecycle.tf its functions and the readers' retention defaults;
+  # removal.tf the scheduled removal.
+  functions = merge(local.erasure_functions, local.lifecycle_functions, local.removal_functions, {
     create_stream = {
       description = "POST /streams/{streamType}: create a stream with its first events"
       timeout     = var.lambda_timeout_seconds
@@ -142,10 +143,10 @@ locals {
 
   function_names = { for name, _ in local.functions : name => "${local.name}-${replace(name, "_", "-")}" }
 
-  # The one index list_streams queries (one() fails loudly if table.json ever grows a second index,
-  # so the permission is revisited rather than silently widened or pointed at the wrong index).
-  listing_index    = one([for index in local.table.global_secondary_indexes : index.name])
-  listing_position = one([for index in local.table.global_secondary_indexes : index.range_key])
+  # The index list_streams queries, and the one the removal function queries (table.json names both).
+  listing_index    = local.table.listing_index
+  listing_position = local.gsi[local.table.listing_index].range_key
+  removal_index    = local.table.removal_index
 
   # JSON on AWS. Left out on emulators: moto 5.2 drops LoggingConfig, so every re-plan would add it again.
   function_log_formats = local.emulated ? [] : ["JSON"]
@@ -186,7 +187,7 @@ resource "aws_cloudwatch_log_group" "function" {
 resource "aws_lambda_function" "this" {
   #checkov:skip=CKV_AWS_116:API functions are invoked synchronously and notify_stream has its mapping's on-failure queue; a DLQ would never be used
   #checkov:skip=CKV_AWS_117:the functions reach only public AWS endpoints; there is no VPC to attach to
-  #checkov:skip=CKV_AWS_115:concurrency is bounded by the API stage's throttling; reserving it per function would starve the others
+  #checkov:skip=CKV_AWS_115:API functions are bounded by the stage's throttling (reserving would starve the others); remove_expired reserves 1
   #checkov:skip=CKV_AWS_173:the environment holds names and ids only; lambda_environment_kms_key_arn (keys.tf) selects a CMK where policy demands one
   #checkov:skip=CKV_AWS_272:code signing needs a signing profile this project does not manage; artifacts are built reproducibly by make build
   for_each         = local.functions
@@ -202,6 +203,8 @@ resource "aws_lambda_function" "this" {
   source_code_hash = filebase64sha256("${local.build_dir}/functions/${each.key}.zip")
   layers           = [aws_lambda_layer_version.shared.arn]
   kms_key_arn      = var.lambda_environment_kms_key_arn
+  # Only remove_expired reserves any (1: runs never overlap, so a stream's manifest has one writer).
+  reserved_concurrent_executions = try(each.value.reserved_concurrency, -1)
   # Every change publishes a version; callers invoke the "live" alias (deploys.tf).
   publish = true
 

@@ -39,8 +39,8 @@ locals {
   # which depends on the table, which depends on the key. The check below keeps it true.
   table_users = [
     "append_event", "checkpoints", "create_stream", "delete_stream", "describe_data_subject",
-    "erase_data_subject", "list_streams", "notify_stream", "read_events", "read_feed", "snapshots",
-    "stream_metadata",
+    "erase_data_subject", "list_streams", "notify_stream", "read_events", "read_feed", "remove_expired",
+    "snapshots", "stream_metadata",
   ]
   # Role ARNs by name (the same names functions.tf and backup.tf give them): a key policy may name
   # roles in a condition before they exist.
@@ -48,7 +48,7 @@ locals {
     [for name in local.table_users : "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-${replace(name, "_", "-")}"],
     local.backup_selections == 1 ? ["arn:${local.partition}:iam::${local.account_id}:role/${local.name}-backup"] : [],
   )
-  writers = ["create_stream", "append_event", "notify_stream", "snapshots"]
+  writers = ["create_stream", "append_event", "notify_stream", "snapshots", "remove_expired"]
   via_dynamodb = {
     test     = "StringEquals"
     variable = "kms:ViaService"

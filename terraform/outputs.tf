@@ -114,3 +114,13 @@ output "payload_bucket_name" {
   description = "The S3 bucket holding payloads too large for a commit item, as <streamId>/<sha256>; deleting a stream deletes its prefix."
   value       = aws_s3_bucket.payloads.bucket
 }
+
+output "archive_bucket" {
+  description = "The archive bucket (null when archive_enabled is false): `eventstore archive read --bucket`."
+  value       = local.archive_bucket
+}
+
+output "removal_function_name" {
+  description = "The scheduled removal function (remove_expired)."
+  value       = aws_lambda_function.this["remove_expired"].function_name
+}

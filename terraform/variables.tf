@@ -392,3 +392,67 @@ variable "keys_table_point_in_time_recovery" {
   description = "Point-in-time recovery of the data-subject keys table. Off by default: restoring it would bring erased keys back, undoing erasures (docs/design.md, Erasure). Turn it on only with a procedure that erases again, after any restore, every subject erased since the restore point."
   default     = false
 }
+
+# --- Data lifecycle (removal.tf, archive.tf) -----------------------------------------------------------
+
+variable "removal_schedule" {
+  type        = string
+  description = "EventBridge schedule of remove_expired. Removal happens within 24 h of events becoming invisible when runs are at most a day apart and each finishes its work (see removal_timeout_seconds)."
+  default     = "rate(1 hour)"
+
+  validation {
+    condition     = can(regex("^(rate\\((1 (minute|hour|day)|[0-9]+ (minutes|hours))\\)|cron\\(.+\\))$", var.removal_schedule))
+    error_message = "removal_schedule must be rate(N minutes|hours), rate(1 day) or cron(...): at most a day apart."
+  }
+}
+
+variable "removal_timeout_seconds" {
+  type        = number
+  description = "remove_expired's timeout; a run stops at 5,000 commits and the next run goes on."
+  default     = 300
+
+  validation {
+    condition     = var.removal_timeout_seconds >= 30 && var.removal_timeout_seconds <= 900
+    error_message = "removal_timeout_seconds must be between 30 and 900."
+  }
+}
+
+variable "archive_enabled" {
+  type        = bool
+  description = "Archive events to an S3 bucket (SSE-KMS, versioned, private, TLS only) before removing them; `eventstore archive read` reads them back."
+  default     = false
+}
+
+variable "archive_storage_class" {
+  type        = string
+  description = "The cheaper class archive objects move to after archive_transition_days."
+  default     = "GLACIER_IR"
+
+  validation {
+    condition     = contains(["STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING", "GLACIER_IR", "GLACIER", "DEEP_ARCHIVE"], var.archive_storage_class)
+    error_message = "archive_storage_class must be STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR, GLACIER or DEEP_ARCHIVE."
+  }
+}
+
+variable "archive_transition_days" {
+  type        = number
+  description = "Days after which archive objects move to archive_storage_class (S3 requires at least 30 for the IA classes)."
+  default     = 30
+
+  validation {
+    condition     = var.archive_transition_days >= 0 && floor(var.archive_transition_days) == var.archive_transition_days
+    error_message = "archive_transition_days must be a whole number of days, 0 or more."
+  }
+}
+
+variable "archive_noncurrent_days" {
+  type        = number
+  description = "Days older versions of archive objects (earlier manifests) are kept."
+  default     = 365
+
+  validation {
+    condition     = var.archive_noncurrent_days >= 1
+    error_message = "archive_noncurrent_days must be at least 1."
+  }
+}
+

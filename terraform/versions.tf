@@ -47,6 +47,7 @@ provider "aws" {
       backup     = endpoints.value
       cloudwatch = endpoints.value
       dynamodb   = endpoints.value
+      events     = endpoints.value
       iam        = endpoints.value
       kms        = endpoints.value
       lambda     = endpoints.value

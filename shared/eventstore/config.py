@@ -119,3 +119,25 @@ class PayloadSettings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PayloadSettings:
         return cls(bucket=_required(environ, "EVENTSTORE_PAYLOAD_BUCKET"))
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalSettings:
+    """The removal function's: its table, the per-type retention defaults, and the optional buckets."""
+
+    table_name: str
+    retention_defaults_json: str
+    """EVENTSTORE_RETENTION_DEFAULTS: JSON {"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}."""
+    archive_bucket: str | None
+    """EVENTSTORE_ARCHIVE_BUCKET: archive removed events there first (unset: no archive)."""
+    payload_bucket: str | None
+    """EVENTSTORE_PAYLOAD_BUCKET: payload objects of removed streams go too (issue 21; unset: none)."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RemovalSettings:
+        return cls(
+            table_name=_required(environ, "EVENTSTORE_TABLE_NAME"),
+            retention_defaults_json=environ.get("EVENTSTORE_RETENTION_DEFAULTS", ""),
+            archive_bucket=environ.get("EVENTSTORE_ARCHIVE_BUCKET", "").strip() or None,
+            payload_bucket=environ.get("EVENTSTORE_PAYLOAD_BUCKET", "").strip() or None,
+        )

@@ -14,7 +14,15 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import observability
-from eventstore.config import KeySettings, PageKeySettings, PayloadSettings, RetentionSettings, StoreSettings
+from eventstore.config import (
+    ConfigurationError,
+    KeySettings,
+    PageKeySettings,
+    PayloadSettings,
+    RemovalSettings,
+    RetentionSettings,
+    StoreSettings,
+)
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
@@ -30,6 +38,7 @@ if TYPE_CHECKING:
 
     from eventstore import http
     from eventstore.api import Telemetry
+    from eventstore.dynamodb.removal import Remover
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
 # inside API Gateway's 29 s integration timeout.
@@ -73,6 +82,10 @@ def dynamodb_client() -> DynamoDBClient:
 
 def sns_client() -> SNSClient:
     return cast("SNSClient", _client("sns"))
+
+
+def s3_client() -> S3Client:
+    return cast("S3Client", _client("s3"))
 
 
 def _kms_client() -> KMSClient:
@@ -145,6 +158,27 @@ def dynamodb_store(
         secret = page_settings.secret
     return DynamoEventStore(
         client, settings.table_name, page_keys=PageKeySigner(secret), listing_settle=settle
+    )
+
+
+def remover() -> Remover:
+    """The removal function's Remover: its table, the retention defaults and the optional buckets."""
+    from eventstore.archive import ArchiveWriter  # noqa: PLC0415 - only the removal function needs these
+    from eventstore.dynamodb.removal import PayloadObjects, Remover  # noqa: PLC0415
+    from eventstore.retention import parse_defaults  # noqa: PLC0415
+
+    settings = RemovalSettings.from_environment()
+    try:
+        defaults = parse_defaults(settings.retention_defaults_json)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from exc
+    s3 = s3_client() if settings.archive_bucket or settings.payload_bucket else None
+    return Remover(
+        dynamodb_client(),
+        settings.table_name,
+        defaults=defaults,
+        archive=ArchiveWriter(s3, settings.archive_bucket) if s3 and settings.archive_bucket else None,
+        payloads=PayloadObjects(s3, settings.payload_bucket) if s3 and settings.payload_bucket else None,
     )
 
 

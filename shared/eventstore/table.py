@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_dynamodb.type_defs import GlobalSecondaryIndexTypeDef, ProjectionTypeDef
 
 SUMMARY_REVISION: Final = 0
 """Sort key of a stream's summary (its notification cursor); commits start at revision 1."""
@@ -33,13 +34,17 @@ class TableLayout:
     listing_hash_key: str
     listing_range_key: str
     listing_shards: int
+    removal_index: str
+    removal_hash_key: str
     definition: dict[str, Any]
 
 
 @cache
 def layout() -> TableLayout:
     definition: dict[str, Any] = json.loads(resources.files(__package__).joinpath("table.json").read_text())
-    (index,) = definition["global_secondary_indexes"]
+    indexes = {index["name"]: index for index in definition["global_secondary_indexes"]}
+    index = indexes[definition["listing_index"]]
+    removal = indexes[definition["removal_index"]]
     return TableLayout(
         hash_key=definition["hash_key"],
         range_key=definition["range_key"],
@@ -47,6 +52,8 @@ def layout() -> TableLayout:
         listing_hash_key=index["hash_key"],
         listing_range_key=index["range_key"],
         listing_shards=int(definition["listing_shards"]),
+        removal_index=removal["name"],
+        removal_hash_key=removal["hash_key"],
         definition=definition,
     )
 
@@ -95,10 +102,23 @@ def create_keys_table(client: DynamoDBClient, table_name: str) -> None:
     client.get_waiter("table_exists").wait(TableName=table_name)
 
 
+def _index(index: dict[str, Any]) -> GlobalSecondaryIndexTypeDef:
+    projection: ProjectionTypeDef = {"ProjectionType": index["projection_type"]}
+    if "non_key_attributes" in index:
+        projection["NonKeyAttributes"] = index["non_key_attributes"]
+    return {
+        "IndexName": index["name"],
+        "KeySchema": [
+            {"AttributeName": index["hash_key"], "KeyType": "HASH"},
+            {"AttributeName": index["range_key"], "KeyType": "RANGE"},
+        ],
+        "Projection": projection,
+    }
+
+
 def create_table(client: DynamoDBClient, table_name: str) -> None:
     """Create the table on an emulator (tests, local runtime), exactly as terraform/table.tf does."""
     definition = layout().definition
-    (index,) = definition["global_secondary_indexes"]
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -109,19 +129,7 @@ def create_table(client: DynamoDBClient, table_name: str) -> None:
             {"AttributeName": definition["hash_key"], "KeyType": "HASH"},
             {"AttributeName": definition["range_key"], "KeyType": "RANGE"},
         ],
-        GlobalSecondaryIndexes=[
-            {
-                "IndexName": index["name"],
-                "KeySchema": [
-                    {"AttributeName": index["hash_key"], "KeyType": "HASH"},
-                    {"AttributeName": index["range_key"], "KeyType": "RANGE"},
-                ],
-                "Projection": {
-                    "ProjectionType": index["projection_type"],
-                    "NonKeyAttributes": index["non_key_attributes"],
-                },
-            }
-        ],
+        GlobalSecondaryIndexes=[_index(index) for index in definition["global_secondary_indexes"]],
         StreamSpecification={"StreamEnabled": True, "StreamViewType": definition["stream_view_type"]},
     )
     client.get_waiter("table_exists").wait(TableName=table_name)

@@ -12,3 +12,6 @@ log_retention_days  = 30
 manage_api_gateway_account = true
 
 alarm_email = ""
+
+# Removed events are archived to S3 first (archive.tf); `eventstore archive read` reads them back.
+archive_enabled = true

@@ -49,7 +49,10 @@ def test_the_emulator_holds_the_resources_from_the_shared_definitions(local_stor
         definition["hash_key"],
         definition["range_key"],
     }
-    assert [i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])] == [layout().listing_index]
+    assert [i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])] == [
+        layout().listing_index,
+        layout().removal_index,
+    ]
     assert table["StreamSpecification"] == {
         "StreamEnabled": True,
         "StreamViewType": definition["stream_view_type"],

@@ -106,7 +106,9 @@ def stack(
         "-var=kms_deletion_window_days=7",
         "-var=manage_api_gateway_account=true",
         f"-var=alarm_action_topic_arns=[{json.dumps(PAGER_TOPIC_ARN)}]",
-        "-var=stream_type_retention={audit = {max_count = 3}, session = {max_age_seconds = 60}}",
+        "-var=archive_enabled=true",
+        "-var=stream_type_retention={audit = {max_count = 3}, session = {max_age_seconds = 60}, order = "
+        + "{max_age_seconds = 86400}}",
     ]
     stack = Stack(terraform, moto_endpoint, workspace, functions_dir, shared_dir, work / "build", {}, {})
     started = time.monotonic()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from mypy_boto3_apigateway import APIGatewayClient
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_events import EventBridgeClient
     from mypy_boto3_iam import IAMClient
     from mypy_boto3_kms import KMSClient
     from mypy_boto3_lambda import LambdaClient
@@ -46,6 +47,7 @@ FUNCTIONS = (
     "notify_stream",
     "read_events",
     "read_feed",
+    "remove_expired",
     "snapshots",
     "stream_metadata",
 )
@@ -124,6 +126,9 @@ class Stack:
 
     def logs(self) -> CloudWatchLogsClient:
         return self.session.client("logs", endpoint_url=self.endpoint)
+
+    def events(self) -> EventBridgeClient:
+        return self.session.client("events", endpoint_url=self.endpoint)
 
     def s3(self) -> S3Client:
         return self.session.client("s3", endpoint_url=self.endpoint)

@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.terraform, pytest.mark.slow]
 ACCOUNT = "123456789012"
 TABLE_USERS = {
     "append_event", "checkpoints", "create_stream", "delete_stream", "describe_data_subject",
-    "erase_data_subject", "list_streams", "notify_stream", "read_events", "read_feed", "snapshots",
-    "stream_metadata",
+    "erase_data_subject", "list_streams", "notify_stream", "read_events", "read_feed", "remove_expired",
+    "snapshots", "stream_metadata",
 }  # fmt: skip
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"
 

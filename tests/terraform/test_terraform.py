@@ -79,6 +79,21 @@ DESIGN_ACTIONS = {
         "kms:GenerateDataKey",
         "kms:Decrypt",
     },
+    # With archive_enabled (the test stack's): the archive's objects and key.
+    "remove_expired": {
+        "dynamodb:Query",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "s3:ListBucket",
+        "s3:DeleteObject",
+        "kms:GenerateDataKey",
+        "kms:Decrypt",
+    },
 }
 # What a workspace on AWS must say about itself (environment.tf); the test workspaces are emulated.
 AWS_ENVIRONMENT_VARS = ["-var=environment=staging", '-var=allowed_account_ids=["222222222222"]']
@@ -364,9 +379,13 @@ def test_alarms_and_dashboard_exist(stack: Stack) -> None:
     assert expected <= names, expected - names
     alarm_topic = stack.outputs["alarm_topic_arn"]
     for alarm in alarms:
-        # Any topic, an existing pager's too; M of N minutes, never one bad minute.
+        # Any topic, an existing pager's too; M of N minutes, never one bad minute (but a scheduled run's
+        # failure, which shows in one minute only: terraform/removal.tf).
         assert sorted(alarm["AlarmActions"]) == sorted([alarm_topic, PAGER_TOPIC_ARN]), alarm["AlarmName"]
-        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (3, 5), alarm["AlarmName"]
+        once = alarm["AlarmName"] == f"{stack.name}-archive-failures"
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (1 if once else 3, 5), alarm[
+            "AlarmName"
+        ]
         assert "docs/operations.md" in alarm["AlarmDescription"]
     by_name = {alarm["AlarmName"]: alarm for alarm in alarms}
     # 80% of the timeout: 10 s for the API functions, 60 s for notify_stream.

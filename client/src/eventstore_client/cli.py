@@ -40,6 +40,13 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+from eventstore_client.archive import (
+    ArchiveIntegrityError,
+    ArchiveNotFound,
+    PayloadOpener,
+    mark_sealed,
+    read_stream,
+)
 from eventstore_client.client import MAX_PAGE_SIZE, UNSET, EventStoreClient, _Unset
 from eventstore_client.consumer import NotificationConsumer
 from eventstore_client.errors import (
@@ -353,6 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument(
         "--allow-writes", action="store_true", help="add forms to create, append to and delete streams"
     )
+    _archive_commands(command)
     completion = commands.add_parser(
         "completion",
         help="print a shell completion script",
@@ -541,6 +549,51 @@ def _transfer_commands(command: _Command) -> None:
         help="give each stream a new id derived from its type and old id (the same on every re-run), "
         "to copy streams within the store they came from",
     )
+
+
+def _archive_commands(command: _Command) -> None:
+    archive = command("archive", "read removed events back from the archive bucket (S3; no API URL needed)")
+    actions = archive.add_subparsers(dest="archive_action", metavar="ACTION", required=True)
+    read = actions.add_parser(
+        "read",
+        help="print a stream's archived events as JSON Lines, each object checked against its SHA-256",
+        description="Print a stream's archived events (or one span's) as JSON Lines in revision order, "
+        "after checking each object's SHA-256 against the stream's manifest. Sealed payloads are opened "
+        "with --keys-table (and KMS), or printed sealed.",
+    )
+    _global_options(read, top=False)
+    read.add_argument("stream_id", metavar="STREAM_ID")
+    read.add_argument(
+        "--bucket",
+        default=os.environ.get("EVENTSTORE_ARCHIVE_BUCKET"),
+        help="the archive bucket (default: EVENTSTORE_ARCHIVE_BUCKET; Terraform's archive_bucket output)",
+    )
+    read.add_argument("--span", metavar="KEY", help="only this span object (a key from the manifest)")
+    read.add_argument(
+        "--keys-table",
+        metavar="TABLE",
+        help="the data-subject keys table: open sealed payloads (erased subjects print data null)",
+    )
+
+
+def _archive_read(args: argparse.Namespace, out: Output) -> None:
+    if not args.bucket:
+        raise UsageError("no archive bucket: pass --bucket or set EVENTSTORE_ARCHIVE_BUCKET")
+    session = botocore.session.Session(profile=args.profile)
+    region = {"region_name": args.region} if args.region else {}
+    s3 = session.create_client("s3", **region)
+    opener = (
+        PayloadOpener(
+            session.create_client("dynamodb", **region),
+            session.create_client("kms", **region),
+            args.keys_table,
+        )
+        if args.keys_table
+        else None
+    )
+    for event in read_stream(s3, args.bucket, args.stream_id, args.span):
+        line = opener.open(event) if opener is not None else mark_sealed(event)
+        out.out.write(json.dumps(line, ensure_ascii=False, separators=(",", ":")) + "\n")
 
 
 def _event_arguments(parser: argparse.ArgumentParser) -> None:
@@ -1126,6 +1179,9 @@ def _run(argv: Sequence[str] | None, out: Output) -> int:
         return EXIT_OK
     out.as_json, out.quiet = args.json, args.quiet
     try:
+        if args.command == "archive":
+            _archive_read(args, out)
+            return EXIT_OK
         _check_arguments(args)
         url = _check_url(args.url)
         args.session = botocore.session.Session(profile=args.profile)
@@ -1145,8 +1201,10 @@ def _report(exc: Exception, out: Output) -> int:
         message, code = "no AWS region: pass --region, or set AWS_REGION or AWS_DEFAULT_REGION", EXIT_USAGE
     elif isinstance(exc, EventStoreError):
         message, code, problem = str(exc), exit_code(exc), exc
-    elif isinstance(exc, InvalidInput):
+    elif isinstance(exc, InvalidInput | ArchiveIntegrityError):
         message, code = str(exc), EXIT_INVALID
+    elif isinstance(exc, ArchiveNotFound):
+        message, code = str(exc), EXIT_NOT_FOUND
     elif isinstance(exc, BotoCoreError | ClientError):
         message, code = str(exc), _botocore_exit_code(exc)
     elif isinstance(exc, OSError):  # files named on the command line

@@ -25,6 +25,7 @@ from eventstore.lifecycle import (
     encode_marker,
     new_marker,
 )
+from eventstore.retention import sweep_shard
 from eventstore.table import CONTROL_REVISION, SNAPSHOT_REVISION
 
 if TYPE_CHECKING:
@@ -190,12 +191,15 @@ class StreamLifecycle:
         condition: str | None,
         values: dict[str, AttributeValueTypeDef],
     ) -> Any:
-        # No listing-index key and no digest: the control item is never listed, fed or notified.
+        # No listing-index key and no digest: the control item is never listed, fed or notified. Every
+        # change can hide events, so it marks the stream due for physical removal (the sparse
+        # dueForRemoval index; removal clears the mark once nothing more can fall due).
+        assert update.startswith("SET ")
         request: Any = {
             "TableName": self._table.name,
             "Key": self._table.key(stream_id, CONTROL_REVISION),
-            "UpdateExpression": update,
-            "ExpressionAttributeValues": values,
+            "UpdateExpression": "SET sweepShard = :sweep, " + update.removeprefix("SET "),
+            "ExpressionAttributeValues": {**values, ":sweep": {"S": sweep_shard(stream_id)}},
             "ReturnValues": "ALL_NEW",
         }
         if condition is not None:

@@ -12,7 +12,7 @@ from typing import Final
 
 from eventstore.commits import Commit
 from eventstore.domain import EventPage, RecordedEvent, StreamDeleted, StreamNotFound, StreamState
-from eventstore.dynamodb.access import Table, decode_head, live
+from eventstore.dynamodb.access import MAX_REVISION, Table, decode_head, live
 from eventstore.lifecycle import (
     LifecycleMarker,
     Retention,
@@ -117,11 +117,18 @@ def _events_from(
         if holding:
             commits = [live(holding[0]), *commits]
         elif not commits:
-            # Nothing below or from `start`: an unknown stream, or one whose earlier events were removed
-            # (its head says which, and whether it is deleted).
-            if start == 1:
-                raise StreamNotFound(stream_type, stream_id)
-            live(table.head(stream_type, stream_id))
+            # Nothing below `start` nor in the key range: physical removal took the stream's oldest
+            # commits (docs/design.md, "Physical removal and archive"), so the page begins at the first
+            # that remains; none at all: an unknown stream, or a read past the end (its head says which,
+            # and whether it is deleted).
+            heads, more = table.heads(stream_id, start, MAX_REVISION, newest_first=False, limit=limit)
+            if heads and isinstance(heads[-1], LifecycleMarker):
+                live(heads[-1])
+            commits = [h for h in heads if isinstance(h, Commit)]
+            if not commits:
+                if start == 1:
+                    raise StreamNotFound(stream_type, stream_id)
+                live(table.head(stream_type, stream_id))
     if commits and commits[0].stream_type != stream_type:
         raise StreamNotFound(stream_type, stream_id)
     events = [e for c in commits for e in c.events if e.revision >= start]
