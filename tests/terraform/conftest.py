@@ -108,7 +108,7 @@ def stack(
         f"-var=alarm_action_topic_arns=[{json.dumps(PAGER_TOPIC_ARN)}]",
         "-var=archive_enabled=true",
         "-var=stream_type_retention={audit = {max_count = 3}, session = {max_age_seconds = 60}, order = "
-        + "{max_age_seconds = 86400}}",
+        "{max_age_seconds = 86400}}",
     ]
     stack = Stack(terraform, moto_endpoint, workspace, functions_dir, shared_dir, work / "build", {}, {})
     started = time.monotonic()
