@@ -33,6 +33,9 @@ from tests.terraform.stack import (
     terraform_env,
 )
 
+# Per type defaults the lifecycle tests (audit, session) and the removal tests (order) read back.
+RETENTION = "{audit = {max_count = 3}, session = {max_age_seconds = 60}, order = {max_age_seconds = 86400}}"
+
 
 @pytest.fixture(scope="session")
 def initialised_module(tmp_path_factory: pytest.TempPathFactory) -> Terraform:
@@ -107,8 +110,7 @@ def stack(
         "-var=manage_api_gateway_account=true",
         f"-var=alarm_action_topic_arns=[{json.dumps(PAGER_TOPIC_ARN)}]",
         "-var=archive_enabled=true",
-        "-var=stream_type_retention={audit = {max_count = 3}, session = {max_age_seconds = 60}, order = "
-        "{max_age_seconds = 86400}}",
+        f"-var=stream_type_retention={RETENTION}",
     ]
     stack = Stack(terraform, moto_endpoint, workspace, functions_dir, shared_dir, work / "build", {}, {})
     started = time.monotonic()
