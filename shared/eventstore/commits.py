@@ -212,23 +212,27 @@ def decode_commit(item: Any) -> Commit:
 
 def _decode_event(entry: Any, stream_id: str, revision: int, committed_at: str) -> RecordedEvent:
     """One event; a sealed payload stays sealed (None) until eventstore.erasure.open_commit opens it."""
-    payload, subject, sealed = None, None, None
+    payload, subject, sealed, text = None, None, None, None
     if "sealed" in entry:
         subject, sealed = entry["subj"]["S"], _binary(entry["sealed"]["B"])
     elif "dataZ" in entry:
-        payload = json.loads(zlib.decompress(_binary(entry["dataZ"]["B"])))
+        text = zlib.decompress(_binary(entry["dataZ"]["B"]))
+        payload = json.loads(text)
     else:
-        payload = json.loads(entry["data"]["S"])
+        text = entry["data"]["S"].encode()
+        payload = json.loads(text)
+    metadata = entry["meta"]["S"]
     return RecordedEvent(
         stream_id=stream_id,
         revision=revision,
         event_id=entry["id"]["S"],
         event_type=entry["type"]["S"],
         payload=payload,
-        metadata=json.loads(entry["meta"]["S"]),
+        metadata=json.loads(metadata),
         created_at=committed_at,
         data_subject=subject,
         sealed=sealed,
+        text_bytes=None if text is None else len(text) + len(metadata.encode()),
     )
 
 

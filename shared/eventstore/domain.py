@@ -52,6 +52,10 @@ class RecordedEvent:
     sealed: bytes | None = None
     """The payload as stored (encrypted) while no keyring has opened it (eventstore.erasure.open_commit)."""
 
+    text_bytes: int | None = field(default=None, compare=False, repr=False)
+    """Bytes of the payload's and metadata's JSON texts as stored (the compact UTF-8 text responses render
+    too), so a page can be sized without rendering it twice; None when not known (a sealed payload)."""
+
 
 @dataclass(frozen=True, slots=True)
 class StreamState:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from eventstore import timefmt
+from eventstore import jsontext, timefmt
 from eventstore.commits import Commit, item_size
-from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest
+from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest, RecordedEvent
 
 if TYPE_CHECKING:
     from eventstore.commits import Item
@@ -494,7 +494,7 @@ def _events(
         if commit is None:
             continue
         event = commit.events[entry.index]
-        total += len(json.dumps(event.payload)) + len(json.dumps(event.metadata))
+        total += event.text_bytes if event.text_bytes is not None else _text_bytes(event)
         if total > MAX_PAGE_BYTES and events:
             return events, events[-1].position
         events.append(
@@ -513,3 +513,8 @@ def _events(
             )
         )
     return events, None
+
+
+def _text_bytes(event: RecordedEvent) -> int:
+    """Bytes of the payload's and metadata's texts as a response renders them (eventstore.jsontext)."""
+    return len(jsontext.dumps(event.payload).encode()) + len(jsontext.dumps(event.metadata).encode())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Collection
 
@@ -9,12 +10,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from eventstore import jsontext
 from eventstore.commits import Commit, content_digest, decode_commit, encode_commit, item_size
 from eventstore.domain import BadPosition, Caller, NewEvent
 from eventstore.feeds import (
     ALL_FEED,
     MAX_ITEM_BYTES,
     MAX_ITEM_EVENTS,
+    MAX_PAGE_BYTES,
     FeedItem,
     FeedRef,
     FeedWriter,
@@ -124,3 +127,20 @@ def test_a_batch_split_over_several_items_completes_each_before_the_next() -> No
     assert sorted(everything) == sorted(commits)
     typed = [r.stream_id for item in log.items(feed_key("order"), 1, 100) for r in item.refs]
     assert typed == everything
+
+
+def test_a_page_stops_before_its_payloads_pass_the_byte_budget() -> None:
+    """The budget counts the payloads' and metadata's texts as stored (a page is not rendered twice to size
+    it); incompressible 300 KB payloads reach it in 17 events, so a page of 1,000 stops early."""
+    store = MemoryEventStore()
+    caller = Caller(None, None)
+    for _ in range(25):
+        text = os.urandom(150 * 1024).hex()
+        store.create("order", str(uuid.uuid4()), [NewEvent(str(uuid.uuid4()), "Big", {"b": text})], caller)
+    first = store.read_feed(None, None, 1000)
+    rendered = sum(len(jsontext.dumps(e.payload)) + len(jsontext.dumps(e.metadata)) for e in first.events)
+    assert first.has_more
+    assert 0 < rendered <= MAX_PAGE_BYTES < rendered + 310 * 1024
+    assert first.last_position == first.events[-1].position
+    rest = store.read_feed(None, first.last_position, 1000)
+    assert len(first.events) + len(rest.events) == 25
