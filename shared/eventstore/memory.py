@@ -40,7 +40,15 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
-from eventstore.feeds import FeedItem, FeedWriter, StreamCursors, check_position, read_page
+from eventstore.feeds import (
+    ALL_FEED,
+    FeedIndex,
+    FeedItem,
+    FeedWriter,
+    StreamCursors,
+    check_position,
+    read_page,
+)
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.store import ANY_RETRY_HORIZON, MAX_PAGE_EVENTS
 
@@ -66,6 +74,7 @@ class MemoryEventStore:
         self._streams: dict[str, list[Commit]] = {}
         self._cursors: dict[str, StreamCursors] = {}
         self._feeds: dict[str, list[FeedItem]] = {}
+        self._indexes: dict[int, FeedIndex] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
         self._feed_writer = FeedWriter(self, clock=clock)
         self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
@@ -229,6 +238,15 @@ class MemoryEventStore:
         with self._lock:
             return self._feeds.get(feed, [])[max(first, 1) - 1 : max(first, 1) - 1 + limit]
 
+    def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
+        with self._lock:
+            items = self._feeds.get(ALL_FEED, [])
+            return {k: items[k - 1] for k in sequences if 0 < k <= len(items)}
+
+    def indexes(self, first: int, limit: int) -> list[FeedIndex]:
+        with self._lock:
+            return [self._indexes[b] for b in sorted(self._indexes) if b >= first][:limit]
+
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         with self._lock:
             return {
@@ -252,6 +270,17 @@ class MemoryEventStore:
                 return False
             items.append(item)
             return True
+
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return self.items(ALL_FEED, first, last - first + 1)
+
+    def indexed(self, block: int) -> bool:
+        with self._lock:
+            return block in self._indexes
+
+    def put_index(self, index: FeedIndex) -> bool:
+        with self._lock:
+            return self._indexes.setdefault(index.block, index) is index
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         with self._lock:

@@ -20,7 +20,7 @@ from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedItem, StreamCursors
+from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, StreamCursors
 from eventstore.notifications import Notifier, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -373,9 +373,11 @@ def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_withou
     killed = Notifier(DiesAfterPut(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     with pytest.raises(Crash):
         killed.process(parse_event({"Records": records}))
-    # Item 1 of the all-types feed is written; its type items and cursors are not.
+    # Item 1 of the all-types feed is written (a type's feed is that sequence filtered: it shows the item
+    # too); the streams' fed cursors are not moved.
     assert len(feed_entries(store)) == 3
-    assert feed_entries(store, "order") == []
+    assert feed_entries(store, "order") == [(first, 1), (first, 2)]
+    assert store.cursors([first, second]) == dict.fromkeys([first, second], StreamCursors())
     assert published(publisher) == []
 
     # Another batch (a later commit of the first stream, from another instance), then the retried one.
@@ -392,6 +394,39 @@ def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_withou
     assert feed_entries(store, "invoice") == [(second, 1)]
     assert sorted(set(published(publisher))) == sorted(everything)
     assert store.cursors([first, second]) == {first: StreamCursors(3, 3), second: StreamCursors(1, 1)}
+
+
+def test_a_writer_killed_before_the_block_index_leaves_the_next_writer_to_write_it(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    """Blocks of 2 items (conftest): the batch that writes item 2 closes block 1; killed before its index,
+    the next batch (whichever streams it holds) writes it before item 3, from the block's items."""
+    first = new_stream(store, "order", 1)
+    make_notifier(bus.flaky_publisher(), bus.topic_arn).process(parse_event({"Records": tap.new_records()}))
+    second = new_stream(store, "invoice", 1)
+    records = tap.new_records()
+
+    class DiesBeforeIndex(StoreCursor):
+        def put_index(self, _index: FeedIndex) -> bool:
+            raise Crash
+
+    killed = Notifier(
+        DiesBeforeIndex(store), bus.flaky_publisher(), TopicSettings(bus.topic_arn), NoMetrics()
+    )
+    with pytest.raises(Crash):
+        killed.process(parse_event({"Records": records}))
+    assert store.head(ALL_FEED) is not None
+    assert not store.indexed(1)
+    assert feed_entries(store, "invoice") == [(second, 1)]  # read from the unindexed block's items
+
+    third = new_stream(store, "order", 1)
+    notifier = make_notifier(bus.flaky_publisher(), bus.topic_arn)
+    assert notifier.process(parse_event({"Records": tap.new_records()})).failed_sequence_numbers == ()
+    assert store.indexed(1)
+    assert store.feeds.indexes(1, 10)[0].types == {"order": (1,), "invoice": (2,)}
+    assert feed_entries(store, "order") == [(first, 1), (third, 1)]
+    assert feed_entries(store, "invoice") == [(second, 1)]
+    assert store.cursors([second]) == {second: StreamCursors(1, 0)}
 
 
 def test_a_writer_that_loses_the_next_position_retries_after_the_winner(

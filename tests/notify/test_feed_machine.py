@@ -3,7 +3,9 @@ duplicated, reordered and dropped records, two writer instances racing for one p
 reading from earlier positions. Checked: each feed holds a stream's events once, in revision order, with no
 gaps; whatever was read once is read again the same from any earlier position; filters select exactly
 what they name; consumer-group members partition the streams; and once every record has been delivered,
-every commit's events are in the all-types feed and in its type's feed exactly once."""
+every commit's events are in the all-types feed and in its type's feed exactly once; a type's feed is the
+all-types feed filtered, at the same places; every closed block (2 items, tests/notify/conftest.py) is
+indexed, as its items say."""
 
 from __future__ import annotations
 
@@ -17,10 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
+from eventstore import feeds
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, FeedEvent, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedItem, group_member
+from eventstore.feeds import ALL_FEED, FeedItem, block_range, group_member, index_of
 from eventstore.notifications import Notifier, parse_event
 from eventstore.table import create_table
 from tests.notify.harness import StoreCursor
@@ -185,11 +188,24 @@ class FeedMachine(RuleBasedStateMachine):
         self._check(everything)
         for stream_type in TYPES:
             typed = self._read(stream_type, None, 1000)
-            # The same events in the same order; a type feed's positions are its own.
-            assert [e.event_id for e in everything if e.stream_type == stream_type] == [
-                e.event_id for e in typed
+            # The all-types feed filtered: the same events in the same order, at the same item and offset
+            # (the tag, the position's first 10 characters, is the type feed's own).
+            assert [(e.event_id, e.position[10:]) for e in everything if e.stream_type == stream_type] == [
+                (e.event_id, e.position[10:]) for e in typed
             ]
             self._check(typed)
+
+    @invariant()
+    def every_closed_block_is_indexed_from_its_items(self) -> None:
+        """After every writer run, each block up to the head is indexed (the roll-forward writes a block's
+        index before the item after it), and each index says which of its block's items hold each type."""
+        head = self.store.head(ALL_FEED)
+        closed = (head.sequence if head else 0) // feeds.BLOCK_ITEMS
+        indexes = self.store.feeds.indexes(1, 1000)
+        assert [i.block for i in indexes] == list(range(1, closed + 1))
+        for index in indexes:
+            first, last = block_range(index.block)
+            assert index.types == index_of(index.block, self.store.block(first, last), "").types
 
     def _check(self, events: Sequence[FeedEvent]) -> None:
         positions = [e.position for e in events]

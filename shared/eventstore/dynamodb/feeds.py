@@ -1,13 +1,14 @@
 """Feeds and checkpoints on the events table: the feed writer's log (eventstore.feeds.FeedLog), the page
 reader's source, and checkpoint items (docs/design.md, "Feeds").
 
-Feed items are keyed `$feed` / `$feed:<type>` + k, checkpoints `$checkpoint:<name>` + 0; none of them has a
-listing-index key or a digest, so they stay out of the listing and never reach notify_stream.
+Feed items are keyed `$feed` + k, block index items `$index` + block (type feeds' items from before the
+index: `$feed:<type>` + k), checkpoints `$checkpoint:<name>` + 0; none of them has a listing-index key or a
+digest, so they stay out of the listing and never reach notify_stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -23,10 +24,15 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.feeds import (
+    ALL_FEED,
+    INDEX_FEED,
+    FeedIndex,
     FeedItem,
     check_position,
     checkpoint_key,
+    decode_index,
     decode_item,
+    encode_index,
     encode_item,
 )
 from eventstore.table import SUMMARY_REVISION
@@ -58,11 +64,36 @@ class TableFeeds:
         return decode_item(items[0]) if items else None
 
     def put(self, item: FeedItem) -> bool:
+        return self._put_new(encode_item(item))
+
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return [decode_item(item) for item in self._range(ALL_FEED, first, last, consistent=True)]
+
+    def indexed(self, block: int) -> bool:
+        response = self._table.query(
+            {
+                "TableName": self._table.name,
+                "KeyConditionExpression": "#id = :index AND #rev = :block",
+                "ExpressionAttributeNames": {
+                    "#id": self._table.layout.hash_key,
+                    "#rev": self._table.layout.range_key,
+                },
+                "ExpressionAttributeValues": {":index": {"S": INDEX_FEED}, ":block": {"N": str(block)}},
+                "ProjectionExpression": "#rev",
+                "ConsistentRead": True,
+            }
+        )
+        return bool(response.get("Items"))
+
+    def put_index(self, index: FeedIndex) -> bool:
+        return self._put_new(encode_index(index))
+
+    def _put_new(self, item: Any) -> bool:
         try:
             with dynamodb_errors():
                 self._table.client.put_item(
                     TableName=self._table.name,
-                    Item=encode_item(item),
+                    Item=item,
                     ConditionExpression="attribute_not_exists(#rev)",
                     ExpressionAttributeNames={"#rev": self._table.layout.range_key},
                 )
@@ -71,6 +102,29 @@ class TableFeeds:
                 return False
             raise
         return True
+
+    def _range(self, feed: str, first: int, last: int, *, consistent: bool) -> list[Any]:
+        request: Any = {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "#id = :feed AND #rev BETWEEN :first AND :last",
+            "ExpressionAttributeNames": {
+                "#id": self._table.layout.hash_key,
+                "#rev": self._table.layout.range_key,
+            },
+            "ExpressionAttributeValues": {
+                ":feed": {"S": feed},
+                ":first": {"N": str(first)},
+                ":last": {"N": str(last)},
+            },
+            "ConsistentRead": consistent,
+        }
+        items: list[Any] = []
+        while True:
+            response = self._table.query(request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # FeedSource (eventually consistent: a page stops at a hole, and a missing commit is read again)
 
@@ -88,6 +142,47 @@ class TableFeeds:
             }
         )
         return [decode_item(item) for item in response.get("Items", [])]
+
+    def indexes(self, first: int, limit: int) -> list[FeedIndex]:
+        response = self._table.query(
+            {
+                "TableName": self._table.name,
+                "KeyConditionExpression": "#id = :index AND #rev >= :first",
+                "ExpressionAttributeNames": {
+                    "#id": self._table.layout.hash_key,
+                    "#rev": self._table.layout.range_key,
+                },
+                "ExpressionAttributeValues": {":index": {"S": INDEX_FEED}, ":first": {"N": str(first)}},
+                "Limit": limit,
+            }
+        )
+        return [decode_index(item) for item in response.get("Items", [])]
+
+    def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
+        if not sequences:
+            return {}
+        found: dict[int, FeedItem] = {}
+        if 4 * len(sequences) >= sequences[-1] - sequences[0] + 1:
+            # Dense: one Query of the range costs less than a BatchGetItem, which rounds each item to 4 KB.
+            wanted = set(sequences)
+            for item in self._range(ALL_FEED, sequences[0], sequences[-1], consistent=False):
+                decoded = decode_item(item)
+                if decoded.sequence in wanted:
+                    found[decoded.sequence] = decoded
+        else:
+            found |= self._items_by_key(sequences, consistent=False)
+        missing = [k for k in sequences if k not in found]
+        if missing:
+            # Written before the index that named them, but not yet on the replica read.
+            found |= self._items_by_key(missing, consistent=True)
+        return found
+
+    def _items_by_key(self, sequences: Sequence[int], *, consistent: bool) -> dict[int, FeedItem]:
+        keys = [self._table.key(ALL_FEED, k) for k in sequences]
+        return {
+            key[1]: decode_item(item)
+            for key, item in self._table.batch_get(keys, consistent=consistent).items()
+        }
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         wanted = [self._table.key(s, r) for s, r in sorted(keys)]
