@@ -95,7 +95,7 @@ locals {
           actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
           resources = [aws_dynamodb_table.events.stream_arn]
         },
-        # Commits and summaries, and the feed items ($feed, $feed:<type>) it appends with conditional puts.
+        # Commits and summaries, and the feed items ($feed) it appends with conditional puts.
         { sid = "ReadCommitsWriteFeedsAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
         { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
         { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },

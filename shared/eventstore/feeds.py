@@ -4,12 +4,12 @@ index (docs/design.md, "Feeds").
 
 Item k of the all-types feed holds references to commits (never payloads), so deleting or erasing a commit
 removes it from every feed. The writer appends item k + 1 only after item k's effects are complete (its
-streams' fed cursors moved; when k closes a block of BLOCK_ITEMS items, the block's index written), so only
-the head can have unfinished effects, and every writer finishes them first: the sequence has no holes,
-items never change, and nothing is ever inserted before a position already handed out. An index item says
-which items of its (closed, immutable) block hold each stream type: it is derived, never decides anything,
-and a reader that does not see it reads the block's items themselves. Both stores run this module's writer
-and reader over their own FeedLog and FeedSource.
+streams' fed cursors moved), so only the head can have unfinished effects, and every writer finishes them
+first: the sequence has no holes, items never change, and nothing is ever inserted before a position
+already handed out. The item that opens a block of BLOCK_ITEMS items also carries the index of the block
+before it (which of its items hold each stream type): that block is closed and immutable, so the index is
+fixed, costs no write of its own, and decides nothing — a reader without it reads the block's items. Both
+stores run this module's writer and reader over their own FeedLog and FeedSource.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -33,16 +33,16 @@ if TYPE_CHECKING:
 ALL_FEED: Final = "$feed"
 """The all-types feed's key (stream ids are UUIDs, so no stream key starts with "$")."""
 
-INDEX_FEED: Final = "$index"
-"""The block index's key: item b says which all-types items of block b hold each stream type."""
-
 BLOCK_ITEMS: Final = 100
-"""All-types items per block: block b is items (b - 1) * BLOCK_ITEMS + 1 .. b * BLOCK_ITEMS. Part of the
-stored format (index items name their block by number): changing it needs a new INDEX_FEED key."""
+"""All-types items per block: block b is items (b - 1) * BLOCK_ITEMS + 1 .. b * BLOCK_ITEMS, and item
+b * BLOCK_ITEMS + 1 carries its index. Part of the stored format: changing it needs a new attribute name."""
 
 MAX_INDEX_BYTES: Final = 64 * 1024
-"""An index item larger than this (a block of very many types) is written without its types: readers of
-the block read its items instead."""
+"""A block index larger than this (a block of very many types) is left out: readers of the block read its
+items instead."""
+
+INDEX_LOOKAHEAD: Final = 10
+"""Blocks whose indexes a type's page asks for at once (one BatchGetItem of their opening items)."""
 
 LEGACY_TYPE_PREFIX: Final = "$feed:"
 """Type feeds' own items, written before the block index (k per type, `source` = all-types k). Kept for
@@ -195,6 +195,8 @@ class FeedItem:
     refs: tuple[FeedRef, ...]
     written_at: str
     source: int | None = None
+    block_index: Mapping[str, tuple[int, ...]] | None = None
+    """On the item opening a block: for each stream type, the items of the block before that hold it."""
 
     @property
     def events(self) -> int:
@@ -217,7 +219,25 @@ def encode_item(item: FeedItem) -> Item:
     }
     if item.source is not None:
         encoded["source"] = {"N": str(item.source)}
+    if item.block_index is not None:
+        encoded[BLOCK_INDEX] = {"S": _index_text(block_of(item.sequence) - 1, item.block_index)}
     return encoded
+
+
+BLOCK_INDEX: Final = "blockIndex"
+
+
+def _index_text(block: int, types: Mapping[str, tuple[int, ...]]) -> str:
+    """Types map to offsets within the block (k - first): a block of one type is ~300 bytes."""
+    first = block_range(block)[0]
+    offsets = {t: [k - first for k in ks] for t, ks in types.items()}
+    return json.dumps(offsets, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_index(block: int, text: str) -> FeedIndex:
+    first = block_range(block)[0]
+    types = {t: tuple(first + o for o in offsets) for t, offsets in json.loads(text).items()}
+    return FeedIndex(block, types)
 
 
 def _ref_text(ref: FeedRef) -> str:
@@ -238,6 +258,11 @@ def decode_item(item: Any) -> FeedItem:
         ),
         written_at=item["writtenAt"]["S"],
         source=int(item["source"]["N"]) if "source" in item else None,
+        block_index=(
+            decode_index(block_of(int(item["revision"]["N"])) - 1, item[BLOCK_INDEX]["S"]).types
+            if BLOCK_INDEX in item
+            else None
+        ),
     )
 
 
@@ -267,49 +292,29 @@ def split_items(feed: str, first: int, refs: Sequence[FeedRef], written_at: str)
 
 @dataclass(frozen=True, slots=True)
 class FeedIndex:
-    """Index item b: for each stream type, the all-types items of block b that hold it, ascending. `types`
-    None: the block was too varied to index (MAX_INDEX_BYTES); its items are read instead."""
+    """The index of block b: for each stream type, the all-types items of block b that hold it, ascending.
+    `types` None: no index is held (the block was too varied to index); its items are read instead."""
 
     block: int
     types: Mapping[str, tuple[int, ...]] | None
-    written_at: str
 
 
-def index_of(block: int, items: Sequence[FeedItem], written_at: str) -> FeedIndex:
-    """The index of a closed block from its items (all of them, in order)."""
+def index_types(items: Sequence[FeedItem]) -> dict[str, tuple[int, ...]] | None:
+    """A closed block's index from its items (all of them, in order); None when it would pass
+    MAX_INDEX_BYTES."""
     types: dict[str, list[int]] = {}
     for item in items:
         for stream_type in item.stream_types():
             types.setdefault(stream_type, []).append(item.sequence)
-    index = FeedIndex(block, {t: tuple(ks) for t, ks in types.items()}, written_at)
-    if item_size(encode_index(index)) > MAX_INDEX_BYTES:
-        return FeedIndex(block, None, written_at)
+    index = {t: tuple(ks) for t, ks in types.items()}
+    if items and len(_index_text(block_of(items[0].sequence), index).encode()) > MAX_INDEX_BYTES:
+        return None
     return index
 
 
-def encode_index(index: FeedIndex) -> Item:
-    """Types map to offsets within the block (k - first), one JSON text: a block of one type is ~300 B."""
-    encoded: Item = {
-        "streamId": {"S": INDEX_FEED},
-        "revision": {"N": str(index.block)},
-        "writtenAt": {"S": index.written_at},
-    }
-    if index.types is not None:
-        first = block_range(index.block)[0]
-        offsets = {t: [k - first for k in ks] for t, ks in index.types.items()}
-        encoded["types"] = {"S": json.dumps(offsets, separators=(",", ":"), ensure_ascii=False)}
-    return encoded
-
-
-def decode_index(item: Any) -> FeedIndex:
-    block = int(item["revision"]["N"])
-    types = None
-    if "types" in item:
-        first = block_range(block)[0]
-        types = {
-            t: tuple(first + o for o in offsets) for t, offsets in json.loads(item["types"]["S"]).items()
-        }
-    return FeedIndex(block, types, item["writtenAt"]["S"])
+def opens_block(sequence: int) -> bool:
+    """Whether item k opens a block after another one (and so carries that block's index)."""
+    return sequence > 1 and sequence % BLOCK_ITEMS == 1
 
 
 # The writer ------------------------------------------------------------------------------------------
@@ -336,14 +341,6 @@ class FeedLog(Protocol):
 
     def block(self, first: int, last: int) -> list[FeedItem]:
         """The all-types items first..last (the writer reads a closed block to index it)."""
-        ...
-
-    def indexed(self, block: int) -> bool:
-        """Whether the block's index item exists."""
-        ...
-
-    def put_index(self, index: FeedIndex) -> bool:
-        """Write the index item unless it exists; whether it was written."""
         ...
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
@@ -373,9 +370,6 @@ class FeedOutcome:
     conflicts: int
     """Positions lost to another writer."""
 
-    indexes: int = 0
-    """Block index items written."""
-
 
 type Pending = Callable[[Mapping[str, StreamCursors]], Mapping[str, Sequence[Commit]]]
 """Given the cursors, each stream's commits that may be fed: contiguous, in revision order."""
@@ -396,7 +390,6 @@ class FeedWriter:
         self._attempts = attempts
         self._completed = 0
         """The newest all-types item whose effects this instance saw complete."""
-        self._indexes = 0
 
     def feed(self, stream_ids: Collection[str], pending: Pending) -> FeedOutcome:
         """Append the streams' pending commits that are not fed yet, after rolling the head forward.
@@ -405,7 +398,6 @@ class FeedWriter:
         write); until it does, the next writer does it when it rolls the head forward. Raises
         FeedContention when other writers took the next position on every attempt."""
         written: list[FeedItem] = []
-        self._indexes = 0
         conflicts = 0
         for _ in range(self._attempts):
             head = self.roll_forward()
@@ -418,12 +410,12 @@ class FeedWriter:
                 if commit.first_revision > cursors[stream_id].fed
             ]
             if not refs:
-                return FeedOutcome(cursors, fed, tuple(written), conflicts, self._indexes)
+                return FeedOutcome(cursors, fed, tuple(written), conflicts)
             items = split_items(ALL_FEED, head + 1, refs, timefmt.format_instant(self._clock()))
-            if self._append(items, written):
+            if self._append(self._indexed(items, head), written):
                 for ref in refs:
                     fed[ref.stream_id] = max(fed[ref.stream_id], ref.last_revision)
-                return FeedOutcome(cursors, fed, tuple(written), conflicts, self._indexes)
+                return FeedOutcome(cursors, fed, tuple(written), conflicts)
             conflicts += 1
         raise FeedContention(f"the feed's next position was taken {conflicts} times in a row")
 
@@ -442,7 +434,6 @@ class FeedWriter:
             return 0
         if head.sequence <= self._completed:
             return head.sequence  # this instance saw its effects complete (they are never undone)
-        self._close_block(head)
         # Refs are in each stream's revision order: its last ref holds its last revision.
         last = {ref.stream_id: ref for ref in head.refs}
         cursors = self._log.cursors(list(last))
@@ -468,24 +459,21 @@ class FeedWriter:
             written.append(item)
             if index < len(items) - 1:
                 self.roll_forward()
-            else:
-                self._close_block(item)
         return True
 
-    def _close_block(self, item: FeedItem) -> None:
-        """When the item closes a block, the block's index exists (its content follows from the block's
-        immutable items, so whoever writes it writes the same; a lost race is no harm)."""
-        if item.sequence % BLOCK_ITEMS:
-            return
-        block = block_of(item.sequence)
-        if self._log.indexed(block):
-            return
-        first, last = block_range(block)
-        items = self._log.block(first, last)
-        if [i.sequence for i in items] != list(range(first, last + 1)):
-            raise FeedContention(f"block {block} could not be read whole")
-        if self._log.put_index(index_of(block, items, timefmt.format_instant(self._clock()))):
-            self._indexes += 1
+    def _indexed(self, items: Sequence[FeedItem], head: int) -> list[FeedItem]:
+        """The items, the one opening a block (if any) carrying the index of the block before it: from the
+        stored items up to the head (immutable: no hole, no change) and the batch's own before it."""
+        indexed = list(items)
+        for position, item in enumerate(items):
+            if opens_block(item.sequence):
+                first, last = block_range(block_of(item.sequence) - 1)
+                stored = self._log.block(first, min(head, last)) if first <= head else []
+                block = [*stored, *(i for i in items[:position] if i.sequence >= first)]
+                if [i.sequence for i in block] != list(range(first, last + 1)):
+                    raise FeedContention(f"items {first} to {last} could not be read whole")
+                indexed[position] = replace(item, block_index=index_types(block))
+        return indexed
 
 
 # The reader ------------------------------------------------------------------------------------------
@@ -503,7 +491,8 @@ class FeedSource(Protocol):
         ...
 
     def indexes(self, first: int, limit: int) -> list[FeedIndex]:
-        """Up to `limit` index items of blocks >= first, ascending (a block may have none yet)."""
+        """The indexes of blocks first .. first + limit - 1 whose opening item exists (types None: it
+        holds no index), ascending."""
         ...
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
@@ -559,7 +548,7 @@ def _items(
         if stream_type is not None:
             block = block_of(expected)
             if block not in indexes:
-                indexes = {i.block: i for i in source.indexes(block, MAX_QUERY_ITEMS)}
+                indexes = {i.block: i for i in source.indexes(block, INDEX_LOOKAHEAD)}
             index = indexes.get(block)
             if index is not None and index.types is not None:
                 named = [k for k in index.types.get(stream_type, ()) if k >= expected]

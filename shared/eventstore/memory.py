@@ -46,6 +46,8 @@ from eventstore.feeds import (
     FeedItem,
     FeedWriter,
     StreamCursors,
+    block_of,
+    block_range,
     check_position,
     read_page,
 )
@@ -74,7 +76,6 @@ class MemoryEventStore:
         self._streams: dict[str, list[Commit]] = {}
         self._cursors: dict[str, StreamCursors] = {}
         self._feeds: dict[str, list[FeedItem]] = {}
-        self._indexes: dict[int, FeedIndex] = {}
         self._checkpoints: dict[str, Checkpoint] = {}
         self._feed_writer = FeedWriter(self, clock=clock)
         self._last_stamp = datetime(1970, 1, 1, tzinfo=UTC)
@@ -244,8 +245,8 @@ class MemoryEventStore:
             return {k: items[k - 1] for k in sequences if 0 < k <= len(items)}
 
     def indexes(self, first: int, limit: int) -> list[FeedIndex]:
-        with self._lock:
-            return [self._indexes[b] for b in sorted(self._indexes) if b >= first][:limit]
+        opening = self.items_at([block_range(b)[1] + 1 for b in range(first, first + limit)])
+        return [FeedIndex(block_of(k) - 1, item.block_index) for k, item in sorted(opening.items())]
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         with self._lock:
@@ -273,14 +274,6 @@ class MemoryEventStore:
 
     def block(self, first: int, last: int) -> list[FeedItem]:
         return self.items(ALL_FEED, first, last - first + 1)
-
-    def indexed(self, block: int) -> bool:
-        with self._lock:
-            return block in self._indexes
-
-    def put_index(self, index: FeedIndex) -> bool:
-        with self._lock:
-            return self._indexes.setdefault(index.block, index) is index
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         with self._lock:

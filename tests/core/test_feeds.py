@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import uuid
 from collections.abc import Collection, Sequence
@@ -122,12 +123,6 @@ def test_a_batch_split_over_several_items_completes_each_before_the_next() -> No
         def block(self, first: int, last: int) -> list[FeedItem]:
             return log.block(first, last)
 
-        def indexed(self, block: int) -> bool:
-            return log.indexed(block)
-
-        def put_index(self, index: FeedIndex) -> bool:
-            return log.put_index(index)
-
     with pytest.raises(Killed):
         FeedWriter(DiesAtSecondPut()).feed(list(commits), lambda _: commits)
     first = puts[0]
@@ -136,7 +131,8 @@ def test_a_batch_split_over_several_items_completes_each_before_the_next() -> No
 
     writer = FeedWriter(log)
     writer.finish(writer.feed(list(commits), lambda _: commits))
-    everything = [r.stream_id for item in log.items(ALL_FEED, 1, 100) for r in item.refs]
+    items = log.items(ALL_FEED, 1, 100)
+    everything = [r.stream_id for item in items for r in item.refs]
     assert sorted(everything) == sorted(commits)
     typed = [e.stream_id for e in log.read_feed("order", None, 1000).events]
     assert typed == [e.stream_id for e in log.read_feed(None, None, 1000).events]
@@ -195,7 +191,7 @@ class Unindexed:
 
     def indexes(self, first: int, limit: int) -> list[FeedIndex]:
         found = self._store.indexes(first, limit)
-        return [] if self._hide else [FeedIndex(i.block, None, i.written_at) for i in found]
+        return [] if self._hide else [FeedIndex(i.block, None) for i in found]
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         return self._store.commits(keys)
@@ -287,3 +283,30 @@ def test_a_page_reads_the_items_its_events_need_not_a_hundred() -> None:
         page = read_page(source, stream_type, None, 1000)
         assert len(page.events) == 1000
         assert source.read <= 4
+
+
+def _given(commits: dict[str, list[Commit]], _cursors: object) -> dict[str, list[Commit]]:
+    return commits
+
+
+def test_items_opening_blocks_carry_the_index_of_the_block_before(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 2 (conftest), an item per commit: batches whose items cross block boundaries index the
+    block before from the stored items and from their own."""
+    monkeypatch.setattr("eventstore.feeds.MAX_ITEM_EVENTS", 2)
+    log = MemoryEventStore()
+    writer = FeedWriter(log)
+    types = ["order", "invoice", "order", "order", "parcel", "invoice", "order", "order", "parcel", "order"]
+    for batch in (types[:7], types[7:]):
+        commits = {c.stream_id: [c] for c in (commit(t, 2) for t in batch)}
+        writer.finish(writer.feed(list(commits), functools.partial(_given, commits)))
+    items = log.items(ALL_FEED, 1, 100)
+    assert [i.stream_types() for i in items] == [[t] for t in types]
+    for item in items:
+        if item.sequence % 2 == 1 and item.sequence > 1:
+            before = [item.sequence - 2, item.sequence - 1]
+            expected: dict[str, tuple[int, ...]] = {}
+            for k in before:
+                expected[types[k - 1]] = (*expected.get(types[k - 1], ()), k)
+            assert item.block_index == expected
+        else:
+            assert item.block_index is None

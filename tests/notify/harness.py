@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
     from eventstore.commits import Commit
     from eventstore.dynamodb.store import DynamoEventStore
-    from eventstore.feeds import FeedIndex, FeedItem, StreamCursors
+    from eventstore.feeds import FeedItem, StreamCursors
 
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.
 STREAMS_CONFIG = Config(account_id_endpoint_mode="disabled")
@@ -49,12 +49,6 @@ class StoreCursor:
 
     def block(self, first: int, last: int) -> list[FeedItem]:
         return self.store.block(first, last)
-
-    def indexed(self, block: int) -> bool:
-        return self.store.indexed(block)
-
-    def put_index(self, index: FeedIndex) -> bool:
-        return self.store.put_index(index)
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return self.store.cursors(stream_ids)

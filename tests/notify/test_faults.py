@@ -396,37 +396,24 @@ def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_withou
     assert store.cursors([first, second]) == {first: StreamCursors(3, 3), second: StreamCursors(1, 1)}
 
 
-def test_a_writer_killed_before_the_block_index_leaves_the_next_writer_to_write_it(
+def test_the_item_opening_a_block_carries_the_index_of_the_block_before_it(
     store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
 ) -> None:
-    """Blocks of 2 items (conftest): the batch that writes item 2 closes block 1; killed before its index,
-    the next batch (whichever streams it holds) writes it before item 3, from the block's items."""
-    first = new_stream(store, "order", 1)
-    make_notifier(bus.flaky_publisher(), bus.topic_arn).process(parse_event({"Records": tap.new_records()}))
-    second = new_stream(store, "invoice", 1)
-    records = tap.new_records()
-
-    class DiesBeforeIndex(StoreCursor):
-        def put_index(self, _index: FeedIndex) -> bool:
-            raise Crash
-
-    killed = Notifier(
-        DiesBeforeIndex(store), bus.flaky_publisher(), TopicSettings(bus.topic_arn), NoMetrics()
-    )
-    with pytest.raises(Crash):
-        killed.process(parse_event({"Records": records}))
-    assert store.head(ALL_FEED) is not None
-    assert not store.indexed(1)
-    assert feed_entries(store, "invoice") == [(second, 1)]  # read from the unindexed block's items
-
-    third = new_stream(store, "order", 1)
+    """Blocks of 2 items (conftest): item 3 carries block 1's index, read back by one BatchGetItem; block 2
+    (open) has none, and its items are read one by one."""
     notifier = make_notifier(bus.flaky_publisher(), bus.topic_arn)
-    assert notifier.process(parse_event({"Records": tap.new_records()})).failed_sequence_numbers == ()
-    assert store.indexed(1)
-    assert store.feeds.indexes(1, 10)[0].types == {"order": (1,), "invoice": (2,)}
-    assert feed_entries(store, "order") == [(first, 1), (third, 1)]
-    assert feed_entries(store, "invoice") == [(second, 1)]
-    assert store.cursors([second]) == {second: StreamCursors(1, 0)}
+    ids = []
+    for stream_type in ("order", "invoice", "order"):
+        ids.append(new_stream(store, stream_type, 1))
+        assert notifier.process(parse_event({"Records": tap.new_records()})).failed_sequence_numbers == ()
+    head = store.head(ALL_FEED)
+    assert head is not None
+    assert head.sequence == 3
+    assert head.block_index == {"order": (1,), "invoice": (2,)}
+    assert [i.block_index for i in store.block(1, 2)] == [None, None]
+    assert store.feeds.indexes(1, 10) == [FeedIndex(1, {"order": (1,), "invoice": (2,)})]
+    assert feed_entries(store, "order") == [(ids[0], 1), (ids[2], 1)]
+    assert feed_entries(store, "invoice") == [(ids[1], 1)]
 
 
 def test_a_writer_that_loses_the_next_position_retries_after_the_winner(

@@ -13,7 +13,7 @@ from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import Caller, NewEvent, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedIndex, FeedItem, StreamCursors
+from eventstore.feeds import FeedItem, StreamCursors
 from eventstore.notifications import (
     MAX_PUBLISH_BYTES,
     CommitRecord,
@@ -83,12 +83,6 @@ class ForgetfulCursor:
 
     def block(self, _first: int, _last: int) -> list[FeedItem]:
         return []
-
-    def indexed(self, _block: int) -> bool:
-        return True
-
-    def put_index(self, _index: FeedIndex) -> bool:
-        return True
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return dict.fromkeys(stream_ids, StreamCursors())

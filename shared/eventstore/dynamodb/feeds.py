@@ -1,8 +1,8 @@
 """Feeds and checkpoints on the events table: the feed writer's log (eventstore.feeds.FeedLog), the page
 reader's source, and checkpoint items (docs/design.md, "Feeds").
 
-Feed items are keyed `$feed` + k, block index items `$index` + block (type feeds' items from before the
-index: `$feed:<type>` + k), checkpoints `$checkpoint:<name>` + 0; none of them has a listing-index key or a
+Feed items are keyed `$feed` + k (type feeds' items from before the block index: `$feed:<type>` + k),
+checkpoints `$checkpoint:<name>` + 0; none of them has a listing-index key or a
 digest, so they stay out of the listing and never reach notify_stream.
 """
 
@@ -25,14 +25,15 @@ from eventstore.domain import (
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.feeds import (
     ALL_FEED,
-    INDEX_FEED,
+    BLOCK_INDEX,
     FeedIndex,
     FeedItem,
+    block_of,
+    block_range,
     check_position,
     checkpoint_key,
     decode_index,
     decode_item,
-    encode_index,
     encode_item,
 )
 from eventstore.table import SUMMARY_REVISION
@@ -68,25 +69,6 @@ class TableFeeds:
 
     def block(self, first: int, last: int) -> list[FeedItem]:
         return [decode_item(item) for item in self._range(ALL_FEED, first, last, consistent=True)]
-
-    def indexed(self, block: int) -> bool:
-        response = self._table.query(
-            {
-                "TableName": self._table.name,
-                "KeyConditionExpression": "#id = :index AND #rev = :block",
-                "ExpressionAttributeNames": {
-                    "#id": self._table.layout.hash_key,
-                    "#rev": self._table.layout.range_key,
-                },
-                "ExpressionAttributeValues": {":index": {"S": INDEX_FEED}, ":block": {"N": str(block)}},
-                "ProjectionExpression": "#rev",
-                "ConsistentRead": True,
-            }
-        )
-        return bool(response.get("Items"))
-
-    def put_index(self, index: FeedIndex) -> bool:
-        return self._put_new(encode_index(index))
 
     def _put_new(self, item: Any) -> bool:
         try:
@@ -144,19 +126,15 @@ class TableFeeds:
         return [decode_item(item) for item in response.get("Items", [])]
 
     def indexes(self, first: int, limit: int) -> list[FeedIndex]:
-        response = self._table.query(
-            {
-                "TableName": self._table.name,
-                "KeyConditionExpression": "#id = :index AND #rev >= :first",
-                "ExpressionAttributeNames": {
-                    "#id": self._table.layout.hash_key,
-                    "#rev": self._table.layout.range_key,
-                },
-                "ExpressionAttributeValues": {":index": {"S": INDEX_FEED}, ":first": {"N": str(first)}},
-                "Limit": limit,
-            }
-        )
-        return [decode_index(item) for item in response.get("Items", [])]
+        """One BatchGetItem of the blocks' opening items, their keys and index only."""
+        keys = [self._table.key(ALL_FEED, block_range(b)[1] + 1) for b in range(first, first + limit)]
+        found = self._table.batch_get(keys, consistent=False, projection=f"#id, #rev, {BLOCK_INDEX}")
+        indexes = []
+        for (_, sequence), item in sorted(found.items()):
+            block = block_of(sequence) - 1
+            text = item.get(BLOCK_INDEX, {}).get("S")
+            indexes.append(FeedIndex(block, None if text is None else decode_index(block, text).types))
+        return indexes
 
     def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
         if not sequences:

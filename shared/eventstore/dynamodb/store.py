@@ -29,7 +29,7 @@ from eventstore.dynamodb.listing import StreamListing
 from eventstore.dynamodb.markers import ListingMarkers
 from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
 from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
-from eventstore.feeds import FeedIndex, FeedItem, StreamCursors, read_page
+from eventstore.feeds import FeedItem, StreamCursors, read_page
 from eventstore.pagekeys import PageKeySigner
 
 if TYPE_CHECKING:
@@ -151,12 +151,6 @@ class DynamoEventStore:
 
     def block(self, first: int, last: int) -> list[FeedItem]:
         return self.feeds.block(first, last)
-
-    def indexed(self, block: int) -> bool:
-        return self.feeds.indexed(block)
-
-    def put_index(self, index: FeedIndex) -> bool:
-        return self.feeds.put_index(index)
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return self.cursor.cursors(stream_ids)
