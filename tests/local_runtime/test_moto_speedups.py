@@ -11,6 +11,7 @@ from typing import Any
 import boto3
 from hypothesis import given
 from moto import mock_aws
+from moto.core.responses import BaseResponse
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from local_runtime import moto_speedups
@@ -99,3 +100,15 @@ def test_limits_cut_batch_gets_and_queries_where_unpatched_moto_cuts_them() -> N
     assert patched == _unpatched_answers()
     assert patched["unprocessed"]  # the 16 MB limit is reached, so the sizes are compared
     assert patched["next"]  # and the 1 MB one
+
+
+def test_responses_get_their_request_id_as_before() -> None:
+    moto_speedups.install()
+    headers, body = BaseResponse._enrich_response({"status": "200"}, '{"Items":[]}')
+    assert body == '{"Items":[]}'
+    assert headers["status"] == "200"
+    request_id = headers["x-amzn-requestid"]
+    assert request_id
+    xml = "<R><RequestId>old</RequestId></R>"
+    headers, body = BaseResponse._enrich_response({}, xml)
+    assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
