@@ -543,11 +543,13 @@ def _items(
     expected = sequence
     pace = _Pace(wanted)
     indexes: dict[int, FeedIndex] = {}
+    looked_up = range(0)
     while True:
         room = MAX_QUERY_ITEMS
         if stream_type is not None:
             block = block_of(expected)
-            if block not in indexes:
+            if block not in looked_up:
+                looked_up = range(block, block + INDEX_LOOKAHEAD)
                 indexes = {i.block: i for i in source.indexes(block, INDEX_LOOKAHEAD)}
             index = indexes.get(block)
             if index is not None and index.types is not None:
