@@ -8,6 +8,7 @@ write units follow from what was actually written (bench.capacity has the rules)
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import uuid
@@ -208,9 +209,9 @@ class _Api:
         )
         self._call(self.list, event, 200)
 
-    def feed_page(self, after: str | None, limit: int) -> dict[str, Any]:
+    def feed_page(self, after: str | None, limit: int, stream_type: str = FEED_TYPE) -> dict[str, Any]:
         query = {"limit": str(limit)} | ({"after-position": after} if after else {})
-        event = proxy_event("GET", "/streams/{streamType}/feed", {"streamType": FEED_TYPE}, query=query)
+        event = proxy_event("GET", "/streams/{streamType}/feed", {"streamType": stream_type}, query=query)
         page: dict[str, Any] = self._call(self.feed, event, 200)["feedPage"]
         return page
 
@@ -364,6 +365,8 @@ def run(report: Report, *, events_per_stream: int = EVENTS_PER_STREAM) -> Capaci
         notify_reads = _requests(report, api, counter, peek, listing_shards=shape.listing_shards)
         try:
             _feed_reads(report, api, counter, reads, peek)
+            for share in TYPE_SHARES:
+                _type_feed_reads(report, api, counter, reads, peek, share=share)
         except Exception as exc:  # noqa: BLE001 - report, do not stop the bench
             report.add(Row("2 requests", "feed read per 1,000 events", None, note=f"failed: {exc!r}"[:200]))
         return _capacity(report, api, recorder, peek, events_per_stream, notify_reads=notify_reads)
@@ -458,6 +461,79 @@ def _feed_reads(report: Report, api: _Api, counter: RequestCounter, reads: ReadR
             "RRU",
             note="eventually consistent (0.5 RRU per started 4 KB; each BatchGetItem item rounds up "
             "alone); 1 KB realistic payloads",
+        )
+    )
+
+
+def _pending(commits: Mapping[str, Sequence[Any]], _cursors: Any) -> Mapping[str, Sequence[Any]]:
+    return commits
+
+
+TYPE_SHARES = (0.1, 1.0)
+"""A type feed read where the type is 10% and 100% of the traffic (the rest: other types)."""
+TYPE_SHARE_EVENTS = 1000
+TYPE_SHARE_STREAMS = 10
+
+
+def _type_feed_reads(
+    report: Report, api: _Api, counter: RequestCounter, reads: ReadRecorder, peek: Any, *, share: float
+) -> None:
+    """Requests and read units per 1,000 events of a type feed, the type `share` of the traffic: commits of
+    10 events, one commit per notify batch (so one all-types item each, the most items; blocks close and
+    are indexed). Written through the store's own writer, not counted; read through read_feed, counted."""
+    from eventstore.domain import ANY_REVISION, Caller, NewEvent  # noqa: PLC0415 - the layer is on the path
+    from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.feeds import FeedWriter  # noqa: PLC0415 - the layer is on the path now
+
+    caller = Caller(None, None)
+    store = DynamoEventStore(peek, TABLE)
+    writer = FeedWriter(store)
+    stream_type = f"share{round(share * 100)}"
+    commits = round(TYPE_SHARE_EVENTS / FEED_COMMIT_EVENTS / share)
+    every = round(1 / share)
+    ids: dict[str, list[str]] = {}
+    for index in range(commits):
+        typed = stream_type if index % every == 0 else f"other{index % 7}"
+        streams = ids.setdefault(typed, [])
+        numbers = range(index * FEED_COMMIT_EVENTS, (index + 1) * FEED_COMMIT_EVENTS)
+        sent = [NewEvent(str(uuid.uuid4()), "OrderUpdated", realistic_payload(n)) for n in numbers]
+        if len(streams) < TYPE_SHARE_STREAMS:
+            stream_id = str(uuid.uuid4())
+            streams.append(stream_id)
+            result = store.create(typed, stream_id, sent, caller)
+        else:
+            stream_id = streams[index % TYPE_SHARE_STREAMS]
+            result = store.append(typed, stream_id, ANY_REVISION, sent, caller)
+        fed = {stream_id: store.commits_between(stream_id, result.first_revision, result.first_revision)}
+        writer.finish(writer.feed([stream_id], functools.partial(_pending, fed)))
+    before = reads.units
+    read, after = 0, None
+    with counter.measure() as calls:
+        while True:
+            page = api.feed_page(after, 1000, stream_type)
+            read += len(page["events"])
+            after = page.get("lastPosition", after)
+            if not page["hasMore"]:
+                break
+    if read != TYPE_SHARE_EVENTS:
+        raise RuntimeError(f"the {stream_type} feed held {read} events, expected {TYPE_SHARE_EVENTS}")
+    how = f"type {share:.0%} of {commits} commits of {FEED_COMMIT_EVENTS}, 1 commit per all-types item"
+    report.add(
+        Row(
+            "2 requests",
+            f"type feed ({share:.0%} of traffic) read, per 1,000 events",
+            by_service(calls, "dynamodb"),
+            "DynamoDB req",
+            note=", ".join(f"{k.split('.', 1)[1]}x{v}" for k, v in sorted(calls.items())) + f"; {how}",
+        )
+    )
+    report.add(
+        Row(
+            "2 requests",
+            f"type feed ({share:.0%} of traffic) read units per 1,000 events",
+            reads.units - before,
+            "RRU",
+            note="eventually consistent; the block index, the items it names, the commits",
         )
     )
 

@@ -1,16 +1,21 @@
-"""Two speed-ups of moto 5.2's DynamoDB for the local runtime, installed once into the emulator's process.
+"""Speed-ups of moto 5.2's DynamoDB for the local runtime, installed once into the emulator's process.
 
-Both keep moto's results: tests/local_runtime check every attribute type round-trips and the store's
-end-to-end behaviour; they only remove work that grows with item depth or table size.
+All keep moto's results: tests/local_runtime check every attribute type round-trips, that sizes and
+BatchGetItem answers equal un-patched moto's, and the store's end-to-end behaviour; they only remove work
+that grows with item depth or table size, or that moto repeats.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Final
 
+from moto.core.responses import BaseResponse
 from moto.core.serialize import BaseJSONSerializer
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
+from moto.dynamodb.responses import DynamoHandler
 
 from local_runtime.dynamodb_json import encode_value
 
@@ -24,6 +29,9 @@ def install() -> None:
         if not _installed:
             _serialize_attribute_values_directly()
             _query_one_partition()
+            _size_without_copies()
+            _size_once_per_request()
+            _no_xml_request_id_search_in_json()
             _installed = True
 
 
@@ -82,3 +90,75 @@ def _query_one_partition() -> None:
 
     Table.all_items = all_items  # type: ignore[method-assign]
     Table.query = query  # type: ignore[method-assign]
+
+
+UNPATCHED_VALUE_SIZE: Final = DynamoType.size
+UNPATCHED_ITEM_SIZE: Final = Item.size
+
+
+def _size_without_copies() -> None:
+    """moto sizes a map's values by wrapping each in a new DynamoType, which copies its whole subtree again,
+    level by level: a commit of ten events cost ~100 object copies per size. The values are DynamoTypes
+    already (moto's constructor wraps them); they are sized as they are, by moto's own rules."""
+
+    def size(self: DynamoType) -> int:
+        if self.type == "M":
+            return sum(
+                bytesize(key) + (value.size() if type(value) is DynamoType else DynamoType(value).size())
+                for key, value in self.value.items()
+            )
+        return UNPATCHED_VALUE_SIZE(self)
+
+    DynamoType.size = size  # type: ignore[method-assign]
+
+
+_sized = threading.local()
+
+
+def _size_once_per_request() -> None:
+    """BatchGetItem and Query size every item twice (a check against the 16 MB / 1 MB limit, then the
+    running total); items do not change while one request reads them (SerializedDynamoDB runs one at a
+    time, and these two only read), so the second size is the first one, remembered for the request."""
+    original_batch_get = DynamoHandler.batch_get_item
+    original_query = Table.query
+
+    def item_size(self: Item) -> int:
+        memo: dict[int, tuple[Item, int]] | None = getattr(_sized, "memo", None)
+        if memo is None:
+            return UNPATCHED_ITEM_SIZE(self)
+        known = memo.get(id(self))
+        if known is None or known[0] is not self:
+            known = (self, UNPATCHED_ITEM_SIZE(self))
+            memo[id(self)] = known  # the item is kept, so its id is not reused during the request
+        return known[1]
+
+    def remembering(call: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if getattr(_sized, "memo", None) is not None:
+                return call(*args, **kwargs)
+            _sized.memo = {}
+            try:
+                return call(*args, **kwargs)
+            finally:
+                _sized.memo = None
+
+        return wrapper
+
+    Item.size = item_size  # type: ignore[method-assign]
+    DynamoHandler.batch_get_item = remembering(original_batch_get)  # type: ignore[method-assign]
+    Table.query = remembering(original_query)  # type: ignore[method-assign]
+
+
+def _no_xml_request_id_search_in_json() -> None:
+    """moto runs a regular expression for an XML `<RequestId>` element over every response body: a feed
+    page's 1.3 MB of JSON was scanned character by character for nothing. A body without that element is
+    left as it is (what the search would do), the headers are enriched as before."""
+    original = BaseResponse._enrich_response  # noqa: SLF001 - the patch point
+
+    def enrich(headers: dict[str, str], body: Any) -> tuple[dict[str, str], Any]:
+        if isinstance(body, str) and "<RequestId>" not in body:
+            enriched, _ = original(headers, "")
+            return enriched, body
+        return original(headers, body)
+
+    BaseResponse._enrich_response = staticmethod(enrich)  # type: ignore[method-assign]  # noqa: SLF001

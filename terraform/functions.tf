@@ -118,8 +118,8 @@ locals {
           actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator", "dynamodb:ListStreams"]
           resources = [aws_dynamodb_table.events.stream_arn]
         },
-        # Commits and summaries, the feed items ($feed, $feed:<type>) it appends with conditional puts, and the
-        # stream type registry ($stream-types) it writes once per new type.
+        # Commits and summaries, the feed items ($feed) it appends with conditional puts, and the stream
+        # type registry ($stream-types) it writes once per new type.
         { sid = "ReadCommitsWriteFeedsAdvanceSummaries", actions = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem"], resources = [local.table_arn] },
         { sid = "PublishNotifications", actions = ["sns:Publish"], resources = [aws_sns_topic.notifications.arn] },
         { sid = "SendFailedBatchesToQueue", actions = ["sqs:SendMessage"], resources = [aws_sqs_queue.notify_failures.arn] },

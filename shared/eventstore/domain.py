@@ -69,9 +69,10 @@ class RecordedEvent:
     stored_ref: PayloadRef | None = None
     """Where the payload is while it has not been loaded from the payload bucket (eventstore.payloads)."""
 
-    text_bytes: int | None = None
+    text_bytes: int | None = field(default=None, compare=False, repr=False)
     """Payload and metadata as a response carries them (JSON text, escaped as a string once more), when
-    known from decoding; None: measured when needed (eventstore.payloads.response_bytes)."""
+    known from decoding, so a page is sized without rendering it twice; None: measured when needed
+    (eventstore.payloads.response_bytes)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,25 @@
-"""Feeds: every commit's events in one all-types feed and in its type's feed, at positions handed out in
-sequence by an idempotent, roll-forward writer (docs/design.md, "Feeds").
+"""Feeds: every commit's events in one all-types feed, at positions handed out in sequence by an
+idempotent, roll-forward writer; a type's feed is that sequence filtered by type, found through a block
+index (docs/design.md, "Feeds").
 
-Item k of a feed holds references to commits (never payloads), so deleting or erasing a commit removes it
-from every feed. The writer appends item k + 1 only after item k's effects are complete (its type items
-written, its streams' fed cursors moved), so only the head can have unfinished effects, and every writer
-finishes them first: the sequence has no holes, items never change, and nothing is ever inserted before a
-position already handed out. Both stores run this module's writer and reader over their own FeedLog and
-FeedSource.
+Item k of the all-types feed holds references to commits (never payloads), so deleting or erasing a commit
+removes it from every feed. The writer appends item k + 1 only after item k's effects are complete (its
+streams' fed cursors moved), so only the head can have unfinished effects, and every writer finishes them
+first: the sequence has no holes, items never change, and nothing is ever inserted before a position
+already handed out. The item that opens a block of BLOCK_ITEMS items also carries the index of the block
+before it (which of its items hold each stream type): that block is closed and immutable, so the index is
+fixed, costs no write of its own, and decides nothing — a reader without it reads the block's items. Both
+stores run this module's writer and reader over their own FeedLog and FeedSource.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Generator, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
@@ -29,6 +33,25 @@ if TYPE_CHECKING:
 
 ALL_FEED: Final = "$feed"
 """The all-types feed's key (stream ids are UUIDs, so no stream key starts with "$")."""
+
+BLOCK_ITEMS: Final = 100
+"""All-types items per block: block b is items (b - 1) * BLOCK_ITEMS + 1 .. b * BLOCK_ITEMS, and item
+b * BLOCK_ITEMS + 1 carries its index. Part of the stored format: changing it needs a new attribute name."""
+
+MAX_INDEX_BYTES: Final = 64 * 1024
+"""A block index larger than this (a block of very many types) is left out: readers of the block read its
+items instead."""
+
+INDEX_LOOKAHEAD: Final = 10
+"""Blocks whose indexes a type's page asks for at once (one BatchGetItem of their opening items)."""
+
+LEGACY_TYPE_PREFIX: Final = "$feed:"
+"""Type feeds' own items, written before the block index (k per type, `source` = all-types k). Kept for
+the positions handed out then, which are translated to the all-types items they point into."""
+
+END_OFFSET: Final = 999_999
+"""The offset of a position after every event of its item (a page that scanned past events of other
+types ends there)."""
 
 CHECKPOINT_PREFIX: Final = "$checkpoint:"
 
@@ -48,7 +71,10 @@ SCAN_BUDGET_FACTOR: Final = 10
 """A page scans at most this many entries per event asked for, so a filtered page returns promptly."""
 
 MAX_QUERY_ITEMS: Final = 100
-"""Items one page Query asks for (DynamoDB returns at most 1 MB anyway)."""
+"""Items one page Query asks for at most (DynamoDB returns at most 1 MB anyway)."""
+
+FIRST_QUERY_ITEMS: Final = 4
+"""Items a page reads first, before it knows how many events the feed's items hold."""
 
 MAX_GROUP_SIZE: Final = 64
 WRITE_ATTEMPTS: Final = 5
@@ -57,17 +83,27 @@ _POSITION: Final = re.compile(r"([0-9a-f]{10})-([0-9]{12})-([0-9]{6})", re.ASCII
 
 
 def feed_key(stream_type: str | None) -> str:
-    """The key of a feed: the all-types feed (None) or one stream type's."""
-    return ALL_FEED if stream_type is None else f"{ALL_FEED}:{stream_type}"
+    """The name a feed's positions are tagged with: the all-types feed (None) or one stream type's. Type
+    feeds' positions name all-types items; `$type:` (not the legacy `$feed:`) gives them a tag of their own,
+    so a position handed out before the block index is told apart and translated, never misread."""
+    return ALL_FEED if stream_type is None else f"$type:{stream_type}"
+
+
+def legacy_type_feed(stream_type: str) -> str:
+    return LEGACY_TYPE_PREFIX + stream_type
+
+
+def block_of(sequence: int) -> int:
+    return (sequence - 1) // BLOCK_ITEMS + 1
+
+
+def block_range(block: int) -> tuple[int, int]:
+    """The first and last all-types k of a block."""
+    return (block - 1) * BLOCK_ITEMS + 1, block * BLOCK_ITEMS
 
 
 def checkpoint_key(name: str) -> str:
     return CHECKPOINT_PREFIX + name
-
-
-def is_new_type_feed(item: FeedItem) -> bool:
-    """Whether the item starts a stream type's feed: the one moment a type is registered."""
-    return item.sequence == 1 and item.feed.startswith(f"{ALL_FEED}:")
 
 
 def stream_type_number(stream_type: str) -> int:
@@ -168,6 +204,8 @@ class FeedItem:
     refs: tuple[FeedRef, ...]
     written_at: str
     source: int | None = None
+    block_index: Mapping[str, tuple[int, ...]] | None = None
+    """On the item opening a block: for each stream type, the items of the block before that hold it."""
 
     @property
     def events(self) -> int:
@@ -190,7 +228,25 @@ def encode_item(item: FeedItem) -> Item:
     }
     if item.source is not None:
         encoded["source"] = {"N": str(item.source)}
+    if item.block_index is not None:
+        encoded[BLOCK_INDEX] = {"S": _index_text(block_of(item.sequence) - 1, item.block_index)}
     return encoded
+
+
+BLOCK_INDEX: Final = "blockIndex"
+
+
+def _index_text(block: int, types: Mapping[str, tuple[int, ...]]) -> str:
+    """Types map to offsets within the block (k - first): a block of one type is ~300 bytes."""
+    first = block_range(block)[0]
+    offsets = {t: [k - first for k in ks] for t, ks in types.items()}
+    return json.dumps(offsets, separators=(",", ":"), ensure_ascii=False)
+
+
+def decode_index(block: int, text: str) -> FeedIndex:
+    first = block_range(block)[0]
+    types = {t: tuple(first + o for o in offsets) for t, offsets in json.loads(text).items()}
+    return FeedIndex(block, types)
 
 
 def _ref_text(ref: FeedRef) -> str:
@@ -211,6 +267,11 @@ def decode_item(item: Any) -> FeedItem:
         ),
         written_at=item["writtenAt"]["S"],
         source=int(item["source"]["N"]) if "source" in item else None,
+        block_index=(
+            decode_index(block_of(int(item["revision"]["N"])) - 1, item[BLOCK_INDEX]["S"]).types
+            if BLOCK_INDEX in item
+            else None
+        ),
     )
 
 
@@ -238,6 +299,33 @@ def split_items(feed: str, first: int, refs: Sequence[FeedRef], written_at: str)
     return items
 
 
+@dataclass(frozen=True, slots=True)
+class FeedIndex:
+    """The index of block b: for each stream type, the all-types items of block b that hold it, ascending.
+    `types` None: no index is held (the block was too varied to index); its items are read instead."""
+
+    block: int
+    types: Mapping[str, tuple[int, ...]] | None
+
+
+def index_types(items: Sequence[FeedItem]) -> dict[str, tuple[int, ...]] | None:
+    """A closed block's index from its items (all of them, in order); None when it would pass
+    MAX_INDEX_BYTES."""
+    types: dict[str, list[int]] = {}
+    for item in items:
+        for stream_type in item.stream_types():
+            types.setdefault(stream_type, []).append(item.sequence)
+    index = {t: tuple(ks) for t, ks in types.items()}
+    if items and len(_index_text(block_of(items[0].sequence), index).encode()) > MAX_INDEX_BYTES:
+        return None
+    return index
+
+
+def opens_block(sequence: int) -> bool:
+    """Whether item k opens a block after another one (and so carries that block's index)."""
+    return sequence > 1 and sequence % BLOCK_ITEMS == 1
+
+
 # The writer ------------------------------------------------------------------------------------------
 
 
@@ -258,6 +346,10 @@ class FeedLog(Protocol):
 
     def put(self, item: FeedItem) -> bool:
         """Write the item unless its position is taken; whether it was written."""
+        ...
+
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        """The all-types items first..last (the writer reads a closed block to index it)."""
         ...
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
@@ -282,7 +374,7 @@ class FeedOutcome:
     """Each stream's last revision now in the feeds."""
 
     items: tuple[FeedItem, ...]
-    """Items written (all-types and per type)."""
+    """All-types items written."""
 
     conflicts: int
     """Positions lost to another writer."""
@@ -317,7 +409,7 @@ class FeedWriter:
         written: list[FeedItem] = []
         conflicts = 0
         for _ in range(self._attempts):
-            head = self.roll_forward(written)
+            head = self.roll_forward()
             cursors = self._log.cursors(stream_ids)
             fed = {s: cursors[s].fed for s in stream_ids}
             refs = [
@@ -329,7 +421,7 @@ class FeedWriter:
             if not refs:
                 return FeedOutcome(cursors, fed, tuple(written), conflicts)
             items = split_items(ALL_FEED, head + 1, refs, timefmt.format_instant(self._clock()))
-            if self._append(items, written):
+            if self._append(self._indexed(items, head), written):
                 for ref in refs:
                     fed[ref.stream_id] = max(fed[ref.stream_id], ref.last_revision)
                 return FeedOutcome(cursors, fed, tuple(written), conflicts)
@@ -344,14 +436,13 @@ class FeedWriter:
                 self._log.advance_fed(stream_id, stream_types[stream_id], fed)
         self.completed(outcome)
 
-    def roll_forward(self, written: list[FeedItem]) -> int:
+    def roll_forward(self) -> int:
         """Complete the head item's effects; its k (0: the feed is empty)."""
         head = self._log.head(ALL_FEED)
         if head is None:
             return 0
         if head.sequence <= self._completed:
             return head.sequence  # this instance saw its effects complete (they are never undone)
-        self._derive(head, written)
         # Refs are in each stream's revision order: its last ref holds its last revision.
         last = {ref.stream_id: ref for ref in head.refs}
         cursors = self._log.cursors(list(last))
@@ -376,31 +467,22 @@ class FeedWriter:
                 return False
             written.append(item)
             if index < len(items) - 1:
-                self.roll_forward(written)
-            else:
-                self._derive(item, written)
+                self.roll_forward()
         return True
 
-    def _derive(self, item: FeedItem, written: list[FeedItem]) -> None:
-        """Each type's feed gets one item derived from all-types item k (unless it has one already)."""
-        for stream_type in item.stream_types():
-            feed = feed_key(stream_type)
-            for _ in range(self._attempts):
-                head = self._log.head(feed)
-                if head is not None and head.source is not None and head.source >= item.sequence:
-                    break
-                derived = FeedItem(
-                    feed,
-                    (head.sequence if head else 0) + 1,
-                    tuple(r for r in item.refs if r.stream_type == stream_type),
-                    item.written_at,
-                    source=item.sequence,
-                )
-                if self._log.put(derived):
-                    written.append(derived)
-                    break
-            else:
-                raise FeedContention(f"the {stream_type} feed's next position was taken too often")
+    def _indexed(self, items: Sequence[FeedItem], head: int) -> list[FeedItem]:
+        """The items, the one opening a block (if any) carrying the index of the block before it: from the
+        stored items up to the head (immutable: no hole, no change) and the batch's own before it."""
+        indexed = list(items)
+        for position, item in enumerate(items):
+            if opens_block(item.sequence):
+                first, last = block_range(block_of(item.sequence) - 1)
+                stored = self._log.block(first, min(head, last)) if first <= head else []
+                block = [*stored, *(i for i in items[:position] if i.sequence >= first)]
+                if [i.sequence for i in block] != list(range(first, last + 1)):
+                    raise FeedContention(f"items {first} to {last} could not be read whole")
+                indexed[position] = replace(item, block_index=index_types(block))
+        return indexed
 
 
 # The reader ------------------------------------------------------------------------------------------
@@ -413,6 +495,15 @@ class FeedSource(Protocol):
         """Up to `limit` items with k >= first, ascending."""
         ...
 
+    def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
+        """The all-types items at these k (which exist: an index named them)."""
+        ...
+
+    def indexes(self, first: int, limit: int) -> list[FeedIndex]:
+        """The indexes of blocks first .. first + limit - 1 whose opening item exists (types None: it
+        holds no index), ascending."""
+        ...
+
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         """The commits at these (stream id, first revision) keys, with only their visible events
         (docs/design.md, "Lifecycle"); a deleted one, or one with no visible event, is absent."""
@@ -423,30 +514,144 @@ class FeedSource(Protocol):
 class _Entry:
     sequence: int
     offset: int
-    ref: FeedRef
+    ref: FeedRef | None
+    """None: no event, a mark that the page scanned through item `sequence` (offset END_OFFSET)."""
+
     index: int
     """The event's index within its commit."""
 
 
-def _entries(source: FeedSource, feed: str, sequence: int, wanted: int) -> Iterator[_Entry | None]:
-    """The feed's entries from item `sequence` on; None where a hole (not yet visible) ends what can be
-    read now. Every item holds an entry, so `wanted` entries need at most that many items (+1: the first
-    item may be partly behind the start)."""
+class _Pace:
+    """How many items to read next: enough for the entries still wanted at the entries per item seen so
+    far (+1), so a page of big items does not read a hundred of them for a thousand events; past what was
+    wanted (a filtered page reads on) it doubles."""
+
+    def __init__(self, wanted: int) -> None:
+        self._wanted = wanted
+        self._items = 0
+        self._entries = 0
+
+    def next(self) -> int:
+        if not self._items:
+            return FIRST_QUERY_ITEMS
+        left = self._wanted - self._entries if self._entries < self._wanted else self._entries
+        per_item = max(1.0, self._entries / self._items)
+        return min(MAX_QUERY_ITEMS, math.ceil(left / per_item) + 1)
+
+    def saw(self, entries: int) -> None:
+        self._items += 1
+        self._entries += entries
+
+
+def _items(
+    source: FeedSource, stream_type: str | None, sequence: int, wanted: int
+) -> Iterator[_Entry | None]:
+    """The feed's entries from all-types item `sequence` on; None where a hole (not yet visible) ends what
+    can be read now. A type's feed skips, by the block index, the items that do not hold the type (a mark
+    at the end of each indexed block), and reads the rest of the sequence (the open block, or one whose
+    index it does not see yet) item by item. Items are read at the pace `wanted` entries need."""
     expected = sequence
+    pace = _Pace(wanted)
+    indexes: dict[int, FeedIndex] = {}
+    looked_up = range(0)
     while True:
-        items = source.items(feed, expected, min(wanted + 1, MAX_QUERY_ITEMS))
+        room = MAX_QUERY_ITEMS
+        if stream_type is not None:
+            block = block_of(expected)
+            if block not in looked_up:
+                looked_up = range(block, block + INDEX_LOOKAHEAD)
+                indexes = {i.block: i for i in source.indexes(block, INDEX_LOOKAHEAD)}
+            index = indexes.get(block)
+            if index is not None and index.types is not None:
+                named = [k for k in index.types.get(stream_type, ()) if k >= expected]
+                if not (yield from _named(source, named, stream_type, pace)):
+                    yield None
+                    return
+                expected = block_range(block)[1] + 1
+                yield _Entry(expected - 1, END_OFFSET, None, 0)
+                continue
+            room = block_range(block)[1] - expected + 1  # then the next block's index is looked up
+        items = source.items(ALL_FEED, expected, min(pace.next(), room))
         if not items:
             return
         for item in items:
             if item.sequence != expected:
                 yield None
                 return
-            offset = 0
-            for ref in item.refs:
-                for index in range(len(ref.event_types)):
-                    yield _Entry(item.sequence, offset, ref, index)
-                    offset += 1
+            yield from _paced(item, stream_type, pace)
             expected += 1
+
+
+def _named(
+    source: FeedSource, named: list[int], stream_type: str, pace: _Pace
+) -> Generator[_Entry, None, bool]:
+    """The entries of the items an index named; False if one of them could not be read."""
+    while named:
+        count = pace.next()
+        chunk, named = named[:count], named[count:]
+        found = source.items_at(chunk)
+        for k in chunk:
+            if k not in found:
+                return False
+            yield from _paced(found[k], stream_type, pace)
+    return True
+
+
+def _paced(item: FeedItem, stream_type: str | None, pace: _Pace) -> list[_Entry]:
+    entries = list(_item_entries(item, stream_type))
+    pace.saw(len(entries))
+    return entries
+
+
+def _item_entries(item: FeedItem, stream_type: str | None) -> Iterator[_Entry]:
+    """The item's events of the type (all for None) at their offsets in the item; a mark if none."""
+    offset = 0
+    found = False
+    for ref in item.refs:
+        if stream_type is None or ref.stream_type == stream_type:
+            found = True
+            for index in range(len(ref.event_types)):
+                yield _Entry(item.sequence, offset + index, ref, index)
+        offset += len(ref.event_types)
+    if not found:
+        yield _Entry(item.sequence, END_OFFSET, None, 0)
+
+
+def start_of(source: FeedSource, stream_type: str | None, after: str | None) -> tuple[int, int]:
+    """(k, offset) a page starts after: the position's own, or, for a type feed's position handed out
+    before the block index (the legacy tag), the same event's place in the all-types item."""
+    if after is None:
+        return 1, -1
+    if stream_type is not None:
+        tag, sequence, offset = _parse(after, POSITION_POINTER)
+        if tag == feed_tag(legacy_type_feed(stream_type)):
+            return _translate(source, stream_type, sequence, offset, after)
+    return decode_position(feed_key(stream_type), after)
+
+
+POSITION_POINTER: Final = "/query/after-position"
+
+
+def _translate(
+    source: FeedSource, stream_type: str, sequence: int, offset: int, position: str
+) -> tuple[int, int]:
+    gone = BadPosition(
+        position, "a position of this type's feed from before its index, no longer held", POSITION_POINTER
+    )
+    old = source.items(legacy_type_feed(stream_type), sequence, 1)
+    if not old or old[0].sequence != sequence or old[0].source is None or offset >= old[0].events:
+        raise gone
+    events = [(ref, index) for ref in old[0].refs for index in range(len(ref.event_types))]
+    ref, index = events[offset]
+    whole = source.items(ALL_FEED, old[0].source, 1)
+    if not whole or whole[0].sequence != old[0].source:
+        raise gone
+    at = 0
+    for candidate in whole[0].refs:
+        if (candidate.stream_id, candidate.first_revision) == (ref.stream_id, ref.first_revision):
+            return whole[0].sequence, at + index
+        at += len(candidate.event_types)
+    raise gone
 
 
 def read_page(
@@ -465,14 +670,14 @@ def read_page(
     after decoding (eventstore.erasure: sealed payloads opened, or marked erased)."""
     feed = feed_key(stream_type)
     check_group(member, size)
-    start = decode_position(feed, after) if after is not None else (1, -1)
+    start = start_of(source, stream_type, after)
     limit = max(1, min(limit, MAX_PAGE_EVENTS))
     budget = SCAN_BUDGET_FACTOR * limit
     chosen: list[_Entry] = []
     scanned = 0
     last: _Entry | None = None
     has_more = False
-    for entry in _entries(source, feed, start[0], budget + 1):
+    for entry in _items(source, stream_type, start[0], limit + 1):
         if entry is not None and (entry.sequence, entry.offset) <= start:
             continue
         if entry is None or scanned == budget or len(chosen) == limit:
@@ -480,6 +685,8 @@ def read_page(
             break
         scanned += 1
         last = entry
+        if entry.ref is None:
+            continue
         if event_types is not None and entry.ref.event_types[entry.index] not in event_types:
             continue
         if size is not None and group_member(entry.ref.stream_id, size) != member:
@@ -504,12 +711,14 @@ def _events(
 ) -> tuple[list[FeedEvent], str | None]:
     """The chosen entries' events (a deleted stream's are skipped), and where the byte budget cut the page
     (None: not cut)."""
-    found = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen})
+    found = source.commits({(e.ref.stream_id, e.ref.first_revision) for e in chosen if e.ref is not None})
     # Opened as the page reaches them: a page cut by the budget loads no object it does not return.
     opened: dict[tuple[str, int], Commit] = {}
     events: list[FeedEvent] = []
     total = 0
     for entry in chosen:
+        if entry.ref is None:
+            continue
         key = (entry.ref.stream_id, entry.ref.first_revision)
         if key not in found:
             continue

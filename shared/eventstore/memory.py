@@ -55,9 +55,12 @@ from eventstore.domain import (
 from eventstore.erasure import Keyring, LocalKeyService, MemorySubjectKeys, Sealing
 from eventstore.feeds import (
     ALL_FEED,
+    FeedIndex,
     FeedItem,
     FeedWriter,
     StreamCursors,
+    block_of,
+    block_range,
     check_position,
     read_page,
     stream_type_number,
@@ -322,19 +325,14 @@ class MemoryEventStore:
         )
 
     def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
-        """As the DynamoDB store's registry: a type is listed once its feed has an item, in the order of
-        the number its name hashes to."""
-        prefix = f"{ALL_FEED}:"
+        """As the DynamoDB store's registry: a type is listed once the all-types feed holds one of its
+        commits (first seen then), in the order of the number its name hashes to."""
+        first_seen: dict[str, str] = {}
         with self._lock:
-            registry = sorted(
-                (
-                    stream_type_number(feed.removeprefix(prefix)),
-                    feed.removeprefix(prefix),
-                    items[0].written_at,
-                )
-                for feed, items in self._feeds.items()
-                if feed.startswith(prefix) and items
-            )
+            for item in self._feeds.get(ALL_FEED, []):
+                for ref in item.refs:
+                    first_seen.setdefault(ref.stream_type, item.written_at)
+        registry = sorted((stream_type_number(name), name, seen) for name, seen in first_seen.items())
         start = stream_type_number(after) if after is not None else -1
         following = [StreamTypeInfo(name, seen) for number, name, seen in registry if number > start]
         page = tuple(following[:limit])
@@ -394,6 +392,15 @@ class MemoryEventStore:
         with self._lock:
             return self._feeds.get(feed, [])[max(first, 1) - 1 : max(first, 1) - 1 + limit]
 
+    def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
+        with self._lock:
+            items = self._feeds.get(ALL_FEED, [])
+            return {k: items[k - 1] for k in sequences if 0 < k <= len(items)}
+
+    def indexes(self, first: int, limit: int) -> list[FeedIndex]:
+        opening = self.items_at([block_range(b)[1] + 1 for b in range(first, first + limit)])
+        return [FeedIndex(block_of(k) - 1, item.block_index) for k, item in sorted(opening.items())]
+
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         with self._lock:
             found: dict[tuple[str, int], Commit] = {}
@@ -426,6 +433,9 @@ class MemoryEventStore:
                 return False
             items.append(item)
             return True
+
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return self.items(ALL_FEED, first, last - first + 1)
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         with self._lock:

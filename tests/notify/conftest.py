@@ -38,6 +38,13 @@ def aws_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
+@pytest.fixture(autouse=True)
+def small_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of 2 all-types items: feeds of a few appends already read through block indexes, their gaps
+    and the open block."""
+    monkeypatch.setattr("eventstore.feeds.BLOCK_ITEMS", 2)
+
+
 @pytest.fixture
 def aws() -> Iterator[None]:
     with mock_aws():

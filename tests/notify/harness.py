@@ -48,6 +48,9 @@ class StoreCursor:
     def put(self, item: FeedItem) -> bool:
         return self.store.put(item)
 
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return self.store.block(first, last)
+
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return self.store.cursors(stream_ids)
 

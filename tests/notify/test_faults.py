@@ -20,7 +20,7 @@ from eventstore.commits import Commit
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedItem, StreamCursors
+from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, StreamCursors
 from eventstore.notifications import Notifier, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -373,9 +373,11 @@ def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_withou
     killed = Notifier(DiesAfterPut(store), publisher, TopicSettings(bus.topic_arn), NoMetrics())
     with pytest.raises(Crash):
         killed.process(parse_event({"Records": records}))
-    # Item 1 of the all-types feed is written; its type items and cursors are not.
+    # Item 1 of the all-types feed is written (a type's feed is that sequence filtered: it shows the item
+    # too); the streams' fed cursors are not moved.
     assert len(feed_entries(store)) == 3
-    assert feed_entries(store, "order") == []
+    assert feed_entries(store, "order") == [(first, 1), (first, 2)]
+    assert store.cursors([first, second]) == dict.fromkeys([first, second], StreamCursors())
     assert published(publisher) == []
 
     # Another batch (a later commit of the first stream, from another instance), then the retried one.
@@ -392,6 +394,26 @@ def test_a_writer_killed_after_its_put_leaves_the_next_batch_to_finish_it_withou
     assert feed_entries(store, "invoice") == [(second, 1)]
     assert sorted(set(published(publisher))) == sorted(everything)
     assert store.cursors([first, second]) == {first: StreamCursors(3, 3), second: StreamCursors(1, 1)}
+
+
+def test_the_item_opening_a_block_carries_the_index_of_the_block_before_it(
+    store: DynamoEventStore, tap: StreamTap, bus: Bus, make_notifier: NotifierFactory
+) -> None:
+    """Blocks of 2 items (conftest): item 3 carries block 1's index, read back by one BatchGetItem; block 2
+    (open) has none, and its items are read one by one."""
+    notifier = make_notifier(bus.flaky_publisher(), bus.topic_arn)
+    ids = []
+    for stream_type in ("order", "invoice", "order"):
+        ids.append(new_stream(store, stream_type, 1))
+        assert notifier.process(parse_event({"Records": tap.new_records()})).failed_sequence_numbers == ()
+    head = store.head(ALL_FEED)
+    assert head is not None
+    assert head.sequence == 3
+    assert head.block_index == {"order": (1,), "invoice": (2,)}
+    assert [i.block_index for i in store.block(1, 2)] == [None, None]
+    assert store.feeds.indexes(1, 10) == [FeedIndex(1, {"order": (1,), "invoice": (2,)})]
+    assert feed_entries(store, "order") == [(ids[0], 1), (ids[2], 1)]
+    assert feed_entries(store, "invoice") == [(ids[1], 1)]
 
 
 def test_a_writer_that_loses_the_next_position_retries_after_the_winner(

@@ -3,7 +3,9 @@ duplicated, reordered and dropped records, two writer instances racing for one p
 reading from earlier positions. Checked: each feed holds a stream's events once, in revision order, with no
 gaps; whatever was read once is read again the same from any earlier position; filters select exactly
 what they name; consumer-group members partition the streams; and once every record has been delivered,
-every commit's events are in the all-types feed and in its type's feed exactly once."""
+every commit's events are in the all-types feed and in its type's feed exactly once; a type's feed is the
+all-types feed filtered, at the same places; the item opening a block (of 2 items, tests/notify/conftest.py)
+carries the index of the block before it, as that block's items say."""
 
 from __future__ import annotations
 
@@ -20,7 +22,15 @@ from moto import mock_aws
 from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, FeedEvent, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedItem, group_member
+from eventstore.feeds import (
+    ALL_FEED,
+    FeedItem,
+    block_of,
+    block_range,
+    group_member,
+    index_types,
+    opens_block,
+)
 from eventstore.notifications import Notifier, parse_event
 from eventstore.table import create_table
 from tests.notify.harness import StoreCursor
@@ -185,11 +195,26 @@ class FeedMachine(RuleBasedStateMachine):
         self._check(everything)
         for stream_type in TYPES:
             typed = self._read(stream_type, None, 1000)
-            # The same events in the same order; a type feed's positions are its own.
-            assert [e.event_id for e in everything if e.stream_type == stream_type] == [
-                e.event_id for e in typed
+            # The all-types feed filtered: the same events in the same order, at the same item and offset
+            # (the tag, the position's first 10 characters, is the type feed's own).
+            assert [(e.event_id, e.position[10:]) for e in everything if e.stream_type == stream_type] == [
+                (e.event_id, e.position[10:]) for e in typed
             ]
             self._check(typed)
+
+    @invariant()
+    def every_closed_block_is_indexed_from_its_items(self) -> None:
+        """Each item opening a block carries the index of the block before it, as that block's items say
+        (they never change once the block is closed); no other item carries one."""
+        head = self.store.head(ALL_FEED)
+        items = self.store.block(1, head.sequence) if head else []
+        assert [i.sequence for i in items] == list(range(1, len(items) + 1))
+        for item in items:
+            if opens_block(item.sequence):
+                first, last = block_range(block_of(item.sequence) - 1)
+                assert item.block_index == index_types(items[first - 1 : last])
+            else:
+                assert item.block_index is None
 
     def _check(self, events: Sequence[FeedEvent]) -> None:
         positions = [e.position for e in events]

@@ -82,6 +82,9 @@ class ForgetfulCursor:
     def put(self, _item: FeedItem) -> bool:
         return True
 
+    def block(self, _first: int, _last: int) -> list[FeedItem]:
+        return []
+
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return dict.fromkeys(stream_ids, StreamCursors())
 

@@ -1,14 +1,15 @@
 """Feeds and checkpoints on the events table: the feed writer's log (eventstore.feeds.FeedLog), the page
 reader's source, and checkpoint items (docs/design.md, "Feeds").
 
-Feed items are keyed `$feed` / `$feed:<type>` + k, checkpoints `$checkpoint:<name>` + 0, the stream type
-registry `$stream-types` + a number derived from the type's name; none of them has a listing-index key or a
+Feed items are keyed `$feed` + k (type feeds' items from before the block index: `$feed:<type>` + k),
+checkpoints `$checkpoint:<name>` + 0, the stream type registry `$stream-types` + a number derived from the
+type's name; none of them has a listing-index key or a
 digest, so they stay out of the listing and never reach notify_stream.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,13 +27,18 @@ from eventstore.domain import (
 )
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.feeds import (
+    ALL_FEED,
+    BLOCK_INDEX,
     STREAM_TYPES_KEY,
+    FeedIndex,
     FeedItem,
+    block_of,
+    block_range,
     check_position,
     checkpoint_key,
+    decode_index,
     decode_item,
     encode_item,
-    is_new_type_feed,
     stream_type_number,
 )
 from eventstore.lifecycle import (
@@ -60,6 +66,8 @@ class TableFeeds:
         self._table = table
         self._clock = clock
         self._retention = retention or {}
+        # The stream types this container has registered: each costs one conditional put, once.
+        self._registered: set[str] = set()
 
     # FeedLog's items (consistent reads: the writer decides on them)
 
@@ -79,15 +87,22 @@ class TableFeeds:
         return decode_item(items[0]) if items else None
 
     def put(self, item: FeedItem) -> bool:
-        if is_new_type_feed(item):
-            # Before the item: once the type's feed exists, the type is listed. One unconditional (idempotent)
-            # put per new type; a writer that lost item 1 to another has written the same registry item.
-            self.register_type(item.feed.removeprefix("$feed:"), item.written_at)
+        # Before the item: once a type is in the feed, it is listed. One conditional put per type per
+        # container (the first writer's time stays); later batches of the type cost nothing.
+        for stream_type in sorted({ref.stream_type for ref in item.refs} - self._registered):
+            self.register_type(stream_type, item.written_at)
+            self._registered.add(stream_type)
+        return self._put_new(encode_item(item))
+
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return [decode_item(item) for item in self._range(ALL_FEED, first, last, consistent=True)]
+
+    def _put_new(self, item: Any) -> bool:
         try:
             with dynamodb_errors():
                 self._table.client.put_item(
                     TableName=self._table.name,
-                    Item=encode_item(item),
+                    Item=item,
                     ConditionExpression="attribute_not_exists(#rev)",
                     ExpressionAttributeNames={"#rev": self._table.layout.range_key},
                 )
@@ -98,16 +113,22 @@ class TableFeeds:
         return True
 
     def register_type(self, stream_type: str, first_seen_at: str) -> None:
-        """Put the type's registry item (idempotent: the same key and content for the type every time)."""
-        with dynamodb_errors():
-            self._table.client.put_item(
-                TableName=self._table.name,
-                Item={
-                    **self._table.key(STREAM_TYPES_KEY, stream_type_number(stream_type)),
-                    "streamType": {"S": stream_type},
-                    "firstSeenAt": {"S": first_seen_at},
-                },
-            )
+        """Put the type's registry item unless it is there (a lost condition: another writer was first)."""
+        try:
+            with dynamodb_errors():
+                self._table.client.put_item(
+                    TableName=self._table.name,
+                    Item={
+                        **self._table.key(STREAM_TYPES_KEY, stream_type_number(stream_type)),
+                        "streamType": {"S": stream_type},
+                        "firstSeenAt": {"S": first_seen_at},
+                    },
+                    ConditionExpression="attribute_not_exists(#rev)",
+                    ExpressionAttributeNames={"#rev": self._table.layout.range_key},
+                )
+        except ClientError as exc:
+            if not condition_failed(exc):
+                raise
 
     def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
         """One Query of the registry (eventually consistent): up to `limit` types after `after`."""
@@ -131,6 +152,29 @@ class TableFeeds:
             last_stream_type=types[-1].stream_type if types else after,
         )
 
+    def _range(self, feed: str, first: int, last: int, *, consistent: bool) -> list[Any]:
+        request: Any = {
+            "TableName": self._table.name,
+            "KeyConditionExpression": "#id = :feed AND #rev BETWEEN :first AND :last",
+            "ExpressionAttributeNames": {
+                "#id": self._table.layout.hash_key,
+                "#rev": self._table.layout.range_key,
+            },
+            "ExpressionAttributeValues": {
+                ":feed": {"S": feed},
+                ":first": {"N": str(first)},
+                ":last": {"N": str(last)},
+            },
+            "ConsistentRead": consistent,
+        }
+        items: list[Any] = []
+        while True:
+            response = self._table.query(request)
+            items += response.get("Items", [])
+            if "LastEvaluatedKey" not in response:
+                return items
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
     # FeedSource (eventually consistent: a page stops at a hole, and a missing commit is read again)
 
     def items(self, feed: str, first: int, limit: int) -> list[FeedItem]:
@@ -147,6 +191,43 @@ class TableFeeds:
             }
         )
         return [decode_item(item) for item in response.get("Items", [])]
+
+    def indexes(self, first: int, limit: int) -> list[FeedIndex]:
+        """One BatchGetItem of the blocks' opening items, their keys and index only."""
+        keys = [self._table.key(ALL_FEED, block_range(b)[1] + 1) for b in range(first, first + limit)]
+        found = self._table.batch_get(keys, consistent=False, projection=f"#id, #rev, {BLOCK_INDEX}")
+        indexes = []
+        for (_, sequence), item in sorted(found.items()):
+            block = block_of(sequence) - 1
+            text = item.get(BLOCK_INDEX, {}).get("S")
+            indexes.append(FeedIndex(block, None if text is None else decode_index(block, text).types))
+        return indexes
+
+    def items_at(self, sequences: Sequence[int]) -> dict[int, FeedItem]:
+        if not sequences:
+            return {}
+        found: dict[int, FeedItem] = {}
+        if 4 * len(sequences) >= sequences[-1] - sequences[0] + 1:
+            # Dense: one Query of the range costs less than a BatchGetItem, which rounds each item to 4 KB.
+            wanted = set(sequences)
+            for item in self._range(ALL_FEED, sequences[0], sequences[-1], consistent=False):
+                decoded = decode_item(item)
+                if decoded.sequence in wanted:
+                    found[decoded.sequence] = decoded
+        else:
+            found |= self._items_by_key(sequences, consistent=False)
+        missing = [k for k in sequences if k not in found]
+        if missing:
+            # Written before the index that named them, but not yet on the replica read.
+            found |= self._items_by_key(missing, consistent=True)
+        return found
+
+    def _items_by_key(self, sequences: Sequence[int], *, consistent: bool) -> dict[int, FeedItem]:
+        keys = [self._table.key(ALL_FEED, k) for k in sequences]
+        return {
+            key[1]: decode_item(item)
+            for key, item in self._table.batch_get(keys, consistent=consistent).items()
+        }
 
     def commits(self, keys: Collection[tuple[str, int]]) -> dict[tuple[str, int], Commit]:
         wanted = [self._table.key(s, r) for s, r in sorted(keys)]

@@ -210,6 +210,9 @@ class DynamoEventStore:
     def put(self, item: FeedItem) -> bool:
         return self.feeds.put(item)
 
+    def block(self, first: int, last: int) -> list[FeedItem]:
+        return self.feeds.block(first, last)
+
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return self.cursor.cursors(stream_ids)
 

@@ -1,0 +1,114 @@
+"""The local runtime's moto speed-ups give moto's own answers: item sizes equal un-patched moto's for every
+attribute type and nesting, and BatchGetItem and Query return what un-patched moto returns."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import boto3
+from hypothesis import given
+from moto import mock_aws
+from moto.core.responses import BaseResponse
+from moto.dynamodb.models.dynamo_type import DynamoType, Item
+
+from local_runtime import moto_speedups
+from tests.local_runtime.test_dynamodb_json import _items, _values
+from tests.support import ROOT
+
+TABLE = "speedups"
+
+
+def _unpatched_value_size(value: DynamoType) -> int:
+    """moto's DynamoType.size as released: a map's values sized through new, recursively copied wrappers."""
+    if value.is_map():
+        return sum(len(k.encode()) + _unpatched_value_size(DynamoType(v)) for k, v in value.value.items())
+    if value.is_list():
+        return sum(_unpatched_value_size(v) for v in value.value)
+    return moto_speedups.UNPATCHED_VALUE_SIZE(value)
+
+
+@given(_values)
+def test_a_value_is_sized_as_moto_sizes_it(value: dict[str, Any]) -> None:
+    moto_speedups.install()
+    assert DynamoType(value).size() == _unpatched_value_size(DynamoType(value))
+
+
+@given(_items)
+def test_an_item_is_sized_as_moto_sizes_it(attributes: dict[str, Any]) -> None:
+    moto_speedups.install()
+    item = Item(DynamoType({"S": "id"}), None, {"id": {"S": "id"}, **attributes})
+    unpatched = sum(len(k.encode()) + _unpatched_value_size(v) for k, v in item.attrs.items())
+    assert item.size() == unpatched
+
+
+def _load(client: Any) -> None:
+    client.create_table(
+        TableName=TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    # 300 KB items: 60 of them pass both BatchGetItem's 16 MB and Query's 1 MB limits.
+    nested = {"M": {f"k{i}": {"L": [{"S": "x" * 1000}, {"N": str(i)}]} for i in range(300)}}
+    for n in range(60):
+        client.put_item(TableName=TABLE, Item={"id": {"S": "a"}, "n": {"N": str(n)}, "doc": nested})
+
+
+def _answers(client: Any) -> dict[str, Any]:
+    keys = [{"id": {"S": "a"}, "n": {"N": str(n)}} for n in range(60)]
+    batch = client.batch_get_item(RequestItems={TABLE: {"Keys": keys}})
+    query = client.query(
+        TableName=TABLE,
+        KeyConditionExpression="id = :a",
+        ExpressionAttributeValues={":a": {"S": "a"}},
+    )
+    return {
+        "batch": sorted(int(i["n"]["N"]) for i in batch["Responses"][TABLE]),
+        "unprocessed": sorted(int(k["n"]["N"]) for k in batch["UnprocessedKeys"][TABLE]["Keys"]),
+        "query": [int(i["n"]["N"]) for i in query["Items"]],
+        "next": query.get("LastEvaluatedKey"),
+        "items": batch["Responses"][TABLE][0] == query["Items"][0],
+    }
+
+
+def _unpatched_answers() -> Any:
+    """The same requests in a fresh interpreter, where moto is not patched."""
+    code = (
+        "import json, boto3\nfrom moto import mock_aws\n"
+        "from tests.local_runtime import test_moto_speedups as t\n"
+        "with mock_aws():\n"
+        "    c = boto3.client('dynamodb', region_name='us-east-1')\n"
+        "    t._load(c)\n"
+        "    print(json.dumps(t._answers(c)))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)
+
+
+def test_limits_cut_batch_gets_and_queries_where_unpatched_moto_cuts_them() -> None:
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        moto_speedups.install()
+        _load(client)
+        patched = _answers(client)
+    assert patched == _unpatched_answers()
+    assert patched["unprocessed"]  # the 16 MB limit is reached, so the sizes are compared
+    assert patched["next"]  # and the 1 MB one
+
+
+def test_responses_get_their_request_id_as_before() -> None:
+    moto_speedups.install()
+    headers, body = BaseResponse._enrich_response({"status": "200"}, '{"Items":[]}')
+    assert body == '{"Items":[]}'
+    assert headers["status"] == "200"
+    request_id = headers["x-amzn-requestid"]
+    assert request_id
+    xml = "<R><RequestId>old</RequestId></R>"
+    headers, body = BaseResponse._enrich_response({}, xml)
+    assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
