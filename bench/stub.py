@@ -144,5 +144,12 @@ def invocation_event(function: str) -> dict[str, Any]:  # noqa: PLR0911 - one re
         case "checkpoints":
             body = {"position": "0123456789-000000000001-000000"}
             return proxy_event("PUT", "/checkpoints/{name}", {"name": "orders-view"}, body=body)
+        case "delete_stream":
+            return proxy_event("DELETE", "/streams/{streamType}/{streamId}", ids)
+        case "stream_metadata":
+            return proxy_event("GET", "/streams/{streamType}/{streamId}/metadata", ids)
+        case "snapshots":
+            body = {"revision": 1, "snapshotType": "order-v1", "state": {"paid": 12}}
+            return proxy_event("PUT", "/streams/{streamType}/{streamId}/snapshot", ids, body=body)
         case _:
             raise ValueError(function)
