@@ -1,10 +1,10 @@
 """Registers the stream types whose feeds began before the stream type registry (`GET /stream-types`)
-existed. The feed writer registers a type when it writes the first item of the type's feed; a table whose
-type feeds are older has them unregistered until this has run once.
+existed. The feed writer registers a type the first time one of its containers feeds the type; a table
+whose feeds are older has those types unregistered until this has run once.
 
-One Scan of the events table (it reads the whole table: about 0.5 read units per 4 KB) for item 1 of each
-`$feed:<type>` feed, and one idempotent PutItem per type found (1 write unit each). Safe to run again, and
-while the store serves.
+One Query of the all-types feed's items (`$feed`: references only, about 0.5 read units per 4 KB) and one
+conditional PutItem per type found (1 write unit each; a type registered already keeps its time). Safe to
+run again, and while the store serves.
 
 Usage: python scripts/backfill_stream_types.py --table eventstore-staging-events [--region eu-west-1]
 (credentials from the environment, as the AWS CLI takes them; AWS_ENDPOINT_URL for an emulator).
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
 
 from eventstore.dynamodb.access import Table
 from eventstore.dynamodb.feeds import TableFeeds
-from eventstore.feeds import ALL_FEED
+from eventstore.feeds import ALL_FEED, decode_item
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,20 +35,21 @@ LOG = logging.getLogger("backfill_stream_types")
 
 
 def backfill(client: DynamoDBClient, table_name: str) -> list[str]:
-    """Register every stream type that has a feed; the types, sorted."""
+    """Register every stream type the all-types feed holds, first seen with the first item holding it;
+    the types, sorted."""
     table = Table(client, table_name)
     feeds = TableFeeds(table)
-    prefix = f"{ALL_FEED}:"
     found: dict[str, str] = {}
-    for page in client.get_paginator("scan").paginate(
+    for page in client.get_paginator("query").paginate(
         TableName=table_name,
-        FilterExpression="begins_with(#id, :prefix) AND #rev = :first",
-        ProjectionExpression="#id, writtenAt",
-        ExpressionAttributeNames={"#id": table.layout.hash_key, "#rev": table.layout.range_key},
-        ExpressionAttributeValues={":prefix": {"S": prefix}, ":first": {"N": "1"}},
+        KeyConditionExpression="#id = :feed",
+        ExpressionAttributeNames={"#id": table.layout.hash_key},
+        ExpressionAttributeValues={":feed": {"S": ALL_FEED}},
     ):
         for item in page["Items"]:
-            found[item[table.layout.hash_key]["S"].removeprefix(prefix)] = item["writtenAt"]["S"]
+            feed_item = decode_item(item)
+            for ref in feed_item.refs:
+                found.setdefault(ref.stream_type, feed_item.written_at)
     for stream_type, first_seen_at in sorted(found.items()):
         feeds.register_type(stream_type, first_seen_at)
     return sorted(found)

@@ -147,6 +147,7 @@ class FakeEventStore:
                 operation, params = api.put_checkpoint, {"name": name}
             case ["streams", stream_type, stream_id, "snapshot"] if method in {"GET", "PUT"}:
                 operation = api.get_snapshot if method == "GET" else api.put_snapshot
+                params = {"streamType": stream_type, "streamId": stream_id}
             case ["streams", stream_type, stream_id] if method == "DELETE":
                 operation, params = api.delete_stream, {"streamType": stream_type, "streamId": stream_id}
             case ["streams", stream_type, stream_id, "metadata"] if method in {"GET", "PUT"}:
