@@ -144,12 +144,24 @@ def invocation_event(function: str) -> dict[str, Any]:  # noqa: PLR0911 - one re
         case "checkpoints":
             body = {"position": "0123456789-000000000001-000000"}
             return proxy_event("PUT", "/checkpoints/{name}", {"name": "orders-view"}, body=body)
-        case "delete_stream":
-            return proxy_event("DELETE", "/streams/{streamType}/{streamId}", ids)
-        case "stream_metadata":
-            return proxy_event("GET", "/streams/{streamType}/{streamId}/metadata", ids)
-        case "snapshots":
-            body = {"revision": 1, "snapshotType": "order-v1", "state": {"paid": 12}}
-            return proxy_event("PUT", "/streams/{streamType}/{streamId}/snapshot", ids, body=body)
         case _:
-            raise ValueError(function)
+            return _stream_request(function, ids)
+
+
+_STREAM_REQUESTS: dict[str, tuple[str, str, Any]] = {
+    "delete_stream": ("DELETE", "/streams/{streamType}/{streamId}", None),
+    "stream_metadata": ("GET", "/streams/{streamType}/{streamId}/metadata", None),
+    "snapshots": (
+        "PUT",
+        "/streams/{streamType}/{streamId}/snapshot",
+        {"revision": 1, "snapshotType": "order-v1", "state": {"paid": 12}},
+    ),
+}
+
+
+def _stream_request(function: str, ids: dict[str, str]) -> dict[str, Any]:
+    """The first invocation of the functions of one stream's lifecycle and snapshot routes."""
+    if function not in _STREAM_REQUESTS:
+        raise ValueError(function)
+    method, resource, body = _STREAM_REQUESTS[function]
+    return proxy_event(method, resource, ids, body=body)
