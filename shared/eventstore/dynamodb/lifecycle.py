@@ -25,7 +25,6 @@ from eventstore.lifecycle import (
     encode_marker,
     new_marker,
 )
-from eventstore.retention import sweep_shard
 from eventstore.table import CONTROL_REVISION, SNAPSHOT_REVISION
 
 if TYPE_CHECKING:
@@ -195,6 +194,8 @@ class StreamLifecycle:
         # change can hide events, so it marks the stream due for physical removal (the sparse
         # dueForRemoval index; removal clears the mark once nothing more can fall due).
         assert update.startswith("SET ")
+        from eventstore.retention import sweep_shard  # noqa: PLC0415 - removal's rules: not at every init
+
         request: Any = {
             "TableName": self._table.name,
             "Key": self._table.key(stream_id, CONTROL_REVISION),
