@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 from eventstore.commits import encode_commit, offload
 from eventstore.domain import NewEvent
 from eventstore.dynamodb.removal import ORPHAN_GRACE, Limits, PayloadObjects, Remover
-from tests.removal.conftest import PAYLOADS, TABLE, Aws
 from eventstore.timefmt import format_instant
+from tests.removal.conftest import PAYLOADS, TABLE, Aws
 from tests.removal.items import CALLER, put_control, put_summary
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)

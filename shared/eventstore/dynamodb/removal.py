@@ -141,7 +141,9 @@ class PayloadObjects:
         """Delete these objects; the count S3 reports deleted (Quiet: it answers only the failures)."""
         removed = 0
         for start in range(0, len(keys), MAX_DELETE_OBJECTS):
-            batch: list[ObjectIdentifierTypeDef] = [{"Key": key} for key in keys[start : start + MAX_DELETE_OBJECTS]]
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + MAX_DELETE_OBJECTS]
+            ]
             response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
             removed += len(batch) - len(response.get("Errors", []))
         return removed
