@@ -353,7 +353,8 @@ class Remover:
         """Delete payload objects older than ORPHAN_GRACE that no commit of their stream references: uploads
         whose commit was never written, and objects of commits removed since. Lists up to
         `payload_objects_per_run` objects from where the last run stopped, then one Query per stream with
-        old objects. Reads never load a removed commit's objects: removal takes only hidden commits."""
+        old objects. The grace is counted back from the run's time (the schedule's). Reads never load a
+        removed commit's objects: removal takes only commits reads already hide."""
         stream_id, revision = ORPHANS_CHECKPOINT
         checkpoint = self._table.get_item(stream_id, revision) or {}
         limit = self._limits.payload_objects_per_run
@@ -375,10 +376,13 @@ class Remover:
             self._table.client.put_item(TableName=self._table.name, Item=item)
 
     def _referenced_objects(self, stream_id: str) -> set[str]:
-        """The object keys the stream's commits reference (markers have no events)."""
+        """The object keys the stream's commits reference (markers have no events). Eventually consistent
+        (half the read units): a commit is written seconds after its objects, long before they pass the
+        grace."""
         request = self._key_range(stream_id, 1, MAX_REVISION)
         request = {
             **request,
+            "ConsistentRead": False,
             "ProjectionExpression": "#events",
             "ExpressionAttributeNames": {**request["ExpressionAttributeNames"], "#events": "events"},
         }
