@@ -45,7 +45,9 @@ locals {
           { sid = "EncryptArchive", actions = ["kms:Decrypt", "kms:GenerateDataKey"], resources = [local.archive_key_arn] },
         ] : [],
         [
-          # A deleted stream's payload objects (payloads.tf) go with it: listed by its <streamId>/ prefix.
+          # A deleted stream's payload objects (payloads.tf) go with it: listed by its <streamId>/ prefix. The
+          # orphan sweep lists the whole bucket and deletes objects no commit references (Query: SweepStreams;
+          # its position: the $removal:* checkpoint items).
           { sid = "ListPayloadObjects", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.payloads.arn] },
           { sid = "DeletePayloadObjects", actions = ["s3:DeleteObject"], resources = [local.payload_objects_arn] },
         ],

@@ -38,6 +38,7 @@ def test_removes_what_the_scheduled_time_makes_due_and_counts_it(
     assert revisions(removable.dynamodb, TABLE, STREAM) == [0, 2, 3]
     metrics = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert (metrics["RemovedEvents"], metrics["ArchiveFailures"]) == ([1.0], [0.0])
+    assert metrics["RemovedOrphanObjects"] == [0.0]
 
 
 def test_an_archive_that_fails_removes_nothing_and_is_counted(

@@ -262,14 +262,15 @@ def test_functions_runtime_tracing_and_environment(stack: Stack) -> None:
         assert ("EVENTSTORE_DATA_KEY_KMS_KEY_ID" in env) == (key in keyed)
         subjects = keyed | {"erase_data_subject", "describe_data_subject"}
         assert ("EVENTSTORE_KEYS_TABLE_NAME" in env) == (key in subjects)
-        # Removal deletes a deleted stream's payload objects (and the orphans).
-        assert ("EVENTSTORE_PAYLOAD_BUCKET" in env) == (key in keyed | {"remove_expired"})
+        # Snapshots never offload; remove_expired deletes payload objects (deleted streams', orphans).
+        assert ("EVENTSTORE_PAYLOAD_BUCKET" in env) == (key in (keyed - {"snapshots"}) | {"remove_expired"})
         # Writers and notify_stream mark late commits for listing, so they need the settle window too.
         listing_aware = {"create_stream", "append_event", "list_streams", "notify_stream"}
         assert ("EVENTSTORE_LISTING_SETTLE_SECONDS" in env) == (key in listing_aware)
         # What a read shows depends on its type's retention defaults (stream_type_retention).
         retention = env.get("EVENTSTORE_RETENTION_DEFAULTS")
         if key in {"read_events", "read_feed", "remove_expired"}:
+            # conftest.RETENTION's types, the removal tests' `order` included.
             assert json.loads(retention or "") == {
                 "audit": {"maxCount": 3},
                 "session": {"maxAgeSeconds": 60},

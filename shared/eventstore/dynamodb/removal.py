@@ -40,6 +40,13 @@ BATCH_WRITE_ATTEMPTS: Final = 6
 KILOBYTE: Final = 1024
 CHECKPOINT_PREFIX: Final = "$removal:"
 """Partition key of a type's removal checkpoint (revision 0): how far its max-count sweep has read."""
+ORPHANS_CHECKPOINT: Final = (f"{CHECKPOINT_PREFIX}payloads", 1)
+"""Where the orphan sweep stopped listing the payload bucket (revision 1: type checkpoints are at 0)."""
+ORPHAN_GRACE: Final = timedelta(hours=1)
+"""An unreferenced payload object younger than this stays: its commit may still be on its way (an append
+writes it within its 5 s budget after the upload)."""
+MAX_DELETE_OBJECTS: Final = 1000
+"""S3's limit of keys in one DeleteObjects."""
 NOTIFIED_WITHIN: Final = timedelta(minutes=5)
 """Commits older than this are fed and notified (notify_stream's lag is seconds): a max-count sweep reads
 the index only up to now minus this, so what it reads is never held back."""
@@ -54,6 +61,8 @@ class Limits:
     commits_per_run: int = 5_000
     index_entries_per_shard: int = 1_000
     """Listing-index entries read per shard of a type with a default max age."""
+    payload_objects_per_run: int = 10_000
+    """Payload objects the orphan sweep lists per run (10 LIST requests); the next run lists on."""
 
 
 @dataclass
@@ -69,6 +78,8 @@ class RunReport:
     archive_failures: int = 0
     snapshots_removed: int = 0
     payload_objects_removed: int = 0
+    orphans_removed: int = 0
+    """Payload objects no commit references (lost appends, removed commits), older than ORPHAN_GRACE."""
     unprocessed_deletes: int = 0
     failed_streams: list[str] = field(default_factory=list)
 
@@ -76,6 +87,7 @@ class RunReport:
         telemetry.count("RemovedEvents", self.events_removed)
         telemetry.count("RemovedCommits", self.commits_removed)
         telemetry.count("ArchivedSpans", self.spans_archived)
+        telemetry.count("RemovedOrphanObjects", self.orphans_removed)
         # Alarmed on (terraform/alarms.tf): events due for removal stay because the archive failed.
         telemetry.count("ArchiveFailures", self.archive_failures)
 
@@ -113,6 +125,27 @@ class PayloadObjects:
             if keys:
                 self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": keys, "Quiet": True})
                 removed += len(keys)
+        return removed
+
+    def listed(self, start_after: str, limit: int) -> Iterator[tuple[str, datetime]]:
+        """Up to `limit` objects' keys and LastModified, in key order, after `start_after` ("": from the
+        first)."""
+        pages = self._s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self._bucket, StartAfter=start_after, PaginationConfig={"MaxItems": limit}
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                yield obj["Key"], obj["LastModified"]
+
+    def delete(self, keys: Sequence[str]) -> int:
+        """Delete these objects; the count S3 reports deleted (Quiet: it answers only the failures)."""
+        removed = 0
+        for start in range(0, len(keys), MAX_DELETE_OBJECTS):
+            batch: list[ObjectIdentifierTypeDef] = [
+                {"Key": key} for key in keys[start : start + MAX_DELETE_OBJECTS]
+            ]
+            response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": batch, "Quiet": True})
+            removed += len(batch) - len(response.get("Errors", []))
         return removed
 
 
@@ -292,11 +325,20 @@ class Remover:
 
     def run(self, now: datetime) -> RunReport:
         report = RunReport()
+        self._sweep_streams(now, report)
+        if self._payloads is not None:
+            try:
+                self._sweep_orphans(self._payloads, now, report)
+            except (ClientError, BotoCoreError):
+                log.exception("payload orphans not swept; the next run lists the same objects again")
+        return report
+
+    def _sweep_streams(self, now: datetime, report: RunReport) -> None:
         stream_ids, checkpoints = self._due(now)
         for stream_id in stream_ids:
             if report.commits_removed >= self._limits.commits_per_run:
                 # The rest waits for the next run; checkpoints stay where they were, so none is skipped.
-                return report
+                return
             try:
                 self.sweep(stream_id, now, report)
             except ArchiveFailed:
@@ -306,7 +348,50 @@ class Remover:
         if not report.failed_streams:
             for stream_type, reached in checkpoints.items():
                 self._save_checkpoint(stream_type, reached)
-        return report
+
+    def _sweep_orphans(self, payloads: PayloadObjects, now: datetime, report: RunReport) -> None:
+        """Delete payload objects older than ORPHAN_GRACE that no commit of their stream references: uploads
+        whose commit was never written, and objects of commits removed since. Lists up to
+        `payload_objects_per_run` objects from where the last run stopped, then one Query per stream with
+        old objects. The grace is counted back from the run's time (the schedule's). Reads never load a
+        removed commit's objects: removal takes only commits reads already hide."""
+        stream_id, revision = ORPHANS_CHECKPOINT
+        checkpoint = self._table.get_item(stream_id, revision) or {}
+        limit = self._limits.payload_objects_per_run
+        old: dict[str, list[str]] = {}
+        listed, last = 0, ""
+        for key, modified in payloads.listed(checkpoint.get("after", {}).get("S", ""), limit):
+            listed, last = listed + 1, key
+            owner, slash, _ = key.partition("/")
+            if slash and modified < now - ORPHAN_GRACE:
+                old.setdefault(owner, []).append(key)
+        for owner, keys in old.items():
+            referenced = self._referenced_objects(owner)
+            orphans = [key for key in keys if key not in referenced]
+            if orphans:
+                report.orphans_removed += payloads.delete(orphans)
+        # Fewer than the limit: the bucket's end was reached, so the next run starts from its first key.
+        item = {**self._table.key(stream_id, revision), **({"after": {"S": last}} if listed >= limit else {})}
+        with dynamodb_errors():
+            self._table.client.put_item(TableName=self._table.name, Item=item)
+
+    def _referenced_objects(self, stream_id: str) -> set[str]:
+        """The object keys the stream's commits reference (markers have no events). Eventually consistent
+        (half the read units): a commit is written seconds after its objects, long before they pass the
+        grace."""
+        request = self._key_range(stream_id, 1, MAX_REVISION)
+        request = {
+            **request,
+            "ConsistentRead": False,
+            "ProjectionExpression": "#events",
+            "ExpressionAttributeNames": {**request["ExpressionAttributeNames"], "#events": "events"},
+        }
+        return {
+            event["M"]["ref"]["M"]["key"]["S"]
+            for item in self._paged_query(request)
+            for event in item.get("events", {}).get("L", [])
+            if "ref" in event["M"]
+        }
 
     def sweep(self, stream_id: str, now: datetime, report: RunReport) -> None:
         """Remove what is due in one stream. Idempotent: a run killed at any point leaves only removals
