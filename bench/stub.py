@@ -113,7 +113,7 @@ SEALED_APPEND = "append_event, data subject"
 """The cold start whose first invocation appends an event with a data subject (cryptography, a new key)."""
 
 
-def invocation_event(function: str) -> dict[str, Any]:  # noqa: C901, PLR0911, PLR0912 - one return per function
+def invocation_event(function: str) -> dict[str, Any]:  # noqa: PLR0911 - one return per function
     """The request a first invocation of each function answers (succeeding against the stub)."""
     ids = {"streamType": "order", "streamId": stream_id()}
     event: dict[str, Any] = {"eventType": "OrderPaid", "payload": {"amount": 12}}
