@@ -51,6 +51,16 @@ locals {
           { sid = "ListPayloadObjects", actions = ["s3:ListBucket"], resources = [aws_s3_bucket.payloads.arn] },
           { sid = "DeletePayloadObjects", actions = ["s3:DeleteObject"], resources = [local.payload_objects_arn] },
         ],
+        # The archive holds offloaded payloads inline (an archive never points into the payload bucket).
+        var.archive_enabled ? concat(
+          [{ sid = "ReadPayloadObjectsToArchive", actions = ["s3:GetObject"], resources = [local.payload_objects_arn] }],
+          var.payload_bucket_kms_key_arn == null ? [] : [{
+            sid        = "DecryptPayloadsThroughS3"
+            actions    = ["kms:Decrypt"]
+            resources  = [var.payload_bucket_kms_key_arn]
+            conditions = [local.via_s3]
+          }],
+        ) : [],
       )
     }
   }

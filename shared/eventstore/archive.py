@@ -14,11 +14,13 @@ import gzip
 import hashlib
 import json
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from eventstore.commits import unpack_payload
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -44,8 +46,12 @@ def _binary(value: bytes | str) -> bytes:
     return value if isinstance(value, bytes) else base64.b64decode(value)
 
 
-def stored_events(item: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
-    """A commit item's events in their stored form, one JSON object each."""
+def stored_events(
+    item: Mapping[str, Any], load_object: Callable[[str], bytes] | None = None
+) -> Iterator[dict[str, Any]]:
+    """A commit item's events in their stored form, one JSON object each. An offloaded payload (a `ref` to
+    the payload bucket) is archived inline, as it would have been stored in the item: removal deletes the
+    object with its commit, and an archive must not point to something gone."""
     stream_id = item["streamId"]["S"]
     first = int(item["revision"]["N"])
     for offset, entry in enumerate(item["events"]["L"]):
@@ -59,7 +65,14 @@ def stored_events(item: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
             "committedAt": item["committedAt"]["S"],
             "metadata": json.loads(event["meta"]["S"]),
         }
-        if "sealed" in event:
+        if "ref" in event:
+            stored = _referenced(event["ref"]["M"], load_object)
+            if "subj" in event:
+                line["dataSubject"] = event["subj"]["S"]
+                line["sealed"] = base64.b64encode(stored).decode()
+            else:
+                line["data"] = unpack_payload(stored)
+        elif "sealed" in event:
             line["dataSubject"] = event["subj"]["S"]
             line["sealed"] = base64.b64encode(_binary(event["sealed"]["B"])).decode()
         elif "dataZ" in event:
@@ -69,12 +82,24 @@ def stored_events(item: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
         yield line
 
 
-def encode_span(items: Sequence[Mapping[str, Any]]) -> bytes:
+def _referenced(ref: Mapping[str, Any], load_object: Callable[[str], bytes] | None) -> bytes:
+    key = ref["key"]["S"]
+    if load_object is None:
+        raise ArchiveFailed(f"a payload object ({key}) to archive, but no payload bucket to read it from")
+    stored = load_object(key)
+    if len(stored) != int(ref["size"]["N"]) or hashlib.sha256(stored).hexdigest() != ref["sha256"]["S"]:
+        raise ArchiveFailed(f"the payload object {key} does not match its reference; nothing archived")
+    return stored
+
+
+def encode_span(
+    items: Sequence[Mapping[str, Any]], load_object: Callable[[str], bytes] | None = None
+) -> bytes:
     """The span object: JSON Lines, gzip with no timestamp, so the same span always gives the same bytes."""
     text = "".join(
         json.dumps(line, separators=(",", ":"), ensure_ascii=False) + "\n"
         for item in items
-        for line in stored_events(item)
+        for line in stored_events(item, load_object)
     )
     return gzip.compress(text.encode(), mtime=0)
 
@@ -104,9 +129,16 @@ class ArchivedSpan:
 class ArchiveWriter:
     """Writes spans and manifests to the archive bucket; every failure is an ArchiveFailed."""
 
-    def __init__(self, s3: S3Client, bucket: str) -> None:
+    def __init__(self, s3: S3Client, bucket: str, payload_bucket: str | None = None) -> None:
         self._s3 = s3
         self._bucket = bucket
+        self._payload_bucket = payload_bucket
+
+    def _payload_object(self, key: str) -> bytes:
+        if self._payload_bucket is None:
+            raise ArchiveFailed(f"a payload object ({key}) to archive, but no payload bucket to read it from")
+        body: bytes = self._s3.get_object(Bucket=self._payload_bucket, Key=key)["Body"].read()
+        return body
 
     def archive(
         self, stream_id: str, stream_type: str, items: Sequence[Mapping[str, Any]], archived_at: str
@@ -114,7 +146,10 @@ class ArchiveWriter:
         """Write a span, read it back and compare hashes, then record it in the stream's manifest."""
         first = int(items[0]["revision"]["N"])
         last = int(items[-1]["lastRevision"]["N"])
-        body = encode_span(items)
+        try:
+            body = encode_span(items, self._payload_object)
+        except (ClientError, BotoCoreError) as exc:
+            raise ArchiveFailed(f"reading the payload objects of {stream_id} failed: {exc}") from exc
         digest = hashlib.sha256(body).hexdigest()
         span = ArchivedSpan(
             key=span_key(stream_id, first, last),

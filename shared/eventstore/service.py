@@ -177,7 +177,11 @@ def remover() -> Remover:
         dynamodb_client(),
         settings.table_name,
         defaults=defaults,
-        archive=ArchiveWriter(s3, settings.archive_bucket) if s3 and settings.archive_bucket else None,
+        archive=(
+            ArchiveWriter(s3, settings.archive_bucket, settings.payload_bucket)
+            if s3 and settings.archive_bucket
+            else None
+        ),
         payloads=PayloadObjects(s3, settings.payload_bucket) if s3 and settings.payload_bucket else None,
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -15,9 +16,10 @@ from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.removal import Remover
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
+from eventstore.payloads import S3PayloadObjects
 from eventstore.table import create_keys_table
 from eventstore_client import cli
-from tests.removal.conftest import ARCHIVE, REGION, TABLE, Aws
+from tests.removal.conftest import ARCHIVE, PAYLOADS, REGION, TABLE, Aws
 from tests.removal.items import put_control, put_marker, put_summary
 
 KEYS = "keys"
@@ -115,3 +117,34 @@ def test_one_span_by_its_key_and_a_key_the_manifest_does_not_name(
     status = cli.main(["archive", "read", "--bucket", ARCHIVE, "--region", REGION, stream_id, "--span", "x"])
     assert status == cli.EXIT_INVALID
     assert "names no span" in capsys.readouterr().err
+
+
+def test_offloaded_payloads_are_archived_inline_plain_and_sealed(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Payloads in the payload bucket (issue 21) go into the archive itself, so the orphan sweep may delete
+    their objects once the commits are gone; a sealed one stays sealed there and opens with the keys."""
+    kms = boto3.client("kms", region_name=REGION)
+    create_keys_table(aws.dynamodb, KEYS)
+    key_id = kms.create_key(Description="data keys")["KeyMetadata"]["KeyId"]
+    keyring = Keyring(DynamoSubjectKeys(aws.dynamodb, KEYS), KmsKeyService(lambda: kms, key_id))
+    objects = S3PayloadObjects(lambda: aws.s3, PAYLOADS)
+    store = DynamoEventStore(aws.dynamodb, TABLE, keyring=keyring, payloads=objects)
+    big = {"scan": os.urandom(100_000).hex()}
+    stream_id = str(uuid.uuid4())
+    events = [
+        NewEvent(str(uuid.uuid4()), "Scanned", big),
+        NewEvent(str(uuid.uuid4()), "Named", big, data_subject="person-9"),
+    ]
+    store.create("order", stream_id, events, CALLER)
+    assert aws.s3.list_objects_v2(Bucket=PAYLOADS, Prefix=f"{stream_id}/")["KeyCount"] == 2
+    now = datetime.now(UTC)
+    put_summary(aws.dynamodb, TABLE, stream_id, 2)
+    put_marker(aws.dynamodb, TABLE, stream_id, "deleted", 2, at=now)
+    put_control(aws.dynamodb, TABLE, stream_id, deletedBefore=3)
+    writer = ArchiveWriter(aws.s3, ARCHIVE, PAYLOADS)
+    report = Remover(aws.dynamodb, TABLE, defaults={}, archive=writer).run(now)
+    assert report.events_removed == 2
+    status, read = archive_read(capsys, stream_id, "--keys-table", KEYS)
+    assert status == cli.EXIT_OK
+    assert [(e["revision"], e["data"]) for e in read] == [(1, big), (2, big)]
