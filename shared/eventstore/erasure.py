@@ -254,10 +254,8 @@ class Keyring:
                 fingerprints.append(None)
                 continue
             key = self._key_for_append(event.data_subject)
-            nonce = secrets.token_bytes(_NONCE_BYTES)
-            plaintext = commits.pack_payload(event.payload)
             aad = _associated_data(stream_id, event.event_id, event.data_subject)
-            ciphertexts.append(nonce + _aesgcm(key).encrypt(nonce, plaintext, aad))
+            ciphertexts.append(_seal_value(key, event.payload, aad))
             fingerprints.append(_fingerprint(key, event.payload))
         return Sealing(tuple(ciphertexts), tuple(fingerprints))
 
@@ -266,10 +264,8 @@ class Keyring:
         digest); DataSubjectErased for an erased subject. Bound to the stream and revision: a ciphertext
         cannot be moved to another stream's snapshot, or presented as another revision's."""
         key = self._key_for_append(data_subject)
-        nonce = secrets.token_bytes(_NONCE_BYTES)
         aad = _snapshot_associated_data(stream_id, revision, data_subject)
-        sealed = nonce + _aesgcm(key).encrypt(nonce, commits.pack_payload(state), aad)
-        return sealed, _fingerprint(key, state)
+        return _seal_value(key, state, aad), _fingerprint(key, state)
 
     def _key_for_append(self, data_subject: str) -> bytes:
         cached = self._cached(data_subject)
@@ -314,10 +310,8 @@ class Keyring:
         key = self._key_for_read(event.data_subject)
         if key is None:
             return replace(event, payload=None, payload_erased=True, sealed=None)
-        nonce, body = event.sealed[:_NONCE_BYTES], event.sealed[_NONCE_BYTES:]
         aad = _associated_data(event.stream_id, event.event_id, event.data_subject)
-        payload = commits.unpack_payload(_aesgcm(key).decrypt(nonce, body, aad))
-        return replace(event, payload=payload, sealed=None)
+        return replace(event, payload=_open_value(key, event.sealed, aad), sealed=None)
 
     def open_snapshot(self, snapshot: Snapshot) -> Snapshot:
         """The snapshot with its state opened, or marked erased once the subject's key is gone."""
@@ -326,10 +320,8 @@ class Keyring:
         key = self._key_for_read(snapshot.data_subject)
         if key is None:
             return replace(snapshot, state=None, state_erased=True, sealed=None)
-        nonce, body = snapshot.sealed[:_NONCE_BYTES], snapshot.sealed[_NONCE_BYTES:]
         aad = _snapshot_associated_data(snapshot.stream_id, snapshot.revision, snapshot.data_subject)
-        state = commits.unpack_payload(_aesgcm(key).decrypt(nonce, body, aad))
-        return replace(snapshot, state=state, sealed=None)
+        return replace(snapshot, state=_open_value(key, snapshot.sealed, aad), sealed=None)
 
     def _key_for_read(self, data_subject: str) -> bytes | None:
         cached = self._cached(data_subject)
@@ -437,3 +429,15 @@ def _aesgcm_class() -> type[AESGCM]:
 
 def _aesgcm(key: bytes) -> AESGCM:
     return _aesgcm_class()(key)
+
+
+def _seal_value(key: bytes, value: Any, aad: bytes) -> bytes:
+    """A payload or a snapshot's state, packed (compressed when smaller) and sealed: nonce ‖ AES-256-GCM."""
+    nonce = secrets.token_bytes(_NONCE_BYTES)
+    return nonce + _aesgcm(key).encrypt(nonce, commits.pack_payload(value), aad)
+
+
+def _open_value(key: bytes, sealed: bytes, aad: bytes) -> Any:
+    """What `_seal_value` sealed under the same key and associated data (else InvalidTag)."""
+    nonce, body = sealed[:_NONCE_BYTES], sealed[_NONCE_BYTES:]
+    return commits.unpack_payload(_aesgcm(key).decrypt(nonce, body, aad))
