@@ -28,14 +28,14 @@ if TYPE_CHECKING:
     from eventstore.store import EventStore
 
 
+# Ids derived from client input (first event id, Idempotency-Key) are UUIDv5 in this namespace, so a
+# retried request maps to the same stream and events.
 _ID_NAMESPACE: Final = uuid.UUID("9b3d4f0e-5c2a-4c4e-9f39-6f1c2b7a8e11")
 _WORST_GROWTH: Final = 5
 """More than how much larger a payload's text can get, rendered and escaped in a response, than it was in
 the request body: a quote or backslash sent escaped (2 bytes) becomes 4, a number such as 9e15 is
 rendered 9000000000000000.0 (4.5x); control characters arrive escaped already (6 bytes, 7 in the
 response)."""
-
-
 PAGE_KEY_ALIAS: Final = "nextPageKey"
 PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
 """The name the store's page-key errors carry (pagekeys.PAGE_KEY_PARAM)."""

@@ -1,6 +1,6 @@
 """DynamoEventStore: the EventStore, FeedStore, SnapshotStore and NotificationCursor on one DynamoDB table,
-composed of the writer, the reads, the listing, the cursor, the feeds and the snapshots (each given the
-same table)."""
+composed of the writer, the reads, the listing, the cursor, the feeds, the snapshots and the lifecycle (each
+given the same table; all but the reads made on first use, or at init by `prepare`)."""
 
 from __future__ import annotations
 
