@@ -22,7 +22,6 @@ from eventstore.config import (
     StoreSettings,
 )
 from eventstore.dynamodb.store import Component, DynamoEventStore
-from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.payloads import S3PayloadObjects
 
 if TYPE_CHECKING:
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
     from eventstore import http
     from eventstore.api.requests import Telemetry
     from eventstore.dynamodb.removal import Remover
+    from eventstore.erasure import Keyring
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
 # inside API Gateway's 29 s integration timeout.
@@ -127,6 +127,7 @@ def keyring(client: DynamoDBClient, *, kms: bool) -> Keyring:
     """The data-subject keys, on the function's one DynamoDB client (another costs ~4 ms of init); with
     `kms`, the key service too (functions that seal or open payloads)."""
     from eventstore.dynamodb.keys import DynamoSubjectKeys  # noqa: PLC0415 - functions with keys only
+    from eventstore.erasure import Keyring, KmsKeyService  # noqa: PLC0415
 
     settings = KeySettings.from_environment(kms=kms)
     service = KmsKeyService(_kms_client, settings.kms_key_id) if settings.kms_key_id is not None else None

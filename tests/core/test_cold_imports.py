@@ -66,12 +66,12 @@ CONCERN_MODULES = frozenset(
     f"eventstore.{name}"
     for name in (
         *(f"api.{concern}" for concern in ("streams", "lifecycle", "subjects", "feeds", "checkpoints")),
-        *("api.snapshots", "api.liveness", "feeds", "snapshots", "pagekeys", "notifications"),
+        *("api.snapshots", "api.liveness", "feeds", "snapshots", "pagekeys", "notifications", "erasure"),
         *(f"dynamodb.{part}" for part in ("writes", "markers", "listing", "cursor", "feeds", "keys")),
         *("dynamodb.snapshots", "dynamodb.lifecycle", "dynamodb.removal", "archive", "retention"),
     )
 )
-_KEYS = ("dynamodb.keys",)
+_KEYS = ("erasure", "dynamodb.keys")
 _WRITES = ("api.streams", "dynamodb.writes", "dynamodb.markers", *_KEYS)
 _FEEDS = ("feeds", "dynamodb.feeds")
 OWN_CONCERN = {

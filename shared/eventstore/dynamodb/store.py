@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from eventstore.dynamodb import reads
 from eventstore.dynamodb.access import Settling, Table
-from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
 from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_budget
 
 if TYPE_CHECKING:
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
     from eventstore.dynamodb.markers import ListingMarkers
     from eventstore.dynamodb.snapshots import TableSnapshots
     from eventstore.dynamodb.writes import CommitWriter
-    from eventstore.erasure import DataSubjectState
+    from eventstore.erasure import DataSubjectState, Keyring
     from eventstore.feeds import Checkpoint, FeedItem, FeedPage, StreamCursors, StreamTypePage
     from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
     from eventstore.pagekeys import PageKeySigner
@@ -87,6 +86,7 @@ class DynamoEventStore:
     @functools.cached_property
     def writer(self) -> CommitWriter:
         from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter  # noqa: PLC0415 - appends only
+        from eventstore.erasure import seal_without_keys  # noqa: PLC0415 - loaded by writes already
 
         keyring, budget = self.keyring, self._any_append_budget
         return CommitWriter(
@@ -200,6 +200,8 @@ class DynamoEventStore:
 
     def _keys(self) -> Keyring:
         if self.keyring is None:
+            from eventstore.erasure import KeysNotConfigured  # noqa: PLC0415 - a deployment fault only
+
             raise KeysNotConfigured("this function has no data-subject keys (EVENTSTORE_KEYS_TABLE_NAME)")
         return self.keyring
 
