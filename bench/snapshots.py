@@ -100,8 +100,9 @@ def run(report: Report, *, events: int = EVENTS, rounds: int = 5) -> None:
 
 
 def _run(report: Report, *, events: int, rounds: int) -> None:
-    from eventstore.domain import Caller, NewEvent, NewSnapshot  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415 - the layer is on the path now
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
+    from eventstore.snapshots import NewSnapshot  # noqa: PLC0415
     from eventstore.table import create_table  # noqa: PLC0415
 
     caller = Caller("arn:aws:iam::123456789012:user/bench", "bench")

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.api import checkpoints
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store
 
+DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(), {"getCheckpoint": api.get_checkpoint, "putCheckpoint": api.put_checkpoint}
+    dynamodb_store(DYNAMODB, prepare=("feeds",)),
+    {"getCheckpoint": checkpoints.get_checkpoint, "putCheckpoint": checkpoints.put_checkpoint},
 )
 
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.api import lifecycle
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store
 
-SERVICE = ApiService(dynamodb_store(), {"deleteStream": api.delete_stream})
+DYNAMODB = dynamodb_client()
+SERVICE = ApiService(
+    dynamodb_store(DYNAMODB, prepare=("lifecycle",)), {"deleteStream": lifecycle.delete_stream}
+)
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

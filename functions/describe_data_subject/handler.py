@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring
+from eventstore.api import subjects
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyring
 
+DYNAMODB = dynamodb_client()
 # The keys table only: erasing or describing a subject never uses a key, so no KMS permission.
 SERVICE = ApiService(
-    dynamodb_store(keys=keyring(kms=False)), {"describeDataSubject": api.describe_data_subject}
+    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=False)),
+    {"describeDataSubject": subjects.describe_data_subject},
 )
 
 

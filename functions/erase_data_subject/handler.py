@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring
+from eventstore.api import subjects
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyring
 
+DYNAMODB = dynamodb_client()
 # The keys table only: erasing or describing a subject never uses a key, so no KMS permission.
-SERVICE = ApiService(dynamodb_store(keys=keyring(kms=False)), {"eraseDataSubject": api.erase_data_subject})
+SERVICE = ApiService(
+    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=False)),
+    {"eraseDataSubject": subjects.erase_data_subject},
+)
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

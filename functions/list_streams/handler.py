@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.api import streams
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store
 
-SERVICE = ApiService(dynamodb_store(listing=True), {"listStreams": api.list_streams})
+DYNAMODB = dynamodb_client()
+SERVICE = ApiService(dynamodb_store(DYNAMODB, listing=True), {"listStreams": streams.list_streams})
 
 
 def handler(event: dict[str, Any], _context: Any) -> dict[str, Any]:

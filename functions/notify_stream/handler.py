@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from eventstore import notifications, observability
-from eventstore.config import TopicSettings
-from eventstore.service import dynamodb_store, sns_client
+from eventstore.notifications import TopicSettings
+from eventstore.service import dynamodb_client, dynamodb_store, sns_client
 
+DYNAMODB = dynamodb_client()
 # Not Powertools' BatchProcessor: it handles one record at a time; this coalesces per stream and batches 10.
 NOTIFIER = notifications.Notifier(
-    dynamodb_store(),
+    dynamodb_store(DYNAMODB, prepare=("cursor", "feeds", "lifecycle")),
     sns_client(),
     TopicSettings.from_environment(),
     observability.Telemetry(),

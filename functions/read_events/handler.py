@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring, payload_bucket
+from eventstore.api import streams
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyring, payload_bucket
 
+DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(keys=keyring(kms=True), payloads=payload_bucket()),
-    {"readEvents": api.read_events, "describeStream": api.describe_stream},
+    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=True), payloads=payload_bucket()),
+    {"readEvents": streams.read_events, "describeStream": streams.describe_stream},
 )
 
 

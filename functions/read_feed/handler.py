@@ -5,15 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring, payload_bucket
+from eventstore.api import feeds
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyring, payload_bucket
 
+DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(keys=keyring(kms=True), payloads=payload_bucket()),
+    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=True), payloads=payload_bucket(), prepare=("feeds",)),
     {
-        "readFeed": api.read_feed,
-        "readTypeFeed": api.read_type_feed,
-        "listStreamTypes": api.list_stream_types,
+        "readFeed": feeds.read_feed,
+        "readTypeFeed": feeds.read_type_feed,
+        "listStreamTypes": feeds.list_stream_types,
     },
 )
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store, keyring
+from eventstore.api import snapshots
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyring
 
+DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(keys=keyring(kms=True)),
-    {"getSnapshot": api.get_snapshot, "putSnapshot": api.put_snapshot},
+    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=True), prepare=("snapshots",)),
+    {"getSnapshot": snapshots.get_snapshot, "putSnapshot": snapshots.put_snapshot},
 )
 
 

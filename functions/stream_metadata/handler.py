@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventstore import api
-from eventstore.service import ApiService, dynamodb_store
+from eventstore.api import lifecycle
+from eventstore.service import ApiService, dynamodb_client, dynamodb_store
 
+DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(),
-    {"getStreamMetadata": api.get_stream_metadata, "putStreamMetadata": api.put_stream_metadata},
+    dynamodb_store(DYNAMODB, prepare=("lifecycle",)),
+    {"getStreamMetadata": lifecycle.get_stream_metadata, "putStreamMetadata": lifecycle.put_stream_metadata},
 )
 
 

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -31,12 +31,10 @@ from eventstore.domain import (
     Caller,
     DataSubjectErased,
     DataSubjectNotFound,
-    DataSubjectState,
     EventPage,
     NewEvent,
     RecordedEvent,
     ServiceUnavailable,
-    Snapshot,
 )
 
 if TYPE_CHECKING:
@@ -44,6 +42,7 @@ if TYPE_CHECKING:
     from mypy_boto3_kms import KMSClient
 
     from eventstore.commits import Commit
+    from eventstore.snapshots import Snapshot
 
 KEY_CACHE_SECONDS: Final = 30.0
 """How long a container keeps a subject's plaintext key: at most this long after an erasure returns, a
@@ -142,6 +141,19 @@ def _context_bytes(context: Mapping[str, str]) -> bytes:
 
 
 # Where wrapped keys live ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DataSubjectState:
+    """A data subject's key, for audit: active, or erased (when, and by whom)."""
+
+    data_subject: str
+    erased_at: str | None
+    erased_by: str | None = None
+
+    @property
+    def state(self) -> Literal["active", "erased"]:
+        return "active" if self.erased_at is None else "erased"
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from eventstore import timefmt
 from eventstore.commits import Commit, item_size
-from eventstore.domain import BadPosition, FeedEvent, FeedPage, InvalidRequest, RecordedEvent
+from eventstore.domain import BadPosition, InvalidRequest, JsonValue, RecordedEvent
 from eventstore.payloads import PAGE_BUDGET_BYTES, response_bytes
 
 if TYPE_CHECKING:
@@ -167,6 +167,59 @@ def check_group(member: int | None, size: int | None) -> None:
         raise InvalidRequest.single("/query/consumer-group-size", f"must be 1 to {MAX_GROUP_SIZE}")
     if not 0 <= member < size:
         raise InvalidRequest.single("/query/consumer-group-member", "must be 0 to consumer-group-size - 1")
+
+
+# What the feed, stream-type and checkpoint reads return ---------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FeedEvent:
+    """One event as a feed returns it: where it is in the feed, and the event itself."""
+
+    position: str
+    stream_id: str
+    stream_type: str
+    revision: int
+    event_id: str
+    event_type: str
+    payload: JsonValue
+    metadata: dict[str, JsonValue]
+    created_at: str
+    data_subject: str | None = None
+    payload_erased: bool = False
+    """The subject's key is destroyed: `payload` is None for good."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedPage:
+    events: tuple[FeedEvent, ...]
+    has_more: bool
+    last_position: str | None
+    """The position of the last entry the page scanned (filters may have skipped it); on an empty page at
+    the head, the position the read started after (None when it started at the beginning)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTypeInfo:
+    stream_type: str
+    first_seen_at: str
+    """When the type's feed got its first item (shortly after its first stream was created)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StreamTypePage:
+    stream_types: tuple[StreamTypeInfo, ...]
+    """In the registry's order (by a hash of the name), not by name."""
+    has_more: bool
+    last_stream_type: str | None
+    """Pass it back as `after-stream-type` to read on; None on an empty page."""
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    name: str
+    position: str
+    updated_at: str
 
 
 # Items -----------------------------------------------------------------------------------------------

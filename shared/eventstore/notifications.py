@@ -17,6 +17,7 @@ coalescing, PublishBatch of 10 across streams).
 from __future__ import annotations
 
 import json
+import os
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,12 +28,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from eventstore import timefmt
 from eventstore.commits import Commit, decode_commit, is_commit_key
-from eventstore.config import TopicSettings
+from eventstore.config import required
 from eventstore.domain import EventStoreError
-from eventstore.feeds import FeedContention, FeedOutcome, FeedWriter, StreamCursors
+from eventstore.feeds import FeedContention, FeedLog, FeedOutcome, FeedWriter, StreamCursors
 from eventstore.lifecycle import LifecycleMarker, decode_marker, is_marker
 from eventstore.observability import logger
-from eventstore.store import NotificationCursor
 
 if TYPE_CHECKING:
     from mypy_boto3_sns.type_defs import (
@@ -47,6 +47,20 @@ MAX_BATCH_ENTRIES: Final = 10
 
 MAX_PUBLISH_BYTES: Final = 256 * 1024
 """SNS's limit for one message and for a whole PublishBatch call (bodies and attributes)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TopicSettings:
+    topic_arn: str
+
+    @property
+    def is_fifo(self) -> bool:
+        return self.topic_arn.endswith(".fifo")
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> TopicSettings:
+        return cls(topic_arn=required(environ, "EVENTSTORE_TOPIC_ARN"))
+
 
 # Parsed input ---------------------------------------------------------------------------------------
 
@@ -299,6 +313,31 @@ class BatchOutcome:
     def response(self) -> dict[str, list[dict[str, str]]]:
         """The ReportBatchItemFailures response."""
         return {"batchItemFailures": [{"itemIdentifier": s} for s in self.failed_sequence_numbers]}
+
+
+class NotificationCursor(FeedLog, Protocol):
+    """What notify_stream needs: the feed writer's log, each stream's cursors (its summary) and the commits
+    it feeds and publishes from."""
+
+    def move_cursors(
+        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
+    ) -> bool:
+        """Set both cursors in one write, if the notified cursor is still as read and fed is not past
+        `fed`; whether it was written."""
+        ...
+
+    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
+        """The commits holding revisions first..last (to fill gaps in notify_stream's input)."""
+        ...
+
+    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
+        """List the commit's stream again if the commit became visible late; whether it did."""
+        ...
+
+    def complete_deletion(self, marker: LifecycleMarker) -> None:
+        """Record a deletion marker on the stream's control item (idempotent; the deleter may have died
+        before it did)."""
+        ...
 
 
 class Notifier:

@@ -7,8 +7,12 @@ import binascii
 import hashlib
 import hmac
 import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from eventstore.config import ConfigurationError
 from eventstore.domain import InvalidRequest
 
 if TYPE_CHECKING:
@@ -19,6 +23,25 @@ if TYPE_CHECKING:
 _DERIVATION_LABEL: Final = b"eventstore/page-keys/v1"
 PAGE_KEY_PARAM: Final = "/query/stream-next-page-key"
 EARLIER_PAGE_KEY: Final = "the page key comes from an earlier version of the store; start the listing again"
+
+
+@dataclass(frozen=True, slots=True)
+class PageKeySettings:
+    """Where the page-key signing secret comes from: a KMS HMAC key (AWS) or the secret itself (local)."""
+
+    kms_key_id: str | None
+    secret: bytes | None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PageKeySettings:
+        kms_key_id = environ.get("EVENTSTORE_PAGE_KEY_KMS_KEY_ID", "").strip() or None
+        secret = environ.get("EVENTSTORE_PAGE_KEY_SECRET", "").strip() or None
+        if (kms_key_id is None) == (secret is None):
+            raise ConfigurationError(
+                "set exactly one of EVENTSTORE_PAGE_KEY_KMS_KEY_ID (AWS) and "
+                "EVENTSTORE_PAGE_KEY_SECRET (local runtime and tests)"
+            )
+        return cls(kms_key_id=kms_key_id, secret=secret.encode() if secret else None)
 
 
 class InvalidPageKey(ValueError):

@@ -17,16 +17,11 @@ from eventstore import observability
 from eventstore.config import (
     ConfigurationError,
     KeySettings,
-    PageKeySettings,
     PayloadSettings,
-    RemovalSettings,
     RetentionSettings,
     StoreSettings,
 )
-from eventstore.dynamodb.keys import DynamoSubjectKeys
-from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.erasure import Keyring, KmsKeyService
-from eventstore.pagekeys import PageKeySigner, secret_from_kms
+from eventstore.dynamodb.store import Component, DynamoEventStore
 from eventstore.payloads import S3PayloadObjects
 
 if TYPE_CHECKING:
@@ -37,8 +32,9 @@ if TYPE_CHECKING:
     from mypy_boto3_sns import SNSClient
 
     from eventstore import http
-    from eventstore.api import Telemetry
+    from eventstore.api.requests import Telemetry
     from eventstore.dynamodb.removal import Remover
+    from eventstore.erasure import Keyring
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
 # inside API Gateway's 29 s integration timeout.
@@ -50,7 +46,7 @@ SDK_CONFIG: Final = Config(
 )
 
 type Operation[S] = Callable[[S, http.Request, Telemetry], http.Response]
-"""An operation of api.py on the store interface it needs (EventStore, FeedStore)."""
+"""An operation of eventstore.api on the store interface it needs (EventStore, FeedStore, SnapshotStore)."""
 
 
 # Every live client this container created: a SnapStart restore must not reuse their connections. Weak, so
@@ -127,18 +123,28 @@ def _register_restore_hook() -> None:
 _register_restore_hook()
 
 
-def keyring(*, kms: bool) -> Keyring:
-    """The data-subject keys; with `kms`, the key service too (functions that seal or open payloads)."""
+def keyring(client: DynamoDBClient, *, kms: bool) -> Keyring:
+    """The data-subject keys, on the function's one DynamoDB client (another costs ~4 ms of init); with
+    `kms`, the key service too (functions that seal or open payloads)."""
+    from eventstore.dynamodb.keys import DynamoSubjectKeys  # noqa: PLC0415 - functions with keys only
+    from eventstore.erasure import Keyring, KmsKeyService  # noqa: PLC0415
+
     settings = KeySettings.from_environment(kms=kms)
     service = KmsKeyService(_kms_client, settings.kms_key_id) if settings.kms_key_id is not None else None
-    return Keyring(DynamoSubjectKeys(dynamodb_client(), settings.table_name), service)
+    return Keyring(DynamoSubjectKeys(client, settings.table_name), service)
 
 
 def dynamodb_store(
-    *, listing: bool = False, keys: Keyring | None = None, payloads: S3PayloadObjects | None = None
+    client: DynamoDBClient,
+    *,
+    listing: bool = False,
+    keys: Keyring | None = None,
+    payloads: S3PayloadObjects | None = None,
+    prepare: tuple[Component, ...] = (),
 ) -> DynamoEventStore:
+    """The function's store, with the components its routes use made now (`prepare`), the others never
+    (docs/design.md, "Cold start")."""
     settings = StoreSettings.from_environment()
-    client = dynamodb_client()
     settle = timedelta(seconds=settings.listing_settle_seconds)
     if not listing:
         retention = RetentionSettings.from_environment().defaults
@@ -149,7 +155,9 @@ def dynamodb_store(
             keyring=keys,
             payloads=payloads,
             retention=retention,
-        )
+        ).prepare(*prepare)
+    from eventstore.pagekeys import PageKeySettings, PageKeySigner, secret_from_kms  # noqa: PLC0415 - listing only
+
     page_settings = PageKeySettings.from_environment()
     if page_settings.kms_key_id is not None:
         secret = secret_from_kms(_kms_client(), page_settings.kms_key_id)
@@ -158,13 +166,13 @@ def dynamodb_store(
         secret = page_settings.secret
     return DynamoEventStore(
         client, settings.table_name, page_keys=PageKeySigner(secret), listing_settle=settle
-    )
+    ).prepare("listing", *prepare)
 
 
 def remover() -> Remover:
     """The removal function's Remover: its table, the retention defaults and the optional buckets."""
     from eventstore.archive import ArchiveWriter  # noqa: PLC0415 - only the removal function needs these
-    from eventstore.dynamodb.removal import PayloadObjects, Remover  # noqa: PLC0415
+    from eventstore.dynamodb.removal import PayloadObjects, RemovalSettings, Remover  # noqa: PLC0415
     from eventstore.retention import parse_defaults  # noqa: PLC0415
 
     settings = RemovalSettings.from_environment()

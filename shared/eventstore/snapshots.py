@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from eventstore import commits
 from eventstore.commits import MAX_ITEM_BYTES, Item, item_size
-from eventstore.domain import NewSnapshot, Snapshot, SnapshotTooLarge
+from eventstore.domain import JsonValue, SnapshotTooLarge
 from eventstore.erasure import KeysNotConfigured
 from eventstore.table import SNAPSHOT_REVISION
 
@@ -25,6 +26,44 @@ if TYPE_CHECKING:
 
 MAX_SNAPSHOT_BYTES: Final = MAX_ITEM_BYTES
 """A snapshot is one item: its state, compressed (and encrypted), with its other fields, fits in 400 KB."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewSnapshot:
+    """A client's folded state of a stream as of `revision` (docs/design.md, "Snapshots")."""
+
+    revision: int
+    snapshot_type: str
+    """The state's shape, named by the client: a loader ignores a snapshot of another type."""
+
+    state: JsonValue
+    data_subject: str | None = None
+    """The person the state is about: stored encrypted under that subject's key, erased with it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    stream_id: str
+    stream_type: str
+    revision: int
+    snapshot_type: str
+    state: JsonValue
+    created_at: str
+    data_subject: str | None = None
+    state_erased: bool = False
+    """The subject's key is destroyed: `state` is None for good."""
+
+    sealed: bytes | None = None
+    """The state as stored (encrypted) while no keyring has opened it."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotWritten:
+    snapshot: Snapshot
+    """As stored (its state is the one sent)."""
+
+    replayed: bool
+    """True when this snapshot was stored already (same revision, type, subject and state)."""
 
 
 def seal(stream_id: str, snapshot: NewSnapshot, keyring: Keyring | None) -> tuple[bytes | None, str]:

@@ -1,5 +1,5 @@
-"""The storage interfaces, one per consumer: the API's EventStore, FeedStore and SnapshotStore,
-notify_stream's NotificationCursor.
+"""The storage interfaces, one per consumer: the API's EventStore, FeedStore and SnapshotStore
+(notify_stream's NotificationCursor is in eventstore.notifications, beside its one consumer).
 
 Implementations: eventstore.dynamodb (the service's), eventstore.memory (the reference model the client's
 fake server runs on). tests/core/test_store_contract.py runs one suite against each of them.
@@ -7,30 +7,28 @@ fake server runs on). tests/core/test_store_contract.py runs one suite against e
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
-from eventstore.commits import Commit
-from eventstore.domain import (
-    AppendResult,
-    Caller,
-    Checkpoint,
-    DataSubjectState,
-    EventPage,
-    ExpectedRevision,
-    FeedPage,
-    NewEvent,
-    NewSnapshot,
-    NotGiven,
-    Snapshot,
-    SnapshotWritten,
-    StreamPage,
-    StreamState,
-    StreamTypePage,
-)
-from eventstore.feeds import FeedLog, StreamCursors
-from eventstore.lifecycle import DeleteMode, LifecycleMarker, StreamMetadata
+# Annotations only: a function's init imports the values of its own routes' concern, not every concern's
+# (docs/design.md, "Cold start").
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+    from datetime import datetime
+
+    from eventstore.domain import (
+        AppendResult,
+        Caller,
+        EventPage,
+        ExpectedRevision,
+        NewEvent,
+        NotGiven,
+        StreamPage,
+        StreamState,
+    )
+    from eventstore.erasure import DataSubjectState
+    from eventstore.feeds import Checkpoint, FeedPage, StreamTypePage
+    from eventstore.lifecycle import DeleteMode, StreamMetadata
+    from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 
 MAX_PAGE_EVENTS: Final = 1000
 """A page of events holds at most this many, whatever the limit asked for."""
@@ -137,29 +135,4 @@ class SnapshotStore(Protocol):
     def get_snapshot(self, stream_type: str, stream_id: str) -> Snapshot:
         """The stream's snapshot, its state opened (or marked erased). SnapshotNotFound when there is none,
         also for an unknown stream."""
-        ...
-
-
-class NotificationCursor(FeedLog, Protocol):
-    """What notify_stream needs: the feed writer's log, each stream's cursors (its summary) and the commits
-    it feeds and publishes from."""
-
-    def move_cursors(
-        self, stream_id: str, stream_type: str, fed: int, notified: int, read: StreamCursors
-    ) -> bool:
-        """Set both cursors in one write, if the notified cursor is still as read and fed is not past
-        `fed`; whether it was written."""
-        ...
-
-    def commits_between(self, stream_id: str, first_revision: int, last_revision: int) -> list[Commit]:
-        """The commits holding revisions first..last (to fill gaps in notify_stream's input)."""
-        ...
-
-    def mark_if_late(self, commit: Commit, written_at: datetime) -> bool:
-        """List the commit's stream again if the commit became visible late; whether it did."""
-        ...
-
-    def complete_deletion(self, marker: LifecycleMarker) -> None:
-        """Record a deletion marker on the stream's control item (idempotent; the deleter may have died
-        before it did)."""
         ...

@@ -21,7 +21,9 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from eventstore import api, http, timefmt, validation
+from eventstore import http, timefmt, validation
+from eventstore.api import checkpoints, feeds, lifecycle, snapshots, streams, subjects
+from eventstore.api.requests import Telemetry
 from eventstore.domain import ANY_REVISION, AppendResult, Caller, EventStoreError, InvalidRequest, NewEvent
 from eventstore.memory import MemoryEventStore
 
@@ -122,36 +124,39 @@ class FakeEventStore:
             case ["streams", stream_type, stream_id, "events"] if method == "GET":
                 return self._read(stream_type, stream_id, query)
             case ["streams", stream_type, stream_id, "details"] if method == "GET":
-                return 200, {}, {"stream": api.stream_json(self.model.describe(stream_type, stream_id))}
+                return 200, {}, {"stream": streams.stream_json(self.model.describe(stream_type, stream_id))}
             case ["data-subjects", data_subject] if method == "DELETE":
                 self.model.erase_data_subject(data_subject, CALLER)
                 return 204, {}, None
             case ["data-subjects", data_subject] if method == "GET":
-                return 200, {}, api.data_subject_json(self.model.data_subject(data_subject))
+                return 200, {}, subjects.data_subject_json(self.model.data_subject(data_subject))
         return self._feeds(method, path, parts, multi_query, body)
 
     def _feeds(
         self, method: str, path: str, parts: list[str], multi_query: dict[str, list[str]], body: Any
     ) -> tuple[int, dict[str, str], Any]:
-        """The feeds, checkpoints, snapshots and lifecycle routes run the API's own operations (api.py) over
-        the memory store."""
-        operation: Callable[[MemoryEventStore, http.Request, api.Telemetry], http.Response]
+        """The feeds, checkpoints, snapshots and lifecycle routes run the API's own operations
+        (eventstore.api) over the memory store."""
+        operation: Callable[[MemoryEventStore, http.Request, Telemetry], http.Response]
         match parts:
             case ["feed"] if method == "GET":
-                operation, params = api.read_feed, {}
+                operation, params = feeds.read_feed, {}
             case ["streams", stream_type, "feed"] if method == "GET":
-                operation, params = api.read_type_feed, {"streamType": stream_type}
+                operation, params = feeds.read_type_feed, {"streamType": stream_type}
             case ["checkpoints", name] if method == "GET":
-                operation, params = api.get_checkpoint, {"name": name}
+                operation, params = checkpoints.get_checkpoint, {"name": name}
             case ["checkpoints", name] if method == "PUT":
-                operation, params = api.put_checkpoint, {"name": name}
+                operation, params = checkpoints.put_checkpoint, {"name": name}
             case ["streams", stream_type, stream_id, "snapshot"] if method in {"GET", "PUT"}:
-                operation = api.get_snapshot if method == "GET" else api.put_snapshot
+                operation = snapshots.get_snapshot if method == "GET" else snapshots.put_snapshot
                 params = {"streamType": stream_type, "streamId": stream_id}
             case ["streams", stream_type, stream_id] if method == "DELETE":
-                operation, params = api.delete_stream, {"streamType": stream_type, "streamId": stream_id}
+                operation = lifecycle.delete_stream
+                params = {"streamType": stream_type, "streamId": stream_id}
             case ["streams", stream_type, stream_id, "metadata"] if method in {"GET", "PUT"}:
-                operation = api.get_stream_metadata if method == "GET" else api.put_stream_metadata
+                operation = (
+                    lifecycle.get_stream_metadata if method == "GET" else lifecycle.put_stream_metadata
+                )
                 params = {"streamType": stream_type, "streamId": stream_id}
             case _:
                 raise InvalidRequest.single("/path", f"no route {method} {path}")
@@ -182,7 +187,7 @@ class FakeEventStore:
         headers = {"Location": f"/streams/{stream.stream_type}/{stream.stream_id}/details"}
         if result.replayed:
             headers["Idempotent-Replay"] = "true"
-        return 201, headers, {"stream": api.stream_json(stream)}
+        return 201, headers, {"stream": streams.stream_json(stream)}
 
     def _read(
         self, stream_type: str, stream_id: str, query: dict[str, str]
@@ -190,7 +195,7 @@ class FakeEventStore:
         after, limit = int(query.get("after-revision", 0)), int(query.get("limit", 100))
         page = self.model.read(stream_type, stream_id, after, limit)
         page_body = {
-            "events": [api.event_json(e) for e in page.events],
+            "events": [streams.event_json(e) for e in page.events],
             "hasMore": page.has_more,
             "lastEvaluatedRevision": page.last_evaluated_revision,
             "firstRevision": page.first_revision,
@@ -202,7 +207,7 @@ class FakeEventStore:
         limit = int(query.get("limit", 100))
         page = self.model.list_streams(stream_type, after, limit, query.get("stream-next-page-key"))
         body: dict[str, Any] = {
-            "streams": [api.stream_json(s) for s in page.streams],
+            "streams": [streams.stream_json(s) for s in page.streams],
             "hasMore": page.has_more,
         }
         if page.next_page_key is not None:

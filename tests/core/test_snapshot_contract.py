@@ -16,7 +16,6 @@ from eventstore.domain import (
     Caller,
     DataSubjectErased,
     NewEvent,
-    NewSnapshot,
     SnapshotBeyondStream,
     SnapshotConflict,
     SnapshotNotFound,
@@ -24,7 +23,7 @@ from eventstore.domain import (
     StreamDeleted,
     StreamNotFound,
 )
-from eventstore.snapshots import MAX_SNAPSHOT_BYTES
+from eventstore.snapshots import MAX_SNAPSHOT_BYTES, NewSnapshot
 from eventstore.store import EventStore, FeedStore, SnapshotStore
 from tests.core.test_store_contract import all_events, events, new_stream
 

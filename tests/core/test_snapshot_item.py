@@ -10,8 +10,8 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from eventstore.commits import is_commit_key
-from eventstore.domain import NewSnapshot
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.snapshots import NewSnapshot
 from eventstore.table import SNAPSHOT_REVISION, snapshot_layout
 from local_runtime.pump import matches_filter
 from tests.core.test_store_contract import new_stream

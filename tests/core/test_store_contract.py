@@ -26,7 +26,6 @@ from eventstore.domain import (
     CheckpointConflict,
     CheckpointNotFound,
     EventIdConflict,
-    FeedEvent,
     InvalidRequest,
     NewEvent,
     ServiceUnavailable,
@@ -35,9 +34,10 @@ from eventstore.domain import (
     StreamNotFound,
     WrongExpectedRevision,
 )
-from eventstore.feeds import StreamCursors, group_member
+from eventstore.feeds import FeedEvent, StreamCursors, group_member
+from eventstore.notifications import NotificationCursor
 from eventstore.payloads import PayloadObjects
-from eventstore.store import EventStore, FeedStore, NotificationCursor
+from eventstore.store import EventStore, FeedStore
 
 
 class Store(EventStore, NotificationCursor, Protocol):

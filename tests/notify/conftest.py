@@ -9,9 +9,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from eventstore.config import TopicSettings
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.notifications import Notifier, Publisher
+from eventstore.notifications import Notifier, Publisher, TopicSettings
 from eventstore.observability import Telemetry
 from eventstore.table import create_table
 from tests.notify.harness import STREAMS_CONFIG, Bus, StreamTap

@@ -17,11 +17,10 @@ from hypothesis import strategies as st
 
 from eventstore import timefmt
 from eventstore.commits import Commit
-from eventstore.config import TopicSettings
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, StreamCursors
-from eventstore.notifications import Notifier, parse_event
+from eventstore.notifications import Notifier, TopicSettings, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
     Bus,

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from eventstore.config import TopicSettings
-from eventstore.domain import ANY_REVISION, Caller, FeedEvent, NewEvent
+from eventstore.domain import ANY_REVISION, Caller, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import (
     ALL_FEED,
+    FeedEvent,
     FeedItem,
     block_of,
     block_range,
@@ -31,7 +31,7 @@ from eventstore.feeds import (
     index_types,
     opens_block,
 )
-from eventstore.notifications import Notifier, parse_event
+from eventstore.notifications import Notifier, TopicSettings, parse_event
 from eventstore.table import create_table
 from tests.notify.harness import StoreCursor
 from tests.notify.test_faults import NoMetrics

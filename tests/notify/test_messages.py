@@ -10,7 +10,6 @@ from datetime import datetime
 from typing import Any
 
 from eventstore.commits import Commit
-from eventstore.config import TopicSettings
 from eventstore.domain import Caller, NewEvent, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import FeedItem, StreamCursors
@@ -19,6 +18,7 @@ from eventstore.notifications import (
     MAX_PUBLISH_BYTES,
     CommitRecord,
     Notifier,
+    TopicSettings,
     build_notification,
     parse_event,
 )

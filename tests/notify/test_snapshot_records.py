@@ -7,8 +7,8 @@ import uuid
 
 import pytest
 
-from eventstore.domain import NewSnapshot
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.snapshots import NewSnapshot
 from local_runtime.pump import matches_filter
 from tests.notify.conftest import TABLE
 from tests.notify.harness import Bus, EventSourceMapping, StreamTap

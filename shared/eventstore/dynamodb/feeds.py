@@ -17,21 +17,17 @@ from botocore.exceptions import ClientError
 
 from eventstore import timefmt
 from eventstore.commits import Commit, decode_commit
-from eventstore.domain import (
-    Checkpoint,
-    CheckpointConflict,
-    CheckpointNotFound,
-    NotGiven,
-    StreamTypeInfo,
-    StreamTypePage,
-)
+from eventstore.domain import CheckpointConflict, CheckpointNotFound, NotGiven
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.feeds import (
     ALL_FEED,
     BLOCK_INDEX,
     STREAM_TYPES_KEY,
+    Checkpoint,
     FeedIndex,
     FeedItem,
+    StreamTypeInfo,
+    StreamTypePage,
     block_of,
     block_range,
     check_position,

@@ -11,6 +11,7 @@ first entries of each shard. Each stream is then swept from its oldest commit by
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -22,6 +23,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from eventstore import retention, timefmt
 from eventstore.archive import ArchiveFailed, ArchiveWriter
 from eventstore.commits import item_size
+from eventstore.config import required
 from eventstore.dynamodb.access import MAX_REVISION, Table, condition_failed, dynamodb_errors
 from eventstore.retention import Control, Retention, StoredCommit
 
@@ -50,6 +52,28 @@ MAX_DELETE_OBJECTS: Final = 1000
 NOTIFIED_WITHIN: Final = timedelta(minutes=5)
 """Commits older than this are fed and notified (notify_stream's lag is seconds): a max-count sweep reads
 the index only up to now minus this, so what it reads is never held back."""
+
+
+@dataclass(frozen=True, slots=True)
+class RemovalSettings:
+    """The removal function's: its table, the per-type retention defaults, and the optional buckets."""
+
+    table_name: str
+    retention_defaults_json: str
+    """EVENTSTORE_RETENTION_DEFAULTS: JSON {"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}."""
+    archive_bucket: str | None
+    """EVENTSTORE_ARCHIVE_BUCKET: archive removed events there first (unset: no archive)."""
+    payload_bucket: str | None
+    """EVENTSTORE_PAYLOAD_BUCKET: payload objects of removed streams go too (issue 21; unset: none)."""
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RemovalSettings:
+        return cls(
+            table_name=required(environ, "EVENTSTORE_TABLE_NAME"),
+            retention_defaults_json=environ.get("EVENTSTORE_RETENTION_DEFAULTS", ""),
+            archive_bucket=environ.get("EVENTSTORE_ARCHIVE_BUCKET", "").strip() or None,
+            payload_bucket=environ.get("EVENTSTORE_PAYLOAD_BUCKET", "").strip() or None,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,13 +13,10 @@ from botocore.exceptions import ClientError
 
 from eventstore import timefmt
 from eventstore.domain import (
-    NewSnapshot,
     ServiceUnavailable,
-    Snapshot,
     SnapshotBeyondStream,
     SnapshotConflict,
     SnapshotNotFound,
-    SnapshotWritten,
     StreamDeleted,
     StreamNotFound,
 )
@@ -27,6 +24,9 @@ from eventstore.dynamodb.access import MAX_REVISION, Table, condition_failed, dy
 from eventstore.erasure import Keyring, KeysNotConfigured
 from eventstore.lifecycle import TOMBSTONE
 from eventstore.snapshots import (
+    NewSnapshot,
+    Snapshot,
+    SnapshotWritten,
     as_written,
     decode_snapshot,
     encode_snapshot,

@@ -1,50 +1,49 @@
 """DynamoEventStore: the EventStore, FeedStore, SnapshotStore and NotificationCursor on one DynamoDB table,
-composed of the writer, the reads, the listing, the cursor, the feeds and the snapshots (each given the
-same table)."""
+composed of the writer, the reads, the listing, the cursor, the feeds, the snapshots and the lifecycle (each
+given the same table; all but the reads made on first use, or at init by `prepare`)."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, Self
 
-from eventstore.commits import Commit
-from eventstore.domain import (
-    AppendResult,
-    Caller,
-    Checkpoint,
-    DataSubjectState,
-    EventPage,
-    ExpectedRevision,
-    FeedPage,
-    NewEvent,
-    NewSnapshot,
-    NotGiven,
-    RecordedEvent,
-    Snapshot,
-    SnapshotWritten,
-    StreamPage,
-    StreamState,
-    StreamTypePage,
-)
 from eventstore.dynamodb import reads
 from eventstore.dynamodb.access import Settling, Table
-from eventstore.dynamodb.cursor import SummaryCursor
-from eventstore.dynamodb.feeds import TableFeeds
-from eventstore.dynamodb.lifecycle import StreamLifecycle
-from eventstore.dynamodb.listing import StreamListing
-from eventstore.dynamodb.markers import ListingMarkers
-from eventstore.dynamodb.snapshots import TableSnapshots
-from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter
-from eventstore.erasure import Keyring, KeysNotConfigured, seal_without_keys
-from eventstore.feeds import FeedItem, StreamCursors, read_page
-from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
-from eventstore.pagekeys import PageKeySigner
 from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_budget
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+    from eventstore.commits import Commit
+    from eventstore.domain import (
+        AppendResult,
+        Caller,
+        EventPage,
+        ExpectedRevision,
+        NewEvent,
+        NotGiven,
+        RecordedEvent,
+        StreamPage,
+        StreamState,
+    )
+    from eventstore.dynamodb.cursor import SummaryCursor
+    from eventstore.dynamodb.feeds import TableFeeds
+    from eventstore.dynamodb.lifecycle import StreamLifecycle
+    from eventstore.dynamodb.listing import StreamListing
+    from eventstore.dynamodb.markers import ListingMarkers
+    from eventstore.dynamodb.snapshots import TableSnapshots
+    from eventstore.dynamodb.writes import CommitWriter
+    from eventstore.erasure import DataSubjectState, Keyring
+    from eventstore.feeds import Checkpoint, FeedItem, FeedPage, StreamCursors, StreamTypePage
+    from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
+    from eventstore.pagekeys import PageKeySigner
+    from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
+
+type Component = Literal["writer", "markers", "listing", "cursor", "feeds", "snapshots", "lifecycle"]
+"""The parts of the store made on first use (the reads are always there)."""
 
 
 class DynamoEventStore:
@@ -59,7 +58,7 @@ class DynamoEventStore:
         page_keys: PageKeySigner | None = None,
         listing_settle: timedelta = timedelta(seconds=1),
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
-        any_append_budget: timedelta = ANY_APPEND_BUDGET,
+        any_append_budget: timedelta | None = None,
         keyring: Keyring | None = None,
         payloads: PayloadObjects | None = None,
         retention: Mapping[str, Retention] | None = None,
@@ -69,21 +68,71 @@ class DynamoEventStore:
         self.payloads = payloads or NoPayloadObjects()
         self._clock = clock
         self._retention = dict(retention or {})
-        settling = Settling(listing_settle, clock)
-        self.markers = ListingMarkers(self.table, settling)
-        self.writer = CommitWriter(
+        self._page_keys = page_keys
+        self._settling = Settling(listing_settle, clock)
+        self._any_append_budget = any_append_budget
+        """None: the writer's own (writes.ANY_APPEND_BUDGET)."""
+
+    # The components are made (and their modules imported) on first use: a function's init loads what its
+    # own routes need, not every route's (docs/design.md, "Cold start").
+
+    def prepare(self, *components: Component) -> Self:
+        """Make `components` now rather than on first use: a function's init makes what its own routes use,
+        so that their first request does not pay for it (and a SnapStart snapshot holds it)."""
+        for component in components:
+            getattr(self, component)
+        return self
+
+    @functools.cached_property
+    def writer(self) -> CommitWriter:
+        from eventstore.dynamodb.writes import ANY_APPEND_BUDGET, CommitWriter  # noqa: PLC0415 - appends only
+        from eventstore.erasure import seal_without_keys  # noqa: PLC0415 - loaded by writes already
+
+        keyring, budget = self.keyring, self._any_append_budget
+        return CommitWriter(
             self.table,
             self.markers,
-            settling,
-            any_append_budget=any_append_budget,
+            self._settling,
+            any_append_budget=ANY_APPEND_BUDGET if budget is None else budget,
             seal=keyring.seal if keyring is not None else seal_without_keys,
             payloads=self.payloads,
         )
-        self.listing = StreamListing(self.table, settling, page_keys)
-        self.cursor = SummaryCursor(self.table, self.markers)
-        self.feeds = TableFeeds(self.table, clock, self._retention)
-        self.snapshots = TableSnapshots(self.table, keyring, clock)
-        self.lifecycle = StreamLifecycle(self.table, clock)
+
+    @functools.cached_property
+    def markers(self) -> ListingMarkers:
+        from eventstore.dynamodb.markers import ListingMarkers  # noqa: PLC0415 - the writer and the cursor
+
+        return ListingMarkers(self.table, self._settling)
+
+    @functools.cached_property
+    def listing(self) -> StreamListing:
+        from eventstore.dynamodb.listing import StreamListing  # noqa: PLC0415 - list_streams only
+
+        return StreamListing(self.table, self._settling, self._page_keys)
+
+    @functools.cached_property
+    def cursor(self) -> SummaryCursor:
+        from eventstore.dynamodb.cursor import SummaryCursor  # noqa: PLC0415 - notify_stream only
+
+        return SummaryCursor(self.table, self.markers)
+
+    @functools.cached_property
+    def feeds(self) -> TableFeeds:
+        from eventstore.dynamodb.feeds import TableFeeds  # noqa: PLC0415 - feeds, checkpoints, notify_stream
+
+        return TableFeeds(self.table, self._clock, self._retention)
+
+    @functools.cached_property
+    def snapshots(self) -> TableSnapshots:
+        from eventstore.dynamodb.snapshots import TableSnapshots  # noqa: PLC0415 - snapshots only
+
+        return TableSnapshots(self.table, self.keyring, self._clock)
+
+    @functools.cached_property
+    def lifecycle(self) -> StreamLifecycle:
+        from eventstore.dynamodb.lifecycle import StreamLifecycle  # noqa: PLC0415 - deletes, metadata, notify
+
+        return StreamLifecycle(self.table, self._clock)
 
     # EventStore
 
@@ -151,6 +200,8 @@ class DynamoEventStore:
 
     def _keys(self) -> Keyring:
         if self.keyring is None:
+            from eventstore.erasure import KeysNotConfigured  # noqa: PLC0415 - a deployment fault only
+
             raise KeysNotConfigured("this function has no data-subject keys (EVENTSTORE_KEYS_TABLE_NAME)")
         return self.keyring
 
@@ -166,6 +217,8 @@ class DynamoEventStore:
         member: int | None = None,
         size: int | None = None,
     ) -> FeedPage:
+        from eventstore.feeds import read_page  # noqa: PLC0415 - read_feed only (self.feeds)
+
         return read_page(
             self.feeds,
             stream_type,
