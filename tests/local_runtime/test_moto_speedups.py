@@ -10,6 +10,7 @@ from typing import Any
 
 import boto3
 from hypothesis import given
+from hypothesis import strategies as st
 from moto import mock_aws
 from moto.core.responses import BaseResponse
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
@@ -112,3 +113,70 @@ def test_responses_get_their_request_id_as_before() -> None:
     xml = "<R><RequestId>old</RequestId></R>"
     headers, body = BaseResponse._enrich_response({}, xml)
     assert body == f"<R><RequestId>{headers['x-amzn-requestid']}</RequestId></R>"
+
+
+_ORDERED_TABLE = "ordered"
+_QUERY_KEYS = list(range(-5, 45, 2)) + [7.5, 1000]
+_OPERATORS = ("=", "<", "<=", ">", ">=", "BETWEEN")
+
+
+def _ordered_client() -> Any:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName=_ORDERED_TABLE,
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "n", "AttributeType": "N"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    for partition in ("a", "b"):
+        for n in _QUERY_KEYS:
+            client.put_item(TableName=_ORDERED_TABLE, Item={"id": {"S": partition}, "n": {"N": str(n)}})
+    return client
+
+
+@given(
+    operator=st.sampled_from(_OPERATORS),
+    bounds=st.lists(st.sampled_from([-10, -5, 0, 3, 7.5, 8, 21, 43, 1000, 2000]), min_size=2, max_size=2),
+    limit=st.none() | st.integers(1, 30),
+    forward=st.booleans(),
+    start=st.none() | st.sampled_from(_QUERY_KEYS),
+)
+def test_a_partition_query_returns_what_the_key_condition_selects(
+    operator: str, bounds: list[float], limit: int | None, forward: bool, start: float | None
+) -> None:
+    """Partitions are cut to the key condition by bisection: a query still returns exactly the items the
+    condition, the order, the start key and the limit select (by DynamoDB's rules, written out here)."""
+    low, high = sorted(bounds)
+    condition = f"id = :a AND n {operator} :low" + (" AND :high" if operator == "BETWEEN" else "")
+    values: dict[str, Any] = {":a": {"S": "a"}, ":low": {"N": str(low)}}
+    if operator == "BETWEEN":
+        values[":high"] = {"N": str(high)}
+    selects = {
+        "=": lambda n: n == low,
+        "<": lambda n: n < low,
+        "<=": lambda n: n <= low,
+        ">": lambda n: n > low,
+        ">=": lambda n: n >= low,
+        "BETWEEN": lambda n: low <= n <= high,
+    }[operator]
+    expected = sorted((n for n in _QUERY_KEYS if selects(n)), reverse=not forward)
+    if start is not None:
+        expected = [n for n in expected if (n > start if forward else n < start)]
+    expected = expected[:limit] if limit is not None else expected
+    request: dict[str, Any] = {
+        "TableName": _ORDERED_TABLE,
+        "KeyConditionExpression": condition,
+        "ExpressionAttributeValues": values,
+        "ScanIndexForward": forward,
+    }
+    if limit is not None:
+        request["Limit"] = limit
+    if start is not None:
+        request["ExclusiveStartKey"] = {"id": {"S": "a"}, "n": {"N": str(start)}}
+    with mock_aws():
+        moto_speedups.install()
+        answer = _ordered_client().query(**request)
+    assert [float(item["n"]["N"]) for item in answer["Items"]] == [float(n) for n in expected]
