@@ -177,7 +177,12 @@ def call_costs(http: Any, stream_id: str, stream_type: str = REPLAY_TYPE) -> dic
     per_stream = REPLAY_EVENTS // REPLAY_STREAMS
     read_event = (_median_seconds(http, f"{read}?limit={per_stream}") - read_call) / (per_stream - 1)
     feed_event = (_median_seconds(http, f"{feed}?limit={PAGE}", 7) - feed_call) / (PAGE - 1)
-    return {"read_call": read_call, "feed_call": feed_call, "read_event": read_event, "feed_event": feed_event}
+    return {
+        "read_call": read_call,
+        "feed_call": feed_call,
+        "read_event": read_event,
+        "feed_event": feed_event,
+    }
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -247,7 +252,7 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
             "API call through the local API, 1-event page: read / feed",
             costs["read_call"] * 1000,
             "ms",
-            note=f"read {costs['read_call'] * 1000:.1f} ms, feed {costs['feed_call'] * 1000:.1f} ms (medians)",
+            note=f"read {costs['read_call'] * 1000:.1f} ms, feed {costs['feed_call'] * 1000:.1f} ms; medians",
         )
     )
     report.add(
@@ -257,8 +262,8 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
             costs["read_event"] * 1e6,
             "us",
             note=(
-                f"read {costs['read_event'] * 1e6:.0f} us, feed {costs['feed_event'] * 1e6:.0f} us: both read "
-                "the same commit items, so the feed saves calls, not work per event"
+                f"read {costs['read_event'] * 1e6:.0f} us, feed {costs['feed_event'] * 1e6:.0f} us: both "
+                "read the same commit items, so the feed saves calls, not work per event"
             ),
         )
     )

@@ -130,7 +130,7 @@ def _within(ordered: list[Item], condition: tuple[str | None, Any] | None) -> li
         end = bisect.bisect_right(keys, objects[0].cast_value)
     if comparison == "BETWEEN" and len(objects) > 1:
         end = bisect.bisect_right(keys, objects[1].cast_value)
-    return ordered[start:max(start, end)]
+    return ordered[start : max(start, end)]
 
 
 UNPATCHED_VALUE_SIZE: Final = DynamoType.size

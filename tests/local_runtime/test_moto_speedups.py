@@ -116,7 +116,7 @@ def test_responses_get_their_request_id_as_before() -> None:
 
 
 _ORDERED_TABLE = "ordered"
-_QUERY_KEYS = list(range(-5, 45, 2)) + [7.5, 1000]
+_QUERY_KEYS = [*range(-5, 45, 2), 7.5, 1000]
 _OPERATORS = ("=", "<", "<=", ">", ">=", "BETWEEN")
 
 
@@ -145,7 +145,7 @@ def _ordered_client() -> Any:
     start=st.none() | st.sampled_from(_QUERY_KEYS),
 )
 def test_a_partition_query_returns_what_the_key_condition_selects(
-    operator: str, bounds: list[float], limit: int | None, forward: bool, start: float | None
+    operator: str, bounds: list[float], limit: int | None, start: float | None, *, forward: bool
 ) -> None:
     """Partitions are cut to the key condition by bisection: a query still returns exactly the items the
     condition, the order, the start key and the limit select (by DynamoDB's rules, written out here)."""
