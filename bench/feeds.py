@@ -10,6 +10,7 @@ moto, the stream pump and notify_stream writing the feeds, exactly as `make run`
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from typing import Any, Final
@@ -157,6 +158,33 @@ def feed_lag(http: Any, samples: int, stream_type: str = LAG_TYPE) -> list[float
     return lags
 
 
+def _median_seconds(http: Any, path: str, samples: int = 15) -> float:
+    timings = []
+    for _ in range(samples):
+        began = time.perf_counter()
+        _check(http.request("GET", path), 200)
+        timings.append(time.perf_counter() - began)
+    return statistics.median(timings)
+
+
+def call_costs(http: Any, stream_id: str, stream_type: str = REPLAY_TYPE) -> dict[str, float]:
+    """What one API call costs through the local API apart from its events (a 1-event page), and what each
+    event adds (a whole 100-event stream read, a 1,000-event feed page), for reads and for the feed."""
+    read = f"/streams/{stream_type}/{stream_id}/events"
+    feed = f"/streams/{stream_type}/feed"
+    read_call = _median_seconds(http, f"{read}?limit=1")
+    feed_call = _median_seconds(http, f"{feed}?limit=1")
+    per_stream = REPLAY_EVENTS // REPLAY_STREAMS
+    read_event = (_median_seconds(http, f"{read}?limit={per_stream}") - read_call) / (per_stream - 1)
+    feed_event = (_median_seconds(http, f"{feed}?limit={PAGE}", 7) - feed_call) / (PAGE - 1)
+    return {
+        "read_call": read_call,
+        "feed_call": feed_call,
+        "read_event": read_event,
+        "feed_event": feed_event,
+    }
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -172,7 +200,7 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
     with launch(require_iam=True) as store:
         http = store.client()
         started = time.perf_counter()
-        load_type(http)
+        stream_ids = load_type(http)
         loaded = time.perf_counter() - started
         fed = wait_until_fed(http, REPLAY_TYPE, REPLAY_EVENTS)
         by_feed: list[float] = []
@@ -186,9 +214,13 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
                 (by_feed if name == "feed" else by_listing).append(time.perf_counter() - began)
                 if count != REPLAY_EVENTS:
                     raise RuntimeError(f"{name} replay read {count} events, expected {REPLAY_EVENTS}")
+        costs = call_costs(http, stream_ids[0])
         lags = feed_lag(http, lag_samples)
     feed_seconds, listing_seconds = statistics.median(by_feed), statistics.median(by_listing)
     speedup = listing_seconds / feed_seconds
+    # The most a feed could gain here: its pages' call costs, and each event costing what a read's does.
+    pages = math.ceil(REPLAY_EVENTS / PAGE)
+    ceiling = listing_seconds / (pages * costs["feed_call"] + REPLAY_EVENTS * costs["read_event"])
     how = (
         f"{REPLAY_STREAMS} streams, commits of {COMMIT_EVENTS}, pages of {PAGE}, {rounds} alternating rounds"
     )
@@ -214,6 +246,36 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
             speedup >= REPLAY_TARGET,
         )
     )
+    report.add(
+        Row(
+            section,
+            "API call through the local API, 1-event page: read / feed",
+            costs["read_call"] * 1000,
+            "ms",
+            note=f"read {costs['read_call'] * 1000:.1f} ms, feed {costs['feed_call'] * 1000:.1f} ms; medians",
+        )
+    )
+    report.add(
+        Row(
+            section,
+            "each further event: read / feed",
+            costs["read_event"] * 1e6,
+            "us",
+            note=(
+                f"read {costs['read_event'] * 1e6:.0f} us, feed {costs['feed_event'] * 1e6:.0f} us: both "
+                "read the same commit items, so the feed saves calls, not work per event"
+            ),
+        )
+    )
+    report.add(
+        Row(
+            section,
+            "replay speed-up a feed could reach here (its calls, a read's cost per event)",
+            ceiling,
+            "x",
+            note="listing time / (feed pages x feed call + events x read cost per event)",
+        )
+    )
     p50, p99 = percentile(lags, 0.5), percentile(lags, 0.99)
     lag_note = f"{len(lags)} single-event appends; 201 received -> in the feed, polled every 5 ms"
     report.add(Row(section, "feed lag p50", p50 * 1000, "ms", note=lag_note))
@@ -231,6 +293,8 @@ def run(report: Report, *, rounds: int = 3, lag_samples: int = 200) -> dict[str,
         "feed_seconds": feed_seconds,
         "listing_seconds": listing_seconds,
         "speedup": speedup,
+        "speedup_ceiling": ceiling,
+        **{f"cost_{name}": value for name, value in costs.items()},
         "lag_p50": p50,
         "lag_p99": p99,
     }
