@@ -166,9 +166,10 @@ resource "aws_kms_alias" "table" {
   target_key_id = aws_kms_key.table[0].key_id
 }
 
-# table_users must name every function whose role reaches the table or its stream.
+# table_users must name every function whose role reaches the table or its stream: a created key's policy
+# names only them, and with a brought key only they get its uses (function_key_statements).
 resource "terraform_data" "table_users_complete" {
-  count = var.create_table_kms_key ? 1 : 0
+  count = var.create_table_kms_key || var.table_kms_key_arn != null ? 1 : 0
 
   lifecycle {
     precondition {

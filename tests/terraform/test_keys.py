@@ -159,3 +159,22 @@ def test_every_role_that_writes_the_tables_may_encrypt_with_the_created_key(stac
         terraform.run(
             "destroy", "-auto-approve", "-input=false", "-no-color", *terraform.var_args, check=False
         )
+
+
+@pytest.mark.parametrize("key", ["create_table_kms_key=true", f"table_kms_key_arn={KEY}table"])
+def test_a_table_user_left_out_of_the_key_list_fails_the_plan(stack: Stack, key: str) -> None:
+    """Created or brought, a table key reaches only the functions keys.tf lists: forgetting one that uses
+    the table fails the plan instead of a request in production."""
+    keys_tf = stack.terraform.directory / "keys.tf"
+    original = keys_tf.read_text()
+    keys_tf.write_text(original.replace('"checkpoints", ', "", 1))
+    try:
+        assert keys_tf.read_text() != original
+        result = stack.terraform.run(
+            "plan", "-refresh=false", "-input=false", "-no-color", *stack.terraform.var_args, f"-var={key}",
+            check=False,
+        )  # fmt: skip
+    finally:
+        keys_tf.write_text(original)
+    assert result.returncode != 0
+    assert "is missing from local.table_users" in " ".join((result.stdout + result.stderr).split())
