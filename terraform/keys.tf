@@ -48,7 +48,25 @@ locals {
     [for name in local.table_users : "arn:${local.partition}:iam::${local.account_id}:role/${local.name}-${replace(name, "_", "-")}"],
     local.backup_selections == 1 ? ["arn:${local.partition}:iam::${local.account_id}:role/${local.name}-backup"] : [],
   )
-  writers = ["create_stream", "append_event", "notify_stream", "snapshots", "remove_expired"]
+  # Each function's statements on the tables (functions.tf's, lifecycle.tf's, removal.tf's and erasure.tf's;
+  # payloads.tf's reach S3 only).
+  table_statements = {
+    for name, function in local.functions : name => [
+      for statement in concat(function.statements, lookup(local.erasure_statements, name, [])) : statement
+      if anytrue([for resource in statement.resources : startswith(resource, local.table_arn) || startswith(resource, local.keys_table_arn)])
+    ]
+  }
+  # DynamoDB uses a customer managed table key on the caller's behalf (kms:ViaService), so the caller's
+  # role needs the key's uses: AWS KMS Developer Guide, "How Amazon DynamoDB uses AWS KMS"
+  # (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html). A caller that writes
+  # items needs kms:Encrypt and kms:GenerateDataKey besides a reader's kms:Decrypt and kms:DescribeKey (the
+  # split aws-cdk's Table.grantReadData/grantWriteData make). Derived from the statements, not listed: only
+  # the key policy needs a literal (table_users), and a function given a write action is a writer at once.
+  table_write_actions = ["dynamodb:BatchWriteItem", "dynamodb:DeleteItem", "dynamodb:PutItem", "dynamodb:UpdateItem"]
+  writers = [
+    for name, statements in local.table_statements : name
+    if anytrue([for statement in statements : length(setintersection(statement.actions, local.table_write_actions)) > 0])
+  ]
   via_dynamodb = {
     test     = "StringEquals"
     variable = "kms:ViaService"
@@ -148,18 +166,15 @@ resource "aws_kms_alias" "table" {
   target_key_id = aws_kms_key.table[0].key_id
 }
 
-# table_users must name every function whose role reaches the table or its stream.
+# table_users must name every function whose role reaches the table or its stream: a created key's policy
+# names only them, and with a brought key only they get its uses (function_key_statements).
 resource "terraform_data" "table_users_complete" {
-  count = var.create_table_kms_key ? 1 : 0
+  count = var.create_table_kms_key || var.table_kms_key_arn != null ? 1 : 0
 
   lifecycle {
     precondition {
       condition = alltrue([
-        for name, function in local.functions : contains(local.table_users, name) || !anytrue([
-          for statement in function.statements : anytrue([
-            for resource in statement.resources : startswith(resource, local.table_arn) || startswith(resource, local.keys_table_arn)
-          ])
-        ])
+        for name, statements in local.table_statements : contains(local.table_users, name) || length(statements) == 0
       ])
       error_message = "A function uses the table but is missing from local.table_users in keys.tf: add it, or the table key refuses it."
     }

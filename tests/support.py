@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import jsonschema
+import pytest
 
 if TYPE_CHECKING:
     from eventstore.dynamodb.store import DynamoEventStore
@@ -144,3 +145,20 @@ def data_key_resources(environ: dict[str, str] | None = None, *, keys_table: str
         "EVENTSTORE_KEYS_TABLE_NAME": keys_table,
         "EVENTSTORE_DATA_KEY_KMS_KEY_ID": key_id,
     }
+
+
+AWS_TEST_REGION = "us-east-1"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's fake credentials and region, and none of the developer's own (session, profile, endpoint).
+    Autouse in the folders whose conftest imports it (tests/core, tests/removal)."""
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": AWS_TEST_REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)

@@ -166,8 +166,13 @@ class Visibility:
     oldest: str | None = None
 
     def visible(self, event: RecordedEvent) -> bool:
+        return self.shows(event.revision, event.created_at)
+
+    def shows(self, revision: int, committed_at: str) -> bool:
+        """Whether the event at `revision`, committed at `committed_at`, is visible (physical removal asks
+        this of a commit's newest event: its events share one committedAt)."""
         # Instants are fixed-width UTC text (eventstore.timefmt): they compare as strings.
-        return event.revision >= self.floor and (self.oldest is None or event.created_at >= self.oldest)
+        return revision >= self.floor and (self.oldest is None or committed_at >= self.oldest)
 
 
 def visibility(

@@ -1,11 +1,12 @@
 """Which stored commits no reader can see any more: the pure rules physical removal applies.
 
-The visibility rules are the lifecycle model's (docs/design.md, "Physical removal and archive"): the
-visible events of a stream are the revisions >= the floor and, with a max age, committed at or after
-now - maxAge, where floor = max(deletedBefore, truncateBefore, lastRevision - maxCount + 1) and
-maxCount / maxAgeSeconds fall back to the stream type's defaults. The read paths hide exactly these
-events; removal deletes a commit only when every event in it is hidden, and never the item that holds a
-stream's head (see `removable_commits`). No I/O here, so the rules can be checked exhaustively.
+What is visible is decided by one rule, the read paths' (`eventstore.lifecycle.visibility` and
+`Visibility.shows`; docs/design.md, "Lifecycle"): revisions >= the floor and, with a max age, committed at
+or after now - maxAge, where floor = max(1, deletedBefore, truncateBefore, lastRevision - maxCount + 1) and
+maxCount / maxAgeSeconds fall back to the stream type's defaults. Removal applies that rule with the
+stream's head as the last revision and adds its own conditions: a commit goes only when every event in it
+is hidden, once notify_stream has processed it, and never the item that holds a stream's head (see
+`removable_commits`). No I/O here, so the rules can be checked exhaustively.
 """
 
 from __future__ import annotations
@@ -14,10 +15,29 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from eventstore import timefmt
+from eventstore.lifecycle import Retention, StreamControl, StreamMetadata, Visibility, visibility
+
+# Retention is the read side's (a type's default bounds), re-exported for removal's configuration.
+__all__ = [
+    "CONTROL_REVISION",
+    "DELETED",
+    "SNAPSHOT_REVISION",
+    "SWEEP_SHARDS",
+    "TOMBSTONE",
+    "Control",
+    "Retention",
+    "RetentionConfigError",
+    "StoredCommit",
+    "commit_invisible",
+    "parse_defaults",
+    "removable_before",
+    "removable_commits",
+    "sweep_shard",
+]
 
 CONTROL_REVISION: Final = -2
 """Sort key of a stream's control item (metadata, deletion floor, tombstone)."""
@@ -31,14 +51,6 @@ TOMBSTONE: Final = "tombstone"
 
 class RetentionConfigError(ValueError):
     """EVENTSTORE_RETENTION_DEFAULTS is not {type: {maxCount, maxAgeSeconds}} with positive integers."""
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    """Bounds of one stream type (the defaults) or one stream (its control item); None = unbounded."""
-
-    max_count: int | None = None
-    max_age_seconds: int | None = None
 
 
 def parse_defaults(text: str) -> dict[str, Retention]:
@@ -105,16 +117,14 @@ class Control:
         """maxCount or maxAgeSeconds set on the stream: something may fall due at any later time."""
         return self.max_count is not None or self.max_age_seconds is not None
 
-
-def effective_retention(control: Control, defaults: Retention | None) -> Retention:
-    """The stream's own bounds, each falling back to its type's default."""
-    fallback = defaults or Retention()
-    return Retention(
-        max_count=control.max_count if control.max_count is not None else fallback.max_count,
-        max_age_seconds=(
-            control.max_age_seconds if control.max_age_seconds is not None else fallback.max_age_seconds
-        ),
-    )
+    def as_stream_control(self) -> StreamControl:
+        """The same control item as the read paths decode it (`lifecycle.decode_control`)."""
+        return StreamControl(
+            stream_type=self.stream_type,
+            metadata=StreamMetadata(self.max_count, self.max_age_seconds, self.truncate_before),
+            deleted_before=self.deleted_before or 0,
+            tombstoned=self.tombstoned_at is not None,
+        )
 
 
 def removable_before(
@@ -123,18 +133,13 @@ def removable_before(
     """The visible floor of a stream: events with a revision below the first value are invisible, and so
     are events committed before the second (None: no max age).
 
-    `head_last_revision` is the last revision of the stream's head item (its newest commit, or the
-    lifecycle marker's `lastRevision`). A tombstoned stream hides everything."""
+    The reads' `lifecycle.visibility`, with `head_last_revision` as the last revision: the last revision of
+    the stream's head item (its newest commit, or the lifecycle marker's `lastRevision`). A tombstoned
+    stream hides everything (reads answer 410, feeds skip it)."""
     if control.tombstoned_at is not None:
         return head_last_revision + 1, None
-    retention = effective_retention(control, defaults)
-    floor = max(
-        control.deleted_before or 0,
-        control.truncate_before or 0,
-        head_last_revision - retention.max_count + 1 if retention.max_count is not None else 0,
-    )
-    cutoff = now - timedelta(seconds=retention.max_age_seconds) if retention.max_age_seconds else None
-    return floor, cutoff
+    shown = visibility(control.as_stream_control(), defaults, now, head_last_revision)
+    return shown.floor, None if shown.oldest is None else timefmt.parse(shown.oldest)
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,10 +152,10 @@ class StoredCommit:
 
 
 def commit_invisible(commit: StoredCommit, floor: int, cutoff: datetime | None) -> bool:
-    """Every event of the commit is hidden from reads (its events share one `committedAt`)."""
-    if commit.last_revision < floor:
-        return True
-    return cutoff is not None and timefmt.parse(commit.committed_at) < cutoff
+    """Every event of the commit is hidden from reads: its events share one `committedAt`, so none is
+    visible exactly when its newest is not (the reads' own test, `Visibility.shows`)."""
+    shown = Visibility(floor, None if cutoff is None else timefmt.format_instant(cutoff))
+    return not shown.shows(commit.last_revision, commit.committed_at)
 
 
 def removable_commits(

@@ -19,21 +19,10 @@ from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
 from eventstore.payloads import S3PayloadObjects
 from eventstore.table import create_keys_table, create_table
+from tests.support import AWS_TEST_REGION, aws_credentials  # noqa: F401 - the fixture: autouse here
 
-REGION = "us-east-1"
+REGION = AWS_TEST_REGION
 PAGE_KEY_SECRET = b"contract-tests-page-key-secret!!"
-
-
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(autouse=True)

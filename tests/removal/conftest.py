@@ -11,12 +11,13 @@ import pytest
 from moto import mock_aws
 
 from eventstore.table import create_table
+from tests.support import AWS_TEST_REGION, aws_credentials  # noqa: F401 - the fixture: autouse here
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
     from mypy_boto3_s3 import S3Client
 
-REGION = "us-east-1"
+REGION = AWS_TEST_REGION
 TABLE = "events"
 ARCHIVE = "archive-bucket"
 PAYLOADS = "payload-bucket"
@@ -26,18 +27,6 @@ PAYLOADS = "payload-bucket"
 class Aws:
     dynamodb: DynamoDBClient
     s3: S3Client
-
-
-@pytest.fixture(autouse=True)
-def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -107,6 +107,17 @@ def test_truncate_removes_whole_commits_below_it_and_keeps_a_straddling_one(aws:
     assert "sweepShard" not in control(aws, stream_id)
 
 
+def test_a_max_age_beyond_the_calendar_hides_nothing_and_stops_no_sweep(aws: Aws) -> None:
+    """The API takes any maxAgeSeconds up to 2^53 - 1; reads treat one reaching before year 1 as no age
+    bound. Removal follows the same rule: it removes what the truncate hides, and sweeps other streams."""
+    ageless, other = stream(aws, [3, 3, 3]), stream(aws, [3, 3, 3])
+    put_control(aws.dynamodb, TABLE, ageless, truncateBefore=5, maxAgeSeconds=9_007_199_254_740_991)
+    put_control(aws.dynamodb, TABLE, other, truncateBefore=5)
+    remover(aws).run(T0 + timedelta(days=1))
+    assert revisions(aws.dynamodb, TABLE, ageless) == [-2, 0, 4, 7]
+    assert revisions(aws.dynamodb, TABLE, other) == [-2, 0, 4, 7]
+
+
 def test_the_head_commit_stays_even_when_invisible_and_the_stream_stays_due(aws: Aws) -> None:
     stream_id = stream(aws, [1, 1, 1])
     put_control(aws.dynamodb, TABLE, stream_id, truncateBefore=100)

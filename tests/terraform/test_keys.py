@@ -4,11 +4,12 @@ and the key and role policies are what matters, so the plans are read instead of
 from __future__ import annotations
 
 import json
+import uuid
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from tests.terraform.stack import REGION, Stack
+from tests.terraform.stack import REGION, Stack, Terraform
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -22,6 +23,17 @@ TABLE_USERS = {
     "snapshots", "stream_metadata",
 }  # fmt: skip
 KEY = f"arn:aws:kms:{REGION}:{ACCOUNT}:key/"
+# What docs/design.md gives each role on the tables: these write items (to the events or the keys table).
+TABLE_WRITERS = {
+    "append_event", "checkpoints", "create_stream", "delete_stream", "erase_data_subject", "notify_stream",
+    "remove_expired", "snapshots", "stream_metadata",
+}  # fmt: skip
+TABLE_WRITE_ACTIONS = {
+    "dynamodb:BatchWriteItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+}
 
 
 def planned(stack: Stack, name: str, *variables: str) -> dict[str, Any]:
@@ -34,8 +46,8 @@ def planned(stack: Stack, name: str, *variables: str) -> dict[str, Any]:
     return {change["address"]: change["change"]["after"] for change in shown["resource_changes"]}
 
 
-def statements(policy: str) -> Iterable[dict[str, Any]]:
-    found = json.loads(policy)["Statement"]
+def statements(policy: str | dict[str, Any]) -> Iterable[dict[str, Any]]:
+    found = (json.loads(policy) if isinstance(policy, str) else policy)["Statement"]
     return [found] if isinstance(found, dict) else found
 
 
@@ -87,3 +99,82 @@ def test_environment_key_reaches_each_role(stack: Stack) -> None:
             if key in as_set(statement["Resource"])
         ]
         assert granted == [{"kms:Decrypt"}], name
+
+
+def test_every_role_that_writes_the_tables_may_encrypt_with_the_created_key(stack: Stack) -> None:
+    """Applied in a workspace of its own (moto cannot re-encrypt the stack's live table, and a plan reads
+    the roles' policies only during apply once the table changes): the tables are created under the
+    created key, with the roles and their policies. A role that writes items needs kms:Encrypt and
+    kms:GenerateDataKey on the key (through DynamoDB); one that only reads gets Decrypt and DescribeKey."""
+    workspace = f"tablekey-{uuid.uuid4().hex[:8]}"
+    terraform = Terraform(
+        stack.terraform.directory,
+        stack.terraform.env | {"TF_WORKSPACE": workspace},
+        [*stack.terraform.var_args, "-var=create_table_kms_key=true"],
+    )
+    stack.terraform.run("workspace", "new", workspace, "-no-color")
+    stack.terraform.run("workspace", "select", stack.workspace, "-no-color")
+    # Only the roles' policies and what they name (tables, keys, log groups...): no API, no functions.
+    targets = [
+        f"-target={address}"
+        for address in (
+            "aws_iam_role_policy.function",
+            "aws_kms_alias.table",
+            "terraform_data.table_users_complete",
+        )
+    ]
+    try:
+        terraform.run("apply", "-auto-approve", "-input=false", "-no-color", *targets, *terraform.var_args)
+        name = f"eventstore-{workspace}"
+        key = stack.kms().describe_key(KeyId=f"alias/{name}-table")["KeyMetadata"]["Arn"]
+        tables = {f"{name}-events", f"{name}-data-subject-keys"}
+        dynamodb = stack.dynamodb()
+        for table in tables:
+            described = dynamodb.describe_table(TableName=table)["Table"]
+            assert described["SSEDescription"]["KMSMasterKeyArn"] == key, table
+        table_arns = {dynamodb.describe_table(TableName=table)["Table"]["TableArn"] for table in tables}
+        iam = stack.iam()
+        writers: set[str] = set()
+        for function in (*TABLE_USERS, "liveness_check"):
+            document = iam.get_role_policy(
+                RoleName=f"{name}-{function.replace('_', '-')}", PolicyName="least-privilege"
+            )["PolicyDocument"]
+            found = list(statements(document))  # type: ignore[arg-type]
+            if any(
+                as_set(s["Action"]) & TABLE_WRITE_ACTIONS and as_set(s["Resource"]) & table_arns
+                for s in found
+            ):
+                writers.add(function)
+            on_key = [s for s in found if key in as_set(s["Resource"])]
+            uses = set().union(*(as_set(s["Action"]) for s in on_key))
+            read = {"kms:Decrypt", "kms:DescribeKey"}
+            expected = read | {"kms:Encrypt", "kms:GenerateDataKey"} if function in writers else read
+            assert uses == (expected if function in TABLE_USERS else set()), function
+            for statement in on_key:
+                condition = statement["Condition"]["StringEquals"]["kms:ViaService"]
+                assert condition == f"dynamodb.{REGION}.amazonaws.com", function
+        # The roles read back write exactly where the design says (so the check above is not vacuous).
+        assert writers == TABLE_WRITERS
+    finally:
+        terraform.run(
+            "destroy", "-auto-approve", "-input=false", "-no-color", *terraform.var_args, check=False
+        )
+
+
+@pytest.mark.parametrize("key", ["create_table_kms_key=true", f"table_kms_key_arn={KEY}table"])
+def test_a_table_user_left_out_of_the_key_list_fails_the_plan(stack: Stack, key: str) -> None:
+    """Created or brought, a table key reaches only the functions keys.tf lists: forgetting one that uses
+    the table fails the plan instead of a request in production."""
+    keys_tf = stack.terraform.directory / "keys.tf"
+    original = keys_tf.read_text()
+    keys_tf.write_text(original.replace('"checkpoints", ', "", 1))
+    try:
+        assert keys_tf.read_text() != original
+        result = stack.terraform.run(
+            "plan", "-refresh=false", "-input=false", "-no-color", *stack.terraform.var_args, f"-var={key}",
+            check=False,
+        )  # fmt: skip
+    finally:
+        keys_tf.write_text(original)
+    assert result.returncode != 0
+    assert "is missing from local.table_users" in " ".join((result.stdout + result.stderr).split())
