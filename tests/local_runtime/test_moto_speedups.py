@@ -46,16 +46,23 @@ def test_an_item_is_sized_as_moto_sizes_it(attributes: dict[str, Any]) -> None:
     assert item.size() == unpatched
 
 
-def _load(client: Any) -> None:
+def _create_table(client: Any, name: str, string_attributes: tuple[str, ...] = (), **options: Any) -> None:
+    """A table keyed (id S, n N), with `string_attributes` defined for its indexes' keys."""
     client.create_table(
-        TableName=TABLE,
+        TableName=name,
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
         AttributeDefinitions=[
             {"AttributeName": "id", "AttributeType": "S"},
             {"AttributeName": "n", "AttributeType": "N"},
+            *({"AttributeName": attribute, "AttributeType": "S"} for attribute in string_attributes),
         ],
         BillingMode="PAY_PER_REQUEST",
+        **options,
     )
+
+
+def _load(client: Any) -> None:
+    _create_table(client, TABLE)
     # 300 KB items: 60 of them pass both BatchGetItem's 16 MB and Query's 1 MB limits.
     nested = {"M": {f"k{i}": {"L": [{"S": "x" * 1000}, {"N": str(i)}]} for i in range(300)}}
     for n in range(60):
@@ -123,15 +130,7 @@ _OPERATORS = ("=", "<", "<=", ">", ">=", "BETWEEN")
 
 def _ordered_client() -> Any:
     client = boto3.client("dynamodb", region_name="us-east-1")
-    client.create_table(
-        TableName=_ORDERED_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "n", "AttributeType": "N"},
-        ],
-        BillingMode="PAY_PER_REQUEST",
-    )
+    _create_table(client, _ORDERED_TABLE)
     for partition in ("a", "b"):
         for n in _QUERY_KEYS:
             client.put_item(TableName=_ORDERED_TABLE, Item={"id": {"S": partition}, "n": {"N": str(n)}})
@@ -190,16 +189,10 @@ _INDEXED_TABLE = "indexed"
 def _load_indexed(client: Any) -> None:
     """Items of three kinds: big ones in the INCLUDE index, small ones in the KEYS_ONLY index too, and
     some in neither (no index keys: a sparse index leaves them out)."""
-    client.create_table(
-        TableName=_INDEXED_TABLE,
-        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}, {"AttributeName": "n", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "id", "AttributeType": "S"},
-            {"AttributeName": "n", "AttributeType": "N"},
-            {"AttributeName": "shard", "AttributeType": "S"},
-            {"AttributeName": "at", "AttributeType": "S"},
-            {"AttributeName": "due", "AttributeType": "S"},
-        ],
+    _create_table(
+        client,
+        _INDEXED_TABLE,
+        string_attributes=("shard", "at", "due"),
         GlobalSecondaryIndexes=[
             {
                 "IndexName": "byShard",
@@ -218,7 +211,6 @@ def _load_indexed(client: Any) -> None:
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
             },
         ],
-        BillingMode="PAY_PER_REQUEST",
     )
     for n in range(40):
         item: dict[str, Any] = {"id": {"S": f"s{n % 7}"}, "n": {"N": str(n)}, "doc": {"S": "x" * 5000}}
