@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
-from eventstore import timefmt
 from eventstore.lifecycle import Retention, StreamControl, StreamMetadata, Visibility, visibility
 
 # Retention is the read side's (a type's default bounds), re-exported for removal's configuration.
@@ -129,17 +128,13 @@ class Control:
 
 def removable_before(
     control: Control, defaults: Retention | None, head_last_revision: int, now: datetime
-) -> tuple[int, datetime | None]:
-    """The visible floor of a stream: events with a revision below the first value are invisible, and so
-    are events committed before the second (None: no max age).
-
-    The reads' `lifecycle.visibility`, with `head_last_revision` as the last revision: the last revision of
-    the stream's head item (its newest commit, or the lifecycle marker's `lastRevision`). A tombstoned
-    stream hides everything (reads answer 410, feeds skip it)."""
+) -> Visibility:
+    """What reads still show of a stream: the reads' `lifecycle.visibility`, with `head_last_revision` as
+    the last revision (the last revision of the stream's head item: its newest commit, or the lifecycle
+    marker's `lastRevision`). A tombstoned stream hides everything (reads answer 410, feeds skip it)."""
     if control.tombstoned_at is not None:
-        return head_last_revision + 1, None
-    shown = visibility(control.as_stream_control(), defaults, now, head_last_revision)
-    return shown.floor, None if shown.oldest is None else timefmt.parse(shown.oldest)
+        return Visibility(head_last_revision + 1)
+    return visibility(control.as_stream_control(), defaults, now, head_last_revision)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,18 +146,16 @@ class StoredCommit:
     committed_at: str
 
 
-def commit_invisible(commit: StoredCommit, floor: int, cutoff: datetime | None) -> bool:
+def commit_invisible(commit: StoredCommit, shown: Visibility) -> bool:
     """Every event of the commit is hidden from reads: its events share one `committedAt`, so none is
     visible exactly when its newest is not (the reads' own test, `Visibility.shows`)."""
-    shown = Visibility(floor, None if cutoff is None else timefmt.format_instant(cutoff))
     return not shown.shows(commit.last_revision, commit.committed_at)
 
 
 def removable_commits(
     commits: Sequence[StoredCommit],
     *,
-    floor: int,
-    cutoff: datetime | None,
+    shown: Visibility,
     head_commit_revision: int | None,
     processed_through: int,
 ) -> list[StoredCommit]:
@@ -178,7 +171,7 @@ def removable_commits(
     removable = []
     for commit in commits:
         is_head = commit.first_revision == head_commit_revision
-        if is_head or commit.last_revision > processed_through or not commit_invisible(commit, floor, cutoff):
+        if is_head or commit.last_revision > processed_through or not commit_invisible(commit, shown):
             break
         removable.append(commit)
     return removable

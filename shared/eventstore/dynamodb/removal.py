@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_s3.type_defs import ObjectIdentifierTypeDef
 
+    from eventstore.lifecycle import Visibility
     from eventstore.observability import Telemetry
 
 log = logging.getLogger(__name__)
@@ -424,15 +425,14 @@ class Remover:
         if state is None:
             return
         report.streams_swept += 1
-        floor, cutoff = retention.removable_before(
+        shown = retention.removable_before(
             state.control, self._defaults.get(state.stream_type or ""), state.head_last_revision, now
         )
         head_commit = int(state.head["revision"]["N"]) if state.head_kind is None else None
         finished = self._remove_commits(
             stream_id,
             state=state,
-            floor=floor,
-            cutoff=cutoff,
+            shown=shown,
             head_commit=head_commit,
             now=now,
             report=report,
@@ -489,8 +489,7 @@ class Remover:
         stream_id: str,
         *,
         state: _StreamState,
-        floor: int,
-        cutoff: datetime | None,
+        shown: Visibility,
         head_commit: int | None,
         now: datetime,
         report: RunReport,
@@ -506,8 +505,7 @@ class Remover:
             commits = [item for item in page if "digest" in item]
             due = retention.removable_commits(
                 [_stored(item) for item in commits],
-                floor=floor,
-                cutoff=cutoff,
+                shown=shown,
                 head_commit_revision=head_commit,
                 processed_through=state.processed_through,
             )
@@ -520,7 +518,7 @@ class Remover:
             if len(span) < len(commits):
                 # Stopped at a commit that stays. Nothing more is due for good only when it is visible: an
                 # invisible one is the head (due once an append follows it) or not yet notified.
-                return not retention.commit_invisible(_stored(commits[len(span)]), floor, cutoff)
+                return not retention.commit_invisible(_stored(commits[len(span)]), shown)
             if len(page) < self._limits.commits_per_span:
                 return True
             low = int(page[-1]["lastRevision"]["N"]) + 1
