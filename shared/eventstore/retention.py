@@ -12,7 +12,6 @@ is hidden, once notify_stream has processed it, and never the item that holds a 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,10 +28,8 @@ __all__ = [
     "TOMBSTONE",
     "Control",
     "Retention",
-    "RetentionConfigError",
     "StoredCommit",
     "commit_invisible",
-    "parse_defaults",
     "removable_before",
     "removable_commits",
     "sweep_shard",
@@ -46,36 +43,6 @@ SWEEP_SHARDS: Final = 4
 """Partitions of the `dueForRemoval` index: control items spread over `sweepShard` "0".."3"."""
 DELETED: Final = "deleted"
 TOMBSTONE: Final = "tombstone"
-
-
-class RetentionConfigError(ValueError):
-    """EVENTSTORE_RETENTION_DEFAULTS is not {type: {maxCount, maxAgeSeconds}} with positive integers."""
-
-
-def parse_defaults(text: str) -> dict[str, Retention]:
-    """`EVENTSTORE_RETENTION_DEFAULTS`: JSON `{"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}`."""
-    if not text.strip():
-        return {}
-    try:
-        raw = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RetentionConfigError(f"EVENTSTORE_RETENTION_DEFAULTS is not JSON: {exc}") from exc
-    if not isinstance(raw, dict):
-        raise RetentionConfigError("EVENTSTORE_RETENTION_DEFAULTS must be a JSON object keyed by stream type")
-    defaults = {}
-    for stream_type, bounds in raw.items():
-        if not isinstance(bounds, dict) or set(bounds) - {"maxCount", "maxAgeSeconds"}:
-            raise RetentionConfigError(
-                f"EVENTSTORE_RETENTION_DEFAULTS[{stream_type!r}] may hold only maxCount and maxAgeSeconds"
-            )
-        values = {name: bounds.get(name) for name in ("maxCount", "maxAgeSeconds")}
-        for name, value in values.items():
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise RetentionConfigError(
-                    f"EVENTSTORE_RETENTION_DEFAULTS[{stream_type!r}].{name} must be a positive integer"
-                )
-        defaults[stream_type] = Retention(values["maxCount"], values["maxAgeSeconds"])
-    return defaults
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,6 @@ from botocore.config import Config
 
 from eventstore import observability
 from eventstore.config import (
-    ConfigurationError,
     KeySettings,
     PayloadSettings,
     RetentionSettings,
@@ -173,13 +172,9 @@ def remover() -> Remover:
     """The removal function's Remover: its table, the retention defaults and the optional buckets."""
     from eventstore.archive import ArchiveWriter  # noqa: PLC0415 - only the removal function needs these
     from eventstore.dynamodb.removal import PayloadObjects, RemovalSettings, Remover  # noqa: PLC0415
-    from eventstore.retention import parse_defaults  # noqa: PLC0415
 
     settings = RemovalSettings.from_environment()
-    try:
-        defaults = parse_defaults(settings.retention_defaults_json)
-    except ValueError as exc:
-        raise ConfigurationError(str(exc)) from exc
+    defaults = RetentionSettings.from_environment().defaults  # the reads' parse of the same variable
     s3 = s3_client() if settings.archive_bucket or settings.payload_bucket else None
     return Remover(
         dynamodb_client(),

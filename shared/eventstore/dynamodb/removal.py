@@ -57,11 +57,10 @@ the index only up to now minus this, so what it reads is never held back."""
 
 @dataclass(frozen=True, slots=True)
 class RemovalSettings:
-    """The removal function's: its table, the per-type retention defaults, and the optional buckets."""
+    """The removal function's: its table and the optional buckets (its per-type retention defaults are the
+    reads' config.RetentionSettings)."""
 
     table_name: str
-    retention_defaults_json: str
-    """EVENTSTORE_RETENTION_DEFAULTS: JSON {"<streamType>": {"maxCount": N, "maxAgeSeconds": S}}."""
     archive_bucket: str | None
     """EVENTSTORE_ARCHIVE_BUCKET: archive removed events there first (unset: no archive)."""
     payload_bucket: str | None
@@ -71,7 +70,6 @@ class RemovalSettings:
     def from_environment(cls, environ: Mapping[str, str] = os.environ) -> RemovalSettings:
         return cls(
             table_name=required(environ, "EVENTSTORE_TABLE_NAME"),
-            retention_defaults_json=environ.get("EVENTSTORE_RETENTION_DEFAULTS", ""),
             archive_bucket=environ.get("EVENTSTORE_ARCHIVE_BUCKET", "").strip() or None,
             payload_bucket=environ.get("EVENTSTORE_PAYLOAD_BUCKET", "").strip() or None,
         )
