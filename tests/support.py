@@ -8,15 +8,18 @@ import json
 import re
 import socket
 import sys
+import threading
 import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import jsonschema
 import pytest
 
 if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
     from eventstore.dynamodb.store import DynamoEventStore
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,3 +165,35 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(name, value)
     for name in ("AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
+
+
+_DYNAMODB_REQUESTS = threading.Lock()
+
+
+def one_request_at_a_time(client: DynamoDBClient) -> DynamoDBClient:
+    """The client, its operations run one at a time (one lock for every such client): _OneRequestAtATime."""
+    return cast("DynamoDBClient", _OneRequestAtATime(client))
+
+
+class _OneRequestAtATime:
+    """A DynamoDB client whose operations run one at a time.
+
+    DynamoDB applies each request atomically; moto does not under threads: a conditional PutItem checks the
+    key, then writes it, with no lock, so two racing puts can both be told "written". Tests that race the
+    store's writes run on this, as the local runtime's emulator serializes DynamoDB (emulator.py). Only the
+    client's operations are wrapped; everything else (meta, exceptions) is the client's own."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._operations = frozenset(client.meta.method_to_api_mapping)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        if name not in self._operations:
+            return attribute
+
+        def one_at_a_time(**kwargs: Any) -> Any:
+            with _DYNAMODB_REQUESTS:
+                return attribute(**kwargs)
+
+        return one_at_a_time

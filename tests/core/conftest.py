@@ -19,7 +19,7 @@ from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
 from eventstore.payloads import S3PayloadObjects
 from eventstore.table import create_keys_table, create_table
-from tests.support import AWS_TEST_REGION, aws_credentials  # noqa: F401 - the fixture: autouse here
+from tests.support import AWS_TEST_REGION, aws_credentials, one_request_at_a_time  # noqa: F401 - the fixture: autouse here
 
 REGION = AWS_TEST_REGION
 PAGE_KEY_SECRET = b"contract-tests-page-key-secret!!"
@@ -54,7 +54,7 @@ def moto_bucket(endpoint_url: str | None, bucket: str) -> S3PayloadObjects:
 
 def moto_keyring(endpoint_url: str | None, keys_table: str) -> Keyring:
     """A keyring on moto: the keys table (created here) and a customer managed key in moto's KMS."""
-    dynamodb = boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url)
+    dynamodb = one_request_at_a_time(boto3.client("dynamodb", region_name=REGION, endpoint_url=endpoint_url))
     kms = boto3.client("kms", region_name=REGION, endpoint_url=endpoint_url)
     create_keys_table(dynamodb, keys_table)
     key_id = kms.create_key(Description="data keys")["KeyMetadata"]["KeyId"]
@@ -65,7 +65,7 @@ def moto_keyring(endpoint_url: str | None, keys_table: str) -> Keyring:
 def moto_store() -> Iterator[DynamoEventStore]:
     """moto in-process (mock_aws), with moto's KMS for data keys."""
     with mock_aws():
-        client = boto3.client("dynamodb", region_name=REGION)
+        client = one_request_at_a_time(boto3.client("dynamodb", region_name=REGION))
         create_table(client, "events")
         yield _store(client, "events", moto_keyring(None, "keys"), None)
 
@@ -73,7 +73,7 @@ def moto_store() -> Iterator[DynamoEventStore]:
 @pytest.fixture
 def server_store(moto_server_url: str) -> DynamoEventStore:
     """moto in server mode, over HTTP, as the local runtime and Terraform tests use it."""
-    client = boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_server_url)
+    client = one_request_at_a_time(boto3.client("dynamodb", region_name=REGION, endpoint_url=moto_server_url))
     table = f"events-{uuid.uuid4().hex[:8]}"
     create_table(client, table)
     return _store(client, table, moto_keyring(moto_server_url, f"keys-{table}"), moto_server_url)

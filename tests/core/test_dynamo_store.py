@@ -60,21 +60,6 @@ class _ClientStandIn:
         return getattr(self._client, name)
 
 
-class _Serialized(_ClientStandIn):
-    """A DynamoDB client whose calls run one at a time."""
-
-    _lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        call = getattr(self._client, name)
-
-        def serialized(**kwargs: Any) -> Any:
-            with self._lock:
-                return call(**kwargs)
-
-        return serialized
-
-
 ANY_WRITERS = 16
 ANY_ROUNDS = 2
 
@@ -82,12 +67,11 @@ ANY_ROUNDS = 2
 def test_sixteen_writers_racing_any_appends_all_succeed_gapless_without_duplicates(
     store: DynamoEventStore,
 ) -> None:
-    # DynamoDB's conditional writes are atomic; moto's are not under threads (check, then write), so the
-    # calls are serialized as the local runtime's emulator does. It then serves appends one at a time
-    # (tens of ms each on a busy machine): what the last writer of a round waits is its throughput, not
-    # the store's budget, which the next test holds to.
+    # The fixtures' clients run one request at a time (tests/support.py, OneRequestAtATime): appends are
+    # served one by one (tens of ms each on a busy machine), so what the last writer of a round waits is
+    # that throughput, not the store's budget, which the next test holds to.
     store = DynamoEventStore(
-        _Serialized(store.table.client),  # type: ignore[arg-type]
+        store.table.client,
         store.table.name,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),

@@ -32,6 +32,7 @@ from eventstore.pagekeys import PageKeySigner
 from eventstore.table import CONTROL_REVISION, create_table
 from tests.core.conftest import PAGE_KEY_SECRET, REGION, moto_keyring, run_feed_writer
 from tests.core.test_store_contract import CALLER, all_events, events
+from tests.support import one_request_at_a_time
 
 type Store = DynamoEventStore | MemoryEventStore
 
@@ -60,7 +61,7 @@ class Subject:
 def _dynamo(client: Any, table: str, clock: Clock, endpoint: str | None) -> DynamoEventStore:
     create_table(client, table)
     return DynamoEventStore(
-        client,
+        one_request_at_a_time(client),  # racing writes, atomic as DynamoDB's (moto's are not under threads)
         table,
         page_keys=PageKeySigner(PAGE_KEY_SECRET),
         listing_settle=timedelta(0),
