@@ -10,6 +10,10 @@ first invocation against a stubbed DynamoDB/SNS (bench.stub), with the tracing e
 so work deferred to the first request (the X-Ray import and patch) is reported, not hidden; its CPU time
 too, so that init + first call adds like with like. Variants run
 interleaved in a shuffled order each round; medians.
+
+CPU time on a shared 2-vCPU machine swings by ±20% from one sample to the next, so where valgrind is
+installed each init is also counted in CPU instructions (cachegrind, one run each: the count hardly
+varies), a figure the machine's load does not move.
 """
 
 from __future__ import annotations
@@ -18,9 +22,12 @@ import gc
 import json
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -167,6 +174,33 @@ def _sample(variant: str) -> dict[str, float]:
     return {"init": cpu, "wall": wall, **timings}
 
 
+def instructions(variant: str) -> int | None:
+    """The CPU instructions of the variant's process up to "imported" (it exits there), counted by valgrind;
+    None without valgrind."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    function, code = _code(variant)
+    code = code[: code.index("sys.stdout.flush()")]  # init only: no invocation
+    with tempfile.TemporaryDirectory() as folder:
+        counted = subprocess.run(  # noqa: S603 - valgrind, our interpreter, our code
+            [
+                *(valgrind, "--tool=cachegrind", "--cache-sim=no", f"--cachegrind-out-file={folder}/out"),
+                *(sys.executable, "-X", "frozen_modules=on", "-c", code),
+            ],
+            capture_output=True,
+            text=True,
+            env=_environment(function),
+            cwd=ROOT,
+            timeout=300,
+            check=True,
+        )
+    found = re.search(r"I\s+refs:\s+([\d,]+)", counted.stderr)
+    if found is None:
+        raise RuntimeError(f"valgrind printed no count for {variant}: {counted.stderr[-2000:]}")
+    return int(found[1].replace(",", ""))
+
+
 def variants() -> list[str]:
     return [*_PRELUDE, *FUNCTIONS, SEALED_APPEND, "naive append_event"]
 
@@ -235,6 +269,24 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
                 f" (wall {spread['wall']:.2f}x); 1st call {figures['first']:.0f} ms"
                 f" (2nd {figures['second']:.1f}); init+1st {figures['init'] + figures['first']:.0f} ms,"
                 f" {spread['total']:.2f}x",
+            )
+        )
+    counted = {name: instructions(name) for name in ("baseline", *FUNCTIONS)}
+    base_count = counted["baseline"]
+    for name in FUNCTIONS:
+        count = counted[name]
+        report.add(
+            Row(
+                section,
+                f"{name} init, CPU instructions",
+                None if count is None or base_count is None else count / base_count,
+                "x",
+                f"<= {TARGET}",
+                None if count is None or base_count is None else count / base_count <= TARGET,
+                "valgrind is not installed"
+                if count is None or base_count is None
+                else f"{count / 1e6:.0f} M instructions, baseline {base_count / 1e6:.0f} M"
+                " (valgrind, one run: the machine's load does not move it)",
             )
         )
     for name in ("+ jsonschema", "+ aws_xray_sdk patch"):

@@ -483,7 +483,7 @@ def _type_feed_reads(
     are indexed). Written through the store's own writer, not counted; read through read_feed, counted."""
     from eventstore.domain import ANY_REVISION, Caller, NewEvent  # noqa: PLC0415 - the layer is on the path
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415 - the layer is on the path now
-    from eventstore.feeds import FeedWriter  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.feedwriter import FeedWriter  # noqa: PLC0415 - the layer is on the path now
 
     caller = Caller(None, None)
     store = DynamoEventStore(peek, TABLE)

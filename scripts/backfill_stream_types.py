@@ -23,7 +23,7 @@ import boto3
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "shared"))
 
 from eventstore.dynamodb.access import Table
-from eventstore.dynamodb.feeds import TableFeeds
+from eventstore.dynamodb.feeds import TableFeedLog
 from eventstore.feeds import ALL_FEED, decode_item
 
 if TYPE_CHECKING:
@@ -38,7 +38,7 @@ def backfill(client: DynamoDBClient, table_name: str) -> list[str]:
     """Register every stream type the all-types feed holds, first seen with the first item holding it;
     the types, sorted."""
     table = Table(client, table_name)
-    feeds = TableFeeds(table)
+    feeds = TableFeedLog(table)
     found: dict[str, str] = {}
     for page in client.get_paginator("query").paginate(
         TableName=table_name,

@@ -9,7 +9,7 @@ from eventstore.service import ApiService, dynamodb_client, dynamodb_store
 
 DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(DYNAMODB, prepare=("feeds",)),
+    dynamodb_store(DYNAMODB, prepare=("checkpoints",)),
     {"getCheckpoint": checkpoints.get_checkpoint, "putCheckpoint": checkpoints.put_checkpoint},
 )
 

@@ -11,7 +11,7 @@ from eventstore.service import dynamodb_client, dynamodb_store, sns_client
 DYNAMODB = dynamodb_client()
 # Not Powertools' BatchProcessor: it handles one record at a time; this coalesces per stream and batches 10.
 NOTIFIER = notifications.Notifier(
-    dynamodb_store(DYNAMODB, prepare=("cursor", "feeds", "lifecycle")),
+    dynamodb_store(DYNAMODB, prepare=("cursor", "feed_log", "lifecycle")),
     sns_client(),
     TopicSettings.from_environment(),
     observability.Telemetry(),

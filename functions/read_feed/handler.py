@@ -10,7 +10,9 @@ from eventstore.service import ApiService, dynamodb_client, dynamodb_store, keyr
 
 DYNAMODB = dynamodb_client()
 SERVICE = ApiService(
-    dynamodb_store(DYNAMODB, keys=keyring(DYNAMODB, kms=True), payloads=payload_bucket(), prepare=("feeds",)),
+    dynamodb_store(
+        DYNAMODB, keys=keyring(DYNAMODB, kms=True), payloads=payload_bucket(), prepare=("feed_source",)
+    ),
     {
         "readFeed": feeds.read_feed,
         "readTypeFeed": feeds.read_type_feed,

@@ -20,6 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from eventstore import timefmt
+from eventstore.checkpoints import Checkpoint
 from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
@@ -45,22 +46,9 @@ from eventstore.domain import (
     WrongExpectedRevision,
 )
 from eventstore.erasure import DataSubjectState, Keyring, LocalKeyService, MemorySubjectKeys, Sealing
-from eventstore.feeds import (
-    ALL_FEED,
-    Checkpoint,
-    FeedIndex,
-    FeedItem,
-    FeedPage,
-    FeedWriter,
-    StreamCursors,
-    StreamTypeInfo,
-    StreamTypePage,
-    block_of,
-    block_range,
-    check_position,
-    read_page,
-    stream_type_number,
-)
+from eventstore.feedreads import FeedPage, StreamTypeInfo, StreamTypePage, read_page
+from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, block_of, block_range, stream_type_number
+from eventstore.feedwriter import FeedWriter, StreamCursors
 from eventstore.lifecycle import (
     DELETED,
     TOMBSTONE,
@@ -76,6 +64,7 @@ from eventstore.lifecycle import (
 )
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.payloads import MemoryPayloadObjects, PayloadObjects, load, store_large, within_budget
+from eventstore.positions import check_position
 from eventstore.snapshots import (
     NewSnapshot,
     Snapshot,

@@ -30,7 +30,7 @@ from eventstore import timefmt
 from eventstore.commits import Commit, decode_commit, is_commit_key
 from eventstore.config import required
 from eventstore.domain import EventStoreError
-from eventstore.feeds import FeedContention, FeedLog, FeedOutcome, FeedWriter, StreamCursors
+from eventstore.feedwriter import FeedContention, FeedLog, FeedOutcome, FeedWriter, StreamCursors
 from eventstore.lifecycle import LifecycleMarker, decode_marker, is_marker
 from eventstore.observability import logger
 

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from eventstore.checkpoints import Checkpoint
     from eventstore.domain import (
         AppendResult,
         Caller,
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
         StreamState,
     )
     from eventstore.erasure import DataSubjectState
-    from eventstore.feeds import Checkpoint, FeedPage, StreamTypePage
+    from eventstore.feedreads import FeedPage, StreamTypePage
     from eventstore.lifecycle import DeleteMode, StreamMetadata
     from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 

@@ -14,7 +14,7 @@ from eventstore.commits import Commit, decode_commit
 from eventstore.dynamodb.keys import DynamoSubjectKeys
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
-from eventstore.feeds import FeedWriter
+from eventstore.feedwriter import FeedWriter
 from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
 from eventstore.payloads import S3PayloadObjects

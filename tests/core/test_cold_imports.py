@@ -66,14 +66,16 @@ CONCERN_MODULES = frozenset(
     f"eventstore.{name}"
     for name in (
         *(f"api.{concern}" for concern in ("streams", "lifecycle", "subjects", "feeds", "checkpoints")),
-        *("api.snapshots", "api.liveness", "feeds", "snapshots", "pagekeys", "notifications", "erasure"),
-        *(f"dynamodb.{part}" for part in ("writes", "markers", "listing", "cursor", "feeds", "keys")),
+        *("api.snapshots", "api.liveness", "snapshots", "pagekeys", "notifications", "erasure"),
+        *("feeds", "feedwriter", "feedreads", "positions", "checkpoints"),
+        *(f"dynamodb.{part}" for part in ("writes", "markers", "listing", "cursor", "keys")),
+        *("dynamodb.feeds", "dynamodb.feedreads", "dynamodb.checkpoints"),
         *("dynamodb.snapshots", "dynamodb.lifecycle", "dynamodb.removal", "archive", "retention"),
     )
 )
 _KEYS = ("erasure", "dynamodb.keys")
 _WRITES = ("api.streams", "dynamodb.writes", "dynamodb.markers", *_KEYS)
-_FEEDS = ("feeds", "dynamodb.feeds")
+_FEED_ITEMS = ("feeds", "dynamodb.feeds")
 OWN_CONCERN = {
     "append_event": _WRITES,
     "create_stream": _WRITES,
@@ -83,11 +85,14 @@ OWN_CONCERN = {
     "stream_metadata": ("api.lifecycle", "dynamodb.lifecycle"),
     "describe_data_subject": ("api.subjects", *_KEYS),
     "erase_data_subject": ("api.subjects", *_KEYS),
-    "read_feed": ("api.feeds", *_FEEDS, *_KEYS),
-    "checkpoints": ("api.checkpoints", *_FEEDS),
+    "read_feed": ("api.feeds", *_FEED_ITEMS, "feedreads", "dynamodb.feedreads", "positions", *_KEYS),
+    "checkpoints": ("api.checkpoints", "checkpoints", "dynamodb.checkpoints", "positions"),
     "snapshots": ("api.snapshots", "snapshots", "dynamodb.snapshots", *_KEYS),
     "liveness_check": ("api.liveness",),
-    "notify_stream": ("notifications", *_FEEDS, "dynamodb.cursor", "dynamodb.markers", "dynamodb.lifecycle"),
+    "notify_stream": (
+        *("notifications", *_FEED_ITEMS, "feedwriter"),
+        *("dynamodb.cursor", "dynamodb.markers", "dynamodb.lifecycle"),
+    ),
     "remove_expired": ("dynamodb.removal", "archive", "retention"),
 }
 

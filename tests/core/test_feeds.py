@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from eventstore import jsontext
 from eventstore.commits import Commit, content_digest, decode_commit, encode_commit, item_size
 from eventstore.domain import BadPosition, Caller, NewEvent
+from eventstore.feedreads import group_member, read_page
 from eventstore.feeds import (
     ALL_FEED,
     MAX_ITEM_BYTES,
@@ -22,20 +23,16 @@ from eventstore.feeds import (
     FeedIndex,
     FeedItem,
     FeedRef,
-    FeedWriter,
-    StreamCursors,
     decode_item,
-    decode_position,
     encode_item,
-    encode_position,
     feed_key,
-    group_member,
     legacy_type_feed,
-    read_page,
     split_items,
 )
+from eventstore.feedwriter import FeedWriter, StreamCursors
 from eventstore.memory import MemoryEventStore
 from eventstore.payloads import PAGE_BUDGET_BYTES
+from eventstore.positions import decode_position, encode_position
 
 places = st.tuples(st.integers(1, 10**12 - 1), st.integers(0, MAX_ITEM_EVENTS - 1))
 

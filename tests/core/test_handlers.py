@@ -17,7 +17,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from eventstore.erasure import KEY_CACHE_SECONDS
-from eventstore.feeds import StreamCursors
+from eventstore.feedwriter import StreamCursors
 from eventstore.routes import ROUTES, Route
 from eventstore.table import create_table
 from tests.support import PAYLOAD_BUCKET, assert_matches_schema, data_key_resources, load_handler, proxy_event

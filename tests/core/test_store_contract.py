@@ -34,7 +34,8 @@ from eventstore.domain import (
     StreamNotFound,
     WrongExpectedRevision,
 )
-from eventstore.feeds import FeedEvent, StreamCursors, group_member
+from eventstore.feedreads import FeedEvent, group_member
+from eventstore.feedwriter import StreamCursors
 from eventstore.notifications import NotificationCursor
 from eventstore.payloads import PayloadObjects
 from eventstore.store import EventStore, FeedStore

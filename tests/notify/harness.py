@@ -26,7 +26,8 @@ if TYPE_CHECKING:
 
     from eventstore.commits import Commit
     from eventstore.dynamodb.store import DynamoEventStore
-    from eventstore.feeds import FeedItem, StreamCursors
+    from eventstore.feeds import FeedItem
+    from eventstore.feedwriter import StreamCursors
     from eventstore.lifecycle import LifecycleMarker
 
 # botocore addresses DynamoDB Streams by account-id endpoints, which moto does not route.

@@ -19,7 +19,8 @@ from eventstore import timefmt
 from eventstore.commits import Commit
 from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, StreamCursors
+from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem
+from eventstore.feedwriter import StreamCursors
 from eventstore.notifications import Notifier, TopicSettings, parse_event
 from tests.notify.conftest import NotifierFactory
 from tests.notify.harness import (
@@ -410,7 +411,7 @@ def test_the_item_opening_a_block_carries_the_index_of_the_block_before_it(
     assert head.sequence == 3
     assert head.block_index == {"order": (1,), "invoice": (2,)}
     assert [i.block_index for i in store.block(1, 2)] == [None, None]
-    assert store.feeds.indexes(1, 10) == [FeedIndex(1, {"order": (1,), "invoice": (2,)})]
+    assert store.feed_source.indexes(1, 10) == [FeedIndex(1, {"order": (1,), "invoice": (2,)})]
     assert feed_entries(store, "order") == [(ids[0], 1), (ids[2], 1)]
     assert feed_entries(store, "invoice") == [(ids[1], 1)]
 

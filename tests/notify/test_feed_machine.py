@@ -21,16 +21,8 @@ from moto import mock_aws
 
 from eventstore.domain import ANY_REVISION, Caller, NewEvent
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import (
-    ALL_FEED,
-    FeedEvent,
-    FeedItem,
-    block_of,
-    block_range,
-    group_member,
-    index_types,
-    opens_block,
-)
+from eventstore.feedreads import FeedEvent, group_member
+from eventstore.feeds import ALL_FEED, FeedItem, block_of, block_range, index_types, opens_block
 from eventstore.notifications import Notifier, TopicSettings, parse_event
 from eventstore.table import create_table
 from tests.notify.harness import StoreCursor

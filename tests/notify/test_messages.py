@@ -12,7 +12,8 @@ from typing import Any
 from eventstore.commits import Commit
 from eventstore.domain import Caller, NewEvent, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
-from eventstore.feeds import FeedItem, StreamCursors
+from eventstore.feeds import FeedItem
+from eventstore.feedwriter import StreamCursors
 from eventstore.lifecycle import LifecycleMarker
 from eventstore.notifications import (
     MAX_PUBLISH_BYTES,

@@ -11,7 +11,7 @@ from eventstore.http import Response, json_body
 
 if TYPE_CHECKING:
     from eventstore.api.requests import Telemetry
-    from eventstore.feeds import Checkpoint
+    from eventstore.checkpoints import Checkpoint
     from eventstore.http import Request
     from eventstore.store import FeedStore
 

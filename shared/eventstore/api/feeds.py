@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, Any, Final
 from eventstore import validation
 from eventstore.api import requests
 from eventstore.domain import InvalidRequest
-from eventstore.feeds import MAX_GROUP_SIZE, MAX_STREAM_TYPES_PAGE
+from eventstore.feedreads import MAX_GROUP_SIZE, MAX_STREAM_TYPES_PAGE
 from eventstore.http import Response
 
 if TYPE_CHECKING:
     from eventstore.api.requests import Telemetry
-    from eventstore.feeds import FeedEvent
+    from eventstore.feedreads import FeedEvent
     from eventstore.http import Request
     from eventstore.store import FeedStore
 

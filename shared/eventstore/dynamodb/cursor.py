@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 from eventstore.commits import Commit
 from eventstore.dynamodb.access import Table, condition_failed, dynamodb_errors
 from eventstore.dynamodb.markers import ListingMarkers
-from eventstore.feeds import StreamCursors
+from eventstore.feedwriter import StreamCursors
 from eventstore.store import MAX_PAGE_EVENTS
 from eventstore.table import SUMMARY_REVISION
 

@@ -1,5 +1,6 @@
 """DynamoEventStore: the EventStore, FeedStore, SnapshotStore and NotificationCursor on one DynamoDB table,
-composed of the writer, the reads, the listing, the cursor, the feeds, the snapshots and the lifecycle (each
+composed of the writer, the reads, the listing, the cursor, the feed log and source, the checkpoints, the
+snapshots and the lifecycle (each
 given the same table; all but the reads made on first use, or at init by `prepare`)."""
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_b
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eventstore.checkpoints import Checkpoint
     from eventstore.commits import Commit
     from eventstore.domain import (
         AppendResult,
@@ -29,20 +31,34 @@ if TYPE_CHECKING:
         StreamPage,
         StreamState,
     )
+    from eventstore.dynamodb.checkpoints import TableCheckpoints
     from eventstore.dynamodb.cursor import SummaryCursor
-    from eventstore.dynamodb.feeds import TableFeeds
+    from eventstore.dynamodb.feedreads import TableFeedSource
+    from eventstore.dynamodb.feeds import TableFeedLog
     from eventstore.dynamodb.lifecycle import StreamLifecycle
     from eventstore.dynamodb.listing import StreamListing
     from eventstore.dynamodb.markers import ListingMarkers
     from eventstore.dynamodb.snapshots import TableSnapshots
     from eventstore.dynamodb.writes import CommitWriter
     from eventstore.erasure import DataSubjectState, Keyring
-    from eventstore.feeds import Checkpoint, FeedItem, FeedPage, StreamCursors, StreamTypePage
+    from eventstore.feedreads import FeedPage, StreamTypePage
+    from eventstore.feeds import FeedItem
+    from eventstore.feedwriter import StreamCursors
     from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
     from eventstore.pagekeys import PageKeySigner
     from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 
-type Component = Literal["writer", "markers", "listing", "cursor", "feeds", "snapshots", "lifecycle"]
+type Component = Literal[
+    "writer",
+    "markers",
+    "listing",
+    "cursor",
+    "feed_log",
+    "feed_source",
+    "checkpoints",
+    "snapshots",
+    "lifecycle",
+]
 """The parts of the store made on first use (the reads are always there)."""
 
 
@@ -117,10 +133,22 @@ class DynamoEventStore:
         return SummaryCursor(self.table, self.markers)
 
     @functools.cached_property
-    def feeds(self) -> TableFeeds:
-        from eventstore.dynamodb.feeds import TableFeeds  # noqa: PLC0415 - feeds, checkpoints, notify_stream
+    def feed_log(self) -> TableFeedLog:
+        from eventstore.dynamodb.feeds import TableFeedLog  # noqa: PLC0415 - notify_stream only
 
-        return TableFeeds(self.table, self._clock, self._retention)
+        return TableFeedLog(self.table)
+
+    @functools.cached_property
+    def feed_source(self) -> TableFeedSource:
+        from eventstore.dynamodb.feedreads import TableFeedSource  # noqa: PLC0415 - read_feed only
+
+        return TableFeedSource(self.table, self._clock, self._retention)
+
+    @functools.cached_property
+    def checkpoints(self) -> TableCheckpoints:
+        from eventstore.dynamodb.checkpoints import TableCheckpoints  # noqa: PLC0415 - checkpoints only
+
+        return TableCheckpoints(self.table, self._clock)
 
     @functools.cached_property
     def snapshots(self) -> TableSnapshots:
@@ -217,10 +245,10 @@ class DynamoEventStore:
         member: int | None = None,
         size: int | None = None,
     ) -> FeedPage:
-        from eventstore.feeds import read_page  # noqa: PLC0415 - read_feed only (self.feeds)
+        from eventstore.feedreads import read_page  # noqa: PLC0415 - read_feed only (self.feed_source)
 
         return read_page(
-            self.feeds,
+            self.feed_source,
             stream_type,
             after,
             limit,
@@ -239,13 +267,13 @@ class DynamoEventStore:
         return self._keys().open_commit(loaded)
 
     def stream_types(self, after: str | None, limit: int) -> StreamTypePage:
-        return self.feeds.stream_types(after, limit)
+        return self.feed_source.stream_types(after, limit)
 
     def get_checkpoint(self, name: str) -> Checkpoint:
-        return self.feeds.get_checkpoint(name)
+        return self.checkpoints.get(name)
 
     def put_checkpoint(self, name: str, position: str, expected: str | NotGiven | None) -> Checkpoint:
-        return self.feeds.put_checkpoint(name, position, expected)
+        return self.checkpoints.put(name, position, expected)
 
     # SnapshotStore
 
@@ -258,13 +286,13 @@ class DynamoEventStore:
     # NotificationCursor (and the feed writer's FeedLog)
 
     def head(self, feed: str) -> FeedItem | None:
-        return self.feeds.head(feed)
+        return self.feed_log.head(feed)
 
     def put(self, item: FeedItem) -> bool:
-        return self.feeds.put(item)
+        return self.feed_log.put(item)
 
     def block(self, first: int, last: int) -> list[FeedItem]:
-        return self.feeds.block(first, last)
+        return self.feed_log.block(first, last)
 
     def cursors(self, stream_ids: Collection[str]) -> dict[str, StreamCursors]:
         return self.cursor.cursors(stream_ids)
