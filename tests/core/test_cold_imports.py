@@ -69,21 +69,23 @@ CONCERN_MODULES = frozenset(
         *("api.snapshots", "api.liveness", "feeds", "snapshots", "pagekeys", "notifications", "erasure"),
         *(f"dynamodb.{part}" for part in ("writes", "markers", "listing", "cursor", "feeds", "keys")),
         *("dynamodb.snapshots", "dynamodb.lifecycle", "dynamodb.removal", "archive", "retention"),
+        *("appends", "listing", "payloadbucket"),
     )
 )
 _KEYS = ("erasure", "dynamodb.keys")
-_WRITES = ("api.streams", "dynamodb.writes", "dynamodb.markers", *_KEYS)
+_STREAMS = ("api.streams", "appends")  # api.streams builds the appends' values
+_WRITES = (*_STREAMS, "dynamodb.writes", "dynamodb.markers", *_KEYS, "payloadbucket")
 _FEEDS = ("feeds", "dynamodb.feeds")
 OWN_CONCERN = {
     "append_event": _WRITES,
     "create_stream": _WRITES,
-    "read_events": ("api.streams", *_KEYS),
-    "list_streams": ("api.streams", "dynamodb.listing", "pagekeys"),
+    "read_events": (*_STREAMS, *_KEYS, "payloadbucket"),
+    "list_streams": (*_STREAMS, "listing", "dynamodb.listing", "pagekeys"),
     "delete_stream": ("api.lifecycle", "dynamodb.lifecycle"),
     "stream_metadata": ("api.lifecycle", "dynamodb.lifecycle"),
     "describe_data_subject": ("api.subjects", *_KEYS),
     "erase_data_subject": ("api.subjects", *_KEYS),
-    "read_feed": ("api.feeds", *_FEEDS, *_KEYS),
+    "read_feed": ("api.feeds", *_FEEDS, *_KEYS, "payloadbucket"),
     "checkpoints": ("api.checkpoints", *_FEEDS),
     "snapshots": ("api.snapshots", "snapshots", "dynamodb.snapshots", *_KEYS),
     "liveness_check": ("api.liveness",),

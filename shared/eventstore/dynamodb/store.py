@@ -17,18 +17,9 @@ from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_b
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eventstore.appends import AppendResult, NewEvent
     from eventstore.commits import Commit
-    from eventstore.domain import (
-        AppendResult,
-        Caller,
-        EventPage,
-        ExpectedRevision,
-        NewEvent,
-        NotGiven,
-        RecordedEvent,
-        StreamPage,
-        StreamState,
-    )
+    from eventstore.domain import Caller, EventPage, ExpectedRevision, NotGiven, RecordedEvent, StreamState
     from eventstore.dynamodb.cursor import SummaryCursor
     from eventstore.dynamodb.feeds import TableFeeds
     from eventstore.dynamodb.lifecycle import StreamLifecycle
@@ -39,6 +30,7 @@ if TYPE_CHECKING:
     from eventstore.erasure import DataSubjectState, Keyring
     from eventstore.feeds import Checkpoint, FeedItem, FeedPage, StreamCursors, StreamTypePage
     from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
+    from eventstore.listing import StreamPage
     from eventstore.pagekeys import PageKeySigner
     from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 
