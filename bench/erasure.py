@@ -46,9 +46,11 @@ def _keyring(dynamodb: Any, key_id: str, calls: Counter[str]) -> Keyring:
 def _appends(subjects: int) -> tuple[Counter[str], Counter[str]]:
     """KMS calls of APPENDS appends over `subjects` subjects, then of reading them all back in a new
     container (cold cache)."""
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.domain import Caller  # noqa: PLC0415
+    from eventstore.dynamodb.keys import create_keys_table  # noqa: PLC0415
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
-    from eventstore.table import create_keys_table, create_table  # noqa: PLC0415
+    from eventstore.table import create_table  # noqa: PLC0415
 
     caller = Caller(_PRINCIPAL, "bench")
     with mock_aws():
@@ -76,9 +78,10 @@ def _appends(subjects: int) -> tuple[Counter[str], Counter[str]]:
 
 def _seal_cpu_microseconds(count: int = 2000) -> tuple[float, float]:
     """CPU per append to seal one event with a warm key cache, and per event to open it."""
-    from eventstore.commits import decode_commit, encode_commit  # noqa: PLC0415 - the layer is on the path now
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415
-    from eventstore.table import create_keys_table  # noqa: PLC0415
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.commits import decode_commit, encode_commit  # noqa: PLC0415
+    from eventstore.domain import Caller  # noqa: PLC0415
+    from eventstore.dynamodb.keys import create_keys_table  # noqa: PLC0415
 
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name=REGION)

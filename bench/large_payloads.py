@@ -40,10 +40,11 @@ def _counted(client: Any, calls: Counter[str]) -> Any:
 
 def _append_and_read(payload: Any) -> dict[str, Any]:
     """Requests, write units and read units of appending one event with this payload and reading it."""
-    from eventstore.commits import item_size  # noqa: PLC0415 - the layer is on the path now
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.commits import item_size  # noqa: PLC0415
+    from eventstore.domain import Caller  # noqa: PLC0415
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
-    from eventstore.payloads import S3PayloadObjects  # noqa: PLC0415
+    from eventstore.payloadbucket import S3PayloadObjects  # noqa: PLC0415
     from eventstore.table import create_table  # noqa: PLC0415
 
     caller = Caller("arn:aws:iam::123456789012:user/bench", "bench")

@@ -481,7 +481,8 @@ def _type_feed_reads(
     """Requests and read units per 1,000 events of a type feed, the type `share` of the traffic: commits of
     10 events, one commit per notify batch (so one all-types item each, the most items; blocks close and
     are indexed). Written through the store's own writer, not counted; read through read_feed, counted."""
-    from eventstore.domain import ANY_REVISION, Caller, NewEvent  # noqa: PLC0415 - the layer is on the path
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path
+    from eventstore.domain import ANY_REVISION, Caller  # noqa: PLC0415
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415 - the layer is on the path now
     from eventstore.feedwriter import FeedWriter  # noqa: PLC0415 - the layer is on the path now
 

@@ -39,8 +39,9 @@ _T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def _populate(dynamodb: Any, events_per_commit: int) -> None:
-    from eventstore.commits import encode_commit  # noqa: PLC0415 - the layer is on the path now
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.commits import encode_commit  # noqa: PLC0415
+    from eventstore.domain import Caller  # noqa: PLC0415
     from eventstore.dynamodb.markers import listing_entry  # noqa: PLC0415
     from eventstore.retention import sweep_shard  # noqa: PLC0415
     from eventstore.table import layout  # noqa: PLC0415

@@ -100,7 +100,8 @@ def run(report: Report, *, events: int = EVENTS, rounds: int = 5) -> None:
 
 
 def _run(report: Report, *, events: int, rounds: int) -> None:
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - the layer is on the path now
+    from eventstore.domain import Caller  # noqa: PLC0415
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
     from eventstore.snapshots import NewSnapshot  # noqa: PLC0415
     from eventstore.table import create_table  # noqa: PLC0415

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING
 import boto3
 from botocore.config import Config
 
-from eventstore.table import create_keys_table, create_table
+from eventstore.dynamodb.keys import create_keys_table
+from eventstore.table import create_table
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient

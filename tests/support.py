@@ -131,7 +131,7 @@ def data_key_resources(environ: dict[str, str] | None = None, *, keys_table: str
     functions at them."""
     import boto3  # noqa: PLC0415 - only the tests that build handlers need it
 
-    from eventstore.table import create_keys_table  # noqa: PLC0415
+    from eventstore.dynamodb.keys import create_keys_table  # noqa: PLC0415
 
     create_keys_table(boto3.client("dynamodb"), keys_table)
     key_id = boto3.client("kms").create_key(Description="data keys")["KeyMetadata"]["KeyId"]

@@ -22,10 +22,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
-from eventstore.domain import Caller, NewEvent, PayloadRef, PayloadTooLarge, RecordedEvent, StreamState
+from eventstore.domain import Caller, PayloadRef, PayloadTooLarge, RecordedEvent, StreamState
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.type_defs import AttributeValueTypeDef
+
+    from eventstore.appends import NewEvent
 
 MAX_ITEM_BYTES: Final = 400 * 1024
 """DynamoDB's item size limit: one append is one item."""

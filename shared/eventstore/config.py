@@ -1,8 +1,9 @@
 """Configuration, read once at the edge (module scope of each handler); fails fast naming what is missing.
 
-The settings most functions read; the others live beside their one user (pagekeys.PageKeySettings,
-notifications.TopicSettings, dynamodb.removal.RemovalSettings), so that no init builds settings it never
-reads (docs/design.md, "Cold start")."""
+The settings most functions read; the others live beside their users (pagekeys.PageKeySettings,
+notifications.TopicSettings, dynamodb.removal.RemovalSettings, erasure.KeySettings,
+payloadbucket.PayloadSettings), so that no init builds settings it never reads (docs/design.md, "Cold
+start")."""
 
 from __future__ import annotations
 
@@ -64,30 +65,3 @@ class RetentionSettings:
             return cls(parse_retention_defaults(json.loads(text)))
         except ValueError as exc:  # json.JSONDecodeError is a ValueError too
             raise ConfigurationError(f"EVENTSTORE_RETENTION_DEFAULTS: {exc}") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class KeySettings:
-    """The data-subject keys: their table and the KMS key that wraps them (None for functions that only
-    erase or describe subjects and never use a key)."""
-
-    table_name: str
-    kms_key_id: str | None
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ, *, kms: bool) -> KeySettings:
-        return cls(
-            table_name=required(environ, "EVENTSTORE_KEYS_TABLE_NAME"),
-            kms_key_id=required(environ, "EVENTSTORE_DATA_KEY_KMS_KEY_ID") if kms else None,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class PayloadSettings:
-    """The bucket that holds payloads too large for a commit item (docs/design.md, "Large payloads")."""
-
-    bucket: str
-
-    @classmethod
-    def from_environment(cls, environ: Mapping[str, str] = os.environ) -> PayloadSettings:
-        return cls(bucket=required(environ, "EVENTSTORE_PAYLOAD_BUCKET"))

@@ -21,18 +21,6 @@ into the proxy event, Lambda's 6 MiB invocation request (docs/design.md, "Large 
 
 
 @dataclass(frozen=True, slots=True)
-class NewEvent:
-    """An event to append, as the client described it (ids already resolved)."""
-
-    event_id: str
-    event_type: str
-    payload: JsonValue
-    metadata: dict[str, JsonValue] = field(default_factory=dict)
-    data_subject: str | None = None
-    """The person the payload is about: the payload is stored encrypted under that subject's key."""
-
-
-@dataclass(frozen=True, slots=True)
 class Caller:
     """Who made the request, recorded in each event's metadata."""
 
@@ -84,17 +72,6 @@ class StreamState:
 
 
 @dataclass(frozen=True, slots=True)
-class AppendResult:
-    stream: StreamState
-    replayed: bool
-    """True when the append had already been carried out by an earlier identical request."""
-
-    first_revision: int
-    attempts: int = 1
-    """Commit writes the append made: more than one when an "any" append lost races and retried."""
-
-
-@dataclass(frozen=True, slots=True)
 class EventPage:
     events: tuple[RecordedEvent, ...]
     has_more: bool
@@ -102,18 +79,6 @@ class EventPage:
     first_revision: int = 1
     """Where the page starts: after-revision + 1, or the stream's first visible revision when that is
     higher (earlier events were deleted, truncated or are past the stream's retention)."""
-
-
-@dataclass(frozen=True, slots=True)
-class StreamPage:
-    streams: tuple[StreamState, ...]
-    has_more: bool
-    next_page_key: str | None
-    settled_until: str | None
-    """The listing's horizon: once a listing ends, every update at or before it is in it (at that revision
-    or a newer one). Later updates are listed as far as the index shows them already, and again later:
-    pollers pass this, not the newest `updatedAt` they saw, as the next `updated-after`. None: the listing
-    starts after the end of time."""
 
 
 class NotGiven(enum.Enum):

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import json
 import logging
+import os
 import secrets
 import threading
 import time
@@ -27,12 +28,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from eventstore import commits, timefmt
+from eventstore.config import required
 from eventstore.domain import (
     Caller,
     DataSubjectErased,
     DataSubjectNotFound,
     EventPage,
-    NewEvent,
     RecordedEvent,
     ServiceUnavailable,
 )
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from mypy_boto3_kms import KMSClient
 
+    from eventstore.appends import NewEvent
     from eventstore.commits import Commit
     from eventstore.snapshots import Snapshot
 
@@ -206,6 +208,23 @@ class MemorySubjectKeys:
                 known = SubjectKey(data_subject, None, erased_at, caller.principal)
                 self._keys[data_subject] = known
             return known
+
+
+@dataclass(frozen=True, slots=True)
+class KeySettings:
+    """The data-subject keys: their table and the KMS key that wraps them (None for functions that only
+    erase or describe subjects and never use a key). Here, not in eventstore.config: functions without
+    keys do not create it at init."""
+
+    table_name: str
+    kms_key_id: str | None
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str] = os.environ, *, kms: bool) -> KeySettings:
+        return cls(
+            table_name=required(environ, "EVENTSTORE_KEYS_TABLE_NAME"),
+            kms_key_id=required(environ, "EVENTSTORE_DATA_KEY_KMS_KEY_ID") if kms else None,
+        )
 
 
 # The keyring ----------------------------------------------------------------------------------------

@@ -20,11 +20,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from eventstore import timefmt
+from eventstore.appends import AppendResult, NewEvent
 from eventstore.checkpoints import Checkpoint
 from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
-    AppendResult,
     Caller,
     CheckpointConflict,
     CheckpointNotFound,
@@ -32,7 +32,6 @@ from eventstore.domain import (
     EventPage,
     ExpectedRevision,
     MetadataConflict,
-    NewEvent,
     NotGiven,
     RecordedEvent,
     SnapshotBeyondStream,
@@ -41,7 +40,6 @@ from eventstore.domain import (
     StreamAlreadyExists,
     StreamDeleted,
     StreamNotFound,
-    StreamPage,
     StreamState,
     WrongExpectedRevision,
 )
@@ -62,6 +60,7 @@ from eventstore.lifecycle import (
     visibility,
     visible_part,
 )
+from eventstore.listing import StreamPage
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.payloads import MemoryPayloadObjects, PayloadObjects, load, store_large, within_budget
 from eventstore.positions import check_position

@@ -8,23 +8,15 @@ had been inline: plain (`pack_payload`'s bytes) or sealed, for Keyring.open_comm
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import functools
 import hashlib
 import json
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any, Final, Protocol
-
-from botocore.exceptions import BotoCoreError, ClientError
+from typing import Any, Final, Protocol
 
 from eventstore import commits, jsontext
-from eventstore.domain import PayloadTooLarge, RecordedEvent, ServiceUnavailable, StoredPayloadCorrupt
-
-if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+from eventstore.domain import PayloadTooLarge, RecordedEvent, StoredPayloadCorrupt
 
 LAMBDA_RESPONSE_BYTES: Final = 6 * 1024 * 1024 + 100
 """Lambda's synchronous response limit as enforced: 6,291,556 bytes (6 MiB + 100) of the proxy response's
@@ -40,13 +32,10 @@ escaped."""
 PAGE_BUDGET_BYTES: Final = LAMBDA_RESPONSE_BYTES - RESPONSE_MARGIN_BYTES
 """What a page's events may take in the response; a page ends early (hasMore) before it would pass."""
 
-_S3_TRANSIENT: Final = frozenset(
-    {"SlowDown", "InternalError", "ServiceUnavailable", "RequestTimeout", "503", "500"}
-)
-
 
 class PayloadObjects(Protocol):
-    """The payload bucket (S3PayloadObjects; MemoryPayloadObjects for the memory store and tests)."""
+    """The payload bucket (payloadbucket.S3PayloadObjects; MemoryPayloadObjects for the memory store and
+    tests)."""
 
     def put(self, key: str, body: bytes) -> None:
         """Store the object (overwriting the same key is harmless: the key is the content's hash)."""
@@ -55,56 +44,6 @@ class PayloadObjects(Protocol):
     def get(self, key: str) -> bytes:
         """The object; StoredPayloadCorrupt when there is none."""
         ...
-
-
-class S3PayloadObjects:
-    """One S3 bucket. The client is made on first use: containers that only see small payloads never load
-    S3's service model (cold start, docs/design.md)."""
-
-    def __init__(self, client: Callable[[], S3Client], bucket: str) -> None:
-        self._make_client = client
-        self.bucket = bucket
-
-    @functools.cached_property
-    def _client(self) -> S3Client:
-        return self._make_client()
-
-    def put(self, key: str, body: bytes) -> None:
-        with _s3_errors("stored; nothing was written, retry the request"):
-            # S3 checks the SHA-256 of what it received against the one sent.
-            self._client.put_object(
-                Bucket=self.bucket,
-                Key=key,
-                Body=body,
-                ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode(),
-            )
-
-    def get(self, key: str) -> bytes:
-        try:
-            with _s3_errors("read; retry the request"):
-                answer = self._client.get_object(Bucket=self.bucket, Key=key)
-                body: bytes = answer["Body"].read()
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] in {"NoSuchKey", "404"}:
-                raise StoredPayloadCorrupt(f"the payload object {key} is missing") from exc
-            raise
-        return body
-
-
-@contextlib.contextmanager
-def _s3_errors(doing: str) -> Iterator[None]:
-    """S3 failures left after botocore's retries become ServiceUnavailable (503); others pass (500)."""
-    try:
-        yield
-    except ClientError as exc:
-        code = exc.response["Error"]["Code"]
-        if code in _S3_TRANSIENT:
-            raise ServiceUnavailable(f"S3 is unavailable ({code}): the payload could not be {doing}") from exc
-        raise
-    except BotoCoreError as exc:
-        raise ServiceUnavailable(
-            f"S3 could not be reached ({type(exc).__name__}): the payload could not be {doing}"
-        ) from exc
 
 
 class MemoryPayloadObjects:

@@ -14,14 +14,8 @@ import botocore.session
 from botocore.config import Config
 
 from eventstore import observability
-from eventstore.config import (
-    KeySettings,
-    PayloadSettings,
-    RetentionSettings,
-    StoreSettings,
-)
+from eventstore.config import RetentionSettings, StoreSettings
 from eventstore.dynamodb.store import Component, DynamoEventStore
-from eventstore.payloads import S3PayloadObjects
 
 if TYPE_CHECKING:
     from botocore.client import BaseClient
@@ -34,6 +28,7 @@ if TYPE_CHECKING:
     from eventstore.api.requests import Telemetry
     from eventstore.dynamodb.removal import Remover
     from eventstore.erasure import Keyring
+    from eventstore.payloadbucket import S3PayloadObjects
 
 # Bounded SDK retries (standard mode backs off with jitter) so a throttled request ends as a 503 well
 # inside API Gateway's 29 s integration timeout.
@@ -93,6 +88,8 @@ def _s3_client() -> S3Client:
 
 def payload_bucket() -> S3PayloadObjects:
     """The payload bucket; its S3 client is made on the first large payload, not at init."""
+    from eventstore.payloadbucket import PayloadSettings, S3PayloadObjects  # noqa: PLC0415 - bucket users only
+
     return S3PayloadObjects(_s3_client, PayloadSettings.from_environment().bucket)
 
 
@@ -126,7 +123,7 @@ def keyring(client: DynamoDBClient, *, kms: bool) -> Keyring:
     """The data-subject keys, on the function's one DynamoDB client (another costs ~4 ms of init); with
     `kms`, the key service too (functions that seal or open payloads)."""
     from eventstore.dynamodb.keys import DynamoSubjectKeys  # noqa: PLC0415 - functions with keys only
-    from eventstore.erasure import Keyring, KmsKeyService  # noqa: PLC0415
+    from eventstore.erasure import Keyring, KeySettings, KmsKeyService  # noqa: PLC0415
 
     settings = KeySettings.from_environment(kms=kms)
     service = KmsKeyService(_kms_client, settings.kms_key_id) if settings.kms_key_id is not None else None

@@ -15,20 +15,13 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from datetime import datetime
 
+    from eventstore.appends import AppendResult, NewEvent
     from eventstore.checkpoints import Checkpoint
-    from eventstore.domain import (
-        AppendResult,
-        Caller,
-        EventPage,
-        ExpectedRevision,
-        NewEvent,
-        NotGiven,
-        StreamPage,
-        StreamState,
-    )
+    from eventstore.domain import Caller, EventPage, ExpectedRevision, NotGiven, StreamState
     from eventstore.erasure import DataSubjectState
     from eventstore.feedreads import FeedPage, StreamTypePage
     from eventstore.lifecycle import DeleteMode, StreamMetadata
+    from eventstore.listing import StreamPage
     from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 
 MAX_PAGE_EVENTS: Final = 1000

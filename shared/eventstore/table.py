@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ class TableLayout:
 
 @cache
 def layout() -> TableLayout:
-    definition: dict[str, Any] = json.loads(resources.files(__package__).joinpath("table.json").read_text())
+    definition: dict[str, Any] = json.loads(Path(__file__).with_name("table.json").read_text())
     indexes = {index["name"]: index for index in definition["global_secondary_indexes"]}
     index = indexes[definition["listing_index"]]
     removal = indexes[definition["removal_index"]]
@@ -56,50 +56,6 @@ def layout() -> TableLayout:
         removal_hash_key=removal["hash_key"],
         definition=definition,
     )
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotLayout:
-    attributes: tuple[str, ...]
-    """Every attribute a snapshot item may hold (the snapshots function's IAM policy allows no other)."""
-    commit_attributes: tuple[str, ...]
-    """What the snapshots function may read of a commit: its key, stream type and last revision."""
-
-
-@cache
-def snapshot_layout() -> SnapshotLayout:
-    definition: dict[str, Any] = layout().definition["snapshots"]
-    if int(definition["revision"]) != SNAPSHOT_REVISION:
-        raise ValueError("table.json's snapshot revision differs from eventstore.table.SNAPSHOT_REVISION")
-    return SnapshotLayout(
-        attributes=tuple(definition["attributes"]), commit_attributes=tuple(definition["commit_attributes"])
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class KeysLayout:
-    hash_key: str
-    definition: dict[str, Any]
-
-
-@cache
-def keys_layout() -> KeysLayout:
-    definition: dict[str, Any] = layout().definition["data_subject_keys"]
-    return KeysLayout(hash_key=definition["hash_key"], definition=definition)
-
-
-def create_keys_table(client: DynamoDBClient, table_name: str) -> None:
-    """Create the data-subject keys table on an emulator, exactly as terraform/erasure.tf does."""
-    definition = keys_layout().definition
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[
-            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in definition["attributes"]
-        ],
-        KeySchema=[{"AttributeName": definition["hash_key"], "KeyType": "HASH"}],
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name)
 
 
 def _index(index: dict[str, Any]) -> GlobalSecondaryIndexTypeDef:

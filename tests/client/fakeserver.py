@@ -24,7 +24,8 @@ from botocore.credentials import Credentials
 from eventstore import http, timefmt, validation
 from eventstore.api import checkpoints, feeds, lifecycle, snapshots, streams, subjects
 from eventstore.api.requests import Telemetry
-from eventstore.domain import ANY_REVISION, AppendResult, Caller, EventStoreError, InvalidRequest, NewEvent
+from eventstore.appends import AppendResult, NewEvent
+from eventstore.domain import ANY_REVISION, Caller, EventStoreError, InvalidRequest
 from eventstore.memory import MemoryEventStore
 
 ACCESS_KEY = "AKIDEXAMPLE"

@@ -11,14 +11,14 @@ import pytest
 from moto import mock_aws
 
 from eventstore.commits import Commit, decode_commit
-from eventstore.dynamodb.keys import DynamoSubjectKeys
+from eventstore.dynamodb.keys import DynamoSubjectKeys, create_keys_table
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
 from eventstore.feedwriter import FeedWriter
 from eventstore.memory import MemoryEventStore
 from eventstore.pagekeys import PageKeySigner
-from eventstore.payloads import S3PayloadObjects
-from eventstore.table import create_keys_table, create_table
+from eventstore.payloadbucket import S3PayloadObjects
+from eventstore.table import create_table
 from tests.support import AWS_TEST_REGION, aws_credentials, one_request_at_a_time  # noqa: F401 - the fixture: autouse here
 
 REGION = AWS_TEST_REGION

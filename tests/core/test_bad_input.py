@@ -17,7 +17,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from eventstore.domain import Caller, NewEvent
+from eventstore.appends import NewEvent
+from eventstore.domain import Caller
 from eventstore.table import create_table
 from tests.support import assert_matches_schema, data_key_resources, load_handler, proxy_event
 

@@ -71,21 +71,31 @@ CONCERN_MODULES = frozenset(
         *(f"dynamodb.{part}" for part in ("writes", "markers", "listing", "cursor", "keys")),
         *("dynamodb.feeds", "dynamodb.feedreads", "dynamodb.checkpoints"),
         *("dynamodb.snapshots", "dynamodb.lifecycle", "dynamodb.removal", "archive", "retention"),
+        *("appends", "listing", "payloadbucket"),
     )
 )
 _KEYS = ("erasure", "dynamodb.keys")
-_WRITES = ("api.streams", "dynamodb.writes", "dynamodb.markers", *_KEYS)
+_STREAMS = ("api.streams", "appends")  # api.streams builds the appends' values
+_WRITES = (*_STREAMS, "dynamodb.writes", "dynamodb.markers", *_KEYS, "payloadbucket")
 _FEED_ITEMS = ("feeds", "dynamodb.feeds")
 OWN_CONCERN = {
     "append_event": _WRITES,
     "create_stream": _WRITES,
-    "read_events": ("api.streams", *_KEYS),
-    "list_streams": ("api.streams", "dynamodb.listing", "pagekeys"),
+    "read_events": (*_STREAMS, *_KEYS, "payloadbucket"),
+    "list_streams": (*_STREAMS, "listing", "dynamodb.listing", "pagekeys"),
     "delete_stream": ("api.lifecycle", "dynamodb.lifecycle"),
     "stream_metadata": ("api.lifecycle", "dynamodb.lifecycle"),
     "describe_data_subject": ("api.subjects", *_KEYS),
     "erase_data_subject": ("api.subjects", *_KEYS),
-    "read_feed": ("api.feeds", *_FEED_ITEMS, "feedreads", "dynamodb.feedreads", "positions", *_KEYS),
+    "read_feed": (
+        "api.feeds",
+        *_FEED_ITEMS,
+        "feedreads",
+        "dynamodb.feedreads",
+        "positions",
+        *_KEYS,
+        "payloadbucket",
+    ),
     "checkpoints": ("api.checkpoints", "checkpoints", "dynamodb.checkpoints", "positions"),
     "snapshots": ("api.snapshots", "snapshots", "dynamodb.snapshots", *_KEYS),
     "liveness_check": ("api.liveness",),

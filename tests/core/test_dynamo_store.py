@@ -16,8 +16,9 @@ import pytest
 from botocore.exceptions import ClientError
 
 from eventstore import timefmt
+from eventstore.appends import NewEvent
 from eventstore.commits import content_digest
-from eventstore.domain import ANY_REVISION, InvalidRequest, NewEvent, ServiceUnavailable
+from eventstore.domain import ANY_REVISION, InvalidRequest, ServiceUnavailable
 from eventstore.dynamodb import writes
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.dynamodb.writes import ANY_BACKOFF_MAX_SECONDS

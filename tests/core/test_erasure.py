@@ -16,13 +16,13 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from moto import mock_aws
 
+from eventstore.appends import NewEvent
 from eventstore.commits import decode_commit
 from eventstore.domain import (
     Caller,
     DataSubjectErased,
     DataSubjectNotFound,
     EventIdConflict,
-    NewEvent,
     RecordedEvent,
     ServiceUnavailable,
 )

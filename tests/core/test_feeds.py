@@ -13,8 +13,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventstore import jsontext
+from eventstore.appends import NewEvent
 from eventstore.commits import Commit, content_digest, decode_commit, encode_commit, item_size
-from eventstore.domain import BadPosition, Caller, NewEvent
+from eventstore.domain import BadPosition, Caller
 from eventstore.feedreads import group_member, read_page
 from eventstore.feeds import (
     ALL_FEED,

@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from eventstore.domain import Caller, NewEvent
+from eventstore.appends import NewEvent
+from eventstore.domain import Caller
 from eventstore.memory import MemoryEventStore
 
 CALLER = Caller(principal=None, request_id=None)

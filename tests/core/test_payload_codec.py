@@ -15,8 +15,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bench.capacity import item_size, units
+from eventstore.appends import NewEvent
 from eventstore.commits import decode_commit, encode_commit, pack_payload, unpack_payload
-from eventstore.domain import Caller, NewEvent
+from eventstore.domain import Caller
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.payloads import response_bytes
 

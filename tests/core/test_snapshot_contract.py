@@ -12,10 +12,10 @@ from typing import Any, Protocol
 
 import pytest
 
+from eventstore.appends import NewEvent
 from eventstore.domain import (
     Caller,
     DataSubjectErased,
-    NewEvent,
     SnapshotBeyondStream,
     SnapshotConflict,
     SnapshotNotFound,

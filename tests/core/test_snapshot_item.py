@@ -10,9 +10,10 @@ import pytest
 from cryptography.exceptions import InvalidTag
 
 from eventstore.commits import is_commit_key
+from eventstore.dynamodb.snapshots import snapshot_layout
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.snapshots import NewSnapshot
-from eventstore.table import SNAPSHOT_REVISION, snapshot_layout
+from eventstore.table import SNAPSHOT_REVISION
 from local_runtime.pump import matches_filter
 from tests.core.test_store_contract import new_stream
 

@@ -18,8 +18,10 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 from moto import mock_aws
 
 from eventstore import timefmt
-from eventstore.domain import ANY_REVISION, Caller, NewEvent, StreamPage, WrongExpectedRevision
+from eventstore.appends import NewEvent
+from eventstore.domain import ANY_REVISION, Caller, WrongExpectedRevision
 from eventstore.dynamodb.store import DynamoEventStore
+from eventstore.listing import StreamPage
 from eventstore.pagekeys import PageKeySigner
 from eventstore.table import create_table
 from tests.support import listing_marker

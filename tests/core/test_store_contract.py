@@ -17,6 +17,7 @@ from typing import Any, Protocol, cast
 import pytest
 
 from eventstore import timefmt
+from eventstore.appends import NewEvent
 from eventstore.commits import object_key, pack_payload
 from eventstore.domain import (
     ANY_REVISION,
@@ -27,7 +28,6 @@ from eventstore.domain import (
     CheckpointNotFound,
     EventIdConflict,
     InvalidRequest,
-    NewEvent,
     ServiceUnavailable,
     StoredPayloadCorrupt,
     StreamAlreadyExists,

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from eventstore.domain import ANY_REVISION, Caller, NewEvent
+from eventstore.appends import NewEvent
+from eventstore.domain import ANY_REVISION, Caller
 from eventstore.dynamodb.store import DynamoEventStore
 from tests.notify.conftest import TABLE
 from tests.notify.harness import Bus, EventSourceMapping, Received, StreamTap, Subscriber

@@ -16,8 +16,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from eventstore import timefmt
+from eventstore.appends import NewEvent
 from eventstore.commits import Commit
-from eventstore.domain import ANY_REVISION, Caller, NewEvent, ServiceUnavailable
+from eventstore.domain import ANY_REVISION, Caller, ServiceUnavailable
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem
 from eventstore.feedwriter import StreamCursors

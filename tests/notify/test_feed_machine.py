@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 from moto import mock_aws
 
-from eventstore.domain import ANY_REVISION, Caller, NewEvent
+from eventstore.appends import NewEvent
+from eventstore.domain import ANY_REVISION, Caller
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feedreads import FeedEvent, group_member
 from eventstore.feeds import ALL_FEED, FeedItem, block_of, block_range, index_types, opens_block

@@ -9,7 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from eventstore.domain import Caller, NewEvent, StreamNotFound
+from eventstore.appends import NewEvent
+from eventstore.domain import Caller, StreamNotFound
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.lifecycle import new_marker
 from eventstore.notifications import parse_event

@@ -9,8 +9,9 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
+from eventstore.appends import NewEvent
 from eventstore.commits import Commit
-from eventstore.domain import Caller, NewEvent, RecordedEvent
+from eventstore.domain import Caller, RecordedEvent
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.feeds import FeedItem
 from eventstore.feedwriter import StreamCursors

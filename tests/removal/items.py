@@ -7,8 +7,9 @@ import uuid
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from eventstore.appends import NewEvent
 from eventstore.commits import encode_commit
-from eventstore.domain import Caller, NewEvent
+from eventstore.domain import Caller
 from eventstore.dynamodb.markers import listing_entry
 from eventstore.retention import sweep_shard
 from eventstore.table import layout

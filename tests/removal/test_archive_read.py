@@ -10,14 +10,14 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from eventstore.appends import NewEvent
 from eventstore.archive import ArchiveWriter, manifest_key
-from eventstore.domain import Caller, NewEvent
-from eventstore.dynamodb.keys import DynamoSubjectKeys
+from eventstore.domain import Caller
+from eventstore.dynamodb.keys import DynamoSubjectKeys, create_keys_table
 from eventstore.dynamodb.removal import Remover
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.erasure import Keyring, KmsKeyService
-from eventstore.payloads import S3PayloadObjects
-from eventstore.table import create_keys_table
+from eventstore.payloadbucket import S3PayloadObjects
 from eventstore_client import cli
 from tests.removal.conftest import ARCHIVE, PAYLOADS, REGION, TABLE, Aws
 from tests.removal.items import put_control, put_marker, put_summary

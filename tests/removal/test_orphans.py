@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+from eventstore.appends import NewEvent
 from eventstore.commits import encode_commit, offload
-from eventstore.domain import NewEvent
 from eventstore.dynamodb.removal import ORPHAN_GRACE, Limits, PayloadObjects, Remover
 from eventstore.timefmt import format_instant
 from tests.removal.conftest import PAYLOADS, TABLE, Aws

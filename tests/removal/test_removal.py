@@ -352,7 +352,8 @@ def test_deletes_left_unprocessed_keep_the_stream_due_until_a_later_run_removes_
 def test_what_the_api_hides_is_removed_the_api_marks_the_stream_due(aws: Aws) -> None:
     """The lifecycle operations themselves (not items written by hand) put the stream in the removal
     index: truncate through the metadata, then a soft delete, each removed by the next run."""
-    from eventstore.domain import Caller, NewEvent  # noqa: PLC0415 - only this test drives the store
+    from eventstore.appends import NewEvent  # noqa: PLC0415 - only this test drives the store
+    from eventstore.domain import Caller  # noqa: PLC0415
     from eventstore.dynamodb.store import DynamoEventStore  # noqa: PLC0415
     from eventstore.lifecycle import StreamMetadata  # noqa: PLC0415
 

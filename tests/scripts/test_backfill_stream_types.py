@@ -7,7 +7,8 @@ import uuid
 import boto3
 from moto import mock_aws
 
-from eventstore.domain import Caller, NewEvent
+from eventstore.appends import NewEvent
+from eventstore.domain import Caller
 from eventstore.dynamodb.store import DynamoEventStore
 from eventstore.table import create_table
 from scripts import backfill_stream_types

@@ -9,13 +9,12 @@ from typing import TYPE_CHECKING, Any, Final
 
 from eventstore import payloads, timefmt, validation
 from eventstore.api import requests
+from eventstore.appends import AppendResult, NewEvent
 from eventstore.domain import (
     ANY_REVISION,
-    AppendResult,
     EventIdConflict,
     ExpectedRevision,
     InvalidRequest,
-    NewEvent,
     RecordedEvent,
     StreamState,
     WrongExpectedRevision,

@@ -4,6 +4,8 @@ of it (the key removed). Apart from the events table so that a restore of one do
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
@@ -11,10 +13,36 @@ from botocore.exceptions import ClientError
 from eventstore.domain import Caller
 from eventstore.dynamodb.access import condition_failed, dynamodb_errors
 from eventstore.erasure import SubjectKey
-from eventstore.table import keys_layout
+from eventstore.table import layout
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
+
+
+@dataclass(frozen=True, slots=True)
+class KeysLayout:
+    hash_key: str
+    definition: dict[str, Any]
+
+
+@cache
+def keys_layout() -> KeysLayout:
+    definition: dict[str, Any] = layout().definition["data_subject_keys"]
+    return KeysLayout(hash_key=definition["hash_key"], definition=definition)
+
+
+def create_keys_table(client: DynamoDBClient, table_name: str) -> None:
+    """Create the data-subject keys table on an emulator, exactly as terraform/erasure.tf does."""
+    definition = keys_layout().definition
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": a["name"], "AttributeType": a["type"]} for a in definition["attributes"]
+        ],
+        KeySchema=[{"AttributeName": definition["hash_key"], "KeyType": "HASH"}],
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name)
 
 
 class DynamoSubjectKeys:

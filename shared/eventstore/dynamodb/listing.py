@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from eventstore import timefmt
 from eventstore.commits import Item
-from eventstore.domain import StreamPage, StreamState
+from eventstore.domain import StreamState
 from eventstore.dynamodb.access import Settling, Table, dynamodb_errors
+from eventstore.listing import StreamPage
 from eventstore.pagekeys import PageKeySigner, decode_listing_key
 from eventstore.table import layout
 

@@ -5,8 +5,9 @@ IAM policy can allow it the snapshot's attributes and a commit's revision fields
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -34,7 +35,25 @@ from eventstore.snapshots import (
     stored_digest,
     stored_revision,
 )
-from eventstore.table import SNAPSHOT_REVISION, snapshot_layout
+from eventstore.table import SNAPSHOT_REVISION, layout
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotLayout:
+    attributes: tuple[str, ...]
+    """Every attribute a snapshot item may hold (the snapshots function's IAM policy allows no other)."""
+    commit_attributes: tuple[str, ...]
+    """What the snapshots function may read of a commit: its key, stream type and last revision."""
+
+
+@cache
+def snapshot_layout() -> SnapshotLayout:
+    definition: dict[str, Any] = layout().definition["snapshots"]
+    if int(definition["revision"]) != SNAPSHOT_REVISION:
+        raise ValueError("table.json's snapshot revision differs from eventstore.table.SNAPSHOT_REVISION")
+    return SnapshotLayout(
+        attributes=tuple(definition["attributes"]), commit_attributes=tuple(definition["commit_attributes"])
+    )
 
 
 class TableSnapshots:
@@ -42,9 +61,9 @@ class TableSnapshots:
         self._table = table
         self._keyring = keyring
         self._clock = clock
-        layout = snapshot_layout()
-        self._attributes = layout.attributes
-        self._commit_attributes = layout.commit_attributes
+        attributes = snapshot_layout()
+        self._attributes = attributes.attributes
+        self._commit_attributes = attributes.commit_attributes
 
     def put(self, stream_type: str, stream_id: str, snapshot: NewSnapshot) -> SnapshotWritten:
         current = self._stream_revision(stream_type, stream_id)

@@ -18,19 +18,10 @@ from eventstore.payloads import NoPayloadObjects, PayloadObjects, load, within_b
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
+    from eventstore.appends import AppendResult, NewEvent
     from eventstore.checkpoints import Checkpoint
     from eventstore.commits import Commit
-    from eventstore.domain import (
-        AppendResult,
-        Caller,
-        EventPage,
-        ExpectedRevision,
-        NewEvent,
-        NotGiven,
-        RecordedEvent,
-        StreamPage,
-        StreamState,
-    )
+    from eventstore.domain import Caller, EventPage, ExpectedRevision, NotGiven, RecordedEvent, StreamState
     from eventstore.dynamodb.checkpoints import TableCheckpoints
     from eventstore.dynamodb.cursor import SummaryCursor
     from eventstore.dynamodb.feedreads import TableFeedSource
@@ -45,6 +36,7 @@ if TYPE_CHECKING:
     from eventstore.feeds import FeedItem
     from eventstore.feedwriter import StreamCursors
     from eventstore.lifecycle import DeleteMode, LifecycleMarker, Retention, StreamMetadata
+    from eventstore.listing import StreamPage
     from eventstore.pagekeys import PageKeySigner
     from eventstore.snapshots import NewSnapshot, Snapshot, SnapshotWritten
 

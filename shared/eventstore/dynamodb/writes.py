@@ -17,14 +17,13 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from eventstore import timefmt
+from eventstore.appends import AppendResult, NewEvent
 from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
-    AppendResult,
     Caller,
     EventIdConflict,
     ExpectedRevision,
-    NewEvent,
     ServiceUnavailable,
     StreamAlreadyExists,
     StreamDeleted,
