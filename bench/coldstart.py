@@ -13,7 +13,11 @@ interleaved in a shuffled order each round; medians.
 
 CPU time on a shared 2-vCPU machine swings by ±20% from one sample to the next, so where valgrind is
 installed each init is also counted in CPU instructions (cachegrind, one run each: the count hardly
-varies), a figure the machine's load does not move.
+varies), a figure the machine's load does not move. User and kernel CPU time are reported apart too: the
+Python 3.13.0 here maps and unmaps a 16 KiB frame-stack chunk each time a call crosses a chunk boundary
+(CPython gh-142183, fixed in 3.13.13, which Lambda's runtime has had since), and how often depends on the
+stack depth at which init runs, so a function can pay several ms of kernel time that the same code does not
+pay on Lambda (bench/README.md, "Cold start").
 """
 
 from __future__ import annotations
@@ -62,8 +66,9 @@ _PRELUDE = {
 }
 _HANDLER = "sys.path[:0] = [{shared!r}, {folder!r}]\n{naive}import handler as module\n"
 _NAIVE = 'import jsonschema\nfrom aws_xray_sdk.core import patch\npatch(["botocore"])\n'
-_CHILD = """import sys, time
-{prelude}sys.stdout.write(f"imported {{time.process_time()}}\\n")
+_CHILD = """import resource, sys, time
+{prelude}usage = resource.getrusage(resource.RUSAGE_SELF)
+sys.stdout.write(f"imported {{time.process_time()}} {{usage.ru_utime}} {{usage.ru_stime}}\\n")
 sys.stdout.flush()
 sys.path.insert(0, {root!r})
 from bench.coldstart import child_invocations
@@ -169,9 +174,9 @@ def _sample(variant: str) -> dict[str, float]:
     lines = out.decode().strip().splitlines()
     if not line.startswith(b"imported ") or process.returncode != 0 or not lines:
         raise RuntimeError(f"{variant} failed: {line!r} {out[-2000:]!r} {err[-4000:]!r}")
-    cpu = float(line.split()[1]) * 1000
+    cpu, user, kernel = (float(figure) * 1000 for figure in line.split()[1:4])
     timings: dict[str, float] = json.loads(lines[-1])
-    return {"init": cpu, "wall": wall, **timings}
+    return {"init": cpu, "user": user, "kernel": kernel, "wall": wall, **timings}
 
 
 def instructions(variant: str) -> int | None:
@@ -221,7 +226,10 @@ def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[st
         for name in names:
             samples[name].append(sample(name))
     medians = {
-        name: {key: statistics.median(s[key] for s in runs) for key in ("init", "wall", "first", "second")}
+        name: {
+            key: statistics.median(s[key] for s in runs)
+            for key in ("init", "user", "kernel", "wall", "first", "second")
+        }
         for name, runs in samples.items()
     }
     base = samples["baseline"]
@@ -229,6 +237,7 @@ def measure(rounds: int) -> tuple[dict[str, dict[str, float]], dict[str, dict[st
         name: {
             "init": statistics.median(s["init"] / b["init"] for s, b in zip(runs, base, strict=True)),
             "wall": statistics.median(s["wall"] / b["wall"] for s, b in zip(runs, base, strict=True)),
+            "user": statistics.median(s["user"] / b["user"] for s, b in zip(runs, base, strict=True)),
             "total": statistics.median(
                 (s["init"] + s["first"]) / (b["init"] + b["first"]) for s, b in zip(runs, base, strict=True)
             ),
@@ -250,7 +259,8 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
             "baseline: import boto3; client (init CPU)",
             base["init"],
             "ms",
-            note=f"wall {base['wall']:.0f} ms; 1st query {base['first']:.0f} ms;"
+            note=f"wall {base['wall']:.0f} ms; user {base['user']:.0f} ms, kernel {base['kernel']:.0f} ms;"
+            f" 1st query {base['first']:.0f} ms;"
             f" init+1st {base['init'] + base['first']:.0f} ms; {rounds} rounds, paired",
         )
     )
@@ -266,7 +276,9 @@ def run(report: Report, rounds: int) -> Mapping[str, Mapping[str, float]]:
                 "" if naive else f"<= {TARGET}",
                 None if naive else spread["init"] <= TARGET,
                 f"median {figures['init']:.0f} ms CPU, rounds {spread['min']:.2f}-{spread['max']:.2f}x"
-                f" (wall {spread['wall']:.2f}x); 1st call {figures['first']:.0f} ms"
+                f" (wall {spread['wall']:.2f}x; user CPU {spread['user']:.2f}x,"
+                f" kernel {figures['kernel']:.0f} ms against {base['kernel']:.0f});"
+                f" 1st call {figures['first']:.0f} ms"
                 f" (2nd {figures['second']:.1f}); init+1st {figures['init'] + figures['first']:.0f} ms,"
                 f" {spread['total']:.2f}x",
             )
