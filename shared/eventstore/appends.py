@@ -29,3 +29,12 @@ class AppendResult:
     first_revision: int
     attempts: int = 1
     """Commit writes the append made: more than one when an "any" append lost races and retried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sealing:
+    """An append's events as they are stored: per event its ciphertext and fingerprint (None: no subject).
+    eventstore.erasure's keyring makes it, for writers only."""
+
+    ciphertexts: tuple[bytes | None, ...]
+    fingerprints: tuple[str | None, ...]

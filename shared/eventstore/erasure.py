@@ -42,7 +42,7 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
     from mypy_boto3_kms import KMSClient
 
-    from eventstore.appends import NewEvent
+    from eventstore.appends import NewEvent, Sealing
     from eventstore.commits import Commit
     from eventstore.snapshots import Snapshot
 
@@ -230,20 +230,14 @@ class KeySettings:
 # The keyring ----------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Sealing:
-    """An append's events as they are stored: per event its ciphertext and fingerprint (None: no subject)."""
-
-    ciphertexts: tuple[bytes | None, ...]
-    fingerprints: tuple[str | None, ...]
-
-
 class KeysNotConfigured(RuntimeError):
     """A function without the keys table and key was given, or read, a data subject's event."""
 
 
 def seal_without_keys(stream_id: str, events: Sequence[NewEvent]) -> Sealing:
     """What a store without a keyring seals: nothing; an event with a data subject is a deployment fault."""
+    from eventstore.appends import Sealing  # noqa: PLC0415 - writers only, whose init loads appends
+
     if any(e.data_subject is not None for e in events):
         raise KeysNotConfigured(
             f"stream {stream_id}: events name a data subject but this function has no keys"
@@ -275,6 +269,8 @@ class Keyring:
 
     def seal(self, stream_id: str, events: Sequence[NewEvent]) -> Sealing:
         """Encrypt the payloads of events that name a data subject; DataSubjectErased for an erased one."""
+        from eventstore.appends import Sealing  # noqa: PLC0415 - writers only, whose init loads appends
+
         if all(e.data_subject is None for e in events):
             return Sealing((None,) * len(events), (None,) * len(events))
         ciphertexts: list[bytes | None] = []

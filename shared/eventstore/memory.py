@@ -20,7 +20,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from eventstore import timefmt
-from eventstore.appends import AppendResult, NewEvent
+from eventstore.appends import AppendResult, NewEvent, Sealing
 from eventstore.checkpoints import Checkpoint
 from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
@@ -43,7 +43,7 @@ from eventstore.domain import (
     StreamState,
     WrongExpectedRevision,
 )
-from eventstore.erasure import DataSubjectState, Keyring, LocalKeyService, MemorySubjectKeys, Sealing
+from eventstore.erasure import DataSubjectState, Keyring, LocalKeyService, MemorySubjectKeys
 from eventstore.feedreads import FeedPage, StreamTypeInfo, StreamTypePage, read_page
 from eventstore.feeds import ALL_FEED, FeedIndex, FeedItem, block_of, block_range, stream_type_number
 from eventstore.feedwriter import FeedWriter, StreamCursors

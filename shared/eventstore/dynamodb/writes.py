@@ -17,7 +17,7 @@ from typing import Any, Final
 from botocore.exceptions import ClientError
 
 from eventstore import timefmt
-from eventstore.appends import AppendResult, NewEvent
+from eventstore.appends import AppendResult, NewEvent, Sealing
 from eventstore.commits import Commit, Item, content_digest, decode_commit, encode_commit
 from eventstore.domain import (
     ANY_REVISION,
@@ -40,7 +40,7 @@ from eventstore.dynamodb.access import (
     live,
 )
 from eventstore.dynamodb.markers import ListingMarkers, listing_entry
-from eventstore.erasure import Sealing, seal_without_keys
+from eventstore.erasure import seal_without_keys
 from eventstore.lifecycle import DELETED, LifecycleMarker
 from eventstore.payloads import NoPayloadObjects, PayloadObjects, store_large
 from eventstore.store import ANY_RETRY_HORIZON
