@@ -5,7 +5,7 @@ It holds the same guarantees as the DynamoDB store (tests/core/test_store_contra
 against both) through the same commit codec, so idempotent replays, conflicts and payload round trips
 agree. Listing is simpler: every commit is visible once written, so everything is settled at once (the
 horizon is the newest stamp when a listing starts). The feeds are written by the same writer as the
-DynamoDB store's (eventstore.feeds), run right after each commit under the lock. The client's fake server
+DynamoDB store's (eventstore.feedwriter), run right after each commit under the lock. The client's fake server
 runs on it.
 """
 

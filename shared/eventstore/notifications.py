@@ -1,7 +1,7 @@
 """notify_stream's logic: DynamoDB Streams records in, one SNS notification per accepted append out.
 
 Per stream, in revision order: read the stream's summary (its two cursors: fed and notified,
-docs/design.md), append the commits not fed yet to the feeds (eventstore.feeds), publish the commits that
+docs/design.md), append the commits not fed yet to the feeds (eventstore.feedwriter), publish the commits that
 follow the notified cursor and are fed, then move both cursors in one write. Commits missing between the
 cursor and a record (delivered in another batch or shard, or given up on after an outage) are read from
 the table and published first, so a stream's notifications never overtake each other and one lost record
